@@ -1,0 +1,4 @@
+"""Shared fixtures: the local Telegram server and the MongoDB-wire test database."""
+
+from tgserver.fixtures import *  # noqa: F401,F403  (telegram_server, patched client library)
+from database_fixture import *  # noqa: F401,F403  (database_url, mongo_db)
