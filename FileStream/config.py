@@ -155,13 +155,16 @@ class Settings:
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from a mapping of variables; raises ConfigError on the first bad one."""
         r = _Reader(env)
+        # Read in .env.sample order so the first error reported is the first one in the file.
+        api_id = r.required("API_ID", _api_id)
+        api_hash = r.required("API_HASH", _api_hash)
         bot_token = r.required("BOT_TOKEN", _bot_token("BOT_TOKEN"))
         port = r.optional("PORT", _int_in("PORT", 1, 65535, "a port number"), 8080)
         bind_address = r.optional("BIND_ADDRESS", str, "0.0.0.0")
         log_level = r.optional("LOG_LEVEL", _log_level, "INFO")
         return cls(
-            api_id=r.required("API_ID", _api_id),
-            api_hash=r.required("API_HASH", _api_hash),
+            api_id=api_id,
+            api_hash=api_hash,
             bot_token=bot_token,
             owner_ids=r.required("OWNER_ID", _owner_ids),
             bin_channel=r.required("BIN_CHANNEL", _chat_id("BIN_CHANNEL")),
