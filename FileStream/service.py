@@ -1,0 +1,171 @@
+"""Builds and wires everything; `Service(settings).start()` / `.stop()` is the whole lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from urllib.parse import urlsplit, urlunsplit
+
+from aiohttp import web
+
+from FileStream.bot import register_handlers
+from FileStream.bot.context import BotContext
+from FileStream.services.intake import FileIntake
+from FileStream.services.links import LinkMaker
+from FileStream.store.database import Database
+from FileStream.telegram.clients import build_client, require_tgcrypto, start_member, stop_client
+from FileStream.telegram.media_sessions import MediaSessions
+from FileStream.telegram.pool import BotPool, PoolMember
+from FileStream.telegram.streamer import Streamer, StreamTuning
+from FileStream.web.app import build_app
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class ActiveStreams:
+    """Counts streams being sent, so shutdown can let them finish (wraps the byte source)."""
+
+    def __init__(self, source) -> None:
+        self._source = source
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def stream(self, file, start: int, end: int):
+        self.count += 1
+        self._idle.clear()
+        try:
+            async for chunk in self._source.stream(file, start, end):
+                yield chunk
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+
+class Service:
+    """The whole of FileStream in one process: bots, pool, streamer, web server, jobs."""
+
+    def __init__(self, settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.started_at: datetime | None = None
+        self.db: Database | None = None
+        self.main_client = None
+        self.pool: BotPool | None = None
+        self.sessions: MediaSessions | None = None
+        self.streamer: Streamer | None = None
+        self.streams: ActiveStreams | None = None
+        self.links: LinkMaker | None = None
+        self.public_url = settings.public_url
+        self._runner: web.AppRunner | None = None
+        self._stopped = asyncio.Event()
+
+    # -- start ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        require_tgcrypto()
+        settings = self.settings
+        self.started_at = self.clock()
+        self.db = await Database.connect(settings.database_url, settings.database_name)
+        secret = settings.link_secret or await self.db.settings.get_or_create_link_secret()
+
+        self.main_client = build_client(
+            token=settings.bot_token, api_id=settings.api_id, api_hash=settings.api_hash,
+            session_dir=str(settings.session_dir), workers=settings.workers,
+            receives_updates=not settings.link_only)
+        main = PoolMember("main", self.main_client, is_main=True)
+        backends = [
+            PoolMember(f"backend{n}", build_client(
+                token=token, api_id=settings.api_id, api_hash=settings.api_hash,
+                session_dir=str(settings.session_dir), workers=1, receives_updates=False))
+            for n, token in enumerate(settings.multi_tokens if settings.multi_bot_mode else (), start=1)
+        ]
+        self.pool = BotPool(main=main)
+        self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key)
+        self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
+            prefetch=settings.stream_prefetch, stripe=settings.stream_stripe))
+        self.streams = ActiveStreams(self.streamer)
+
+        # The main bot must answer people, so its handlers exist before it starts.
+        self.links = LinkMaker(public_url=self.public_url, secret=secret)
+        ctx = None
+        if not settings.link_only:
+            ctx = BotContext(settings=settings, db=self.db, pool=self.pool,
+                             intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock),
+                             links=self.links, clock=self.clock, started_at=self.started_at)
+            register_handlers(self.main_client, ctx)
+
+        await self._start_web(secret)
+        # LinkMaker must know the real address when PORT=0 picked one.
+        self.links = LinkMaker(public_url=self.public_url, secret=secret)
+        if ctx is not None:
+            ctx.links = self.links
+
+        results = await asyncio.gather(*(start_member(m, settings.bin_channel) for m in [main, *backends]))
+        if not results[0] and not main.client.is_connected:
+            raise RuntimeError(f"the main bot could not start: {main.last_error}")
+        self.pool.backends = [m for m, ok in zip(backends, results[1:]) if ok]
+        self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
+        if ctx is not None:
+            ctx.bot_username = main.username
+        log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
+
+    async def _start_web(self, secret: bytes) -> None:
+        settings = self.settings
+        app = build_app(files=self.db.files, source=self.streams, link_secret=secret,
+                        public_url=self.public_url, clock=self.clock)
+        self._runner = web.AppRunner(app, shutdown_timeout=float(settings.shutdown_grace), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, settings.bind_address, settings.port)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.public_url = _with_port(self.public_url, port) if settings.port == 0 else self.public_url
+        self.web_port = port
+        app["public_url"] = self.public_url
+
+    # -- stop ----------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Stop accepting, let running streams finish for the grace period, then close all."""
+        if self._stopped.is_set():
+            return
+        grace = float(self.settings.shutdown_grace)
+        if self._runner is not None:
+            for site in list(self._runner.sites):
+                await site.stop()
+            if self.streams is not None and not await self.streams.wait_idle(grace):
+                log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
+            await self._runner.cleanup()
+        if self.sessions is not None:
+            await self.sessions.close()
+        clients = [m.client for m in self.pool.members + self.pool.left_out] if self.pool else []
+        await asyncio.gather(*(stop_client(c) for c in clients))
+        if self.db is not None:
+            await self.db.close()
+        self._stopped.set()
+        log.info("FileStream stopped")
+
+    async def wait_closed(self) -> None:
+        await self._stopped.wait()
+
+
+def _with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    if parts.port not in (0, None):
+        return url
+    host = parts.hostname or "127.0.0.1"
+    return urlunsplit(parts._replace(netloc=f"{host}:{port}"))

@@ -1,0 +1,94 @@
+"""Taking a file in: copy it to the storage channel, have a backend read it, record it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from FileStream.core.models import StoredFile
+from FileStream.core.tokens import new_file_id
+from FileStream.telegram.media import facts_of
+from FileStream.telegram.pool import BotPool, NoClientAvailable
+
+log = logging.getLogger(__name__)
+
+
+class IntakeError(Exception):
+    """The file could not be stored; `reason` says why in words a person understands."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class FileIntake:
+    main_client: object          # pyrogram.Client of the main bot
+    pool: BotPool
+    files: object                # store.files.FileStore
+    bin_channel: int
+    clock: Callable[[], datetime]
+
+    async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int) -> StoredFile:
+        """Store the message's file and return its record; leaves nothing half-made on failure."""
+        try:
+            stored = await message.copy(self.bin_channel)
+        except Exception as error:  # noqa: BLE001 - said in words, logged with cause
+            log.error("Copying message %s to BIN_CHANNEL %s failed: %s", message.id, self.bin_channel, error)
+            raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+        try:
+            facts = await self._read_back(stored.id)
+            now = self.clock()
+            record = StoredFile(
+                id=new_file_id(),
+                file_name=facts.file_name,
+                file_size=facts.file_size,
+                mime_type=facts.mime_type,
+                file_unique_id=facts.file_unique_id,
+                media_type=facts.kind,
+                dc_id=facts.dc_id,
+                storage_chat_id=self.bin_channel,
+                storage_message_id=stored.id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None,
+                owner_id=owner_id,
+                source=source,
+            )
+            await self.files.insert(record)
+            return record
+        except BaseException:
+            await self._delete_copy(stored.id)
+            raise
+
+    async def _read_back(self, message_id: int):
+        """Each bot needs its own file id, so a backend must be able to read the copy."""
+        tried = set()
+        last_error: Exception | None = None
+        for _ in range(len(self.pool.members)):
+            try:
+                member = self.pool.pick(exclude=frozenset(tried))
+            except NoClientAvailable as error:
+                raise IntakeError("All our bots are busy or resting right now. Please try again in a minute.") from error
+            if member in tried:
+                break
+            tried.add(member)
+            try:
+                message = await member.client.get_messages(self.bin_channel, message_id)
+            except Exception as error:  # noqa: BLE001 - next client, then words
+                self.pool.record_failure(member, error)
+                last_error = error
+                continue
+            facts = facts_of(message) if message is not None else None
+            if facts is None:
+                raise IntakeError("That message has no file I can stream.")
+            return facts
+        log.error("No bot client could read stored message %s: %s", message_id, last_error)
+        raise IntakeError("I could not read your file back from storage. Please try again in a minute.")
+
+    async def _delete_copy(self, message_id: int) -> None:
+        try:
+            await self.main_client.delete_messages(self.bin_channel, message_id)
+        except Exception as error:  # noqa: BLE001 - cleanup; the original error matters more
+            log.warning("Could not delete half-stored message %s from BIN_CHANNEL: %s", message_id, error)

@@ -1,0 +1,81 @@
+"""Builds, starts and checks the main bot and the backend bot clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from pyrogram import Client
+
+from FileStream.telegram.pool import PoolMember
+
+log = logging.getLogger(__name__)
+
+
+class TgCryptoMissing(RuntimeError):
+    """Start-up refuses to run with pure-Python AES: it is ~400 times slower."""
+
+
+def require_tgcrypto() -> None:
+    try:
+        import tgcrypto  # noqa: F401
+    except ImportError as error:  # pragma: no cover - the requirements install it
+        raise TgCryptoMissing(
+            "tgcrypto is not installed: pip install tgcrypto (FileStream refuses pure-Python AES, ~400x slower)"
+        ) from error
+
+
+def session_name(token: str) -> str:
+    """A session file per bot account, so a restart reuses its authorisation."""
+    return f"bot{token.split(':', 1)[0]}"
+
+
+def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, workers: int,
+                 receives_updates: bool) -> Client:
+    Path(session_dir).mkdir(parents=True, exist_ok=True)
+    return Client(
+        session_name(token),
+        api_id=api_id,
+        api_hash=api_hash,
+        bot_token=token,
+        workdir=session_dir,
+        workers=workers,
+        no_updates=not receives_updates,
+        # The library sleeps through short FLOOD_WAITs of the conversation itself; the
+        # streamer handles its own (it asks with sleep_threshold=0 and moves on).
+        sleep_threshold=30,
+    )
+
+
+async def start_member(member: PoolMember, bin_channel: int, timeout: float = 60.0) -> bool:
+    """Start one client and check it can read the storage channel; report in words if not."""
+    try:
+        await asyncio.wait_for(member.client.start(), timeout)
+        me = await member.client.get_me()
+        member.username = me.username or ""
+        member.bot_id = me.id
+        member.home_dc = await member.client.storage.dc_id()
+    except Exception as error:  # noqa: BLE001 - any failure leaves this client out, in words
+        member.healthy = False
+        member.last_error = f"could not start: {error}"
+        log.error("Bot client %s could not start (%s); it is left out of the pool", member.name, error)
+        return False
+    try:
+        await member.client.get_chat(bin_channel)
+    except Exception as error:  # noqa: BLE001
+        member.healthy = False
+        member.last_error = f"cannot read BIN_CHANNEL {bin_channel}: {error}"
+        log.error("Bot client %s (@%s) cannot read BIN_CHANNEL %s (%s): make it an admin there; it is left out",
+                  member.name, member.username, bin_channel, error)
+        return False
+    log.info("Bot client %s (@%s, DC%s) is ready", member.name, member.username, member.home_dc)
+    return True
+
+
+async def stop_client(client: Client) -> None:
+    try:
+        if client.is_connected:
+            await client.stop()
+    except Exception as error:  # noqa: BLE001 - shutting down: say it, go on
+        log.warning("Stopping a bot client failed: %s", error)
