@@ -1,0 +1,1 @@
+"""MongoDB persistence: one connection (database.py) and one store per collection."""

@@ -1,0 +1,148 @@
+"""The files collection: StoredFile records, their expiry, notices and link messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+
+from FileStream.core.models import StoredFile
+
+# Expired records stay this long before MongoDB's TTL monitor deletes them. Expiry itself
+# is decided by `expires_at` in every query (the monitor is lazy anyway); the delay gives
+# the expiry job time to edit the link message and say "expired", even after a restart.
+KEEP_EXPIRED = timedelta(days=1)
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(StoredFile))
+_NOTICE_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+class LinkMessage(NamedTuple):
+    """The bot's reply that carries a file's links, to edit when the file expires."""
+
+    chat_id: int
+    message_id: int
+
+
+def _live(now: datetime) -> dict[str, Any]:
+    # `expires_at: None` also matches records without the field: those never expire.
+    return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
+
+
+def _to_doc(file: StoredFile) -> dict[str, Any]:
+    doc = {name: getattr(file, name) for name in _FIELDS}
+    doc["_id"] = doc.pop("id")
+    return doc
+
+
+def _from_doc(doc: dict[str, Any]) -> StoredFile:
+    return StoredFile(id=doc["_id"], **{name: doc.get(name) for name in _FIELDS if name != "id"})
+
+
+def _check_kind(kind: str) -> str:
+    # The kind becomes part of a field path, so it must not carry dots or dollars.
+    if not _NOTICE_KIND.fullmatch(kind):
+        raise ValueError(f"notice kind must be a short lower_case word, got {kind!r}")
+    return kind
+
+
+class FileStore:
+    """Files by public id. Datetimes come back at millisecond precision (BSON dates)."""
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], *, keep_expired: timedelta = KEEP_EXPIRED) -> None:
+        self._files = collection
+        self._keep_expired = keep_expired
+
+    async def ensure_indexes(self) -> None:
+        await self._files.create_index(
+            "expires_at", name="expires_at_ttl", expireAfterSeconds=int(self._keep_expired.total_seconds())
+        )
+        await self._files.create_index(
+            [("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest"
+        )
+
+    async def insert(self, file: StoredFile) -> None:
+        """Add a record; raises DuplicateKeyError if the id is taken."""
+        await self._files.insert_one(_to_doc(file))
+
+    async def get(self, file_id: str) -> StoredFile | None:
+        """The record even when expired (callers check `is_expired`); None when gone."""
+        doc = await self._files.find_one({"_id": file_id})
+        return None if doc is None else _from_doc(doc)
+
+    async def get_live(self, file_id: str, now: datetime) -> StoredFile | None:
+        """The record only while it has not expired at `now`."""
+        doc = await self._files.find_one({"_id": file_id, **_live(now)})
+        return None if doc is None else _from_doc(doc)
+
+    async def delete(self, file_id: str) -> bool:
+        """Remove a record; True when there was one."""
+        result = await self._files.delete_one({"_id": file_id})
+        return result.deleted_count == 1
+
+    async def list_by_owner(
+        self, owner_id: int, now: datetime, page: int, page_size: int = 10
+    ) -> tuple[list[StoredFile], int]:
+        """One page (0-based) of a person's unexpired files, newest first, and their total."""
+        if page < 0 or page_size < 1:
+            raise ValueError(f"page must be >= 0 and page_size >= 1, got {page}, {page_size}")
+        query = {"owner_id": owner_id, **_live(now)}
+        total = await self._files.count_documents(query)
+        cursor = (
+            self._files.find(query)
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .skip(page * page_size)
+            .limit(page_size)
+        )
+        return [_from_doc(doc) async for doc in cursor], total
+
+    async def count_live(self, now: datetime) -> int:
+        return await self._files.count_documents(_live(now))
+
+    async def find_expiring(
+        self, now: datetime, within: timedelta, *, without_notice: str | None = None, limit: int = 500
+    ) -> list[StoredFile]:
+        """Files still live at `now` that expire within `within`, soonest first.
+
+        `without_notice`: leave out files already marked with that notice kind.
+        """
+        query: dict[str, Any] = {"expires_at": {"$gt": now, "$lte": now + within}}
+        if without_notice is not None:
+            query[f"notices.{_check_kind(without_notice)}"] = {"$exists": False}
+        cursor = self._files.find(query).sort("expires_at", ASCENDING).limit(limit)
+        return [_from_doc(doc) async for doc in cursor]
+
+    async def find_expired(
+        self, now: datetime, *, without_notice: str | None = None, limit: int = 500
+    ) -> list[StoredFile]:
+        """Files expired at `now` that the TTL monitor has not removed yet, oldest first."""
+        query: dict[str, Any] = {"expires_at": {"$lte": now}}
+        if without_notice is not None:
+            query[f"notices.{_check_kind(without_notice)}"] = {"$exists": False}
+        cursor = self._files.find(query).sort("expires_at", ASCENDING).limit(limit)
+        return [_from_doc(doc) async for doc in cursor]
+
+    async def mark_notice(self, file_id: str, kind: str, now: datetime | None = None) -> bool:
+        """Record that notice `kind` went out; True only for the first caller, on any instance."""
+        path = f"notices.{_check_kind(kind)}"
+        # The condition and the write are one atomic update, so two instances racing
+        # on the same file cannot both win.
+        result = await self._files.update_one(
+            {"_id": file_id, path: {"$exists": False}}, {"$set": {path: now if now is not None else True}}
+        )
+        return result.modified_count == 1
+
+    async def set_link_message(self, file_id: str, chat_id: int, message_id: int) -> bool:
+        result = await self._files.update_one(
+            {"_id": file_id}, {"$set": {"link_message": {"chat_id": chat_id, "message_id": message_id}}}
+        )
+        return result.matched_count == 1
+
+    async def link_message(self, file_id: str) -> LinkMessage | None:
+        doc = await self._files.find_one({"_id": file_id}, {"link_message": 1})
+        found = doc.get("link_message") if doc else None
+        return None if not found else LinkMessage(found["chat_id"], found["message_id"])

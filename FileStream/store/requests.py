@@ -1,0 +1,117 @@
+"""The requests collection: each person's file requests and the one-active-request rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from FileStream.core.requests import INITIAL, RequestState, is_terminal, sources_of
+
+# Fields set_state manages itself; extra fields may not overwrite them.
+_RESERVED = frozenset({"_id", "id", "user_id", "state", "active", "created_at", "updated_at", "timeout_at"})
+
+
+def _public(doc: dict[str, Any]) -> dict[str, Any]:
+    doc = dict(doc)
+    doc["id"] = str(doc.pop("_id"))
+    return doc
+
+
+def _object_id(request_id: str) -> ObjectId | None:
+    try:
+        return ObjectId(request_id)
+    except (InvalidId, TypeError):
+        return None
+
+
+class RequestStore:
+    """Requests as dicts: id (str), user_id, file_name, state, active, created_at,
+    updated_at, timeout_at, finished_at (once terminal) and any fields given to set_state.
+    """
+
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self._requests = collection
+
+    async def ensure_indexes(self) -> None:
+        # The one-active-request rule lives here, in the database, so it holds across
+        # instances: at most one document per user_id may carry active: true.
+        await self._requests.create_index(
+            "user_id", name="one_active_per_user", unique=True, partialFilterExpression={"active": True}
+        )
+        await self._requests.create_index(
+            "timeout_at", name="active_by_timeout", partialFilterExpression={"active": True}
+        )
+        await self._requests.create_index([("created_at", ASCENDING)], name="created_at")
+
+    async def start(self, user_id: int, file_name: str, now: datetime, timeout_at: datetime) -> str | None:
+        """Open a request in the initial state; None when the person already has one open."""
+        try:
+            result = await self._requests.insert_one(
+                {
+                    "user_id": user_id,
+                    "file_name": file_name,
+                    "state": INITIAL.value,
+                    "active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                    "timeout_at": timeout_at,
+                }
+            )
+        except DuplicateKeyError:
+            return None
+        return str(result.inserted_id)
+
+    async def set_state(self, request_id: str, state: str, now: datetime, **fields: Any) -> bool:
+        """Move a request to `state` and store `fields` with it; False when the move is not
+        allowed from where the request stands (a terminal state is never left) or it is unknown.
+        """
+        target = RequestState(state)  # an unknown state is a programming error: ValueError
+        if clash := _RESERVED.intersection(fields):
+            raise ValueError(f"set_state cannot overwrite {sorted(clash)}")
+        oid = _object_id(request_id)
+        if oid is None:
+            return False
+        update: dict[str, Any] = {**fields, "state": target.value, "updated_at": now}
+        if is_terminal(target):
+            # Clearing `active` in the same write frees the person for a new request.
+            update.update(active=False, finished_at=now)
+        # Checking the current state inside the filter makes check-and-move atomic.
+        result = await self._requests.update_one(
+            {"_id": oid, "state": {"$in": [s.value for s in sources_of(target)]}}, {"$set": update}
+        )
+        return result.modified_count == 1
+
+    async def get(self, request_id: str) -> dict[str, Any] | None:
+        oid = _object_id(request_id)
+        doc = None if oid is None else await self._requests.find_one({"_id": oid})
+        return None if doc is None else _public(doc)
+
+    async def active_for(self, user_id: int) -> dict[str, Any] | None:
+        doc = await self._requests.find_one({"user_id": user_id, "active": True})
+        return None if doc is None else _public(doc)
+
+    async def find_timed_out(self, now: datetime) -> list[dict[str, Any]]:
+        """Open requests whose timeout_at has passed, oldest deadline first."""
+        cursor = self._requests.find({"active": True, "timeout_at": {"$lte": now}}).sort("timeout_at", ASCENDING)
+        return [_public(doc) async for doc in cursor]
+
+    async def counts_by_state(self, since: datetime) -> dict[str, int]:
+        """How many requests created since `since` are in each state (every state listed)."""
+        counts = {state.value: 0 for state in RequestState}
+        cursor = await self._requests.aggregate(
+            [{"$match": {"created_at": {"$gte": since}}}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        )
+        async for row in cursor:
+            counts[row["_id"]] = row["n"]
+        return counts
+
+    async def completion_rate(self, since: datetime) -> tuple[int, int]:
+        """(completed, all) among requests created since `since`, open ones included."""
+        counts = await self.counts_by_state(since)
+        return counts[RequestState.COMPLETED.value], sum(counts.values())

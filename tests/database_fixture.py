@@ -1,0 +1,71 @@
+"""Test database fixtures: SecantusDB in-process (or TEST_DATABASE_URL) and a fresh db per test."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from FileStream.store.database import Database
+
+__all__ = ["database_url", "database_client", "database_name", "mongo_db", "database"]
+
+# Expired documents vanish within about this long (mongod's TTL monitor runs every 60 s;
+# with TEST_DATABASE_URL pointing at a real mongod, TTL tests wait up to that).
+TTL_SWEEP_SECONDS = 0.5
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """URL of the test MongoDB: TEST_DATABASE_URL if set, else SecantusDB started here."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    # Imported here: SecantusDB is GPL-2.0 and a test-only dependency, never FileStream's.
+    from secantus import SecantusDBServer
+
+    with tempfile.TemporaryDirectory(prefix="filestream-testdb-") as storage:
+        server = SecantusDBServer(
+            "127.0.0.1", 0, storage_path=storage, ttl_sweep_seconds=TTL_SWEEP_SECONDS
+        )
+        with server:
+            yield server.uri
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def database_client(database_url: str) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    """One raw client for the whole session, used to create and drop test databases."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database_url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_name(database_client: AsyncMongoClient[dict[str, Any]]) -> AsyncIterator[str]:
+    """A database name no other test uses; the database is dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    yield name
+    await database_client.drop_database(name)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def mongo_db(
+    database_client: AsyncMongoClient[dict[str, Any]], database_name: str
+) -> AsyncDatabase[dict[str, Any]]:
+    """The raw pymongo database behind `database_name`, for checks below the store layer."""
+    return database_client[database_name]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database(database_url: str, database_name: str) -> AsyncIterator[Database]:
+    """A connected Database (indexes made) on a fresh database, closed afterwards."""
+    db = await Database.connect(database_url, database_name)
+    yield db
+    await db.close()
