@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
@@ -56,6 +57,16 @@ class ActiveStreams:
             return False
 
 
+class _FileLookup:
+    """The web layer's view of the files collection."""
+
+    def __init__(self, files) -> None:
+        self._files = files
+
+    async def get_file(self, file_id: str):
+        return await self._files.get(file_id)
+
+
 class Service:
     """The whole of FileStream in one process: bots, pool, streamer, web server, jobs."""
 
@@ -100,20 +111,16 @@ class Service:
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe))
         self.streams = ActiveStreams(self.streamer)
 
-        # The main bot must answer people, so its handlers exist before it starts.
+        # Bound before the links are made: PORT=0 picks the port the links must name.
+        sock = self._bind_web()
         self.links = LinkMaker(public_url=self.public_url, secret=secret)
+        # The main bot must answer people, so its handlers exist before it starts.
         ctx = None
         if not settings.link_only:
             ctx = BotContext(settings=settings, db=self.db, pool=self.pool,
                              intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock),
                              links=self.links, clock=self.clock, started_at=self.started_at)
             register_handlers(self.main_client, ctx)
-
-        await self._start_web(secret)
-        # LinkMaker must know the real address when PORT=0 picked one.
-        self.links = LinkMaker(public_url=self.public_url, secret=secret)
-        if ctx is not None:
-            ctx.links = self.links
 
         results = await asyncio.gather(*(start_member(m, settings.bin_channel) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:
@@ -122,20 +129,24 @@ class Service:
         self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
         if ctx is not None:
             ctx.bot_username = main.username
+        await self._serve_web(sock, secret)
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
 
-    async def _start_web(self, secret: bytes) -> None:
+    def _bind_web(self) -> socket.socket:
         settings = self.settings
-        app = build_app(files=self.db.files, source=self.streams, link_secret=secret,
+        sock = socket.create_server((settings.bind_address, settings.port))
+        self.web_port = sock.getsockname()[1]
+        if settings.port == 0:
+            self.public_url = _with_port(self.public_url, self.web_port)
+        return sock
+
+    async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
+        app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock)
-        self._runner = web.AppRunner(app, shutdown_timeout=float(settings.shutdown_grace), access_log=None)
+        self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
+                                     handler_cancellation=True, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, settings.bind_address, settings.port)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.public_url = _with_port(self.public_url, port) if settings.port == 0 else self.public_url
-        self.web_port = port
-        app["public_url"] = self.public_url
+        await web.SockSite(self._runner, sock).start()
 
     # -- stop ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyrogram import raw
 from pyrogram.errors import FileReferenceExpired, FloodWait, RPCError, Unauthorized
 
-from FileStream.core.blocks import Block, plan_blocks
+from FileStream.core.blocks import Block, ShortBlockError, plan_blocks
 from FileStream.core.models import StoredFile
 from FileStream.telegram.media import LocationCache, location_of
 from FileStream.telegram.media_sessions import MediaSessions
@@ -138,13 +138,10 @@ class Streamer:
         answer = await session.invoke(
             raw.functions.upload.GetFile(location=location, offset=block.offset, limit=block.limit, precise=precise or None),
             retries=1, timeout=self.tuning.block_timeout, sleep_threshold=0)
-        data = answer.bytes
-        if block.skip_head == 0 and len(data) == block.take:
-            return data
-        piece = data[block.skip_head:block.skip_head + block.take]
-        if len(piece) != block.take:
-            raise FileGone(f"Telegram returned {len(data)} bytes at {block.offset}; the stored file is shorter than its record")
-        return piece
+        try:
+            return block.cut(answer.bytes)
+        except ShortBlockError as error:
+            raise FileGone(f"{error}; the stored file is shorter than its record") from error
 
     def _location_key(self, member: PoolMember, file: StoredFile) -> tuple[str, int, int]:
         return (member.name, file.storage_chat_id, file.storage_message_id)
