@@ -1,0 +1,54 @@
+"""Content types for served files: a trustworthy MIME type and whether a browser may render it inline."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+
+OCTET_STREAM = "application/octet-stream"
+
+# type "/" subtype, both RFC 9110 tokens; parameters are dropped because Telegram never
+# sends meaningful ones and a stray ";" would let a stored value smuggle header text.
+_MIME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+/[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+# Values that old bots and some clients store when they know nothing.
+_MEANINGLESS = {"none/unknown", "unknown/unknown", "application/unknown", OCTET_STREAM}
+
+# Rendering these inline cannot run script on our origin (with nosniff the browser trusts
+# the type), so the stream URL may show them in the page. Everything else, notably HTML,
+# SVG, XML, JavaScript and PDF (which carries its own scripting), is an attachment.
+_INLINE_PREFIXES = ("video/", "audio/")
+_INLINE_EXACT = {
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp",
+    "image/apng", "text/plain", "text/vtt",
+}
+
+
+def effective_mime_type(stored: str | None, file_name: str | None) -> str:
+    """The Content-Type to send: the stored type if it means something, else a guess from the name."""
+    value = (stored or "").strip().lower()
+    if _MIME_RE.match(value) and value not in _MEANINGLESS:
+        return value
+    if file_name:
+        guessed, _encoding = mimetypes.guess_type(file_name, strict=False)
+        if guessed and _MIME_RE.match(guessed):
+            return guessed.lower()
+    return OCTET_STREAM
+
+
+def is_inline_safe(mime_type: str) -> bool:
+    """True when a browser may display this type on our origin without running anything."""
+    value = mime_type.lower()
+    return value.startswith(_INLINE_PREFIXES) or value in _INLINE_EXACT
+
+
+def player_kind(mime_type: str) -> str:
+    """Which HTML element can preview the file: "video", "audio", "image" or "" (none)."""
+    value = mime_type.lower()
+    if value.startswith("video/"):
+        return "video"
+    if value.startswith("audio/"):
+        return "audio"
+    if value.startswith("image/") and is_inline_safe(value):
+        return "image"
+    return ""

@@ -1,0 +1,103 @@
+"""Link tokens: unguessable, unforgeable names for a file link, with the expiry inside."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+# token = base64url_nopad(id_raw(12) || expires_unix(8, big-endian, 0 = never) || mac(16))
+# mac   = HMAC-SHA256(secret, DOMAIN || id_raw || expires)[:16]
+# The domain string keeps these MACs apart from anything else signed with the same secret;
+# bump its version if the layout ever changes so old tokens stop verifying.
+DOMAIN = b"filestream-link-v1"
+ID_BYTES = 12
+EXPIRY_BYTES = 8
+MAC_BYTES = 16
+TOKEN_LENGTH = 48   # 36 bytes -> exactly 48 base64 characters, no padding
+FILE_ID_LENGTH = 16  # 12 bytes -> exactly 16 base64 characters, no padding
+SECRET_BYTES = 32
+
+# Whole groups of four characters decode to whole bytes, so every string matching these
+# is canonical base64url (no ambiguous trailing bits, no padding, no "+" or "/").
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{48}$")
+_FILE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClaim:
+    """What a verified token says: which file, and until when (None: never expires)."""
+
+    file_id: str
+    expires_at: datetime | None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text)  # only called on strings checked by the regexes
+
+
+def new_link_secret() -> bytes:
+    """A fresh 32-byte secret for signing links (store it; changing it breaks every link)."""
+    return secrets.token_bytes(SECRET_BYTES)
+
+
+def new_file_id() -> str:
+    """A fresh public file id: 12 random bytes as 16 base64url characters."""
+    return _b64(secrets.token_bytes(ID_BYTES))
+
+
+def _mac(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, DOMAIN + payload, hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def _file_id_bytes(file_id: str) -> bytes:
+    if not isinstance(file_id, str) or not _FILE_ID_RE.match(file_id):
+        raise ValueError(f"not a file id (16 base64url characters): {file_id!r}")
+    return _unb64(file_id)
+
+
+def make_link_token(secret: bytes, file_id: str, expires_at: datetime | None) -> str:
+    """The 48-character token for a link to `file_id` valid until `expires_at` (None: forever).
+
+    The expiry is stored in whole seconds, rounded down, so a link never outlives its file.
+    """
+    if not secret:
+        raise ValueError("link secret is empty")
+    id_raw = _file_id_bytes(file_id)
+    if expires_at is None:
+        expires = 0
+    else:
+        if expires_at.tzinfo is None:
+            raise ValueError("expires_at must be timezone-aware")
+        expires = int(expires_at.timestamp() // 1)
+        if expires <= 0:
+            raise ValueError("expires_at must be after 1970-01-01")
+    payload = id_raw + expires.to_bytes(EXPIRY_BYTES, "big")
+    return _b64(payload + _mac(secret, payload))
+
+
+def read_link_token(secret: bytes, token: str) -> LinkClaim | None:
+    """The claim of a genuine token, or None when it is malformed or its MAC does not verify."""
+    if not secret or not isinstance(token, str) or not _TOKEN_RE.match(token):
+        return None
+    raw = _unb64(token)
+    payload, mac = raw[: ID_BYTES + EXPIRY_BYTES], raw[ID_BYTES + EXPIRY_BYTES :]
+    if not hmac.compare_digest(mac, _mac(secret, payload)):
+        return None
+    expires = int.from_bytes(payload[ID_BYTES:], "big")
+    try:
+        expires_at = None if expires == 0 else datetime.fromtimestamp(expires, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None  # only reachable with a forged-but-verifying token; treat as unknown
+    return LinkClaim(file_id=_b64(payload[:ID_BYTES]), expires_at=expires_at)

@@ -1,0 +1,48 @@
+"""What every handler shares: the WebContext handed over by build_app, and page rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+import jinja2
+from aiohttp import web
+
+from FileStream.web.ports import ByteSource, FileLookup, StreamObserver
+
+
+@dataclass(frozen=True, slots=True)
+class WebContext:
+    """Everything the handlers use, handed over by build_app (no globals)."""
+
+    files: FileLookup
+    source: ByteSource
+    link_secret: bytes
+    public_url: str
+    clock: Callable[[], datetime]
+    observer: StreamObserver | None
+    templates: jinja2.Environment
+    page_csp: str
+
+
+CONTEXT = web.AppKey("filestream_web_context", WebContext)
+
+
+def render_page(request: web.Request, template: str, *, status: int = 200, **values: object) -> web.Response:
+    """An HTML page from templates/, with headers that keep it from being framed or sniffed."""
+    ctx = request.app[CONTEXT]
+    body = ctx.templates.get_template(template).render(**values)
+    response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = ctx.page_csp
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds the link token
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def message_page(request: web.Request, status: int, title: str, message: str, **extra: str) -> web.Response:
+    """A small page that says in words what happened and what to do."""
+    response = render_page(request, "message.html", status=status, title=title, message=message)
+    response.headers.update(extra)
+    return response

@@ -1,0 +1,65 @@
+"""In-memory FileLookup and ByteSource, for tests of the web layer and local demos."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+from FileStream.core.models import StoredFile
+
+
+@dataclass
+class MemoryFiles:
+    """A FileLookup over a dict of records."""
+
+    records: dict[str, StoredFile] = field(default_factory=dict)
+
+    def add(self, file: StoredFile) -> StoredFile:
+        self.records[file.id] = file
+        return file
+
+    async def get_file(self, file_id: str) -> StoredFile | None:
+        return self.records.get(file_id)
+
+
+@dataclass
+class MemoryBytes:
+    """A ByteSource over bytes kept per file id.
+
+    `chunk_size` shapes the stream; `fail_after` makes it raise once that many bytes of
+    a stream were yielded (0: before the first byte); `delay` sleeps before each chunk.
+    It records every stream it opened and whether it was closed, for tests to inspect.
+    """
+
+    contents: dict[str, bytes] = field(default_factory=dict)
+    chunk_size: int = 64 * 1024
+    fail_after: int | None = None
+    delay: float = 0.0
+    opened: list[tuple[str, int, int]] = field(default_factory=list)
+    closed: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
+        return self._stream(file, start, end)
+
+    async def _stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
+        key = (file.id, start, end)
+        self.opened.append(key)
+        data = memoryview(self.contents[file.id])
+        yielded = 0
+        try:
+            position = start
+            while position <= end:
+                if self.fail_after is not None and yielded >= self.fail_after:
+                    raise ConnectionError("fake source failure")
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                stop = min(position + self.chunk_size, end + 1)
+                if self.fail_after is not None:
+                    stop = min(stop, start + self.fail_after) if yielded < self.fail_after else stop
+                chunk = bytes(data[position:stop])
+                yielded += len(chunk)
+                position = stop
+                yield chunk
+        finally:
+            self.closed.append(key)

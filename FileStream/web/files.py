@@ -1,0 +1,214 @@
+"""The /stream and /dl routes: answer a file request as planned, copying bytes from the ByteSource."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from FileStream.core.http_plan import Outcome, RequestFacts, file_facts, plan_response
+from FileStream.core.models import StoredFile
+from FileStream.web.context import CONTEXT, WebContext, message_page
+from FileStream.web.links import LinkRefused, OpenLink, open_link
+
+log = logging.getLogger(__name__)
+
+# How often a handler waiting on a slow source checks that its client is still there.
+# Needed only when the server runs without handler_cancellation (aiohttp's default).
+DISCONNECT_POLL_SECONDS = 1.0
+
+
+class _ClientGone(Exception):
+    """The client closed the connection while we waited for the source."""
+
+
+class _SourceFailed(Exception):
+    """The ByteSource raised; the original exception is the __cause__."""
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    """GET|HEAD /stream/{token}[/{name}]: the file inline (attachment for unsafe types)."""
+    return await _serve(request, download=False)
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    """GET|HEAD /dl/{token}[/{name}]: the file as an attachment."""
+    return await _serve(request, download=True)
+
+
+def _header(request: web.Request, name: str) -> str | None:
+    # Repeated list-valued fields are one list (RFC 9110 §5.3); for single-valued ones the
+    # joined value is simply invalid, which the planner treats as absent.
+    values = request.headers.getall(name, [])
+    return ", ".join(values) if values else None
+
+
+async def _serve(request: web.Request, *, download: bool) -> web.StreamResponse:
+    try:
+        link = await open_link(request)
+    except LinkRefused as refused:
+        return refused.response
+    ctx = request.app[CONTEXT]
+    outcome = plan_response(
+        RequestFacts(
+            method=request.method,
+            range=_header(request, "Range"),
+            if_range=_header(request, "If-Range"),
+            if_none_match=_header(request, "If-None-Match"),
+            if_modified_since=_header(request, "If-Modified-Since"),
+        ),
+        file_facts(link.file, download=download),
+        now=link.now,
+        link_expires_at=link.expires_at,
+    )
+    if not outcome.send_body:
+        # HEAD, 304, 416 and empty files: headers only, the source is never touched.
+        response = web.StreamResponse(status=outcome.status, headers=outcome.headers)
+        await response.prepare(request)
+        await response.write_eof()
+        return response
+    return await _send_body(request, ctx, link, outcome)
+
+
+async def _send_body(
+    request: web.Request, ctx: WebContext, link: OpenLink, outcome: Outcome
+) -> web.StreamResponse:
+    window = outcome.window
+    assert window is not None
+    file = link.file
+    expected = window.length
+    sent = 0
+    result = "source_error"
+    response: web.StreamResponse | None = None
+    chunks = ctx.source.stream(file, window.start, window.end)
+    _notify(ctx, "stream_started", file, window.start, window.end)
+    try:
+        try:
+            chunk = await _next_chunk(chunks, request)
+        except _SourceFailed as failed:
+            return _source_failed_page(request, file, failed.__cause__)
+        if chunk is None:
+            return _source_failed_page(request, file, EOFError("the source sent no bytes"))
+
+        response = web.StreamResponse(status=outcome.status, headers=outcome.headers)
+        await response.prepare(request)
+        while chunk is not None:
+            if sent + len(chunk) > expected:
+                log.error("file %s: source sent more than the %d bytes asked for; cutting the connection",
+                          file.id, expected)
+                _cut(request)
+                return response
+            await response.write(chunk)
+            sent += len(chunk)
+            if sent == expected:
+                break
+            try:
+                chunk = await _next_chunk(chunks, request)
+            except _SourceFailed as failed:
+                log.warning("file %s: source failed after %d of %d bytes: %r; cutting the connection",
+                            file.id, sent, expected, failed.__cause__)
+                _cut(request)
+                return response
+        if sent < expected:
+            log.warning("file %s: source ended after %d of %d bytes; cutting the connection",
+                        file.id, sent, expected)
+            _cut(request)
+            return response
+        await response.write_eof()
+        result = "complete"
+        return response
+    except (_ClientGone, ConnectionError):
+        # Only our own writes raise ConnectionError here (source errors arrive as
+        # _SourceFailed). A seek or a closed tab: nothing to answer, nothing to log loudly.
+        result = "client_gone"
+        log.debug("file %s: client gone after %d of %d bytes", file.id, sent, expected)
+        _cut(request)
+        # Whatever we return is never sent: the connection is closed.
+        return response if response is not None else web.Response(status=499, reason="Client Closed Request")
+    except asyncio.CancelledError:
+        result = "client_gone"  # handler_cancellation: the client disconnected
+        raise
+    finally:
+        await _close(chunks, file)
+        _notify(ctx, "stream_finished", file, sent, result)
+
+
+async def _next_chunk(chunks: AsyncIterator[bytes], request: web.Request) -> bytes | None:
+    """The next non-empty chunk, or None at the end.
+
+    Raises _SourceFailed (with the source's exception as __cause__) when the source
+    raises, and _ClientGone when the client left while we waited.
+    """
+    while True:
+        step = asyncio.ensure_future(_anext(chunks))
+        try:
+            while True:
+                done, _pending = await asyncio.wait({step}, timeout=DISCONNECT_POLL_SECONDS)
+                if done:
+                    break
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    raise _ClientGone()
+        finally:
+            if not step.done():
+                step.cancel()
+                await asyncio.wait({step})
+        try:
+            chunk = step.result()
+        except Exception as exc:
+            raise _SourceFailed() from exc
+        if chunk is None or len(chunk) > 0:
+            return chunk
+
+
+async def _anext(chunks: AsyncIterator[bytes]) -> bytes | None:
+    try:
+        return await chunks.__anext__()
+    except StopAsyncIteration:
+        return None
+
+
+async def _close(chunks: AsyncIterator[bytes], file: StoredFile) -> None:
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception as exc:
+        log.warning("file %s: closing the byte source failed: %r", file.id, exc)
+
+
+def _cut(request: web.Request) -> None:
+    # Headers promised Content-Length bytes; closing now lets the client see a short body
+    # (and retry with a Range from where it stopped) instead of silently wrong data.
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+
+
+def _source_failed_page(request: web.Request, file: StoredFile, exc: BaseException | None) -> web.Response:
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
+        log.warning("file %s: source busy before the first byte (retry after %ds): %r", file.id, retry_after, exc)
+        return message_page(
+            request, 503, "Telegram is busy",
+            f"Telegram asked us to slow down. Please try again in {max(retry_after, 1)} seconds.",
+            **{"Retry-After": str(max(retry_after, 1))},
+        )
+    log.warning("file %s: source failed before the first byte: %r", file.id, exc)
+    return message_page(
+        request, 502, "The file could not be fetched",
+        "Telegram did not deliver this file just now. Please try again in a minute.",
+    )
+
+
+def _notify(ctx: WebContext, event: str, file: StoredFile, *args: object) -> None:
+    if ctx.observer is None:
+        return
+    try:
+        getattr(ctx.observer, event)(file, *args)
+    except Exception:
+        # A broken metrics hook must not break downloads; its bug belongs in the log though.
+        log.exception("stream observer %s failed", event)

@@ -1,0 +1,45 @@
+"""What the web server needs from the rest of FileStream: file records, bytes, and a place to report streams."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator, Protocol
+
+from FileStream.core.models import StoredFile
+
+
+class FileLookup(Protocol):
+    """Finds the record behind a link (the store implements this)."""
+
+    async def get_file(self, file_id: str) -> StoredFile | None:
+        """The record, or None if there is none. May return an expired record: the web layer checks expiry."""
+        ...
+
+
+class ByteSource(Protocol):
+    """Delivers a file's bytes (the Telegram streamer implements this)."""
+
+    def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes start..end (inclusive) of `file`, in order, in chunks of any size.
+
+        An async generator: the web layer calls aclose() when the client goes away or it
+        stops early, and that must cancel in-flight work promptly. It raises when the
+        bytes cannot be delivered; it must never end early or yield wrong bytes silently.
+        An exception with an integer `retry_after` attribute (seconds, e.g. FLOOD_WAIT)
+        raised before the first chunk becomes 503 with Retry-After; others become 502.
+        """
+        ...
+
+
+class StreamObserver(Protocol):
+    """Hears about every body the server starts sending (metrics, load accounting).
+
+    stream_finished is called exactly once for every stream_started, whatever happens
+    (complete, client gone, source failure, cancellation); HEAD, 304 and 416 answers send
+    no body and call neither.
+    """
+
+    def stream_started(self, file: StoredFile, start: int, end: int) -> None: ...
+
+    def stream_finished(self, file: StoredFile, sent_bytes: int, result: str) -> None:
+        """`result` is "complete", "client_gone" or "source_error"."""
+        ...
