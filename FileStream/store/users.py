@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -51,19 +52,30 @@ class UserStore:
         pass  # every query goes by _id
 
     async def touch(self, user_id: int, first_name: str | None, username: str | None, now: datetime) -> bool:
-        """Note that the person was active; True when they are new.
+        """Note that the person was active; True the first time they are seen.
 
         Someone who writes to the bot has evidently not blocked it, so `blocked` clears.
+        A record made by an earlier ban has no first_seen yet; this sets it.
         """
-        result = await self._users.update_one(
+        before = await self._users.find_one_and_update(
             {"_id": user_id},
-            {
-                "$set": {"first_name": first_name, "username": username, "last_active": now, "blocked": False},
-                "$setOnInsert": {"first_seen": now},
-            },
+            [
+                {
+                    "$set": {
+                        # $literal: in a pipeline a name like "$x" would read field x.
+                        "first_name": {"$literal": first_name},
+                        "username": {"$literal": username},
+                        "last_active": now,
+                        "blocked": False,
+                        "first_seen": {"$ifNull": ["$first_seen", now]},
+                    }
+                }
+            ],
+            projection={"first_seen": 1},
             upsert=True,
+            return_document=ReturnDocument.BEFORE,
         )
-        return result.upserted_id is not None
+        return before is None or before.get("first_seen") is None
 
     async def get(self, user_id: int) -> User | None:
         doc = await self._users.find_one({"_id": user_id})

@@ -1,0 +1,51 @@
+"""BroadcastStore: one running broadcast at a time, resumable progress, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from FileStream.store.database import Database
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+T1 = T0 + timedelta(minutes=1)
+
+
+async def test_create_refuses_a_second_running_one(database, database_url, database_name):
+    other = await Database.connect(database_url, database_name)
+    try:
+        ids = await asyncio.gather(*(db.broadcasts.create(111, 5, T0) for db in [database, other] * 3))
+    finally:
+        await other.close()
+    assert sum(i is not None for i in ids) == 1
+    bid = next(i for i in ids if i is not None)
+    running = await database.broadcasts.running()
+    assert running["id"] == bid and running["state"] == "running"
+    assert (running["source_chat_id"], running["source_message_id"]) == (111, 5)
+    assert await database.broadcasts.finish(bid, T1)
+    assert await database.broadcasts.running() is None
+    assert await database.broadcasts.create(111, 6, T1) is not None
+
+
+async def test_progress_and_resume_point(database):
+    bid = await database.broadcasts.create(111, 5, T0)
+    assert await database.broadcasts.advance(bid, 10, T0, sent=1)
+    assert await database.broadcasts.advance(bid, 20, T1, failed=1)
+    assert await database.broadcasts.advance(bid, 30, T1, blocked=1, sent=2)
+    b = await database.broadcasts.get(bid)
+    assert (b["last_user_id"], b["sent"], b["failed"], b["blocked"]) == (30, 3, 1, 1)
+    assert b["started_at"] == T0 and b["updated_at"] == T1
+
+
+async def test_cancel_stops_advance(database):
+    bid = await database.broadcasts.create(111, 5, T0)
+    assert await database.broadcasts.cancel(bid, T1)
+    assert not await database.broadcasts.advance(bid, 10, T1, sent=1)
+    assert not await database.broadcasts.finish(bid, T1)
+    b = await database.broadcasts.get(bid)
+    assert b["state"] == "cancelled" and b["sent"] == 0 and b["finished_at"] == T1
+    with pytest.raises(ValueError):
+        await database.broadcasts.finish(bid, T1, state="running")
+    assert await database.broadcasts.get("bogus") is None

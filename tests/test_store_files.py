@@ -1,0 +1,154 @@
+"""FileStore: records round-trip, expiry filtering, paging, once-only notices, TTL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+
+from FileStream.core.models import StoredFile
+from FileStream.store.database import Database
+from FileStream.store.files import LinkMessage
+
+# Real time (whole seconds): expired test records then sit inside KEEP_EXPIRED and the
+# fast TTL monitor of the test database leaves them alone.
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def stored(file_id: str, *, owner_id: int | None = 7, age: int = 0, expires_in: int | None = 3600) -> StoredFile:
+    created = NOW - timedelta(seconds=age)
+    return StoredFile(
+        id=file_id,
+        file_name=f"{file_id}.mkv",
+        file_size=1234,
+        mime_type="video/x-matroska",
+        file_unique_id=f"u-{file_id}",
+        media_type="video",
+        dc_id=4,
+        storage_chat_id=-1001,
+        storage_message_id=99,
+        created_at=created,
+        expires_at=None if expires_in is None else NOW + timedelta(seconds=expires_in),
+        owner_id=owner_id,
+        source="private" if owner_id else "channel",
+    )
+
+
+async def test_insert_get_round_trip(database):
+    file = stored("A" * 16)
+    await database.files.insert(file)
+    got = await database.files.get(file.id)
+    assert got == file
+    assert got.created_at.tzinfo is not None and got.created_at.utcoffset() == timedelta(0)
+    assert await database.files.get("missing") is None
+    with pytest.raises(DuplicateKeyError):
+        await database.files.insert(file)
+
+
+async def test_never_expiring_record(database):
+    await database.files.insert(stored("chan", owner_id=None, expires_in=None))
+    got = await database.files.get_live("chan", NOW + timedelta(days=3650))
+    assert got is not None and got.expires_at is None and got.owner_id is None
+
+
+async def test_get_returns_expired_but_get_live_does_not(database):
+    await database.files.insert(stored("old", expires_in=-10))
+    assert (await database.files.get("old")).is_expired(NOW)
+    assert await database.files.get_live("old", NOW) is None
+    await database.files.insert(stored("edge", expires_in=0))
+    assert await database.files.get_live("edge", NOW) is None  # expired exactly at expires_at
+    assert await database.files.get_live("edge", NOW - timedelta(seconds=1)) is not None
+
+
+async def test_delete(database):
+    await database.files.insert(stored("gone"))
+    assert await database.files.delete("gone") is True
+    assert await database.files.delete("gone") is False
+    assert await database.files.get("gone") is None
+
+
+async def test_list_by_owner_pages_newest_first_and_skips_expired(database):
+    for n in range(23):
+        await database.files.insert(stored(f"f{n:02}", age=n))  # f00 is the newest
+    await database.files.insert(stored("expired", expires_in=-1))
+    await database.files.insert(stored("other", owner_id=8))
+    page0, total = await database.files.list_by_owner(7, NOW, 0)
+    assert total == 23 and [f.id for f in page0] == [f"f{n:02}" for n in range(10)]
+    page2, total = await database.files.list_by_owner(7, NOW, 2)
+    assert total == 23 and [f.id for f in page2] == ["f20", "f21", "f22"]
+    page, _ = await database.files.list_by_owner(7, NOW, 1, page_size=5)
+    assert [f.id for f in page] == [f"f{n:02}" for n in range(5, 10)]
+    assert await database.files.list_by_owner(7, NOW, 3) == ([], 23)
+    assert await database.files.list_by_owner(9, NOW, 0) == ([], 0)
+    with pytest.raises(ValueError):
+        await database.files.list_by_owner(7, NOW, -1)
+
+
+async def test_count_live(database):
+    await database.files.insert(stored("a"))
+    await database.files.insert(stored("b", expires_in=None))
+    await database.files.insert(stored("c", expires_in=-5))
+    assert await database.files.count_live(NOW) == 2
+
+
+async def test_find_expiring_and_expired(database):
+    await database.files.insert(stored("soon", expires_in=300))
+    await database.files.insert(stored("sooner", expires_in=60))
+    await database.files.insert(stored("later", expires_in=3600))
+    await database.files.insert(stored("never", expires_in=None))
+    await database.files.insert(stored("past", expires_in=-60))
+    expiring = await database.files.find_expiring(NOW, timedelta(minutes=10))
+    assert [f.id for f in expiring] == ["sooner", "soon"]
+    assert await database.files.mark_notice("sooner", "warning", NOW)
+    expiring = await database.files.find_expiring(NOW, timedelta(minutes=10), without_notice="warning")
+    assert [f.id for f in expiring] == ["soon"]
+    assert [f.id for f in await database.files.find_expired(NOW)] == ["past"]
+    assert await database.files.mark_notice("past", "expired")
+    assert await database.files.find_expired(NOW, without_notice="expired") == []
+
+
+async def test_mark_notice_once_only_across_instances(database, database_url, database_name):
+    await database.files.insert(stored("n"))
+    other = await Database.connect(database_url, database_name)
+    try:
+        results = await asyncio.gather(
+            *(db.files.mark_notice("n", "warning", NOW) for db in [database, other] * 5)
+        )
+    finally:
+        await other.close()
+    assert sorted(results) == [False] * 9 + [True]
+    assert await database.files.mark_notice("n", "expired") is True  # another kind is separate
+    assert await database.files.mark_notice("missing", "warning") is False
+    with pytest.raises(ValueError):
+        await database.files.mark_notice("n", "bad.kind")
+
+
+async def test_link_message(database):
+    await database.files.insert(stored("l"))
+    assert await database.files.link_message("l") is None
+    assert await database.files.set_link_message("l", 555, 42) is True
+    assert await database.files.link_message("l") == LinkMessage(chat_id=555, message_id=42)
+    assert await database.files.get("l") == stored("l")  # the record itself is unchanged
+    assert await database.files.set_link_message("missing", 1, 2) is False
+
+
+async def test_ttl_monitor_removes_expired_records_after_keep_expired(database_url, database_name):
+    db = await Database.connect(database_url, database_name, keep_expired=timedelta(0))
+    try:
+        await db.files.insert(stored("dead", expires_in=-1))
+        await db.files.insert(stored("forever", expires_in=None))
+        deadline = time.monotonic() + 10
+        while await db.files.get("dead") is not None:
+            assert time.monotonic() < deadline, "TTL monitor did not remove the expired record in 10 s"
+            await asyncio.sleep(0.1)
+        assert await db.files.get("forever") is not None
+    finally:
+        await db.close()
+
+
+async def test_indexes(database):
+    info = await database.db.files.index_information()
+    assert info["expires_at_ttl"]["expireAfterSeconds"] == 86400
