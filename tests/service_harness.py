@@ -1,0 +1,121 @@
+"""The whole service running in-process against the local Telegram server and the test database.
+
+A `Stack` is what an end-to-end story needs: the Telegram world (a main bot, backend
+bots, the storage channel, a person), the running Service, and an HTTP client. Nothing
+of FileStream is replaced: the only thing patched is where the client library connects.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+
+from FileStream.config import Settings
+from FileStream.service import Service
+
+API_HASH = "0123456789abcdef0123456789abcdef"
+URL = re.compile(r"https?://\S+")
+
+
+class Clock:
+    """Time the test controls: expiry and timeouts without sleeping."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Links:
+    watch: str
+    download: str
+    stream: str
+
+
+@dataclass
+class World:
+    """The Telegram side of a story: who exists and where."""
+
+    telegram: object
+    main_bot: object
+    backends: list
+    bin_channel: object
+    person: object
+    person_user: object
+    extra: dict = field(default_factory=dict)
+
+
+def make_world(telegram, *, backends: int = 0, home_dc: int = 2) -> World:
+    world = telegram.world
+    main_bot = world.add_bot(username="filestream_bot", home_dc=home_dc)
+    backend_bots = [world.add_bot(username=f"filestream_worker{n}_bot", home_dc=home_dc) for n in range(1, backends + 1)]
+    bin_channel = world.add_channel(title="FileStream storage", admins=[main_bot, *backend_bots])
+    alice = world.add_user(first_name="Alice", username="alice", home_dc=1)
+    return World(telegram, main_bot, backend_bots, bin_channel, telegram.person(alice), alice)
+
+
+def settings_for(world: World, database_url: str, database_name: str, session_dir, **overrides) -> Settings:
+    env = {
+        "API_ID": "12345",
+        "API_HASH": API_HASH,
+        "BOT_TOKEN": world.main_bot.token,
+        "OWNER_ID": "1",
+        "BIN_CHANNEL": str(world.bin_channel.id),
+        "DATABASE_URL": database_url,
+        "DATABASE_NAME": database_name,
+        "PUBLIC_URL": "http://127.0.0.1:0",
+        "BIND_ADDRESS": "127.0.0.1",
+        "PORT": "0",
+        "SESSION_DIR": str(session_dir),
+        "SHUTDOWN_GRACE": "1",
+    }
+    if world.backends:
+        env["MULTI_BOT_MODE"] = "true"
+        env["MULTI_TOKENS"] = ",".join(bot.token for bot in world.backends)
+    env.update({key: str(value) for key, value in overrides.items()})
+    return Settings.from_env(env)
+
+
+@asynccontextmanager
+async def running_service(settings: Settings, clock: Clock | None = None):
+    service = Service(settings, clock=clock or Clock())
+    try:
+        await service.start()
+        yield service
+    finally:
+        await service.stop()
+
+
+async def send_and_get_links(world: World, data: bytes, file_name: str, *, kind: str = "document",
+                             mime_type: str = "application/octet-stream", dc_id: int | None = None,
+                             timeout: float = 20):
+    """A person sends a file to the bot and reads the reply; returns (reply, links)."""
+    await world.person.send_file(world.main_bot, data=data, file_name=file_name, mime_type=mime_type,
+                                 kind=kind, dc_id=dc_id or world.main_bot.home_dc)
+    reply = await world.person.next_message(world.main_bot, timeout=timeout)
+    return reply, links_in(reply)
+
+
+def links_in(reply) -> Links | None:
+    urls = {button.text: button.url for row in (reply.buttons or []) for button in row if button.url}
+    if "Stream" not in urls:
+        return None
+    watch = urls["Stream"]
+    download = urls.get("Download") or ""
+    stream = download.replace("/dl/", "/stream/", 1) if download else ""
+    return Links(watch=watch, download=download, stream=stream)
+
+
+@asynccontextmanager
+async def http_client():
+    async with aiohttp.ClientSession(auto_decompress=False, timeout=aiohttp.ClientTimeout(total=60)) as session:
+        yield session
