@@ -70,6 +70,8 @@ async def _serve(service_cls: Any, settings: Settings) -> int:
         log.exception("FileStream stopped because of an error")
         return EXIT_FAILED
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         # stop() must be safe after a partial start and when already stopped.
         await service.stop()
 

@@ -1,9 +1,11 @@
-"""Settings: every variable parsed, errors name their variable, secrets stay out of repr."""
+"""Settings and `python -m FileStream`: variables parsed, errors named, secrets hidden, exit codes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -318,3 +320,57 @@ def test_main_reads_env_file_in_working_directory(tmp_path):
     result = run_main({}, tmp_path)
     assert result.returncode == 2
     assert "API_HASH must be 32 hexadecimal characters" in result.stderr
+
+
+class FakeService:
+    """Stands in for FileStream.service.Service to test how __main__ drives it."""
+
+    def __init__(self, settings, *, fail_start=False, run_for=None, signal_self=None):
+        self.settings = settings
+        self.calls: list[str] = []
+        self.fail_start, self.run_for, self.signal_self = fail_start, run_for, signal_self
+        self.closed = None
+
+    async def start(self):
+        self.calls.append("start")
+        self.closed = asyncio.Event()
+        if self.fail_start:
+            raise RuntimeError("cannot log in")
+        if self.run_for is not None:
+            asyncio.get_running_loop().call_later(self.run_for, self.closed.set)
+        if self.signal_self is not None:
+            os.kill(os.getpid(), self.signal_self)
+
+    async def wait_closed(self):
+        await self.closed.wait()
+
+    async def stop(self):
+        self.calls.append("stop")
+        if self.closed is not None:
+            self.closed.set()
+
+
+async def serve(**behaviour):
+    from FileStream.__main__ import _serve
+
+    made: list[FakeService] = []
+
+    def make(settings_):
+        made.append(FakeService(settings_, **behaviour))
+        return made[0]
+
+    code = await _serve(make, settings())
+    return code, made[0].calls
+
+
+async def test_serve_stops_on_sigterm():
+    assert await serve(signal_self=signal.SIGTERM) == (0, ["start", "stop"])
+
+
+async def test_serve_returns_when_service_closes():
+    assert await serve(run_for=0.01) == (0, ["start", "stop"])
+
+
+async def test_serve_exits_1_and_stops_when_start_fails(caplog):
+    assert await serve(fail_start=True) == (1, ["start", "stop"])
+    assert "cannot log in" in caplog.text

@@ -56,6 +56,9 @@ class Database:
         `keep_expired`: how long an expired file record stays before MongoDB's TTL
         monitor deletes it (see FileStore). Extra keyword arguments go to AsyncMongoClient.
         """
+        if not url:
+            # AsyncMongoClient(None) would quietly try localhost:27017 instead.
+            raise ValueError("Database.connect needs a MongoDB URL (start the embedded database first)")
         # tz_aware: datetimes come back as aware UTC, as StoredFile promises.
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             url,
