@@ -13,6 +13,7 @@ from aiohttp import web
 
 from FileStream.bot import register_handlers
 from FileStream.bot.context import BotContext
+from FileStream.embedded_db import EMBEDDED_NOTICE, EmbeddedDatabase
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.store.database import Database
@@ -83,6 +84,7 @@ class Service:
         self.links: LinkMaker | None = None
         self.public_url = settings.public_url
         self._runner: web.AppRunner | None = None
+        self._embedded_db: EmbeddedDatabase | None = None
         self._stopped = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
@@ -91,7 +93,12 @@ class Service:
         require_tgcrypto()
         settings = self.settings
         self.started_at = self.clock()
-        self.db = await Database.connect(settings.database_url, settings.database_name)
+        database_url = settings.database_url
+        if database_url is None:
+            self._embedded_db = EmbeddedDatabase()
+            database_url = await self._embedded_db.start(settings.data_dir)
+            log.warning(EMBEDDED_NOTICE.format(data_dir=settings.data_dir))
+        self.db = await Database.connect(database_url, settings.database_name)
         secret = settings.link_secret or await self.db.settings.get_or_create_link_secret()
 
         self.main_client = build_client(
@@ -167,6 +174,8 @@ class Service:
         await asyncio.gather(*(stop_client(c) for c in clients))
         if self.db is not None:
             await self.db.close()
+        if self._embedded_db is not None:
+            await self._embedded_db.stop()
         self._stopped.set()
         log.info("FileStream stopped")
 
