@@ -13,7 +13,7 @@ from aiohttp import web
 
 from FileStream.bot import register_handlers
 from FileStream.bot.context import BotContext
-from FileStream.embedded_db import EMBEDDED_NOTICE, EmbeddedDatabase
+from FileStream.embedded_db import EmbeddedDatabase
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.store.database import Database
@@ -97,7 +97,6 @@ class Service:
         if database_url is None:
             self._embedded_db = EmbeddedDatabase()
             database_url = await self._embedded_db.start(settings.data_dir)
-            log.warning(EMBEDDED_NOTICE.format(data_dir=settings.data_dir))
         self.db = await Database.connect(database_url, settings.database_name)
         secret = settings.link_secret or await self.db.settings.get_or_create_link_secret()
 
