@@ -35,8 +35,9 @@ _IMF_FIXDATE = re.compile(rf"^[A-Za-z]{{3}}, ([0-9]{{2}}) {_MONTH_RE} ([0-9]{{4}
 _RFC850_DATE = re.compile(rf"^[A-Za-z]{{6,9}}, ([0-9]{{2}})-{_MONTH_RE}-([0-9]{{2}}) {_TIME_RE} GMT$")
 _ASCTIME_DATE = re.compile(rf"^[A-Za-z]{{3}} {_MONTH_RE} ([0-9 ][0-9]) {_TIME_RE} ([0-9]{{4}})$")
 
-# etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3).
-_ETAGC = re.compile(r'^[\x21\x23-\x7e\x80-\xff]*$')
+# etagc = %x21 / %x23-7E / obs-text (RFC 9110 §8.8.3). Our own tags stay ASCII: obs-text
+# would reach the wire as UTF-8 bytes and compare differently across clients.
+_ETAGC = re.compile(r'^[\x21\x23-\x7e]*$')
 _ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')
 
 # attr-char of RFC 8187 minus ALPHA/DIGIT, which quote() never encodes.
