@@ -1,0 +1,25 @@
+"""A local Telegram (MTProto) server for tests: real handshake, several DCs, a scripted world.
+
+    from tgserver import TelegramServer, make_bot_client
+    async with TelegramServer(dc_count=5) as server:
+        bot = server.world.add_bot(username="filestream_bot", home_dc=2)
+        with patched_for(server):
+            client = make_bot_client(server, bot); await client.start()
+"""
+
+from .actors import Person
+from .client import make_bot_client, stop_client
+from .client_patch import install, install_from_file, patched, patched_for
+from .content import SeededContent, SeededSpec, sha256_of
+from .crypto import RsaKey, session_rsa_key
+from .errors import RpcFail
+from .faults import Faults
+from .server import RpcCall, TelegramServer
+from .world import Bot, BotMessage, Button, Channel, Document, Message, Photo, PersonEvent, User, World
+
+__all__ = [
+    "Bot", "BotMessage", "Button", "Channel", "Document", "Faults", "Message", "Person", "PersonEvent", "Photo",
+    "RpcCall", "RpcFail", "RsaKey", "SeededContent", "SeededSpec", "TelegramServer", "User", "World",
+    "install", "install_from_file", "make_bot_client", "patched", "patched_for", "session_rsa_key", "sha256_of",
+    "stop_client",
+]

@@ -1,0 +1,92 @@
+"""channels.*: channel info, posts, admins. A bot sees a broadcast channel only as its admin."""
+
+from __future__ import annotations
+
+from pyrogram import raw
+
+from .. import render
+from ..errors import RpcFail
+from ..tl import message_ids
+from ..world import Account
+from . import rpc
+from .common import admin_channel, input_channel, input_peer, readable_channel
+
+
+@rpc(raw.functions.channels.GetChannels)
+async def get_channels(ctx, q):
+    chats = []
+    for value in q.id:
+        chats.append(render.channel(readable_channel(ctx, value), ctx.me))
+    return raw.types.messages.Chats(chats=chats)
+
+
+@rpc(raw.functions.channels.GetFullChannel)
+async def get_full_channel(ctx, q):
+    channel = readable_channel(ctx, q.channel)
+    full = raw.types.ChannelFull(
+        id=channel.raw_id,
+        about="",
+        read_inbox_max_id=channel.last_message_id,
+        read_outbox_max_id=channel.last_message_id,
+        unread_count=0,
+        chat_photo=raw.types.PhotoEmpty(id=0),
+        notify_settings=raw.types.PeerNotifySettings(),
+        bot_info=[],
+        pts=channel.pts,
+        participants_count=len(channel.members),
+        admins_count=len(channel.admins),
+    )
+    return raw.types.messages.ChatFull(full_chat=full, chats=[render.channel(channel, ctx.me)], users=[])
+
+
+@rpc(raw.functions.channels.GetMessages)
+async def get_messages(ctx, q):
+    me = ctx.me
+    channel = readable_channel(ctx, q.channel)
+    peers = render.Peers(me)
+    peers.add_channel(channel)
+    result = []
+    for msg_id in message_ids(q.id):
+        msg = channel.messages.get(msg_id)
+        if msg is None or msg.deleted:
+            result.append(raw.types.MessageEmpty(id=msg_id))
+            continue
+        peers.add_message(msg)
+        result.append(render.message(msg, me))
+    return raw.types.messages.ChannelMessages(pts=channel.pts, count=len(result), messages=result, topics=[],
+                                              chats=peers.raw_chats(), users=peers.raw_users())
+
+
+@rpc(raw.functions.channels.DeleteMessages)
+async def delete_messages(ctx, q):
+    channel = admin_channel(ctx, input_channel(ctx, q.channel))
+    found = [channel.messages[i] for i in q.id or [] if i in channel.messages and not channel.messages[i].deleted]
+    if found:
+        ctx.world.delete(found, ctx.me)
+    return raw.types.messages.AffectedMessages(pts=channel.pts, pts_count=len(found))
+
+
+@rpc(raw.functions.channels.GetParticipant)
+async def get_participant(ctx, q):
+    me = ctx.me
+    channel = readable_channel(ctx, q.channel)
+    who = input_peer(ctx, q.participant)
+    if not isinstance(who, Account) or not channel.is_member(who):
+        raise RpcFail(400, "USER_NOT_PARTICIPANT")
+    rights = raw.types.ChatAdminRights(**render.FULL_ADMIN_RIGHTS)
+    if channel.creator is who:
+        participant = raw.types.ChannelParticipantCreator(user_id=who.id, admin_rights=rights)
+    elif channel.is_admin(who):
+        promoter = channel.creator or who
+        participant = raw.types.ChannelParticipantAdmin(user_id=who.id, promoted_by=promoter.id, date=channel.date,
+                                                        admin_rights=rights, is_self=(who is me) or None)
+    else:
+        participant = raw.types.ChannelParticipant(user_id=who.id, date=channel.date)
+    return raw.types.channels.ChannelParticipant(participant=participant, chats=[render.channel(channel, me)],
+                                                 users=[render.user(who, me)])
+
+
+@rpc(raw.functions.channels.ReadHistory)
+async def read_history(ctx, q):
+    readable_channel(ctx, q.channel)
+    return True
