@@ -1,0 +1,88 @@
+"""services.ratelimit: files per person per window, counted from MongoDB."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from FileStream.core.models import StoredFile
+from FileStream.services.ratelimit import FileRateLimit
+from FileStream.store.database import Database
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def finish(database: Database, user_id: int, clock: Clock) -> None:
+    """One file request, opened and completed at clock time (so the next may open)."""
+    rid = await database.requests.start(user_id, "a.mkv", clock(), clock() + timedelta(minutes=5))
+    assert rid is not None
+    assert await database.requests.set_state(rid, "failed", clock())
+
+
+async def test_limit_counts_requests_in_the_window(database):
+    clock = Clock(T0)
+    limit = FileRateLimit.on_requests(database, limit=3, window_seconds=60, clock=clock)
+    for _ in range(3):
+        assert await limit.check(7) is None
+        await finish(database, 7, clock)
+        clock.advance(10)
+    # Requests at 0, 10, 20 s; now 30 s: the one at 0 leaves the window at 60 s.
+    over = await limit.check(7)
+    assert over is not None
+    assert over.at == T0 + timedelta(seconds=60) and over.seconds == 30
+    assert "3 files every 1 min" in over.text() and "wait 30 s" in over.text()
+    assert await limit.check(8) is None  # other people are not affected
+    clock.advance(29.5)
+    assert (await limit.check(7)).seconds == 1  # rounded up, never "wait 0 s"
+    clock.advance(0.5)
+    assert await limit.check(7) is None
+
+
+async def test_limit_holds_across_instances(database, database_url, database_name):
+    clock = Clock(T0)
+    other = await Database.connect(database_url, database_name)
+    try:
+        here = FileRateLimit.on_requests(database, limit=2, window_seconds=60, clock=clock)
+        there = FileRateLimit.on_requests(other, limit=2, window_seconds=60, clock=clock)
+        await finish(database, 7, clock)
+        clock.advance(1)
+        await finish(other, 7, clock)
+        # A fresh instance (a restart) sees both.
+        assert await here.check(7) is not None
+        assert await there.check(7) is not None
+        restarted = FileRateLimit.on_requests(other, limit=2, window_seconds=60, clock=clock)
+        assert (await restarted.check(7)).at == T0 + timedelta(seconds=60)
+    finally:
+        await other.close()
+
+
+async def test_limit_on_files_and_off_switch(database):
+    clock = Clock(T0)
+
+    def file(n: int, owner: int, at: datetime) -> StoredFile:
+        return StoredFile(
+            id=f"f{n:015d}", file_name="a", file_size=1, mime_type="text/plain", file_unique_id=f"u{n}",
+            media_type="document", dc_id=2, storage_chat_id=-100, storage_message_id=n,
+            created_at=at, expires_at=at + timedelta(hours=1), owner_id=owner,
+        )
+
+    await database.files.insert(file(1, 7, T0 - timedelta(seconds=61)))  # outside the window
+    await database.files.insert(file(2, 7, T0 - timedelta(seconds=20)))
+    await database.files.insert(file(3, 9, T0 - timedelta(seconds=10)))
+    limit = FileRateLimit.on_files(database, limit=2, window_seconds=60, clock=clock)
+    assert await limit.check(7) is None
+    await database.files.insert(file(4, 7, T0 - timedelta(seconds=5)))
+    over = await limit.check(7)
+    assert over is not None and over.at == T0 + timedelta(seconds=40)
+    off = FileRateLimit.on_files(database, limit=0, window_seconds=60, clock=clock)
+    assert await off.check(7) is None
