@@ -270,7 +270,6 @@ def test_file_facts_for_media():
     assert file_facts(stored(), download=True).disposition == "attachment"
 
 
-_QUOTED_FALLBACK = re.compile(r'filename="((?:[^"\\\x00-\x1f\x7f])*)"')
 
 
 def _disposition_parts(value: str) -> tuple[str, str, str]:

@@ -15,13 +15,9 @@ from FileStream.web.links import LinkRefused, OpenLink, open_link
 
 log = logging.getLogger(__name__)
 
-# How often a handler waiting on a slow source checks that its client is still there.
-# Needed only when the server runs without handler_cancellation (aiohttp's default).
+# How often a streaming handler checks that its client is still there. Needed only when
+# the server runs without handler_cancellation (aiohttp's default); see _watch_client.
 DISCONNECT_POLL_SECONDS = 1.0
-
-
-class _ClientGone(Exception):
-    """The client closed the connection while we waited for the source."""
 
 
 class _SourceFailed(Exception):
@@ -84,9 +80,12 @@ async def _send_body(
     response: web.StreamResponse | None = None
     chunks = ctx.source.stream(file, window.start, window.end)
     _notify(ctx, "stream_started", file, window.start, window.end)
+    handler = asyncio.current_task()
+    assert handler is not None
+    watchdog = asyncio.create_task(_watch_client(request, handler))
     try:
         try:
-            chunk = await _next_chunk(chunks, request)
+            chunk = await _next_chunk(chunks)
         except _SourceFailed as failed:
             return _source_failed_page(request, file, failed.__cause__)
         if chunk is None:
@@ -105,7 +104,7 @@ async def _send_body(
             if sent == expected:
                 break
             try:
-                chunk = await _next_chunk(chunks, request)
+                chunk = await _next_chunk(chunks)
             except _SourceFailed as failed:
                 log.warning("file %s: source failed after %d of %d bytes: %r; cutting the connection",
                             file.id, sent, expected, failed.__cause__)
@@ -119,7 +118,7 @@ async def _send_body(
         await response.write_eof()
         result = "complete"
         return response
-    except (_ClientGone, ConnectionError):
+    except ConnectionError:
         # Only our own writes raise ConnectionError here (source errors arrive as
         # _SourceFailed). A seek or a closed tab: nothing to answer, nothing to log loudly.
         result = "client_gone"
@@ -128,46 +127,43 @@ async def _send_body(
         # Whatever we return is never sent: the connection is closed.
         return response if response is not None else web.Response(status=499, reason="Client Closed Request")
     except asyncio.CancelledError:
-        result = "client_gone"  # handler_cancellation: the client disconnected
+        # The client disconnected (handler_cancellation or our watchdog), or the server is stopping.
+        result = "client_gone"
         raise
     finally:
+        # Before any await: the watchdog must not cancel us for a connection we cut ourselves.
+        watchdog.cancel()
         await _close(chunks, file)
         _notify(ctx, "stream_finished", file, sent, result)
 
 
-async def _next_chunk(chunks: AsyncIterator[bytes], request: web.Request) -> bytes | None:
-    """The next non-empty chunk, or None at the end.
-
-    Raises _SourceFailed (with the source's exception as __cause__) when the source
-    raises, and _ClientGone when the client left while we waited.
-    """
+async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
+    """The next non-empty chunk, or None at the end; _SourceFailed (cause attached) if the source raises."""
     while True:
-        step = asyncio.ensure_future(_anext(chunks))
         try:
-            while True:
-                done, _pending = await asyncio.wait({step}, timeout=DISCONNECT_POLL_SECONDS)
-                if done:
-                    break
-                transport = request.transport
-                if transport is None or transport.is_closing():
-                    raise _ClientGone()
-        finally:
-            if not step.done():
-                step.cancel()
-                await asyncio.wait({step})
-        try:
-            chunk = step.result()
+            chunk = await chunks.__anext__()
+        except StopAsyncIteration:
+            return None
         except Exception as exc:
             raise _SourceFailed() from exc
-        if chunk is None or len(chunk) > 0:
+        if len(chunk) > 0:
             return chunk
 
 
-async def _anext(chunks: AsyncIterator[bytes]) -> bytes | None:
-    try:
-        return await chunks.__anext__()
-    except StopAsyncIteration:
-        return None
+async def _watch_client(request: web.Request, handler: asyncio.Task) -> None:
+    """Cancel the handler once its client has gone.
+
+    aiohttp's default runner (no handler_cancellation) never tells a handler that its
+    client left; one waiting on a slow source (a FLOOD_WAIT, a dead DC) would keep the
+    Telegram work running for nobody. Cancelling the handler task, rather than reading
+    the source from another task, keeps every step of the source's generator in one task.
+    """
+    while True:
+        await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            handler.cancel()
+            return
 
 
 async def _close(chunks: AsyncIterator[bytes], file: StoredFile) -> None:
