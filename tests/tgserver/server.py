@@ -32,8 +32,8 @@ class RpcCall:
     method: str  # "upload.GetFile", "auth.ExportAuthorization", ...
     dc_id: int
     at: float  # time.monotonic() when the request arrived
-    account_id: int | None
-    error: str | None = None  # filled in a copy when the answer was an error; see rpc_log()
+    account_id: int | None  # the account the auth key belongs to (now: login calls count too)
+    error: str | None = None  # the rpc_error message, if the answer was an error
 
 
 class DataCenter:
@@ -163,9 +163,10 @@ class TelegramServer:
         self.auth_keys: dict[bytes, AuthKey] = {}
         self.sessions: dict[tuple[bytes, bytes], ServerSession] = {}
         self.subscriptions: dict[int, list[ServerSession]] = {}
-        self.rpc_calls: list[RpcCall] = []
+        self.rpc_calls: list[tuple[str, int, float, AuthKey]] = []
         self.rpc_errors: dict[int, str] = {}  # index in rpc_calls -> error message
         self.bugs: list[str] = []
+        self._bugged: set[tuple[bytes, bytes, str]] = set()
         self.exported_authorizations: dict[bytes, tuple[Account, int]] = {}
         self.uploads: dict[tuple[int, int], dict[int, bytes]] = {}
         self.crypto_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tgserver-crypto")
@@ -251,10 +252,8 @@ class TelegramServer:
     async def dispatch(self, connection: Connection, session: ServerSession, msg_id: int, query: TLObject) -> None:
         inner, without_updates = peel(query)
         name = method_name(inner)
-        account = session.auth_key.account
         index = len(self.rpc_calls)
-        self.rpc_calls.append(RpcCall(name, connection.dc.dc_id, time.monotonic(),
-                                      account.id if account is not None else None))
+        self.rpc_calls.append((name, connection.dc.dc_id, time.monotonic(), session.auth_key))
         try:
             if self.faults.latency:
                 await asyncio.sleep(self.faults.latency)
@@ -278,36 +277,45 @@ class TelegramServer:
             body = raw.types.RpcError(error_code=e.code, error_message=e.message).write()
         except asyncio.CancelledError:
             raise
-        except SerializationBug as e:
-            log.error("tgserver bug answering %s: %s", name, e)
-            self.record_bug(f"{name}: {e}")
-            self.rpc_errors[index] = "INTERNAL_SERVER_BUG"
-            body = raw.types.RpcError(error_code=500, error_message="INTERNAL_SERVER_BUG").write()
         except Exception as e:
-            log.exception("tgserver bug answering %s", name)
+            if isinstance(e, SerializationBug):
+                log.error("tgserver bug answering %s: %s", name, e)
+            else:
+                log.exception("tgserver bug answering %s", name)
             self.record_bug(f"{name}: {type(e).__name__}: {e}")
-            self.rpc_errors[index] = "INTERNAL_SERVER_BUG"
-            body = raw.types.RpcError(error_code=500, error_message="INTERNAL_SERVER_BUG").write()
+            code, message = self._bug_answer(session, name)
+            self.rpc_errors[index] = message
+            body = raw.types.RpcError(error_code=code, error_message=message).write()
         target = connection if not connection.closed else session.connection
         if target is not None:
             await target.send_rpc_result(session, msg_id, body)
+
+    def _bug_answer(self, session: ServerSession, name: str) -> tuple[int, str]:
+        """500 as Telegram would; the client retries a 500 ten times a second apart, so the
+        retry of the same method on the same session gets a 400 that it raises at once."""
+        key = (session.auth_key.key_id, session.session_id, name)
+        if key in self._bugged:
+            return 400, f"SERVER_BUG_IN_{name}"
+        self._bugged.add(key)
+        return 500, "INTERNAL_SERVER_BUG"
 
     def rpc_log(self, account: Account | None = None, method: str | None = None,
                 dc_id: int | None = None) -> list[RpcCall]:
         """Calls made by `account` (any if None), optionally of one method / on one DC.
 
         A call counts for an account when the auth key that made it belongs to it now, so the
-        help.getConfig before importBotAuthorization is not in it."""
+        calls that logged the key in are in it too."""
         calls = []
-        for index, call in enumerate(self.rpc_calls):
-            if account is not None and call.account_id != account.id:
+        for index, (name, call_dc, at, auth_key) in enumerate(self.rpc_calls):
+            owner = auth_key.account
+            if account is not None and owner is not account:
                 continue
-            if method is not None and call.method != method:
+            if method is not None and name != method:
                 continue
-            if dc_id is not None and call.dc_id != dc_id:
+            if dc_id is not None and call_dc != dc_id:
                 continue
-            error = self.rpc_errors.get(index)
-            calls.append(call if error is None else RpcCall(call.method, call.dc_id, call.at, call.account_id, error))
+            calls.append(RpcCall(name, call_dc, at, owner.id if owner is not None else None,
+                                 self.rpc_errors.get(index)))
         return calls
 
     # ------------------------------------------------------------------ updates

@@ -78,8 +78,11 @@ async def get_participant(ctx, q):
         participant = raw.types.ChannelParticipantCreator(user_id=who.id, admin_rights=rights)
     elif channel.is_admin(who):
         promoter = channel.creator or who
+        # is_self and inviter_id share one flag bit: both or neither.
+        is_self = who is me
         participant = raw.types.ChannelParticipantAdmin(user_id=who.id, promoted_by=promoter.id, date=channel.date,
-                                                        admin_rights=rights, is_self=(who is me) or None)
+                                                        admin_rights=rights, is_self=is_self or None,
+                                                        inviter_id=promoter.id if is_self else None)
     else:
         participant = raw.types.ChannelParticipant(user_id=who.id, date=channel.date)
     return raw.types.channels.ChannelParticipant(participant=participant, chats=[render.channel(channel, me)],
