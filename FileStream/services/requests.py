@@ -1,0 +1,181 @@
+"""File requests as a service: one active request per person, states, and the local work behind them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from FileStream.core.requests import RequestState, is_terminal
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One person's file request as the database holds it."""
+
+    id: str
+    user_id: int
+    file_name: str
+    state: RequestState
+    started_at: datetime
+    updated_at: datetime
+    timeout_at: datetime
+    finished_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return not is_terminal(self.state)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Request:
+        return cls(
+            id=doc["id"],
+            user_id=doc["user_id"],
+            file_name=doc.get("file_name") or "",
+            state=RequestState(doc["state"]),
+            started_at=doc["created_at"],
+            updated_at=doc.get("updated_at") or doc["created_at"],
+            timeout_at=doc["timeout_at"],
+            finished_at=doc.get("finished_at"),
+        )
+
+
+class RequestTracker:
+    """Starts, moves and ends requests through the requests store, and cancels the local
+    asyncio task doing a request's work when the request ends from outside (revoked by
+    the person, timed out by the stale-request job).
+
+    The one-active-request rule is the store's unique index, so it holds across service
+    instances; every state move is the store's atomic check-and-set, so a late step of a
+    worker can never revive a request that another instance already ended.
+
+    `requests`: store.requests.RequestStore. `clock`: aware UTC now. `timeout_seconds`:
+    REQUEST_TIMEOUT.
+    """
+
+    def __init__(self, requests: Any, clock: Callable[[], datetime], timeout_seconds: int) -> None:
+        if timeout_seconds <= 0:
+            raise ValueError(f"timeout_seconds must be > 0, got {timeout_seconds}")
+        self.store = requests
+        self.clock = clock
+        self.timeout = timedelta(seconds=timeout_seconds)
+        self._work: dict[str, asyncio.Task[Any]] = {}
+
+    # -- the request's life ---------------------------------------------------------------
+
+    async def begin(self, user_id: int, file_name: str) -> Request | None:
+        """Open a request in `processing`; None when the person already has one open."""
+        now = self.clock()
+        request_id = await self.store.start(user_id, file_name, now, now + self.timeout)
+        if request_id is None:
+            return None
+        doc = await self.store.get(request_id)
+        if doc is None:  # ended and removed in between: nothing to hand out
+            return None
+        log.info("Request %s opened for %s (%s)", request_id, user_id, file_name)
+        return Request.from_doc(doc)
+
+    async def advance(self, request_id: str, state: str, **fields: Any) -> bool:
+        """Move the request on; False when it already ended (revoked, timed out, possibly
+        by another instance) or the move is not allowed. On False the worker must stop.
+        """
+        moved = await self.store.set_state(request_id, state, self.clock(), **fields)
+        if not moved:
+            log.info("Request %s could not move to %s: it has ended or moved elsewhere", request_id, state)
+        elif is_terminal(state):
+            self._work.pop(request_id, None)
+        return moved
+
+    async def revoke(self, user_id: int) -> Request | None:
+        """End the person's own active request as revoked and cancel its work here.
+
+        None when there was nothing to revoke (no request, or it ended just now).
+        """
+        current = await self.store.active_for(user_id)
+        if current is None:
+            return None
+        if not await self.store.set_state(current["id"], RequestState.REVOKED, self.clock()):
+            return None  # it completed, failed or timed out between the read and the write
+        self.cancel_local(current["id"])
+        log.info("Request %s of %s revoked", current["id"], user_id)
+        doc = await self.store.get(current["id"])
+        return Request.from_doc(doc) if doc is not None else None
+
+    async def status(self, user_id: int) -> Request | None:
+        """The person's active request, if any."""
+        doc = await self.store.active_for(user_id)
+        return None if doc is None else Request.from_doc(doc)
+
+    async def get(self, request_id: str) -> Request | None:
+        doc = await self.store.get(request_id)
+        return None if doc is None else Request.from_doc(doc)
+
+    # -- local work -----------------------------------------------------------------------
+
+    def track(self, request_id: str, task: asyncio.Task[Any]) -> None:
+        """Remember the task doing this request's work here, so revoke/timeout can cancel it."""
+        self._work[request_id] = task
+        task.add_done_callback(lambda done: self._forget(request_id, done))
+
+    def _forget(self, request_id: str, task: asyncio.Task[Any]) -> None:
+        if self._work.get(request_id) is task:
+            del self._work[request_id]
+
+    def cancel_local(self, request_id: str) -> bool:
+        """Cancel this process's work on the request; False when none runs here."""
+        task = self._work.pop(request_id, None)
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
+    @property
+    def local_request_ids(self) -> frozenset[str]:
+        return frozenset(self._work)
+
+    async def reap_ended(self) -> int:
+        """Cancel local work whose request ended elsewhere (revoked or timed out by another
+        instance); returns how many were cancelled. The stale-request job calls it each pass.
+        """
+        cancelled = 0
+        for request_id in list(self._work):
+            doc = await self.store.get(request_id)
+            if doc is None or is_terminal(doc["state"]):
+                if self.cancel_local(request_id):
+                    log.info("Request %s ended elsewhere; its work here was cancelled", request_id)
+                    cancelled += 1
+        return cancelled
+
+    async def run_guarded(self, request_id: str, work: Awaitable[T]) -> T | None:
+        """Run the request's work as a tracked task and wait for it.
+
+        Returns what the work returns, or None when the request was revoked or timed out
+        (its task was cancelled; the person has been told by whoever ended it). If the
+        work raises, the request is marked failed (when still open) and the error goes on
+        to the caller, who tells the person. If the caller itself is cancelled (shutdown),
+        the work is cancelled too.
+        """
+        task: asyncio.Task[T] = asyncio.ensure_future(work)
+        self.track(request_id, task)
+        try:
+            # wait() rather than awaiting the task: a cancelled task then means "ended
+            # from outside", while our own cancellation still reaches us here.
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if task.cancelled():
+            return None
+        error = task.exception()
+        if error is not None:
+            if await self.store.set_state(request_id, RequestState.FAILED, self.clock(), error=str(error)[:300]):
+                log.warning("Request %s failed: %s", request_id, error)
+            raise error
+        return task.result()

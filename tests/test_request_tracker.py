@@ -1,0 +1,213 @@
+"""services.requests and jobs.stale_requests: one active request per person, revoke, timeout."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from FileStream.core.requests import RequestState
+from FileStream.jobs.stale_requests import StaleReport, StaleRequestJob
+from FileStream.services.requests import RequestTracker
+from FileStream.store.database import Database
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Work:
+    """A request's work that runs until told to finish (or is cancelled)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.cancelled = False
+
+    async def __call__(self, result: str = "done") -> str:
+        self.started.set()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        return result
+
+
+class Inbox:
+    def __init__(self, fail_for: frozenset[int] = frozenset()) -> None:
+        self.messages: list[tuple[int, str]] = []
+        self.fail_for = fail_for
+
+    async def __call__(self, user_id: int, text: str) -> None:
+        if user_id in self.fail_for:
+            raise RuntimeError("USER_IS_BLOCKED")
+        self.messages.append((user_id, text))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def tracker(database, clock) -> RequestTracker:
+    return RequestTracker(database.requests, clock, timeout_seconds=300)
+
+
+async def test_one_active_request_per_person(tracker, clock):
+    first = await tracker.begin(7, "film.mkv")
+    assert first is not None
+    assert (first.user_id, first.file_name, first.state) == (7, "film.mkv", RequestState.PROCESSING)
+    assert first.started_at == T0 and first.timeout_at == T0 + timedelta(seconds=300) and first.active
+    assert await tracker.begin(7, "other.mkv") is None
+    assert await tracker.begin(8, "other.mkv") is not None
+    assert (await tracker.status(7)).id == first.id
+
+    assert await tracker.advance(first.id, RequestState.GENERATING_LINK)
+    assert not await tracker.advance(first.id, RequestState.PROCESSING)  # no going back
+    clock.advance(5)
+    assert await tracker.advance(first.id, RequestState.COMPLETED)
+    done = await tracker.get(first.id)
+    assert done.state == RequestState.COMPLETED and done.finished_at == T0 + timedelta(seconds=5)
+    assert not done.active
+    assert await tracker.status(7) is None
+    # Ended requests stay ended; the person may start a new one.
+    assert not await tracker.advance(first.id, RequestState.FAILED)
+    assert await tracker.begin(7, "again.mkv") is not None
+
+
+async def test_rule_holds_across_instances(database, database_url, database_name, clock):
+    other = await Database.connect(database_url, database_name)
+    try:
+        trackers = [RequestTracker(db.requests, clock, 300) for db in (database, other)] * 4
+        got = await asyncio.gather(*(t.begin(7, f"{n}.mkv") for n, t in enumerate(trackers)))
+    finally:
+        await other.close()
+    assert sum(r is not None for r in got) == 1
+
+
+async def test_revoke_cancels_the_local_work_and_stops_the_worker(tracker):
+    request = await tracker.begin(7, "film.mkv")
+    work = Work()
+    guarded = asyncio.create_task(tracker.run_guarded(request.id, work()))
+    await work.started.wait()
+    assert tracker.local_request_ids == {request.id}
+
+    revoked = await tracker.revoke(7)
+    assert revoked is not None and revoked.id == request.id and revoked.state == RequestState.REVOKED
+    assert await guarded is None
+    assert work.cancelled
+    assert tracker.local_request_ids == frozenset()
+    # A late step of the worker finds the request ended.
+    assert not await tracker.advance(request.id, RequestState.GENERATING_LINK)
+    assert await tracker.revoke(7) is None
+    assert await tracker.status(7) is None
+
+
+async def test_run_guarded_returns_result_and_fails_on_error(tracker):
+    request = await tracker.begin(7, "film.mkv")
+    work = Work()
+    work.release.set()
+    assert await tracker.run_guarded(request.id, work("links")) == "links"
+    assert await tracker.advance(request.id, RequestState.GENERATING_LINK)
+
+    async def broken() -> None:
+        raise OSError("storage channel unreachable")
+
+    with pytest.raises(OSError):
+        await tracker.run_guarded(request.id, broken())
+    failed = await tracker.get(request.id)
+    assert failed.state == RequestState.FAILED and not failed.active
+
+
+async def test_cancelling_the_caller_cancels_the_work(tracker):
+    request = await tracker.begin(7, "film.mkv")
+    work = Work()
+    caller = asyncio.create_task(tracker.run_guarded(request.id, work()))
+    await work.started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    assert work.cancelled
+
+
+async def test_stale_job_times_out_cancels_and_tells_once(tracker, clock):
+    inbox = Inbox()
+    job = StaleRequestJob(tracker, inbox)
+    old = await tracker.begin(7, "<b>film</b>.mkv")
+    work = Work()
+    guarded = asyncio.create_task(tracker.run_guarded(old.id, work()))
+    await work.started.wait()
+    clock.advance(200)
+    young = await tracker.begin(8, "young.mkv")
+
+    assert await job.run_once() == StaleReport()
+    clock.advance(100)  # the first one is exactly at its deadline
+    report = await job.run_once()
+    assert report == StaleReport(timed_out=1, notified=1, cancelled_local=1)
+    assert await guarded is None and work.cancelled
+    assert inbox.messages == [
+        (7, "Your request for <b>&lt;b&gt;film&lt;/b&gt;.mkv</b> timed out after 5 min, so I stopped "
+            "working on it. Please send the file again.")
+    ]
+    assert (await tracker.get(old.id)).state == RequestState.TIMED_OUT
+    assert (await tracker.get(young.id)).state == RequestState.PROCESSING
+    # Once only, and the person may start again.
+    assert await job.run_once() == StaleReport()
+    assert len(inbox.messages) == 1
+    assert await tracker.begin(7, "again.mkv") is not None
+
+
+async def test_stale_job_on_two_instances_tells_once(database, database_url, database_name, clock):
+    other = await Database.connect(database_url, database_name)
+    inbox = Inbox()
+    try:
+        jobs = [StaleRequestJob(RequestTracker(db.requests, clock, 300), inbox) for db in (database, other)]
+        for user_id in range(1, 11):
+            assert await jobs[0].tracker.begin(user_id, f"{user_id}.mkv") is not None
+        clock.advance(301)
+        reports = await asyncio.gather(*(job.run_once() for job in jobs * 2))
+    finally:
+        await other.close()
+    assert sum(r.timed_out for r in reports) == 10
+    assert sorted(user_id for user_id, _ in inbox.messages) == list(range(1, 11))
+
+
+async def test_stale_job_survives_failed_notices(tracker, clock):
+    inbox = Inbox(fail_for=frozenset({7}))
+    job = StaleRequestJob(tracker, inbox)
+    await tracker.begin(7, "a.mkv")
+    await tracker.begin(8, "b.mkv")
+    clock.advance(301)
+    assert await job.run_once() == StaleReport(timed_out=2, notified=1, notify_failed=1)
+    assert [user_id for user_id, _ in inbox.messages] == [8]
+
+
+async def test_work_ended_on_another_instance_is_cancelled_here(database, database_url, database_name, clock):
+    here = RequestTracker(database.requests, clock, 300)
+    other = await Database.connect(database_url, database_name)
+    try:
+        there = RequestTracker(other.requests, clock, 300)
+        request = await here.begin(7, "film.mkv")
+        work = Work()
+        guarded = asyncio.create_task(here.run_guarded(request.id, work()))
+        await work.started.wait()
+        # The person revokes through the other instance, which does not run the work.
+        assert (await there.revoke(7)).id == request.id
+        assert not work.cancelled
+        report = await StaleRequestJob(here, Inbox()).run_once()
+    finally:
+        await other.close()
+    assert report == StaleReport(cancelled_local=1)
+    assert await guarded is None and work.cancelled
