@@ -7,7 +7,13 @@ from aiohttp import web
 from FileStream.core.formatting import download_url, human_size, stream_url, time_left
 from FileStream.core.mime import effective_mime_type, player_kind
 from FileStream.web.context import CONTEXT, render_page
-from FileStream.web.links import LinkRefused, open_link
+from FileStream.web.links import LinkRefused, OpenLink, open_link
+
+
+def _expiry_words(link: OpenLink) -> str:
+    if link.expires_at is None:
+        return "link never expires"
+    return f"link expires in {time_left(link.expires_at, link.now)}"
 
 
 async def index(request: web.Request) -> web.Response:
@@ -30,7 +36,7 @@ async def watch(request: web.Request) -> web.Response:
         "watch.html",
         file_name=file.file_name or "file",
         size=human_size(file.file_size),
-        time_left=time_left(link.expires_at, link.now),
+        expiry=_expiry_words(link),
         mime_type=mime_type,
         kind=player_kind(mime_type),
         stream_url=media_url,
