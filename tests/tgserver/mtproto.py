@@ -96,6 +96,7 @@ class ServerSession:
             self.connection = connection
             connection.sessions.add(self)
             self.kick()
+            self.server.world.notify()
 
     def queue_update(self, body: bytes) -> None:
         if len(self.outbox) >= MAX_QUEUED_UPDATES:

@@ -1,0 +1,154 @@
+"""Faults the local Telegram server can inject, and odd requests it must still answer at once."""
+
+import asyncio
+import time
+
+import pytest
+from pyrogram import raw
+from pyrogram.errors import BadRequest
+from pyrogram.types import BotCommand, BotCommandScopeAllPrivateChats
+
+from tgserver import SeededSpec, make_bot_client
+
+MIB = 1 << 20
+
+
+@pytest.fixture
+async def bot_with_a_file(telegram):
+    """A started bot client (home DC 2) and a 2 MiB file on DC 2 in a channel it administers."""
+    world = telegram.world
+    bot = world.add_bot(username="filestream_bot", home_dc=2)
+    admin = telegram.person(world.add_user(first_name="Admin", home_dc=1))
+    channel = world.add_channel(title="bin", admins=[bot, admin.user])
+    client = make_bot_client(telegram, bot)
+    await client.start()
+    post = await admin.post_file(channel, SeededSpec(2 * MIB, seed=5), dc_id=2)
+    message = await client.get_messages(channel.id, post.id)
+    return telegram, bot, client, post, message
+
+
+def _get_file(message, offset=0, limit=4096):
+    from pyrogram.file_id import FileId
+
+    file_id = FileId.decode(message.document.file_id)
+    location = raw.types.InputDocumentFileLocation(id=file_id.media_id, access_hash=file_id.access_hash,
+                                                   file_reference=file_id.file_reference, thumb_size="")
+    return raw.functions.upload.GetFile(location=location, offset=offset, limit=limit)
+
+
+async def test_flood_wait_is_honoured_by_the_client_and_the_call_then_succeeds(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    server.faults.flood_wait(bot, "upload.GetFile", seconds=2, times=1)
+
+    started = time.monotonic()
+    answer = await client.invoke(_get_file(message))
+    waited = time.monotonic() - started
+
+    assert answer.bytes == post.media.read(0, 4096)
+    assert waited >= 2
+    calls = server.rpc_log(bot, "upload.GetFile")
+    assert [c.error for c in calls] == ["FLOOD_WAIT_2", None]
+
+
+async def test_flood_wait_every_time_reaches_the_caller_above_the_sleep_threshold(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    rule = server.faults.flood_wait(bot, "upload.GetFile", seconds=120, times=None)
+
+    from pyrogram.errors import FloodWait
+
+    for _ in range(2):
+        with pytest.raises(FloodWait) as error:
+            await client.invoke(_get_file(message))
+        assert error.value.value == 120
+    assert rule.hits == 2
+
+
+async def test_round_trip_latency_delays_answers_without_serialising_them(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    server.faults.latency = 0.05
+    requests = [_get_file(message, offset=i * 65536, limit=65536) for i in range(20)]
+
+    started = time.monotonic()
+    for request in requests:
+        await client.invoke(request)
+    sequential = time.monotonic() - started
+
+    started = time.monotonic()
+    answers = await asyncio.gather(*(client.invoke(r) for r in requests))
+    concurrent = time.monotonic() - started
+
+    assert sequential >= 1.0
+    assert concurrent < sequential / 2
+    assert b"".join(a.bytes for a in answers) == post.media.read(0, 20 * 65536)
+
+
+async def test_bandwidth_cap_paces_each_connection(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    server.faults.bandwidth = 4 * MIB  # bytes per second
+
+    started = time.monotonic()
+    answer = await client.invoke(_get_file(message, offset=0, limit=MIB))
+    elapsed = time.monotonic() - started
+
+    assert answer.bytes == post.media.read(0, MIB)
+    assert 0.2 <= elapsed < 2
+
+
+async def test_unknown_method_gets_a_400_naming_it_at_once(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+
+    started = time.monotonic()
+    with pytest.raises(BadRequest) as error:
+        await client.invoke(raw.functions.messages.GetDialogFilters())
+
+    assert time.monotonic() - started < 1
+    assert "METHOD_NOT_SUPPORTED_messages.GetDialogFilters" in str(error.value)
+
+
+async def test_set_bot_commands_is_recorded_with_its_scope(telegram):
+    bot = telegram.world.add_bot(username="commands_bot", home_dc=3)
+    client = make_bot_client(telegram, bot)
+    await client.start()
+
+    await client.set_bot_commands([BotCommand("start", "Start"), BotCommand("files", "Your files")],
+                                  scope=BotCommandScopeAllPrivateChats())
+
+    assert bot.commands_for("BotCommandScopeUsers") == [("start", "Start"), ("files", "Your files")]
+    assert [c.method for c in telegram.rpc_log(bot, "bots.SetBotCommands")] == ["bots.SetBotCommands"]
+
+
+async def test_updates_survive_dropped_connections(telegram):
+    world = telegram.world
+    bot = world.add_bot(username="filestream_bot", home_dc=2)
+    carol = telegram.person(world.add_user(first_name="Carol", home_dc=1))
+    client = make_bot_client(telegram, bot)
+
+    @client.on_message()
+    async def echo(c, message):
+        await message.reply_text(f"echo {message.text}")
+
+    await client.start()
+    await carol.send_text(bot, "one")
+    assert (await carol.next_message(bot)).text == "echo one"
+
+    assert telegram.faults.drop_connections(bot) >= 1
+    await carol.send_text(bot, "two")  # queued for the session until the client reconnects
+
+    assert (await carol.next_message(bot, timeout=15)).text == "echo two"
+
+
+async def test_a_refusing_dc_comes_back(telegram):
+    bot = telegram.world.add_bot(username="filestream_bot", home_dc=2)
+    client = make_bot_client(telegram, bot)
+    await client.start()
+    telegram.faults.refuse_dc(2, True)
+    assert not telegram.connections_of(bot)
+    import socket
+
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", telegram.ports[2]), timeout=1).close()
+    telegram.faults.refuse_dc(2, False)
+    await telegram.wait_until(lambda: telegram.connections_of(bot), timeout=15)
+
+    me = await client.get_me()  # the client reconnected once the DC listened again
+    assert me.id == bot.id
