@@ -1,0 +1,145 @@
+"""Background pass over expiring files: warn the person once, then mark the links expired and drop the record."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from FileStream.core.formatting import escape_html, human_duration
+from FileStream.core.models import StoredFile
+
+log = logging.getLogger(__name__)
+
+# Notice kinds marked on the file record (store.files.FileStore.mark_notice).
+WARNED = "expiry_warning"
+EXPIRED = "expired"
+
+Send = Callable[[int, str], Awaitable[object]]
+Edit = Callable[[int, int, str], Awaitable[object]]
+
+
+def warning_text(file: StoredFile, now: datetime) -> str:
+    """The warning a person gets shortly before a file's links stop working (Telegram HTML)."""
+    left = (file.expires_at - now) if file.expires_at else timedelta(0)
+    return (
+        f"The links for <b>{escape_html(file.file_name)}</b> expire in {human_duration(left)}. "
+        "Finish watching or downloading before then; send the file again later for new links."
+    )
+
+
+def expired_text(file: StoredFile) -> str:
+    """What the bot's link message becomes once the links expired (Telegram HTML)."""
+    return f"<b>{escape_html(file.file_name)}</b>\n\nThese links have expired. Send the file again for new ones."
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryTexts:
+    warning: Callable[[StoredFile, datetime], str] = warning_text
+    expired: Callable[[StoredFile], str] = expired_text
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryReport:
+    """What one pass did."""
+
+    warned: int = 0          # warnings sent
+    warn_failed: int = 0     # warnings that could not be sent
+    edited: int = 0          # link messages changed to "expired"
+    edit_failed: int = 0     # link messages that could not be edited
+    deleted: int = 0         # expired records removed
+    errors: int = 0          # database errors (the pass went on or stopped early)
+
+
+class ExpiryJob:
+    """`run_once()` warns each owner once, `warning_seconds` before their file expires, and
+    once a file expired edits the bot's link message to say so and deletes the record.
+
+    "Once" is the store's atomic notice mark, claimed before sending: it survives restarts
+    and holds across instances, at the price that a crash between mark and send loses that
+    one message (better than sending it twice). Files whose whole life is shorter than
+    the warning window get no warning: the link message already says when they expire.
+
+    `send(chat_id, text)` and `edit(chat_id, message_id, text)` speak Telegram HTML; their
+    errors (blocked bot, deleted message) are logged and never stop the pass. run_once
+    never raises (except on cancellation).
+    """
+
+    def __init__(
+        self,
+        files: Any,
+        send: Send,
+        edit: Edit,
+        clock: Callable[[], datetime],
+        *,
+        warning_seconds: int = 600,
+        texts: ExpiryTexts | None = None,
+        batch: int = 200,
+    ) -> None:
+        self.files = files  # store.files.FileStore
+        self._send = send
+        self._edit = edit
+        self._clock = clock
+        self.warning = timedelta(seconds=max(0, warning_seconds))
+        self.texts = texts or ExpiryTexts()
+        self._batch = batch
+
+    async def run_once(self) -> ExpiryReport:
+        counts = dict.fromkeys(ExpiryReport.__dataclass_fields__, 0)
+        try:
+            if self.warning:
+                await self._warn(counts)
+            await self._expire(counts)
+        except Exception:  # noqa: BLE001 - a pass must not die; the next one retries
+            counts["errors"] += 1
+            log.exception("Expiry pass stopped early on a database error")
+        report = ExpiryReport(**counts)
+        if any(counts.values()):
+            log.info("Expiry pass: %s", report)
+        return report
+
+    async def _warn(self, counts: dict[str, int]) -> None:
+        while True:
+            now = self._clock()
+            due = await self.files.find_expiring(now, self.warning, without_notice=WARNED, limit=self._batch)
+            for file in due:
+                if not await self.files.mark_notice(file.id, WARNED, now):
+                    continue  # another instance (or an earlier pass) has it
+                if file.owner_id is None or file.expires_at - file.created_at <= self.warning:
+                    continue  # nobody to tell, or the link message already said it
+                try:
+                    await self._send(file.owner_id, self.texts.warning(file, now))
+                    counts["warned"] += 1
+                    log.info("Warned %s that file %s expires at %s", file.owner_id, file.id, file.expires_at)
+                except Exception as error:  # noqa: BLE001 - blocked bot and the like
+                    counts["warn_failed"] += 1
+                    log.warning("Could not warn %s about file %s: %r", file.owner_id, file.id, error)
+            # Every file listed got marked (by us or by someone), so the next query moves on.
+            if len(due) < self._batch:
+                return
+
+    async def _expire(self, counts: dict[str, int]) -> None:
+        while True:
+            now = self._clock()
+            expired = await self.files.find_expired(now, without_notice=EXPIRED, limit=self._batch)
+            for file in expired:
+                if await self.files.mark_notice(file.id, EXPIRED, now):
+                    await self._edit_link_message(file, counts)
+                    if await self.files.delete(file.id):
+                        counts["deleted"] += 1
+                        log.info("File %s expired; record deleted", file.id)
+            if len(expired) < self._batch:
+                return
+
+    async def _edit_link_message(self, file: StoredFile, counts: dict[str, int]) -> None:
+        where = await self.files.link_message(file.id)
+        if where is None:
+            return  # channel files and files whose reply was never recorded
+        try:
+            await self._edit(where.chat_id, where.message_id, self.texts.expired(file))
+            counts["edited"] += 1
+        except Exception as error:  # noqa: BLE001 - message deleted, chat gone, blocked
+            counts["edit_failed"] += 1
+            log.warning("Could not mark the link message of file %s as expired: %r", file.id, error)

@@ -1,0 +1,222 @@
+"""jobs.expiry and jobs.runner: warn once, mark links expired once, delete; the loop that runs jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from FileStream.core.models import StoredFile
+from FileStream.jobs.expiry import ExpiryJob, ExpiryReport, ExpiryTexts
+from FileStream.jobs.runner import PeriodicJob
+from FileStream.store.database import Database
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, minutes: float) -> None:
+        self.now += timedelta(minutes=minutes)
+
+
+class Telegram:
+    """Records what the job sends and edits; some chats refuse."""
+
+    def __init__(self, refuse: frozenset[int] = frozenset()) -> None:
+        self.sent: list[tuple[int, str]] = []
+        self.edited: list[tuple[int, int, str]] = []
+        self.refuse = refuse
+
+    async def send(self, chat_id: int, text: str) -> None:
+        if chat_id in self.refuse:
+            raise RuntimeError("USER_IS_BLOCKED")
+        self.sent.append((chat_id, text))
+
+    async def edit(self, chat_id: int, message_id: int, text: str) -> None:
+        if chat_id in self.refuse:
+            raise RuntimeError("MESSAGE_ID_INVALID")
+        self.edited.append((chat_id, message_id, text))
+
+
+def stored(n: int, owner: int | None, *, created: datetime, expires: datetime | None, name: str = "") -> StoredFile:
+    return StoredFile(
+        id=f"file{n:012d}", file_name=name or f"video{n}.mkv", file_size=1000, mime_type="video/x-matroska",
+        file_unique_id=f"u{n}", media_type="video", dc_id=2, storage_chat_id=-1001, storage_message_id=n,
+        created_at=created, expires_at=expires, owner_id=owner,
+    )
+
+
+async def add(database: Database, file: StoredFile, link: tuple[int, int] | None = None) -> StoredFile:
+    await database.files.insert(file)
+    if link:
+        await database.files.set_link_message(file.id, *link)
+    return file
+
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+async def test_warns_once_then_marks_expired_and_deletes(database, clock):
+    tg = Telegram()
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=600)
+    later = await add(database, stored(1, 7, created=T0 - 45 * timedelta(minutes=1), expires=T0 + timedelta(minutes=15)),
+                      link=(7, 101))
+    soon = await add(database, stored(2, 8, created=T0 - HOUR, expires=T0 + timedelta(minutes=5), name="<a&b>.mkv"),
+                     link=(8, 102))
+    channel = await add(database, stored(3, None, created=T0 - HOUR, expires=T0 + timedelta(minutes=5)))
+    short = await add(database, stored(4, 9, created=T0, expires=T0 + timedelta(minutes=5)), link=(9, 104))
+    forever = await add(database, stored(5, 7, created=T0 - HOUR, expires=None), link=(7, 105))
+
+    assert await job.run_once() == ExpiryReport(warned=1)
+    assert tg.sent == [(8, "The links for <b>&lt;a&amp;b&gt;.mkv</b> expire in 5 min. Finish watching or "
+                           "downloading before then; send the file again later for new links.")]
+    # Once only, also for a new job instance (a restart).
+    assert await job.run_once() == ExpiryReport()
+    assert await ExpiryJob(database.files, tg.send, tg.edit, clock).run_once() == ExpiryReport()
+
+    clock.advance(6)
+    report = await job.run_once()
+    assert report == ExpiryReport(warned=1, edited=2, deleted=3)
+    assert tg.sent[1][0] == 7 and "expire in 9 min" in tg.sent[1][1]
+    assert sorted(tg.edited) == [
+        (8, 102, "<b>&lt;a&amp;b&gt;.mkv</b>\n\nThese links have expired. Send the file again for new ones."),
+        (9, 104, "<b>video4.mkv</b>\n\nThese links have expired. Send the file again for new ones."),
+    ]
+    for gone in (soon, channel, short):
+        assert await database.files.get(gone.id) is None
+    assert await database.files.get(later.id) is not None
+    assert await job.run_once() == ExpiryReport()
+
+    clock.advance(10)
+    assert await job.run_once() == ExpiryReport(edited=1, deleted=1)
+    assert tg.edited[-1][:2] == (7, 101)
+    assert len(tg.sent) == 2  # warnings never repeat
+    assert await database.files.get(forever.id) is not None
+
+
+async def test_refused_messages_never_block_the_others(database, clock):
+    tg = Telegram(refuse=frozenset({7}))
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=600)
+    await add(database, stored(1, 7, created=T0 - HOUR, expires=T0 + timedelta(minutes=2)), link=(7, 1))
+    await add(database, stored(2, 8, created=T0 - HOUR, expires=T0 + timedelta(minutes=3)), link=(8, 2))
+    assert await job.run_once() == ExpiryReport(warned=1, warn_failed=1)
+    clock.advance(5)
+    assert await job.run_once() == ExpiryReport(edited=1, edit_failed=1, deleted=2)
+    assert [chat for chat, _ in tg.sent] == [8]
+    assert [chat for chat, _, _ in tg.edited] == [8]
+
+
+async def test_two_instances_tell_each_person_once(database, database_url, database_name, clock):
+    tg = Telegram()
+    for n in range(1, 31):
+        await add(database, stored(n, 1000 + n, created=T0 - HOUR, expires=T0 + timedelta(seconds=30 * n)),
+                  link=(1000 + n, n))
+    other = await Database.connect(database_url, database_name)
+    try:
+        jobs = [ExpiryJob(db.files, tg.send, tg.edit, clock, warning_seconds=600, batch=7) for db in (database, other)]
+        await asyncio.gather(*(job.run_once() for job in jobs * 2))
+        clock.advance(16)
+        await asyncio.gather(*(job.run_once() for job in jobs * 2))
+    finally:
+        await other.close()
+    # Files 1..20 were within 10 min at the first pass; all 30 expired by the second, so
+    # 21..30 get no late warning, only the "expired" edit.
+    assert sorted(chat for chat, _ in tg.sent) == [1000 + n for n in range(1, 21)]
+    assert sorted(chat for chat, _, _ in tg.edited) == [1000 + n for n in range(1, 31)]
+    assert await database.files.count_live(clock()) == 0
+
+
+async def test_custom_texts_and_no_warning(database, clock):
+    tg = Telegram()
+    texts = ExpiryTexts(warning=lambda f, now: f"soon: {f.id}", expired=lambda f: f"gone: {f.id}")
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=0, texts=texts)
+    file = await add(database, stored(1, 7, created=T0 - HOUR, expires=T0 + timedelta(minutes=1)), link=(7, 9))
+    assert await job.run_once() == ExpiryReport()
+    clock.advance(1)
+    assert await job.run_once() == ExpiryReport(edited=1, deleted=1)
+    assert tg.edited == [(7, 9, f"gone: {file.id}")] and tg.sent == []
+
+
+async def test_database_errors_are_reported_not_raised(clock):
+    class BrokenFiles:
+        async def find_expiring(self, *args, **kwargs):
+            raise ConnectionError("database unreachable")
+
+        find_expired = find_expiring
+
+    tg = Telegram()
+    assert await ExpiryJob(BrokenFiles(), tg.send, tg.edit, clock).run_once() == ExpiryReport(errors=1)
+
+
+# -- jobs.runner ----------------------------------------------------------------------------
+
+
+async def test_periodic_job_runs_on_start_and_on_wake(database, clock):
+    tg = Telegram()
+    expiry = ExpiryJob(database.files, tg.send, tg.edit, clock)
+    await add(database, stored(1, 7, created=T0 - HOUR, expires=T0 + timedelta(minutes=20)), link=(7, 1))
+    job = PeriodicJob("expiry", expiry.run_once, interval_seconds=3600)
+    job.start()
+    try:
+        assert await job.next_pass() == ExpiryReport()
+        clock.advance(15)
+        job.wake()
+        assert await job.next_pass() == ExpiryReport(warned=1)
+        clock.advance(10)
+        job.wake()
+        assert await job.next_pass() == ExpiryReport(edited=1, deleted=1)
+        assert job.passes == 3 and job.failures == 0
+    finally:
+        await job.stop()
+    assert not job.running
+
+
+async def test_periodic_job_survives_failures_and_stops_promptly():
+    calls = 0
+    blocked = asyncio.Event()
+
+    async def flaky() -> int:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ValueError("one bad pass")
+        if calls == 4:
+            blocked.set()
+            await asyncio.Event().wait()  # a pass that would never end by itself
+        return calls
+
+    job = PeriodicJob("flaky", flaky, interval_seconds=3600)
+    job.start()
+    assert await job.next_pass() == 1
+    job.wake()
+    assert await job.next_pass() is None  # it raised, was logged, and the loop went on
+    job.wake()
+    assert await job.next_pass() == 3
+    assert job.failures == 1 and job.running
+    job.wake()
+    await blocked.wait()
+    waiter = asyncio.create_task(job.next_pass())
+    await job.stop()  # cancels the pass in progress instead of waiting for it
+    assert await waiter is None
+    assert not job.running and job.passes == 3
+    await job.stop()  # twice is fine
+
+
+async def test_periodic_job_rejects_a_bad_interval():
+    async def nothing() -> None:
+        return None
+
+    with pytest.raises(ValueError):
+        PeriodicJob("x", nothing, 0)
