@@ -33,7 +33,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("HAS_SSL", "false", "links use https when PUBLIC_URL is empty"),
     ("NO_PORT", "false", "leave the port out of links when PUBLIC_URL is empty (behind a proxy on 80/443)"),
     ("BIND_ADDRESS", "0.0.0.0", "address the web server listens on"),
-    ("PORT", "8080", "port the web server listens on"),
+    ("PORT", "8080", "port the web server listens on; 0: any free port"),
     ("LINK_SECRET", "", "secret that signs links, 16+ characters; empty: generated once and kept in the database"),
     ("FILE_TTL", "3600", "seconds a file sent in private chat stays available"),
     ("CHANNEL_FILE_TTL", "0", "seconds a channel file stays available; 0: never expires"),
@@ -159,7 +159,7 @@ class Settings:
         api_id = r.required("API_ID", _api_id)
         api_hash = r.required("API_HASH", _api_hash)
         bot_token = r.required("BOT_TOKEN", _bot_token("BOT_TOKEN"))
-        port = r.optional("PORT", _int_in("PORT", 1, 65535, "a port number"), 8080)
+        port = r.optional("PORT", _int_in("PORT", 0, 65535, "a port number (0: any free port)"), 8080)
         bind_address = r.optional("BIND_ADDRESS", str, "0.0.0.0")
         log_level = r.optional("LOG_LEVEL", _log_level, "INFO")
         return cls(

@@ -168,7 +168,7 @@ def test_multi_tokens_merge_both_spellings_dedup_and_drop_main():
         ({"FQDN": "a b"}, "FQDN", "host name"),
         ({"HAS_SSL": "2"}, "HAS_SSL", "true or false"),
         ({"NO_PORT": "x"}, "NO_PORT", "true or false"),
-        ({"PORT": "70000"}, "PORT", "between 1 and 65535"),
+        ({"PORT": "70000"}, "PORT", "between 0 and 65535"),
         ({"LINK_SECRET": "short"}, "LINK_SECRET", "at least 16"),
         ({"FILE_TTL": "1h"}, "FILE_TTL", "seconds"),
         ({"CHANNEL_FILE_TTL": "-1"}, "CHANNEL_FILE_TTL", "at least 0"),
