@@ -1,0 +1,705 @@
+"""Migrate an existing FileStreamBot (or older FileStream) database to FileStream's current schema.
+
+    python migrate_files.py --source-url URL --source-db NAME
+                            [--target-url URL] [--target-db NAME] [--bin-channel ID]
+                            [--file-ttl SECONDS] [--dry-run]
+
+What it reads
+  FileStreamBot deployments: `users` ({id, join_date}), `blacklist` / `banned`
+  ({id or user_id, ban_date}), and `file` or `files` ({_id: ObjectId, user_id, file_id,
+  file_unique_id, file_name, file_size, mime_type, time, maybe file_ids and the copy's
+  message_id / msg_id in the storage channel}).
+  FileStream schema version 1: file records without `source` (and permanent ones without
+  `expires_at`). Version 2 is what FileStream/store writes.
+
+What it writes
+  Our `files` records keep the old id in `legacy_id` (unique index), so a second run finds
+  them and changes nothing; our `users` records are keyed by the Telegram id already.
+  When source and target are the same database, old documents that sit in a collection we
+  use (`users`, `files`) move to `legacy_users` / `legacy_files` instead of being deleted.
+  Migrated files that had no expiry keep none (they were permanent links) unless
+  --file-ttl is given; then they expire that long after the migration.
+  Files without a copy in the storage channel cannot be streamed by FileStream (every bot
+  reads its own file id from that copy): they are skipped and counted.
+
+Exit codes: 0 done, 1 unexpected failure (traceback), 2 the database cannot be reached,
+its schema is unknown or newer, or the arguments are wrong (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from bson import ObjectId
+from pymongo import AsyncMongoClient, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, ConfigurationError, DuplicateKeyError, PyMongoError
+from tqdm import tqdm
+
+from FileStream.config import mask_url
+from FileStream.core.mime import effective_mime_type
+from FileStream.core.models import StoredFile
+from FileStream.core.tokens import new_file_id
+from FileStream.store.database import Database
+
+SCHEMA_VERSION = 2
+SCHEMA_KEY = "schema_version"  # a settings document: {_id: "schema_version", value: N}
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+BATCH = 500
+
+USER_COLLECTIONS = ("users",)
+BAN_COLLECTIONS = ("blacklist", "banned")
+FILE_COLLECTIONS = ("file", "files")
+RECOGNISED = (*USER_COLLECTIONS, *BAN_COLLECTIONS, *FILE_COLLECTIONS, "settings")
+# Our collections that old documents can share with ours during an in-place migration.
+OURS = frozenset({"users", "files"})
+
+# Where forks keep the storage-channel copy of a file, most specific first.
+MESSAGE_ID_FIELDS = ("storage_message_id", "message_id", "msg_id", "log_msg_id", "bin_message_id")
+CHAT_ID_FIELDS = ("storage_chat_id", "chat_id", "channel_id", "bin_channel")
+MEDIA_KINDS = ("document", "video", "audio", "voice", "animation", "video_note", "photo")
+
+NO_MESSAGE = "no storage message id (cannot be streamed)"
+NO_CHANNEL = "no storage channel (pass --bin-channel)"
+NO_SIZE = "no file size"
+NO_UNIQUE_ID = "no file_unique_id"
+BAD_USER = "no usable user id"
+
+
+class Unusable(Exception):
+    """The run cannot go on; str() is the one line to print."""
+
+
+# ---------------------------------------------------------------- pure transformations
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A legacy record that is not migrated, and why."""
+
+    legacy_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MigratedFile:
+    legacy_id: str
+    doc: dict[str, Any]  # our files document, `_id` and `legacy_id` included
+
+
+def to_datetime(value: Any) -> datetime | None:
+    """A timezone-aware UTC datetime from unix seconds, a datetime, a date or an ISO string."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        # Some bots stored milliseconds; no file was stored after the year 33658.
+        seconds = value / 1000 if value > 1e12 else value
+        try:
+            return datetime.fromtimestamp(seconds, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if isinstance(value, str):
+        try:
+            return to_datetime(datetime.fromisoformat(value.strip()))
+        except ValueError:
+            try:
+                return to_datetime(float(value))
+            except ValueError:
+                return None
+    return None
+
+
+def to_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _first(doc: Mapping[str, Any], names: Iterable[str]) -> Any:
+    for name in names:
+        if doc.get(name) not in (None, "", 0):
+            return doc[name]
+    return None
+
+
+def _created(doc: Mapping[str, Any]) -> datetime | None:
+    when = to_datetime(_first(doc, ("time", "created_at", "date", "timestamp")))
+    if when is None and isinstance(doc.get("_id"), ObjectId):
+        when = doc["_id"].generation_time  # an ObjectId carries its creation second
+    return when
+
+
+def decode_file_id(file_id: Any) -> tuple[int, str] | None:
+    """(dc_id, media kind) from a Bot API / Pyrogram file id, or None when it does not decode."""
+    if not isinstance(file_id, str) or not file_id:
+        return None
+    # Imported here: pyrogram is heavy, and --help or a bad URL should not wait for it.
+    from pyrogram.file_id import FileId
+
+    try:
+        decoded = FileId.decode(file_id)
+    except Exception:  # any malformed id: the caller falls back to the mime type
+        return None
+    kind = decoded.file_type.name.lower()
+    return decoded.dc_id, kind if kind in MEDIA_KINDS else "document"
+
+
+def _kind_from_mime(mime: str) -> str:
+    top = mime.split("/", 1)[0]
+    return {"video": "video", "audio": "audio"}.get(top, "document")
+
+
+def legacy_file_to_doc(
+    doc: Mapping[str, Any],
+    *,
+    new_id: str,
+    now: datetime,
+    bin_channel: int | None = None,
+    file_ttl: int | None = None,
+) -> MigratedFile | Skip:
+    """Our files document for a FileStreamBot file record, or why it cannot be one."""
+    legacy_id = str(doc.get("_id"))
+    message_id = to_int(_first(doc, MESSAGE_ID_FIELDS))
+    if not message_id or message_id <= 0:
+        return Skip(legacy_id, NO_MESSAGE)
+    chat_id = to_int(_first(doc, CHAT_ID_FIELDS)) or bin_channel
+    if not chat_id:
+        return Skip(legacy_id, NO_CHANNEL)
+    size = to_int(doc.get("file_size"))
+    if not size or size <= 0:
+        return Skip(legacy_id, NO_SIZE)
+    unique_id = doc.get("file_unique_id")
+    if not isinstance(unique_id, str) or not unique_id:
+        return Skip(legacy_id, NO_UNIQUE_ID)
+
+    file_ids = doc.get("file_ids") if isinstance(doc.get("file_ids"), Mapping) else {}
+    decoded = next(
+        (d for d in map(decode_file_id, [doc.get("file_id"), *file_ids.values()]) if d is not None), None
+    )
+    name = str(doc.get("file_name") or "").strip()
+    mime = effective_mime_type(doc.get("mime_type"), name or None)
+    if decoded is not None:
+        dc_id, kind = decoded
+    else:
+        # 0: not known; the streamer learns the DC from the storage message anyway.
+        dc_id, kind = 0, _kind_from_mime(mime)
+    if not name:
+        name = f"{kind}_{message_id}"
+
+    owner = to_int(_first(doc, ("user_id", "owner_id", "from_user_id")))
+    expires_at = to_datetime(doc.get("expires_at"))
+    if expires_at is None and file_ttl:
+        expires_at = now + timedelta(seconds=file_ttl)
+    record = StoredFile(
+        id=new_id,
+        file_name=name,
+        file_size=size,
+        mime_type=mime,
+        file_unique_id=unique_id,
+        media_type=kind,
+        dc_id=dc_id,
+        storage_chat_id=chat_id,
+        storage_message_id=message_id,
+        created_at=_created(doc) or now,
+        expires_at=expires_at,
+        owner_id=owner,
+        source="private" if owner else "channel",
+    )
+    return MigratedFile(legacy_id, {**stored_file_doc(record), "legacy_id": legacy_id})
+
+
+def stored_file_doc(record: StoredFile) -> dict[str, Any]:
+    """A StoredFile as the files collection holds it (`id` becomes `_id`)."""
+    doc = dataclasses.asdict(record)
+    doc["_id"] = doc.pop("id")
+    return doc
+
+
+def legacy_user_to_doc(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Our users document for a FileStreamBot user record; None without a usable id."""
+    user_id = to_int(doc.get("id", doc.get("user_id")))
+    if not user_id:
+        return None
+    joined = to_datetime(_first(doc, ("join_date", "joined", "date"))) or _created(doc)
+    return {
+        "_id": user_id,
+        "first_name": doc.get("first_name"),
+        "username": doc.get("username"),
+        "first_seen": joined,
+        "last_active": joined,
+        "blocked": False,
+    }
+
+
+def legacy_ban(
+    doc: Mapping[str, Any], now: datetime, default_reason: str, *, listed: bool
+) -> tuple[int, dict[str, Any]] | None:
+    """(user id, our `ban` subdocument) or None.
+
+    `listed`: the document is an entry of a ban list (blacklist, banned), so it is a ban by
+    being there; otherwise it is a user record, banned only when its ban_status says so.
+    """
+    status = doc.get("ban_status") if isinstance(doc.get("ban_status"), Mapping) else None
+    if status is not None and not status.get("is_banned"):
+        return None
+    if status is None and not listed:
+        return None
+    source = status or doc
+    raw_id = doc.get("id", doc.get("user_id"))
+    if raw_id is None and listed and not isinstance(doc.get("_id"), ObjectId):
+        raw_id = doc.get("_id")  # some forks key the blacklist by the user id itself
+    user_id = to_int(raw_id)
+    if not user_id:
+        return None
+    reason = str(source.get("ban_reason") or source.get("reason") or default_reason)
+    at = to_datetime(_first(source, ("ban_date", "banned_on", "banned_at", "time"))) or now
+    return user_id, {"reason": reason, "at": at}
+
+
+def is_own_file(doc: Mapping[str, Any]) -> bool:
+    """True for a FileStream file record (any version), False for a FileStreamBot one."""
+    return isinstance(doc.get("_id"), str) and "storage_message_id" in doc
+
+
+def own_file_upgrade(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields a version-1 file record lacks, with their version-2 values ({} when current)."""
+    missing: dict[str, Any] = {}
+    if "source" not in doc:
+        missing["source"] = "private" if doc.get("owner_id") is not None else "channel"
+    if "expires_at" not in doc:
+        missing["expires_at"] = None
+    return missing
+
+
+def own_user_upgrade(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Users records did not change between versions 1 and 2 (a missing `blocked` is false)."""
+    return {}
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class Summary:
+    source_schema: list[str] = field(default_factory=list)
+    users_migrated: int = 0
+    users_present: int = 0
+    users_skipped: int = 0
+    banned: int = 0
+    banned_already: int = 0
+    files_migrated: int = 0
+    files_present: int = 0
+    files_skipped: Counter[str] = field(default_factory=Counter)
+    own_files_upgraded: int = 0
+    own_users_upgraded: int = 0
+    own_copied: Counter[str] = field(default_factory=Counter)
+    moved_aside: Counter[str] = field(default_factory=Counter)
+    schema_before: int | None = None
+    schema_written: bool = False
+
+    @property
+    def changes(self) -> int:
+        return (
+            self.users_migrated + self.banned + self.files_migrated + self.own_files_upgraded
+            + self.own_users_upgraded + sum(self.own_copied.values()) + sum(self.moved_aside.values())
+            + int(self.schema_written)
+        )
+
+    def lines(self, dry_run: bool) -> list[str]:
+        would = "would be " if dry_run else ""
+        out = [
+            f"source schema: {', '.join(self.source_schema) or 'nothing to migrate'}",
+            f"users: {self.users_migrated} {would}migrated, {self.users_present} already present"
+            + (f", {self.users_skipped} skipped ({BAD_USER})" if self.users_skipped else ""),
+            f"banned: {self.banned} {would}banned, {self.banned_already} already banned",
+            f"files: {self.files_migrated} {would}migrated, {self.files_present} already migrated, "
+            f"{sum(self.files_skipped.values())} skipped",
+        ]
+        out += [f"  skipped {n}: {reason}" for reason, n in sorted(self.files_skipped.items())]
+        if self.own_files_upgraded or self.own_users_upgraded:
+            out.append(
+                f"FileStream records {would}upgraded to schema {SCHEMA_VERSION}: "
+                f"{self.own_files_upgraded} files, {self.own_users_upgraded} users"
+            )
+        out += [f"{name}: {n} FileStream records {would}copied" for name, n in sorted(self.own_copied.items())]
+        out += [f"{name}: {n} old documents {would}moved to legacy_{name}" for name, n in sorted(self.moved_aside.items())]
+        before = "none" if self.schema_before is None else str(self.schema_before)
+        if self.schema_written:
+            out.append(f"schema version: {SCHEMA_VERSION} {'would be ' if dry_run else ''}written (was {before})")
+        else:
+            out.append(f"schema version: {before}")
+        out.append(("dry run: nothing was written; " if dry_run else "") + f"{self.changes} changes")
+        return out
+
+
+@dataclass(frozen=True)
+class Options:
+    source_url: str
+    source_db: str
+    target_url: str
+    target_db: str
+    dry_run: bool = False
+    bin_channel: int | None = None
+    file_ttl: int | None = None
+    timeout: float = 5.0
+    progress: bool | None = None  # None: only when stderr is a terminal
+
+    @property
+    def in_place(self) -> bool:
+        return (self.source_url, self.source_db) == (self.target_url, self.target_db)
+
+
+async def _connect(url: str, timeout: float) -> AsyncMongoClient[dict[str, Any]]:
+    try:
+        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            url, tz_aware=True, appname="FileStream-migrate", serverSelectionTimeoutMS=int(timeout * 1000)
+        )
+    except (ConfigurationError, ValueError, TypeError) as exc:
+        raise Unusable(f"bad database URL {mask_url(url)}: {exc}".splitlines()[0]) from exc
+    try:
+        await client.admin.command("ping")
+    except PyMongoError as exc:
+        await client.close()
+        raise Unusable(
+            f"cannot reach the database at {mask_url(url)} within {timeout:g} s: {exc}".splitlines()[0][:300]
+        ) from exc
+    return client
+
+
+class Migration:
+    """One run: reads `source`, writes `target` (or only counts, in a dry run)."""
+
+    def __init__(self, source: AsyncDatabase[dict[str, Any]], target: AsyncDatabase[dict[str, Any]], options: Options) -> None:
+        self.source = source
+        self.target = target
+        self.options = options
+        self.dry = options.dry_run
+        self.now = datetime.now(timezone.utc)
+        self.summary = Summary()
+        self.bar: tqdm[Any] | None = None
+
+    async def run(self) -> Summary:
+        names = set(await self.source.list_collection_names())
+        found = [name for name in RECOGNISED if name in names]
+        if not found:
+            listed = ", ".join(sorted(names)) or "none"
+            raise Unusable(
+                f"unknown schema in database {self.options.source_db!r}: none of "
+                f"{', '.join(RECOGNISED)} (collections found: {listed}); check --source-db"
+            )
+        await self._check_schema_version()
+        if not self.dry:
+            # The store's own indexes (TTL on expires_at...) plus the one this script relies on.
+            await Database(self.target.client, self.target).ensure_indexes()
+            await self.target["files"].create_index(
+                "legacy_id", name="legacy_id_unique", unique=True, partialFilterExpression={"legacy_id": {"$exists": True}}
+            )
+        total = sum([await self.source[name].estimated_document_count() for name in found if name != "settings"])
+        show = self.options.progress
+        self.bar = tqdm(total=total, unit="doc", file=sys.stderr, disable=None if show is None else not show, leave=False)
+        try:
+            for name in USER_COLLECTIONS:
+                if name in names:
+                    await self._users(name)
+            for name in BAN_COLLECTIONS:
+                if name in names:
+                    await self._ban_list(name)
+            for name in FILE_COLLECTIONS:
+                if name in names:
+                    await self._files(name)
+            if "settings" in names and not self.options.in_place:
+                await self._copy_settings()
+        finally:
+            self.bar.close()
+        await self._write_schema_version()
+        return self.summary
+
+    def _note(self, kind: str) -> None:
+        if kind not in self.summary.source_schema:
+            self.summary.source_schema.append(kind)
+
+    async def _check_schema_version(self) -> None:
+        for db in (self.source, self.target):
+            doc = await db["settings"].find_one({"_id": SCHEMA_KEY})
+            version = to_int(doc.get("value")) if doc else None
+            if version is not None and version > SCHEMA_VERSION:
+                raise Unusable(
+                    f"database {db.name!r} has schema version {version}, newer than this script's "
+                    f"{SCHEMA_VERSION}: use the migrate_files.py of that FileStream version"
+                )
+            if db is self.target:
+                self.summary.schema_before = version
+
+    async def _write_schema_version(self) -> None:
+        if self.summary.schema_before == SCHEMA_VERSION:
+            return
+        self.summary.schema_written = True
+        if not self.dry:
+            await self.target["settings"].update_one(
+                {"_id": SCHEMA_KEY}, {"$set": {"value": SCHEMA_VERSION}}, upsert=True
+            )
+
+    async def _batches(self, collection: AsyncCollection[dict[str, Any]], query: dict[str, Any]):  # type: ignore[no-untyped-def]
+        batch: list[dict[str, Any]] = []
+        async for doc in collection.find(query).sort("_id", 1):
+            batch.append(doc)
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    async def _move_aside(self, name: str, docs: Sequence[dict[str, Any]]) -> None:
+        """In place: take old documents out of a collection we use, keeping them in legacy_<name>."""
+        if not (self.options.in_place and name in OURS and docs):
+            return
+        self.summary.moved_aside[name] += len(docs)
+        if self.dry:
+            return
+        try:
+            await self.source[f"legacy_{name}"].insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            # Already copied by an interrupted earlier run: the copy is there, go on.
+            if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+                raise
+        await self.source[name].delete_many({"_id": {"$in": [doc["_id"] for doc in docs]}})
+
+    async def _users(self, name: str) -> None:
+        collection = self.source[name]
+        async for batch in self._batches(collection, {}):
+            # FileStreamBot users carry `id` beside their own _id; ours are keyed by the id.
+            legacy = [doc for doc in batch if "id" in doc and doc["_id"] != doc["id"]]
+            await self._own(name, [doc for doc in batch if not ("id" in doc and doc["_id"] != doc["id"])], own_user_upgrade)
+            if legacy:
+                self._note("FileStreamBot users")
+                await self._legacy_users(legacy)
+                await self._move_aside(name, legacy)
+            self._advance(len(batch))
+
+    async def _legacy_users(self, batch: list[dict[str, Any]]) -> None:
+        docs = {}
+        for old in batch:
+            new = legacy_user_to_doc(old)
+            if new is None:
+                self.summary.users_skipped += 1
+            else:
+                docs[new["_id"]] = new
+        present = await self._existing_ids(self.target["users"], list(docs))
+        self.summary.users_present += len(present)
+        fresh = [doc for uid, doc in docs.items() if uid not in present]
+        self.summary.users_migrated += len(fresh)
+        if fresh and not self.dry:
+            await self.target["users"].bulk_write(
+                [UpdateOne({"_id": d["_id"]}, {"$setOnInsert": _without_id(d)}, upsert=True) for d in fresh],
+                ordered=False,
+            )
+        for old in batch:
+            if (ban := legacy_ban(old, self.now, "banned in FileStreamBot", listed=False)) is not None:
+                await self._ban(*ban)
+
+    async def _ban_list(self, name: str) -> None:
+        self._note(f"FileStreamBot {name}")
+        async for batch in self._batches(self.source[name], {}):
+            for old in batch:
+                ban = legacy_ban(old, self.now, f"on the FileStreamBot {name}", listed=True)
+                if ban is None:
+                    self.summary.users_skipped += 1
+                else:
+                    await self._ban(*ban)
+            self._advance(len(batch))
+
+    async def _ban(self, user_id: int, ban: dict[str, Any]) -> None:
+        users = self.target["users"]
+        if await users.find_one({"_id": user_id, "ban": {"$exists": True}}, {"_id": 1}) is not None:
+            self.summary.banned_already += 1
+            return
+        self.summary.banned += 1
+        if self.dry:
+            return
+        try:
+            # Same shape as UserStore.ban: an unknown person gets a record holding only the ban.
+            await users.update_one({"_id": user_id, "ban": {"$exists": False}}, {"$set": {"ban": ban}}, upsert=True)
+        except DuplicateKeyError:
+            self.summary.banned -= 1
+            self.summary.banned_already += 1
+
+    async def _files(self, name: str) -> None:
+        collection = self.source[name]
+        # Records this script wrote carry legacy_id: leaving them out keeps an in-place run
+        # from reading back what it just inserted into the same collection.
+        async for batch in self._batches(collection, {"legacy_id": {"$exists": False}}):
+            legacy = [doc for doc in batch if not is_own_file(doc)]
+            await self._own(name, [doc for doc in batch if is_own_file(doc)], own_file_upgrade)
+            if legacy:
+                self._note(f"FileStreamBot {name}")
+                migrated: list[MigratedFile] = []
+                for old in legacy:
+                    result = legacy_file_to_doc(
+                        old, new_id=new_file_id(), now=self.now,
+                        bin_channel=self.options.bin_channel, file_ttl=self.options.file_ttl,
+                    )
+                    if isinstance(result, Skip):
+                        self.summary.files_skipped[result.reason] += 1
+                    else:
+                        migrated.append(result)
+                await self._insert_files(migrated)
+                await self._move_aside(name, legacy)
+            self._advance(len(batch))
+
+    async def _insert_files(self, migrated: list[MigratedFile]) -> None:
+        if not migrated:
+            return
+        files = self.target["files"]
+        cursor = files.find({"legacy_id": {"$in": [m.legacy_id for m in migrated]}}, {"legacy_id": 1})
+        present = {doc["legacy_id"] async for doc in cursor}
+        fresh = [m for m in migrated if m.legacy_id not in present]
+        self.summary.files_present += len(present)
+        if fresh and not self.dry:
+            result = await files.bulk_write(
+                [UpdateOne({"legacy_id": m.legacy_id}, {"$setOnInsert": m.doc}, upsert=True) for m in fresh],
+                ordered=False,
+            )
+            # Another run racing this one may have inserted some first; count what we did.
+            self.summary.files_present += len(fresh) - result.upserted_count
+            self.summary.files_migrated += result.upserted_count
+        else:
+            self.summary.files_migrated += len(fresh)
+
+    async def _existing_ids(self, collection: AsyncCollection[dict[str, Any]], ids: list[Any]) -> set[Any]:
+        if not ids:
+            return set()
+        return {doc["_id"] async for doc in collection.find({"_id": {"$in": ids}}, {"_id": 1})}
+
+    async def _own(self, name: str, batch: list[dict[str, Any]], upgrade: Any) -> None:
+        """FileStream records: upgrade them in place, or copy them (upgraded) to another database."""
+        if not batch:
+            return
+        if self.options.in_place:
+            ops = [UpdateOne({"_id": doc["_id"]}, {"$set": fields}) for doc in batch if (fields := upgrade(doc))]
+            if not ops:
+                return
+            self._note(f"FileStream schema 1 {name}")
+            if name == "files":
+                self.summary.own_files_upgraded += len(ops)
+            else:
+                self.summary.own_users_upgraded += len(ops)
+            if not self.dry:
+                await self.source[name].bulk_write(ops, ordered=False)
+            return
+        await self._copy(name, [{**doc, **upgrade(doc)} for doc in batch])
+
+    async def _copy(self, name: str, docs: list[dict[str, Any]]) -> None:
+        """Copy documents to the target's `name`, never overwriting what is there."""
+        present = await self._existing_ids(self.target[name], [doc["_id"] for doc in docs])
+        fresh = [doc for doc in docs if doc["_id"] not in present]
+        if not fresh:
+            return
+        self._note(f"FileStream {name}")
+        self.summary.own_copied[name] += len(fresh)
+        if not self.dry:
+            await self.target[name].bulk_write(
+                [UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": _without_id(doc)}, upsert=True) for doc in fresh],
+                ordered=False,
+            )
+
+    async def _copy_settings(self) -> None:
+        # The link secret above all: without it every link the old database gave out breaks.
+        async for batch in self._batches(self.source["settings"], {"_id": {"$ne": SCHEMA_KEY}}):
+            await self._copy("settings", batch)
+
+
+def _without_id(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "_id"}
+
+
+async def migrate(options: Options) -> Summary:
+    """Run the migration described by `options`; raises Unusable with a one-line reason."""
+    source_client = await _connect(options.source_url, options.timeout)
+    try:
+        same_server = options.target_url == options.source_url
+        target_client = source_client if same_server else await _connect(options.target_url, options.timeout)
+        try:
+            migration = Migration(source_client[options.source_db], target_client[options.target_db], options)
+            return await migration.run()
+        finally:
+            if not same_server:
+                await target_client.close()
+    finally:
+        await source_client.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="migrate_files.py",
+        description="Migrate a FileStreamBot or older FileStream database to FileStream's current schema.",
+    )
+    parser.add_argument("--source-url", required=True, help="MongoDB URL of the database to migrate")
+    parser.add_argument("--source-db", required=True, help="name of the database to migrate")
+    parser.add_argument("--target-url", help="MongoDB URL to write to (default: --source-url)")
+    parser.add_argument("--target-db", help="database to write to (default: --source-db)")
+    parser.add_argument("--bin-channel", type=int, help="storage channel id, for records that do not name it (BIN_CHANNEL)")
+    parser.add_argument(
+        "--file-ttl", type=int, metavar="SECONDS",
+        help="give migrated files without an expiry one, this long after the migration (default: keep them permanent)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print what would change and write nothing")
+    parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="how long to wait for a database (default 5)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr (default: when it is a terminal)")
+    return parser
+
+
+def options_from_args(argv: Sequence[str] | None = None) -> Options:
+    args = _parser().parse_args(argv)
+    if args.file_ttl is not None and args.file_ttl <= 0:
+        _parser().error("--file-ttl must be a positive number of seconds")
+    return Options(
+        source_url=args.source_url,
+        source_db=args.source_db,
+        target_url=args.target_url or args.source_url,
+        target_db=args.target_db or args.source_db,
+        dry_run=args.dry_run,
+        bin_channel=args.bin_channel,
+        file_ttl=args.file_ttl,
+        timeout=args.timeout,
+        progress=args.progress,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = options_from_args(argv)
+    try:
+        summary = asyncio.run(migrate(options))
+    except Unusable as exc:
+        print(f"migrate_files: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    direction = f"{options.source_db} -> {options.target_db}"
+    if not options.in_place:
+        direction = f"{mask_url(options.source_url)} {options.source_db} -> {mask_url(options.target_url)} {options.target_db}"
+    print(f"migrate_files: {'dry run, ' if options.dry_run else ''}{direction}")
+    for line in summary.lines(options.dry_run):
+        print(line)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
