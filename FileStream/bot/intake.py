@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from pyrogram import filters
-from pyrogram.enums import ParseMode
 
 from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
+from FileStream.bot.replies import answer
+from FileStream.core.formatting import escape_html
 from FileStream.bot.routing import on_message
 from FileStream.services.intake import IntakeError
 
@@ -28,19 +29,16 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
         record = await ctx.intake.take(message, owner_id=person.id if person else None, source="private",
                                        ttl_seconds=ctx.settings.file_ttl)
     except IntakeError as error:
-        await message.reply_text(error.reason, quote=True)
+        await answer(client, message, escape_html(error.reason), quote=True)
         return
     except Exception:  # noqa: BLE001 - the person gets words, the log gets the traceback
         log.exception("Storing a file from %s failed", person.id if person else "?")
-        await message.reply_text(texts.INTAKE_FAILED, quote=True)
+        await answer(client, message, texts.INTAKE_FAILED, quote=True)
         return
     links = ctx.links.links(record)
     show_download = ctx.settings.generate_download_links
-    reply = await message.reply_text(
-        texts.file_ready(record, links, ctx.clock(), show_download=show_download),
-        quote=True, parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-        reply_markup=keyboards.file_links_keyboard(links, show_download=show_download),
-    )
+    reply = await answer(client, message, texts.file_ready(record, links, ctx.clock(), show_download=show_download),
+                         quote=True, markup=keyboards.file_links_keyboard(links, show_download=show_download))
     await ctx.db.files.set_link_message(record.id, reply.chat.id, reply.id)
     log.info("File %s (%s bytes) stored for %s", record.id, record.file_size, person.id if person else "?")
 

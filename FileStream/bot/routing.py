@@ -6,11 +6,18 @@ in the last group only sees what nothing else took.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+
+from pyrogram import StopPropagation
 
 from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
 from FileStream.bot.context import BotContext
+
+log = logging.getLogger(__name__)
+
+SORRY = "Something went wrong on our side. Please try again in a minute."
 
 FALLBACK_GROUP = 100
 
@@ -19,7 +26,13 @@ Handler = Callable[[BotContext, object, object], Awaitable[None]]
 
 def _bound(ctx: BotContext, fn: Handler, stop: bool):
     async def handler(client, update):
-        await fn(ctx, client, update)
+        try:
+            await fn(ctx, client, update)
+        except StopPropagation:
+            raise
+        except Exception:  # noqa: BLE001 - the person gets words, the log the traceback
+            log.exception("Handler %s failed", fn.__name__)
+            await _say_sorry(client, update)
         if stop:
             update.stop_propagation()
     handler.__name__ = fn.__name__
@@ -32,3 +45,13 @@ def on_message(client, ctx: BotContext, fn: Handler, flt, *, group: int = 0) -> 
 
 def on_callback(client, ctx: BotContext, fn: Handler, flt=None, *, group: int = 0) -> None:
     client.add_handler(CallbackQueryHandler(_bound(ctx, fn, stop=True), flt), group)
+
+
+async def _say_sorry(client, update) -> None:
+    try:
+        if hasattr(update, "data"):  # a button press
+            await update.answer(SORRY, show_alert=True)
+        elif getattr(update, "chat", None) is not None:
+            await client.send_message(update.chat.id, SORRY)
+    except Exception as error:  # noqa: BLE001 - nothing more can be said
+        log.warning("Could not tell the person about the failure: %s", error)

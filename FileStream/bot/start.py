@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from pyrogram import filters
-from pyrogram.enums import ParseMode
 
 from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
+from FileStream.bot.replies import answer
 from FileStream.bot.routing import FALLBACK_GROUP, on_message
 
 log = logging.getLogger(__name__)
@@ -33,30 +33,29 @@ async def on_start(ctx: BotContext, client, message) -> None:
     if payload.startswith("file_"):
         record = await _live_file(ctx, payload[5:])
         if record is None:
-            await message.reply_text(texts.FILE_NOT_FOUND)
+            await answer(client, message, texts.FILE_NOT_FOUND)
             return
         await client.copy_message(message.chat.id, record.storage_chat_id, record.storage_message_id)
         return
     if payload.startswith("stream_"):
         record = await _live_file(ctx, payload[7:])
         if record is None:
-            await message.reply_text(texts.FILE_NOT_FOUND)
+            await answer(client, message, texts.FILE_NOT_FOUND)
             return
         links = ctx.links.links(record)
         show = ctx.settings.generate_download_links
-        await message.reply_text(texts.file_ready(record, links, ctx.clock(), show_download=show),
-                                 parse_mode=ParseMode.HTML, disable_web_page_preview=True,
-                                 reply_markup=keyboards.file_links_keyboard(links, show_download=show))
+        await answer(client, message, texts.file_ready(record, links, ctx.clock(), show_download=show),
+                     markup=keyboards.file_links_keyboard(links, show_download=show))
         return
-    await message.reply_text(WELCOME)
+    await answer(client, message, WELCOME)
 
 
 async def on_help(ctx: BotContext, client, message) -> None:
-    await message.reply_text(HELP)
+    await answer(client, message, HELP)
 
 
 async def on_anything_else(ctx: BotContext, client, message) -> None:
-    await message.reply_text(texts.HELP_FOR_NON_FILES)
+    await answer(client, message, texts.HELP_FOR_NON_FILES)
 
 
 def register(client, ctx: BotContext) -> None:
