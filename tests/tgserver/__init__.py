@@ -14,12 +14,14 @@ from .content import SeededContent, SeededSpec, sha256_of
 from .crypto import RsaKey, session_rsa_key
 from .errors import RpcFail
 from .faults import Faults
+from .control import RemoteServer
+from .serve import serve, serve_forever
 from .server import RpcCall, TelegramServer
 from .world import Bot, BotMessage, Button, Channel, Document, Message, Photo, PersonEvent, User, World
 
 __all__ = [
     "Bot", "BotMessage", "Button", "Channel", "Document", "Faults", "Message", "Person", "PersonEvent", "Photo",
-    "RpcCall", "RpcFail", "RsaKey", "SeededContent", "SeededSpec", "TelegramServer", "User", "World",
-    "install", "install_from_file", "make_bot_client", "patched", "patched_for", "session_rsa_key", "sha256_of",
+    "RemoteServer", "RpcCall", "RpcFail", "RsaKey", "SeededContent", "SeededSpec", "TelegramServer", "User", "World",
+    "install", "install_from_file", "make_bot_client", "patched", "patched_for", "serve", "serve_forever", "session_rsa_key", "sha256_of",
     "stop_client",
 ]
