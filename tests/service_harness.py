@@ -95,14 +95,23 @@ async def running_service(settings: Settings, clock: Clock | None = None):
         await service.stop()
 
 
+@dataclass
+class Sent:
+    """What a person sent and what the bot answered."""
+
+    message: object   # the person's message (its .media is the stored document)
+    reply: object     # the bot's answer
+    links: Links | None
+
+
 async def send_and_get_links(world: World, data: bytes, file_name: str, *, kind: str = "document",
                              mime_type: str = "application/octet-stream", dc_id: int | None = None,
-                             timeout: float = 20):
-    """A person sends a file to the bot and reads the reply; returns (reply, links)."""
-    await world.person.send_file(world.main_bot, data=data, file_name=file_name, mime_type=mime_type,
-                                 kind=kind, dc_id=dc_id or world.main_bot.home_dc)
+                             timeout: float = 20) -> Sent:
+    """A person sends a file to the bot and reads the reply."""
+    message = await world.person.send_file(world.main_bot, data=data, file_name=file_name, mime_type=mime_type,
+                                           kind=kind, dc_id=dc_id or world.main_bot.home_dc)
     reply = await world.person.next_message(world.main_bot, timeout=timeout)
-    return reply, links_in(reply)
+    return Sent(message, reply, links_in(reply))
 
 
 def links_in(reply) -> Links | None:

@@ -33,7 +33,8 @@ async def test_a_person_sends_a_file_and_downloads_it_exactly(telegram, stack_se
     world = make_world(telegram)
     data = pattern(10 * MIB + 123)
     async with running_service(stack_settings(world)):
-        reply, links = await send_and_get_links(world, data, "holiday video.mkv", mime_type="video/x-matroska")
+        sent = await send_and_get_links(world, data, "holiday video.mkv", mime_type="video/x-matroska")
+        reply, links = sent.reply, sent.links
         assert links is not None, reply.text
         assert "holiday video.mkv" in reply.text
         assert "10.0 MiB" in reply.text
@@ -55,7 +56,7 @@ async def test_ranges_validators_and_edge_cases_over_the_real_path(telegram, sta
     data = pattern(size, seed=3)
     rng = random.Random(11)
     async with running_service(stack_settings(world)):
-        _, links = await send_and_get_links(world, data, "clip.mp4", mime_type="video/mp4")
+        links = (await send_and_get_links(world, data, "clip.mp4", mime_type="video/mp4")).links
         ranges = ["bytes=0-0", f"bytes=0-{MIB - 1}", f"bytes=0-{MIB}", f"bytes={MIB - 1}-{MIB}",
                   f"bytes={MIB}-{2 * MIB - 1}", f"bytes={MIB}-", "bytes=-1", "bytes=-100",
                   f"bytes=-{size + 50}", f"bytes={size - 1}-", f"bytes=100-{size + 5000}", f"bytes={2 * MIB - 4096}-{2 * MIB + 4095}"]
@@ -89,7 +90,7 @@ async def test_ranges_validators_and_edge_cases_over_the_real_path(telegram, sta
             async with http.get(links.download, headers={"If-None-Match": etag}) as response:
                 assert response.status == 304 and await response.read() == b""
 
-        _, empty_links = await send_and_get_links(world, b"", "empty.txt", mime_type="text/plain")
+        empty_links = (await send_and_get_links(world, b"", "empty.txt", mime_type="text/plain")).links
         async with http_client() as http:
             async with http.get(empty_links.download) as response:
                 assert response.status == 200 and response.headers["Content-Length"] == "0"
@@ -108,7 +109,7 @@ async def test_tampered_unknown_and_expired_links_answer_in_words(telegram, stac
     world = make_world(telegram)
     clock = Clock()
     async with running_service(stack_settings(world, FILE_TTL=3600), clock):
-        _, links = await send_and_get_links(world, b"secret notes", "notes.txt", mime_type="text/plain")
+        links = (await send_and_get_links(world, b"secret notes", "notes.txt", mime_type="text/plain")).links
         token = links.download.split("/dl/")[1].split("/")[0]
         tampered = links.download.replace(token, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
         unknown = links.download.replace(token, "A" * len(token))
@@ -128,12 +129,12 @@ async def test_tampered_unknown_and_expired_links_answer_in_words(telegram, stac
 
 async def test_twelve_streams_spread_over_three_backends_and_every_counter_returns_to_zero(telegram, stack_settings):
     world = make_world(telegram, backends=3)
-    data = pattern(4 * MIB + 5, seed=5)
+    # Far more than loopback socket buffers hold: a stream nobody reads stays running.
+    data = pattern(32 * MIB + 5, seed=5)
     async with running_service(stack_settings(world, STREAM_PREFETCH=2, STREAM_STRIPE="false")) as service:
-        _, links = await send_and_get_links(world, data, "big.bin")
+        links = (await send_and_get_links(world, data, "big.bin")).links
         async with http_client() as http:
             responses = [await http.get(links.download) for _ in range(12)]
-            # Read one chunk of each: all twelve streams are now running and held by backpressure.
             for response in responses:
                 assert response.status == 200
                 await response.content.readexactly(1)
@@ -141,12 +142,11 @@ async def test_twelve_streams_spread_over_three_backends_and_every_counter_retur
             assert sum(per_backend) == 12
             assert max(per_backend) - min(per_backend) <= 1, per_backend
             assert service.pool.main.streams == 0
-            # Four people go away mid-stream; the rest finish; some only ask HEAD.
-            for response in responses[:4]:
+            # Most people go away mid-stream; two finish; some only ask HEAD.
+            for response in responses[2:]:
                 response.close()
-            for response in responses[4:]:
-                rest = await response.read()
-                assert data[0:1] + rest == data
+            for response in responses[:2]:
+                assert data[0:1] + await response.read() == data
             for _ in range(3):
                 async with http.head(links.download) as head:
                     assert head.status == 200
@@ -158,11 +158,12 @@ async def test_a_download_survives_expired_reference_flood_wait_and_a_dropped_ba
     world = make_world(telegram, backends=2)
     data = pattern(6 * MIB + 999, seed=9)
     async with running_service(stack_settings(world, STREAM_PREFETCH=2)) as service:
-        reply, links = await send_and_get_links(world, data, "movie.mp4", mime_type="video/mp4")
+        sent = await send_and_get_links(world, data, "movie.mp4", mime_type="video/mp4")
+        links = sent.links
         async with http_client() as http:
             async with http.get(links.download) as response:
                 first = await response.content.readexactly(MIB)
-                telegram.world.expire_file_reference(reply.media or world.bin_channel)
+                telegram.world.expire_file_reference(sent.message)
                 rest = await response.content.readexactly(MIB)
                 telegram.faults.flood_wait(world.backends[0], "upload.GetFile", seconds=1, times=1)
                 more = await response.content.readexactly(MIB)
@@ -176,7 +177,7 @@ async def test_a_file_on_another_dc_costs_one_authorization_for_many_requests(te
     world = make_world(telegram, home_dc=2)
     data = pattern(2 * MIB + 1, seed=1)
     async with running_service(stack_settings(world)):
-        _, links = await send_and_get_links(world, data, "far.bin", dc_id=4)
+        links = (await send_and_get_links(world, data, "far.bin", dc_id=4)).links
         async with http_client() as http:
             for n in range(20):
                 async with http.get(links.download, headers={"Range": f"bytes={n * 1000}-{n * 1000 + 5000}"}) as response:
@@ -191,7 +192,7 @@ async def test_after_a_restart_old_links_work_and_bots_do_not_log_in_again(teleg
     data = pattern(MIB + 17, seed=4)
     settings = stack_settings(world)
     async with running_service(settings):
-        _, links = await send_and_get_links(world, data, "keep.bin", dc_id=4)
+        links = (await send_and_get_links(world, data, "keep.bin", dc_id=4)).links
         async with http_client() as http:
             async with http.get(links.download) as response:
                 assert await response.read() == data

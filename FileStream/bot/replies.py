@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pyrogram.enums import ParseMode
-from pyrogram.types import LinkPreviewOptions
+from pyrogram.types import LinkPreviewOptions, ReplyParameters
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -12,7 +12,7 @@ async def answer(client, message, text: str, *, markup=None, quote: bool = False
     """Reply in the message's chat; `text` is HTML whose people-made parts are escaped."""
     return await client.send_message(
         message.chat.id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-        reply_to_message_id=message.id if quote else None, reply_markup=markup)
+        reply_parameters=ReplyParameters(message_id=message.id) if quote else None, reply_markup=markup)
 
 
 async def edit(client, chat_id: int, message_id: int, text: str, *, markup=None):
