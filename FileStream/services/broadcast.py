@@ -1,0 +1,477 @@
+"""The broadcast engine: copy one message to every active user, paced, resumable, cancellable."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+from collections import deque
+from array import array
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pyrogram.errors import FloodWait, InputUserDeactivated, RPCError, UserIsBlocked
+
+from FileStream.core.throttle import MICROSECONDS, TokenBucket, eta_seconds, measured_rate
+from FileStream.store.broadcasts import CANCELLED, DONE, RUNNING
+
+log = logging.getLogger(__name__)
+
+# Errors that mean the person is out of reach for good: they blocked the bot or their
+# account is gone. They are marked blocked so later broadcasts skip them, and `touch`
+# clears the mark when they write again.
+_GONE: tuple[type[Exception], ...] = (UserIsBlocked, InputUserDeactivated)
+try:  # kurigram also has a 403 form of "blocked"; pyrogram 2.0 does not
+    from pyrogram.errors import UserIsBlocked403
+
+    _GONE += (UserIsBlocked403,)
+except ImportError:  # pragma: no cover - depends on the client library
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """A broadcast as stored: what to copy, to whom it was reported, and how far it got."""
+
+    id: str
+    source_chat_id: int
+    source_message_id: int
+    owner_chat_id: int | None
+    state: str
+    last_user_id: int | None      # everyone up to here (in id order) has been handled
+    ahead: tuple[int, ...]        # handled ids above last_user_id (concurrent senders finish out of order)
+    sent: int
+    failed: int
+    blocked: int
+    started_at: datetime
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Broadcast:
+        return cls(
+            id=doc["id"],
+            source_chat_id=doc["source_chat_id"],
+            source_message_id=doc["source_message_id"],
+            owner_chat_id=doc.get("owner_chat_id"),
+            state=doc["state"],
+            last_user_id=doc.get("last_user_id"),
+            ahead=tuple(doc.get("ahead") or ()),
+            sent=doc.get("sent", 0),
+            failed=doc.get("failed", 0),
+            blocked=doc.get("blocked", 0),
+            started_at=doc["started_at"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A progress report; the last one of a run has `finished` set and the final state."""
+
+    broadcast_id: str
+    owner_chat_id: int | None
+    state: str                    # running, done, cancelled
+    sent: int
+    failed: int
+    blocked: int
+    left: int                     # active users not handled yet (an estimate while running)
+    rate: float                   # messages per second in this run
+    eta_seconds: float | None     # None until a rate is known
+    finished: bool = False
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.failed + self.blocked
+
+
+def progress_text(p: Progress) -> str:
+    """A plain-text status line block for the owner (no markup needed)."""
+    head = {RUNNING: "Broadcast running", DONE: "Broadcast finished", CANCELLED: "Broadcast cancelled"}.get(
+        p.state, f"Broadcast {p.state}"
+    )
+    lines = [
+        head,
+        f"Sent: {p.sent}",
+        f"Failed: {p.failed}",
+        f"Blocked or deleted: {p.blocked}",
+    ]
+    if not p.finished:
+        eta = "unknown" if p.eta_seconds is None else f"{int(p.eta_seconds // 60)} min {int(p.eta_seconds % 60)} s"
+        lines += [f"Left: {p.left}", f"Rate: {p.rate:.1f}/s", f"Time left: {eta}"]
+    return "\n".join(lines)
+
+
+class Watermark:
+    """Which users are handled, as "everyone up to `last`" plus the few done out of order.
+
+    Ids are dispatched in ascending order and complete in any order; `last` only moves
+    over a contiguous run of completed ids, so persisting (`last`, `ahead()`) is enough for
+    a resume to skip exactly the handled users: nobody twice, nobody missed.
+    `prior` is the `ahead` set of an earlier run, still to be skipped when reached.
+    """
+
+    def __init__(self, last: int | None = None, prior: Iterable[int] = ()) -> None:
+        self.last = last
+        self._prior = sorted(set(prior))
+        self._pending: deque[int] = deque()   # dispatched, in order, not yet folded into `last`
+        self._done: set[int] = set()          # completed ids still in _pending
+
+    def dispatch(self, user_id: int) -> bool:
+        """Note `user_id` as next in line; False when an earlier run already handled it."""
+        # Prior ids below this one were not listed again (blocked or banned meanwhile): drop them.
+        cut = bisect.bisect_left(self._prior, user_id)
+        seen_before = cut < len(self._prior) and self._prior[cut] == user_id
+        del self._prior[: cut + (1 if seen_before else 0)]
+        self._pending.append(user_id)
+        if seen_before:
+            self.complete(user_id)
+        return not seen_before
+
+    def complete(self, user_id: int) -> None:
+        self._done.add(user_id)
+        while self._pending and self._pending[0] in self._done:
+            self.last = self._pending.popleft()
+            self._done.discard(self.last)
+
+    def ahead(self) -> list[int]:
+        """Handled ids above `last`, including earlier runs' ones not reached yet."""
+        return sorted(self._done.union(self._prior))
+
+
+@dataclass
+class _Run:
+    broadcast: Broadcast
+    watermark: Watermark
+    ids: array[int]               # active users after the watermark, ascending
+    left_at_start: int
+    started_us: int
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    # Counts not yet written to the database.
+    unsaved_sent: int = 0
+    unsaved_failed: int = 0
+    unsaved_blocked: int = 0
+    next_progress_us: int = 0
+    cancelled: bool = False       # by cancel() here, or seen cancelled in the database
+    workers: tuple[asyncio.Task[None], ...] = ()
+    position: int = 0
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def next_id(self) -> int | None:
+        """The next user to copy to, in ascending order; None when all are handed out."""
+        # No await in here, so concurrent workers take ids strictly in order.
+        while self.position < len(self.ids):
+            user_id = self.ids[self.position]
+            self.position += 1
+            if self.watermark.dispatch(user_id):
+                return user_id
+        return None
+
+    @property
+    def handled_here(self) -> int:
+        return self.sent + self.failed + self.blocked - (
+            self.broadcast.sent + self.broadcast.failed + self.broadcast.blocked
+        )
+
+
+class BroadcastEngine:
+    """Copies a message to every active user (neither banned nor blocking the bot).
+
+    - One global pace for all senders: a token bucket at `rate_per_second` (BROADCAST_RATE),
+      so never more than that many copies start in any second, whatever `concurrency` is.
+    - FLOOD_WAIT pauses every sender for the seconds Telegram asks, then the same user is
+      retried (up to `max_flood_retries` times).
+    - Users who blocked the bot or deleted their account are marked blocked.
+    - Progress goes to MongoDB after every copy (the contiguous high-water mark of user
+      ids plus the few done out of order), so after a restart `resume_running()` goes on
+      without sending anyone twice or skipping anyone. Cancelling the task that runs it
+      (shutdown) still saves every finished copy; only a hard crash can repeat the copies
+      that were in flight at that moment (at most `concurrency`).
+    - `progress(Progress)` is called at most every `progress_interval` seconds while it
+      runs, and once more at the end.
+
+    `database`: store.database.Database (broadcasts, users, and the broadcasts collection
+    for the resume fields the store does not keep). `copy_to(user_id, broadcast)` copies the
+    broadcast's source message to that user and raises pyrogram errors as Telegram does.
+    `clock`: aware UTC now; `sleep(seconds)`: asyncio.sleep unless a test fakes time.
+    Run broadcasts only on the instance that handles bot updates.
+    """
+
+    def __init__(
+        self,
+        database: Any,
+        copy_to: Callable[[int, Broadcast], Awaitable[object]],
+        *,
+        clock: Callable[[], datetime],
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        rate_per_second: float = 25.0,
+        concurrency: int = 8,
+        progress: Callable[[Progress], Awaitable[object]] | None = None,
+        progress_interval: float = 3.0,
+        max_flood_retries: int = 5,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.broadcasts = database.broadcasts
+        self.users = database.users
+        self._collection = database.db["broadcasts"]
+        self._copy_to = copy_to
+        self._clock = clock
+        self._sleep = sleep
+        self.rate = rate_per_second
+        self.concurrency = concurrency
+        self._progress = progress
+        self._progress_every_us = int(progress_interval * MICROSECONDS)
+        self._max_flood_retries = max_flood_retries
+        self._epoch = clock()
+        self._bucket = TokenBucket(rate_per_second)
+        self._gate = asyncio.Lock()     # one sender at a time waits on the bucket
+        self._save_lock = asyncio.Lock()  # progress snapshots reach MongoDB in order
+        self._run: _Run | None = None
+        self._busy = False  # set before run()'s first await, so two runs cannot overlap
+
+    # -- the public face ------------------------------------------------------------------
+
+    @property
+    def current(self) -> Broadcast | None:
+        """The broadcast this engine is running, if any."""
+        return self._run.broadcast if self._run else None
+
+    async def start(self, source_chat_id: int, source_message_id: int, owner_chat_id: int) -> Broadcast | None:
+        """Create a broadcast of that message; None when one is already running (anywhere)."""
+        now = self._clock()
+        broadcast_id = await self.broadcasts.create(source_chat_id, source_message_id, now)
+        if broadcast_id is None:
+            return None
+        await self._collection.update_one(
+            {"_id": ObjectId(broadcast_id)}, {"$set": {"owner_chat_id": owner_chat_id, "ahead": []}}
+        )
+        log.info("Broadcast %s of message %s/%s started by %s", broadcast_id, source_chat_id,
+                 source_message_id, owner_chat_id)
+        return await self._load(broadcast_id)
+
+    async def resume_running(self) -> Progress | None:
+        """After a restart: continue the running broadcast, if there is one, to its end."""
+        doc = await self.broadcasts.running()
+        if doc is None:
+            return None
+        broadcast = Broadcast.from_doc(doc)
+        log.info("Resuming broadcast %s after user %s (%d sent so far)", broadcast.id,
+                 broadcast.last_user_id, broadcast.sent)
+        return await self.run(broadcast)
+
+    async def cancel(self) -> bool:
+        """Cancel the running broadcast, here or on another instance; False when none runs.
+
+        Copies in flight are abandoned; the run's final report says "cancelled". Returns
+        once the local run (if any) has wound down.
+        """
+        run = self._run
+        if run is not None:
+            # The run saves what finished, then marks the broadcast cancelled itself.
+            self._stop_run(run)
+            if asyncio.current_task() not in run.workers:
+                await run.ended.wait()
+            log.info("Broadcast %s cancelled", run.broadcast.id)
+            return True
+        doc = await self.broadcasts.running()
+        if doc is None or not await self.broadcasts.cancel(doc["id"], self._clock()):
+            return False
+        # If another instance runs it, its next save finds it cancelled and stops there.
+        log.info("Broadcast %s cancelled (not running here)", doc["id"])
+        return True
+
+    async def run(self, broadcast: Broadcast) -> Progress:
+        """Send the broadcast to everyone not handled yet; the final Progress.
+
+        Cancelling the task that awaits this keeps the broadcast running in MongoDB (for
+        `resume_running()`); `cancel()` ends it for good.
+        """
+        if self._busy:
+            raise RuntimeError("this engine is already running a broadcast")
+        self._busy = True
+        try:
+            return await self._run_to_end(broadcast)
+        finally:
+            self._busy = False
+
+    async def _run_to_end(self, broadcast: Broadcast) -> Progress:
+        fresh = await self._load(broadcast.id)
+        if fresh is None:
+            raise LookupError(f"broadcast {broadcast.id} does not exist")
+        ids = await self._list_ids(fresh.last_user_id)
+        run = _Run(
+            broadcast=fresh,
+            watermark=Watermark(fresh.last_user_id, fresh.ahead),
+            ids=ids,
+            left_at_start=len(ids) - len(set(fresh.ahead).intersection(ids)),
+            started_us=self._now_us(),
+            sent=fresh.sent,
+            failed=fresh.failed,
+            blocked=fresh.blocked,
+        )
+        run.next_progress_us = run.started_us  # a first report right away
+        if fresh.state != RUNNING:
+            return self._report(run, fresh.state, finished=True)
+        self._run = run
+        try:
+            try:
+                async with asyncio.TaskGroup() as group:
+                    run.workers = tuple(group.create_task(self._worker(run)) for _ in range(self.concurrency))
+            finally:
+                # Even when this task is cancelled (shutdown), save what finished so a
+                # resume skips it; the broadcast then stays running for resume_running().
+                await asyncio.shield(self._save(run))
+            now = self._clock()
+            if run.cancelled:
+                await self.broadcasts.cancel(fresh.id, now)  # False when cancelled elsewhere: fine
+                final_state = CANCELLED
+            else:
+                final_state = DONE if await self.broadcasts.finish(fresh.id, now) else CANCELLED
+        finally:
+            self._run = None
+            run.ended.set()
+        report = self._report(run, final_state, finished=True)
+        log.info("Broadcast %s %s: %d sent, %d failed, %d blocked", fresh.id, final_state,
+                 report.sent, report.failed, report.blocked)
+        await self._tell(report)
+        return report
+
+    # -- one sender -----------------------------------------------------------------------
+
+    async def _worker(self, run: _Run) -> None:
+        while not run.cancelled:
+            user_id = run.next_id()
+            if user_id is None:
+                return
+            outcome = await self._deliver(run.broadcast, user_id)
+            if outcome == "blocked":
+                await self.users.mark_blocked(user_id, True)
+            setattr(run, outcome, getattr(run, outcome) + 1)
+            unsaved = f"unsaved_{outcome}"
+            setattr(run, unsaved, getattr(run, unsaved) + 1)
+            run.watermark.complete(user_id)
+            # Shielded: a shutdown cancelling this worker must not lose a finished copy.
+            if not await asyncio.shield(self._save(run)):
+                log.info("Broadcast %s was cancelled elsewhere; stopping", run.broadcast.id)
+                self._stop_run(run)
+                return
+            await self._maybe_report(run)
+
+    async def _deliver(self, broadcast: Broadcast, user_id: int) -> str:
+        """Copy to one user: "sent", "failed" or "blocked"."""
+        for attempt in range(self._max_flood_retries + 1):
+            await self._take_token()
+            try:
+                await self._copy_to(user_id, broadcast)
+                return "sent"
+            except FloodWait as flood:
+                wait = int(flood.value or 0)
+                # The verdict is on the bot, not on this call: hold every sender.
+                self._bucket.pause_until(self._now_us() + wait * MICROSECONDS)
+                log.warning("Broadcast %s: FLOOD_WAIT %s s at user %s; all senders paused",
+                            broadcast.id, wait, user_id)
+            except _GONE as error:
+                log.debug("Broadcast %s: user %s is gone (%s)", broadcast.id, user_id, error.ID)
+                return "blocked"
+            except RPCError as error:
+                log.info("Broadcast %s: could not copy to %s: %s", broadcast.id, user_id, error.ID or error)
+                return "failed"
+            except Exception:  # noqa: BLE001 - one user's failure must not stop the rest
+                log.exception("Broadcast %s: copying to %s failed", broadcast.id, user_id)
+                return "failed"
+        log.warning("Broadcast %s: user %s still flood-limited after %d tries; counted failed",
+                    broadcast.id, user_id, attempt + 1)
+        return "failed"
+
+    async def _take_token(self) -> None:
+        async with self._gate:
+            while wait := self._bucket.try_take(self._now_us()):
+                await self._sleep(wait / MICROSECONDS)
+
+    # -- ids, persistence, reports ---------------------------------------------------------
+
+    async def _list_ids(self, after: int | None) -> array[int]:
+        """Active user ids after `after`, ascending, read in one go.
+
+        Read to the end at once (8 bytes an id) rather than iterated along the broadcast:
+        a server-side cursor would time out during a long broadcast, and people who join
+        meanwhile are not part of it anyway.
+        """
+        ids: array[int] = array("q")
+        async for user_id in self.users.iter_active_ids(after):
+            ids.append(user_id)
+        return ids
+
+    async def _save(self, run: _Run) -> bool:
+        """Write the watermark and new counts; False when the broadcast is no longer running."""
+        async with self._save_lock:
+            # The snapshot is taken under the lock, so a newer one is never overwritten by an older one.
+            delta = (run.unsaved_sent, run.unsaved_failed, run.unsaved_blocked)
+            result = await self._collection.update_one(
+                {"_id": ObjectId(run.broadcast.id), "state": RUNNING},
+                {
+                    "$set": {
+                        "last_user_id": run.watermark.last,
+                        "ahead": run.watermark.ahead(),
+                        "updated_at": self._clock(),
+                    },
+                    "$inc": {"sent": delta[0], "failed": delta[1], "blocked": delta[2]},
+                },
+            )
+            if result.matched_count:
+                run.unsaved_sent -= delta[0]
+                run.unsaved_failed -= delta[1]
+                run.unsaved_blocked -= delta[2]
+            return result.matched_count == 1
+
+    async def _maybe_report(self, run: _Run) -> None:
+        now = self._now_us()
+        if self._progress is None or now < run.next_progress_us:
+            return
+        # Claimed before the await, so concurrent workers cannot both report.
+        run.next_progress_us = now + self._progress_every_us
+        await self._tell(self._report(run, RUNNING))
+
+    def _report(self, run: _Run, state: str, *, finished: bool = False) -> Progress:
+        elapsed = (self._now_us() - run.started_us) / MICROSECONDS
+        handled = run.handled_here
+        rate = measured_rate(handled, elapsed)
+        left = 0 if finished else max(0, run.left_at_start - handled)
+        return Progress(
+            broadcast_id=run.broadcast.id,
+            owner_chat_id=run.broadcast.owner_chat_id,
+            state=state,
+            sent=run.sent,
+            failed=run.failed,
+            blocked=run.blocked,
+            left=left,
+            rate=rate,
+            eta_seconds=eta_seconds(left, rate),
+            finished=finished,
+        )
+
+    async def _tell(self, report: Progress) -> None:
+        if self._progress is None:
+            return
+        try:
+            await self._progress(report)
+        except Exception as error:  # noqa: BLE001 - a failed status message must not stop sending
+            log.warning("Broadcast %s: progress report failed: %r", report.broadcast_id, error)
+
+    def _stop_run(self, run: _Run) -> None:
+        run.cancelled = True
+        current = asyncio.current_task()
+        for task in run.workers:
+            if task is not current:
+                task.cancel()
+
+    async def _load(self, broadcast_id: str) -> Broadcast | None:
+        doc = await self.broadcasts.get(broadcast_id)
+        return None if doc is None else Broadcast.from_doc(doc)
+
+    def _now_us(self) -> int:
+        delta = self._clock() - self._epoch
+        return (delta.days * 86_400 + delta.seconds) * MICROSECONDS + delta.microseconds
