@@ -169,6 +169,19 @@ class _Run:
                 return user_id
         return None
 
+    def handled(self, user_id: int, outcome: str) -> None:
+        """Count a finished copy ("sent", "failed" or "blocked") and move the watermark."""
+        if outcome == "sent":
+            self.sent += 1
+            self.unsaved_sent += 1
+        elif outcome == "blocked":
+            self.blocked += 1
+            self.unsaved_blocked += 1
+        else:
+            self.failed += 1
+            self.unsaved_failed += 1
+        self.watermark.complete(user_id)
+
     @property
     def handled_here(self) -> int:
         return self.sent + self.failed + self.blocked - (
@@ -212,8 +225,8 @@ class BroadcastEngine:
         progress_interval: float = 3.0,
         max_flood_retries: int = 5,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if concurrency < 1 or max_flood_retries < 0:
+            raise ValueError(f"need concurrency >= 1 and max_flood_retries >= 0, got {concurrency}, {max_flood_retries}")
         self.broadcasts = database.broadcasts
         self.users = database.users
         self._collection = database.db["broadcasts"]
@@ -349,10 +362,7 @@ class BroadcastEngine:
             outcome = await self._deliver(run.broadcast, user_id)
             if outcome == "blocked":
                 await self.users.mark_blocked(user_id, True)
-            setattr(run, outcome, getattr(run, outcome) + 1)
-            unsaved = f"unsaved_{outcome}"
-            setattr(run, unsaved, getattr(run, unsaved) + 1)
-            run.watermark.complete(user_id)
+            run.handled(user_id, outcome)
             # Shielded: a shutdown cancelling this worker must not lose a finished copy.
             if not await asyncio.shield(self._save(run)):
                 log.info("Broadcast %s was cancelled elsewhere; stopping", run.broadcast.id)
