@@ -11,10 +11,19 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 
+from pyrogram.enums import ParseMode
+
 from FileStream.bot import register_handlers
+from FileStream.bot import replies as bot_replies
+from FileStream.bot.replies import NO_PREVIEW
 from FileStream.bot.context import BotContext
 from FileStream.embedded_db import EmbeddedDatabase
+from FileStream.jobs.expiry import ExpiryJob
+from FileStream.jobs.runner import PeriodicJob
+from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.services.intake import FileIntake
+from FileStream.services.ratelimit import FileRateLimit
+from FileStream.services.requests import RequestTracker
 from FileStream.services.links import LinkMaker
 from FileStream.store.database import Database
 from FileStream.telegram.clients import build_client, require_tgcrypto, start_member, stop_client
@@ -24,6 +33,9 @@ from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.web.app import build_app
 
 log = logging.getLogger(__name__)
+
+# How often the expiry and stale-request jobs look; their work is due at minute scale.
+JOB_INTERVAL_SECONDS = 30.0
 
 
 def utc_now() -> datetime:
@@ -85,6 +97,8 @@ class Service:
         self.public_url = settings.public_url
         self._runner: web.AppRunner | None = None
         self._embedded_db: EmbeddedDatabase | None = None
+        self.ctx: BotContext | None = None
+        self.jobs: list[PeriodicJob] = []
         self._stopped = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
@@ -123,10 +137,17 @@ class Service:
         # The main bot must answer people, so its handlers exist before it starts.
         ctx = None
         if not settings.link_only:
-            ctx = BotContext(settings=settings, db=self.db, pool=self.pool,
-                             intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock),
-                             links=self.links, clock=self.clock, started_at=self.started_at)
+            ctx = BotContext(
+                settings=settings, db=self.db, pool=self.pool,
+                intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock),
+                links=self.links,
+                requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout),
+                rate_limit=FileRateLimit.on_requests(self.db, limit=settings.rate_limit_files,
+                                                     window_seconds=settings.rate_limit_window, clock=self.clock),
+                clock=self.clock, started_at=self.started_at)
             register_handlers(self.main_client, ctx)
+            self.jobs = self._make_jobs(ctx)
+        self.ctx = ctx
 
         results = await asyncio.gather(*(start_member(m, settings.bin_channel) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:
@@ -136,7 +157,27 @@ class Service:
         if ctx is not None:
             ctx.bot_username = main.username
         await self._serve_web(sock, secret)
+        for job in self.jobs:
+            job.start()
+        if ctx is not None:
+            for hook in ctx.on_started:
+                await hook()
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
+
+    def _make_jobs(self, ctx: BotContext) -> list[PeriodicJob]:
+        """Background jobs of the instance that talks to people (not of link-only ones)."""
+        client = self.main_client
+
+        async def send(chat_id: int, text: str) -> None:
+            await client.send_message(chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+
+        async def edit(chat_id: int, message_id: int, text: str) -> None:
+            await bot_replies.edit(client, chat_id, message_id, text)
+
+        expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning)
+        stale = StaleRequestJob(ctx.requests, send)
+        return [PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS),
+                PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS)]
 
     def _bind_web(self) -> socket.socket:
         settings = self.settings
@@ -161,6 +202,14 @@ class Service:
         if self._stopped.is_set():
             return
         grace = float(self.settings.shutdown_grace)
+        if self.ctx is not None:
+            for hook in self.ctx.on_stopping:
+                try:
+                    await hook()
+                except Exception as error:  # noqa: BLE001 - shutting down: say it, go on
+                    log.warning("A shutdown step failed: %s", error)
+        for job in self.jobs:
+            await job.stop()
         if self._runner is not None:
             for site in list(self._runner.sites):
                 await site.stop()

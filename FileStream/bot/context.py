@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
+from FileStream.services.ratelimit import FileRateLimit
+from FileStream.services.requests import RequestTracker
 from FileStream.telegram.pool import BotPool
+
+Hook = Callable[[], Awaitable[object]]
 
 
 @dataclass
@@ -18,10 +22,18 @@ class BotContext:
     pool: BotPool
     intake: FileIntake
     links: LinkMaker
+    requests: RequestTracker
+    rate_limit: FileRateLimit
     clock: Callable[[], datetime]
     started_at: datetime
     bot_username: str = ""
-    extras: dict = field(default_factory=dict)  # room for later services (broadcasts, jobs)
+    broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
+    # Run by the service once the bots are up / before they stop (resuming a broadcast…).
+    on_started: list[Hook] = field(default_factory=list)
+    on_stopping: list[Hook] = field(default_factory=list)
 
     def deep_link(self, payload: str) -> str:
         return f"https://t.me/{self.bot_username}?start={payload}"
+
+    def is_owner(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.settings.owner_ids
