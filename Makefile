@@ -1,22 +1,30 @@
 # Two commands for a newcomer: `make run` (the service) and `make test` (the whole suite).
+# Each sets up the virtual environment it needs on first use.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo bench clean
+.PHONY: run test bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
 
-run: $(STAMP)
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Reads .env (see .env.sample); says in words which settings are missing.
+run: $(VENV)/.runtime
 	$(PY) -m FileStream
 
-test: $(STAMP)
+test: $(VENV)/.dev
 	$(PY) -m pytest
+
+bench: $(VENV)/.dev
+	$(PY) bench/stream_bench.py
 
 clean:
 	rm -rf $(VENV)
