@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -11,32 +10,18 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
+from FileStream.logging_setup import configure_logging
 from FileStream.config import ConfigError, Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 log = logging.getLogger("FileStream")
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
-
-
 def _configure_logging(settings: Settings) -> None:
-    handler = logging.StreamHandler()
-    if settings.log_json:
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    secrets = [settings.api_hash, settings.bot_token, *settings.multi_tokens]
+    if settings.link_secret:
+        secrets.append(settings.link_secret.decode("utf-8", "replace"))
+    configure_logging(settings.log_level, settings.log_json, secrets=secrets)
 
 
 async def _serve(service_cls: Any, settings: Settings) -> int:
