@@ -165,3 +165,30 @@ async def test_channel_with_a_new_style_id_works(telegram):
     assert data.getvalue() == b"abc" * 3000
     member = await client.get_chat_member(channel.id, "me")
     assert member.status.name == "ADMINISTRATOR"
+
+
+async def test_a_person_who_blocked_the_bot_or_deleted_the_account_cannot_be_written_to(telegram):
+    from pyrogram.errors import InputUserDeactivated, UserIsBlocked
+
+    world = telegram.world
+    bot = world.add_bot(username="filestream_bot", home_dc=2)
+    users = [world.add_user(first_name=name) for name in ("Bo", "Cy", "Di")]
+    for user in users:
+        await telegram.person(user).send_command(bot, "start")
+    bo, cy, di = users
+    cy.block(bot)
+    di.deleted = True
+    client = make_bot_client(telegram, bot)
+    await client.start()
+    try:
+        await client.send_message(bo.id, "hello")
+        with pytest.raises(UserIsBlocked):
+            await client.send_message(cy.id, "hello")
+        with pytest.raises(InputUserDeactivated):
+            await client.send_message(di.id, "hello")
+        cy.unblock(bot)
+        await client.send_message(cy.id, "hello again")
+    finally:
+        await client.stop()
+    assert (await telegram.person(bo).next_message(bot)).text == "hello"
+    assert (await telegram.person(cy).next_message(bot)).text == "hello again"

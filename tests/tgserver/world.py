@@ -90,6 +90,17 @@ class Bot(Account):
 @dataclass(eq=False)
 class User(Account):
     phone: str | None = None
+    blocked_bots: set[int] = field(default_factory=set, repr=False)  # bots this person blocked
+    deleted: bool = False  # the account was deleted: nothing can be sent to it
+
+    def block(self, bot: "Bot") -> "User":
+        """This person blocks `bot`: the bot's sends to them fail with USER_IS_BLOCKED."""
+        self.blocked_bots.add(bot.id)
+        return self
+
+    def unblock(self, bot: "Bot") -> "User":
+        self.blocked_bots.discard(bot.id)
+        return self
 
 
 # ---------------------------------------------------------------------------- media

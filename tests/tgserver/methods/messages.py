@@ -8,7 +8,7 @@ from .. import render
 from ..content import BytesContent
 from ..errors import RpcFail
 from ..tl import message_ids, normalize
-from ..world import Account, Bot, Channel, Document, Event, ForwardInfo, Message, Photo, now
+from ..world import Account, Bot, Channel, Document, Event, ForwardInfo, Message, Photo, User, now
 from . import rpc
 from .common import admin_channel, input_peer
 
@@ -32,6 +32,10 @@ def _check_can_send(ctx, target: Account | Channel) -> None:
         # A bot cannot start a conversation: the person must have written to it first.
         if frozenset((me.id, target.id)) not in ctx.world.private_chats:
             raise RpcFail(400, "PEER_ID_INVALID")
+        if isinstance(target, User) and target.deleted:
+            raise RpcFail(400, "INPUT_USER_DEACTIVATED")
+        if isinstance(target, User) and me.id in target.blocked_bots:
+            raise RpcFail(403, "USER_IS_BLOCKED")
 
 
 def _send(ctx, target: Account | Channel, text: str, *, media=None, entities=None, reply_markup=None,
