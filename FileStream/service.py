@@ -21,6 +21,7 @@ from FileStream.embedded_db import EmbeddedDatabase
 from FileStream.jobs.expiry import ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
+from FileStream.observability import Operations, StreamMetrics
 from FileStream.services.intake import FileIntake
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
@@ -31,6 +32,7 @@ from FileStream.telegram.media_sessions import MediaSessions
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.web.app import build_app
+from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class Service:
         self._embedded_db: EmbeddedDatabase | None = None
         self.ctx: BotContext | None = None
         self.jobs: list[PeriodicJob] = []
+        self.ops = Operations(self)
         self._stopped = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
@@ -128,7 +131,7 @@ class Service:
         self.pool = BotPool(main=main)
         self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key)
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
-            prefetch=settings.stream_prefetch, stripe=settings.stream_stripe))
+            prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics)
         self.streams = ActiveStreams(self.streamer)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
@@ -189,7 +192,9 @@ class Service:
 
     async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
         app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
-                        public_url=self.public_url, clock=self.clock)
+                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics))
+        add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
+                       count_status=self.ops.metrics.http_response)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
                                      handler_cancellation=True, access_log=None)
         await self._runner.setup()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -47,8 +48,10 @@ class StreamTuning:
 class Streamer:
     """Reads byte ranges of stored files through the bot pool (implements web's ByteSource)."""
 
-    def __init__(self, pool: BotPool, sessions: MediaSessions, tuning: StreamTuning = StreamTuning()) -> None:
+    def __init__(self, pool: BotPool, sessions: MediaSessions, tuning: StreamTuning = StreamTuning(),
+                 metrics=None) -> None:
         self.pool = pool
+        self.metrics = metrics  # FileStream.metrics.Metrics, optional
         self.sessions = sessions
         self.tuning = tuning
         self.locations = LocationCache()
@@ -96,6 +99,8 @@ class Streamer:
                         continue
                     except FloodWait as error:
                         self.pool.record_flood(member, float(error.value or 1))
+                        if self.metrics is not None:
+                            self.metrics.flood_wait(member.name, float(error.value or 1))
                         tried.add(member)
                         last_error = error
                         continue
@@ -134,10 +139,13 @@ class Streamer:
     async def _get_file(self, member: PoolMember, file: StoredFile, block: Block) -> bytes:
         location, dc_id = await self._location(member, file)
         session = await self.sessions.get(member.name, member.client, dc_id)
+        began = time.perf_counter()
         precise = not (block.offset % 4096 == 0 and block.limit % 4096 == 0 and (1 << 20) % block.limit == 0)
         answer = await session.invoke(
             raw.functions.upload.GetFile(location=location, offset=block.offset, limit=block.limit, precise=precise or None),
             retries=1, timeout=self.tuning.block_timeout, sleep_threshold=0)
+        if self.metrics is not None:
+            self.metrics.getfile(member.name, dc_id, time.perf_counter() - began)
         try:
             return block.cut(answer.bytes)
         except ShortBlockError as error:
