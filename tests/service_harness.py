@@ -111,7 +111,19 @@ async def send_and_get_links(world: World, data: bytes, file_name: str, *, kind:
     message = await world.person.send_file(world.main_bot, data=data, file_name=file_name, mime_type=mime_type,
                                            kind=kind, dc_id=dc_id or world.main_bot.home_dc)
     reply = await world.person.next_message(world.main_bot, timeout=timeout)
-    return Sent(message, reply, links_in(reply))
+    return Sent(message, *await until_links(world, reply, timeout=timeout))
+
+
+async def until_links(world: World, reply, *, timeout: float = 20):
+    """The bot edits one status message until it carries the links (or says why not): follow
+    it until it has them or nothing more comes; returns (last state seen, links or None)."""
+    while links_in(reply) is None:
+        try:
+            event = await world.person.next_event(world.main_bot, timeout=timeout)
+        except TimeoutError:
+            break
+        reply = event.message
+    return reply, links_in(reply)
 
 
 def links_in(reply) -> Links | None:

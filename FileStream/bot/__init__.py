@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from FileStream.bot import intake, start
+from FileStream.bot import access, channel, commands, files, intake, requests, start
 from FileStream.bot.context import BotContext
 
 
 def register_handlers(client, ctx: BotContext) -> None:
     """Order matters only between groups; see bot/routing.py."""
-    for module in (start, intake):
+    for module in (
+        start,
+        intake,
+        commands,   # the command menus, and the owner's once they write
+        access,     # the gate before every handler: record, banned, force-subscribe
+        requests,   # /status, /revoke
+        files,      # /files and its buttons
+        channel,    # AUTH_CHANNEL posts
+    ):
         module.register(client, ctx)

@@ -12,3 +12,57 @@ def file_links_keyboard(links: FileLinks, *, show_download: bool = True) -> Inli
     if show_download:
         row.append(InlineKeyboardButton("Download", url=links.download))
     return InlineKeyboardMarkup([row])
+
+
+# Callback data: short prefixes, then one argument (Telegram allows 64 bytes).
+FILES_PAGE = "files:"     # files:<page>
+FILE_CARD = "file:"       # file:<file id>
+FILE_DELETE = "del:"      # del:<file id>
+JOIN_RETRY = "joined"
+
+
+def files_page_keyboard(files, page: int, pages: int) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton(_short(f.file_name), callback_data=FILE_CARD + f.id)] for f in files]
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton("« Previous", callback_data=f"{FILES_PAGE}{page - 1}"))
+    if page + 1 < pages:
+        nav.append(InlineKeyboardButton("Next »", callback_data=f"{FILES_PAGE}{page + 1}"))
+    if nav:
+        rows.append(nav)
+    return InlineKeyboardMarkup(rows)
+
+
+def file_card_keyboard(file_id: str, links: FileLinks, *, show_download: bool = True) -> InlineKeyboardMarkup:
+    row = [InlineKeyboardButton("Stream", url=links.watch)]
+    if show_download:
+        row.append(InlineKeyboardButton("Download", url=links.download))
+    return InlineKeyboardMarkup([
+        row,
+        [InlineKeyboardButton("Delete", callback_data=FILE_DELETE + file_id)],
+        [InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")],
+    ])
+
+
+def back_to_files() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")]])
+
+
+def channel_post_keyboard(links: FileLinks | None, bot_link: str, file_link: str) -> InlineKeyboardMarkup:
+    """Stream and Download when `links` is given (GENERATE_DOWNLOAD_LINKS), then the deep links."""
+    rows = []
+    if links is not None:
+        rows.append([InlineKeyboardButton("Stream", url=links.watch),
+                     InlineKeyboardButton("Download", url=links.download)])
+    rows.append([InlineKeyboardButton("Bot link", url=bot_link), InlineKeyboardButton("File", url=file_link)])
+    return InlineKeyboardMarkup(rows)
+
+
+def join_keyboard(join_url: str | None) -> InlineKeyboardMarkup:
+    rows = [[InlineKeyboardButton("Join the channel", url=join_url)]] if join_url else []
+    rows.append([InlineKeyboardButton("I joined", callback_data=JOIN_RETRY)])
+    return InlineKeyboardMarkup(rows)
+
+
+def _short(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"

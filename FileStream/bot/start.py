@@ -1,4 +1,4 @@
-"""/start (with its deep links), /help, and a short answer to anything else."""
+"""/start (with its deep links), /help, /about, and a short answer to anything else."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import logging
 
 from pyrogram import filters
 
-from FileStream.bot import keyboards, texts
+import FileStream
+from FileStream.bot import commands, keyboards, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer
 from FileStream.bot.routing import FALLBACK_GROUP, on_message
+from FileStream.core.formatting import escape_html
 
 log = logging.getLogger(__name__)
 
@@ -17,11 +19,6 @@ WELCOME = (
     "Hi! Send me a file and I will give you links to stream it in a browser or a player "
     "and to download it. /help lists every command."
 )
-HELP = "\n".join([
-    "/start - welcome",
-    "/help - this list",
-    "Send a file - get its stream and download links",
-])
 
 
 async def _live_file(ctx: BotContext, file_id: str):
@@ -51,7 +48,16 @@ async def on_start(ctx: BotContext, client, message) -> None:
 
 
 async def on_help(ctx: BotContext, client, message) -> None:
-    await answer(client, message, HELP)
+    lines = commands.help_lines(for_owner=ctx.is_owner(message.from_user.id if message.from_user else None))
+    lines.append("Send me a file - get its stream and download links")
+    await answer(client, message, escape_html("\n".join(lines)))
+
+
+async def on_about(ctx: BotContext, client, message) -> None:
+    uptime = (ctx.clock() - ctx.started_at).total_seconds()
+    settings = ctx.settings
+    await answer(client, message, texts.about(FileStream.__version__, uptime, len(ctx.pool.members),
+                                              settings.file_ttl, settings.channel_file_ttl))
 
 
 async def on_anything_else(ctx: BotContext, client, message) -> None:
@@ -61,4 +67,5 @@ async def on_anything_else(ctx: BotContext, client, message) -> None:
 def register(client, ctx: BotContext) -> None:
     on_message(client, ctx, on_start, filters.private & filters.command("start"))
     on_message(client, ctx, on_help, filters.private & filters.command("help"))
+    on_message(client, ctx, on_about, filters.private & filters.command("about"))
     on_message(client, ctx, on_anything_else, filters.private, group=FALLBACK_GROUP)

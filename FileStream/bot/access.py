@@ -1,0 +1,168 @@
+"""Who gets through to the handlers: everyone is recorded, banned people are told once and then
+ignored, and with FORCE_SUB_CHANNEL only members of that channel (owners always) get through.
+
+The gate runs in its own group before every handler and stops the update only when it
+refuses it, so it is written once here instead of in every handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from pyrogram import StopPropagation, filters
+from pyrogram.enums import ChatMemberStatus
+from pyrogram.errors import UserNotParticipant
+from pyrogram.handlers import CallbackQueryHandler, MessageHandler
+
+from FileStream.bot import keyboards, texts
+from FileStream.bot.context import BotContext
+from FileStream.bot.replies import answer
+
+log = logging.getLogger(__name__)
+
+GATE_GROUP = -10
+# A member who leaves keeps access this long at most; a refusal is re-asked on "I joined".
+MEMBERSHIP_TTL = timedelta(seconds=60)
+MEMBERSHIP_CACHE_MAX = 10_000
+_OUTSIDE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+
+
+class Membership:
+    """Asks Telegram whether someone is in the channel, and remembers answers briefly."""
+
+    def __init__(self, client, channel: int | str, clock, ttl: timedelta = MEMBERSHIP_TTL) -> None:
+        self._client = client
+        self.channel = channel
+        self._clock = clock
+        self._ttl = ttl
+        self._answers: dict[int, tuple[bool, datetime]] = {}
+        self._join_url: str | None = None
+
+    async def is_member(self, user_id: int, *, fresh: bool = False) -> bool:
+        now = self._clock()
+        known = self._answers.get(user_id)
+        if known is not None and not fresh and now - known[1] < self._ttl:
+            return known[0]
+        try:
+            member = await self._client.get_chat_member(self.channel, user_id)
+            inside = member.status not in _OUTSIDE
+        except UserNotParticipant:
+            inside = False
+        except Exception as error:  # noqa: BLE001 - a setup problem must not lock everyone out
+            log.warning("Cannot check membership of %s in FORCE_SUB_CHANNEL %s (%s); letting them through. "
+                        "Is the bot an admin there?", user_id, self.channel, error)
+            return True
+        self._remember(user_id, inside, now)
+        return inside
+
+    def _remember(self, user_id: int, inside: bool, now: datetime) -> None:
+        if len(self._answers) >= MEMBERSHIP_CACHE_MAX:
+            self._answers = {k: v for k, v in self._answers.items() if now - v[1] < self._ttl}
+            if len(self._answers) >= MEMBERSHIP_CACHE_MAX:
+                self._answers.clear()
+        self._answers[user_id] = (inside, now)
+
+    async def join_url(self) -> str | None:
+        if self._join_url is None:
+            self._join_url = await self._find_join_url()
+        return self._join_url
+
+    async def _find_join_url(self) -> str | None:
+        if isinstance(self.channel, str):
+            return f"https://t.me/{self.channel.lstrip('@')}"
+        try:
+            chat = await self._client.get_chat(self.channel)
+            if chat.username:
+                return f"https://t.me/{chat.username}"
+            if chat.invite_link:
+                return chat.invite_link
+            return await self._client.export_chat_invite_link(self.channel)
+        except Exception as error:  # noqa: BLE001 - the retry button still works without it
+            log.warning("No join link for FORCE_SUB_CHANNEL %s (%s); people get only the retry button",
+                        self.channel, error)
+            return None
+
+
+class Gate:
+    def __init__(self, ctx: BotContext, membership: Membership | None) -> None:
+        self.ctx = ctx
+        self.membership = membership
+
+    async def on_message(self, client, message) -> None:
+        person = message.from_user
+        if person is None:
+            return
+        await self._record(person)
+        if await self._banned(client, person.id, message.chat.id):
+            raise StopPropagation
+        if not await self._may_pass(person.id):
+            await answer(client, message, texts.JOIN_FIRST, markup=keyboards.join_keyboard(await self.membership.join_url()))
+            raise StopPropagation
+
+    async def on_callback(self, client, query) -> None:
+        person = query.from_user
+        await self._record(person)
+        if await self._banned(client, person.id, person.id):
+            await query.answer(texts.BANNED, show_alert=True)
+            raise StopPropagation
+        if query.data == keyboards.JOIN_RETRY:
+            await self._retry(client, query)
+            raise StopPropagation
+        if not await self._may_pass(person.id):
+            await query.answer(texts.JOIN_STILL_MISSING, show_alert=True)
+            raise StopPropagation
+
+    async def _retry(self, client, query) -> None:
+        if self.membership is not None and not await self.membership.is_member(query.from_user.id, fresh=True):
+            await query.answer(texts.JOIN_STILL_MISSING, show_alert=True)
+            return
+        await query.answer()
+        await query.message.edit_text(texts.JOINED)
+
+    async def _may_pass(self, user_id: int) -> bool:
+        if self.membership is None or self.ctx.is_owner(user_id):
+            return True
+        return await self.membership.is_member(user_id)
+
+    async def _record(self, person) -> None:
+        try:
+            await self.ctx.db.users.touch(person.id, person.first_name, person.username, self.ctx.clock())
+        except Exception as error:  # noqa: BLE001 - recording must not stop the conversation
+            log.warning("Could not record user %s: %s", person.id, error)
+
+    async def _banned(self, client, user_id: int, chat_id: int) -> bool:
+        """True for a banned person; the first time after their ban they are told so."""
+        user = await self.ctx.db.users.get(user_id)
+        if user is None or not user.banned:
+            return False
+        # A once-only mark in the database: holds across restarts and instances, and a
+        # new ban (after an unban) gets its own notice.
+        mark = f"ban_notice:{user_id}:{int(user.banned_at.timestamp() * 1000)}"
+        if await self.ctx.db.settings.add(mark, self.ctx.clock()):
+            try:
+                await client.send_message(chat_id, texts.BANNED)
+            except Exception as error:  # noqa: BLE001 - they may have blocked the bot
+                log.info("Could not tell banned user %s: %s", user_id, error)
+        return True
+
+
+def _lenient(check):
+    """A failing check (database hiccup) is logged and lets the update through to its handler,
+    which answers in words if it fails too."""
+    async def run(client, update) -> None:
+        try:
+            await check(client, update)
+        except StopPropagation:
+            raise
+        except Exception:  # noqa: BLE001
+            log.exception("The access check failed; letting the update through")
+    run.__name__ = check.__name__
+    return run
+
+
+def register(client, ctx: BotContext) -> None:
+    channel = ctx.settings.force_sub_channel
+    gate = Gate(ctx, Membership(client, channel, ctx.clock) if channel else None)
+    client.add_handler(MessageHandler(_lenient(gate.on_message), filters.private), GATE_GROUP)
+    client.add_handler(CallbackQueryHandler(_lenient(gate.on_callback)), GATE_GROUP)

@@ -1,0 +1,91 @@
+"""The command menus Telegram shows: one for everyone, one per owner with the owner commands added."""
+
+from __future__ import annotations
+
+import logging
+
+from pyrogram import filters
+from pyrogram.handlers import MessageHandler
+from pyrogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+from FileStream.bot.context import BotContext
+
+log = logging.getLogger(__name__)
+
+# The one list of commands: the menus and /help are both made from it.
+EVERYONE: tuple[tuple[str, str], ...] = (
+    ("start", "welcome, and open deep links"),
+    ("help", "every command, one line each"),
+    ("about", "version, uptime, bots and link lifetime"),
+    ("files", "your files that still have working links"),
+    ("status", "where your current file request stands"),
+    ("revoke", "cancel your current file request"),
+)
+OWNER: tuple[tuple[str, str], ...] = (
+    ("botstats", "bot pool, requests, files and users"),
+    ("ban", "<user_id> [reason]: stop someone using the bot"),
+    ("unban", "<user_id>: let them back in"),
+    ("broadcast", "as a reply: copy that message to every user"),
+    ("del", "<file id or link>: delete a file and end its links"),
+    ("upload", "<path>: upload a file from UPLOAD_DIR"),
+)
+
+
+def help_lines(*, for_owner: bool) -> list[str]:
+    commands = EVERYONE + (OWNER if for_owner else ())
+    return [f"/{name} - {description}" for name, description in commands]
+
+
+def _menu(commands) -> list[BotCommand]:
+    # The menu shows short descriptions; the argument hints stay in /help.
+    return [BotCommand(name, description.split(": ", 1)[-1]) for name, description in commands]
+
+
+class CommandMenus:
+    """Publishes the menus once the bot is up; an owner Telegram cannot resolve yet (they never
+    wrote to the bot) gets theirs the first time they write.
+    """
+
+    def __init__(self, client, ctx: BotContext) -> None:
+        self._client = client
+        self._ctx = ctx
+        self._owners_done: set[int] = set()
+
+    async def publish(self) -> None:
+        try:
+            await self._client.set_bot_commands(_menu(EVERYONE), scope=BotCommandScopeDefault())
+        except Exception as error:  # noqa: BLE001 - the bot works without a menu
+            log.warning("Could not register the command menu with Telegram: %s", error)
+        for owner_id in self._ctx.settings.owner_ids:
+            await self.publish_for_owner(owner_id, quiet=True)
+
+    async def publish_for_owner(self, owner_id: int, *, quiet: bool = False) -> None:
+        if owner_id in self._owners_done:
+            return
+        try:
+            await self._client.set_bot_commands(_menu(EVERYONE + OWNER), scope=BotCommandScopeChat(owner_id))
+        except Exception as error:  # noqa: BLE001
+            level = logging.INFO if quiet else logging.WARNING
+            log.log(level, "The owner command menu for %s is not set yet (%s); it will be once they write to the bot",
+                    owner_id, error)
+            return
+        self._owners_done.add(owner_id)
+        log.info("Owner command menu set for %s", owner_id)
+
+
+# Before every other group, and it lets the message go on to its real handler.
+WATCH_GROUP = -20
+
+
+def register(client, ctx: BotContext) -> None:
+    menus = CommandMenus(client, ctx)
+    ctx.on_started.append(menus.publish)
+
+    async def owner_wrote(_client, message) -> None:
+        try:
+            await menus.publish_for_owner(message.from_user.id)
+        except Exception:  # noqa: BLE001 - never in the way of the owner's message
+            log.exception("Setting the owner command menu failed")
+
+    owners = filters.create(lambda _, __, m: m.from_user is not None and ctx.is_owner(m.from_user.id))
+    client.add_handler(MessageHandler(owner_wrote, filters.private & owners), WATCH_GROUP)
