@@ -1,0 +1,155 @@
+"""Conversations about file requests: one status message that becomes the links, one request at
+a time, /status and /revoke, the timeout, and the expiry warning and end of links.
+
+The real service runs against the local Telegram server and the test database; time is the
+harness clock and the background jobs are woken by hand, so nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links, settings_for
+
+# The copy into BIN_CHANNEL is messages.sendMedia; a FLOOD_WAIT shorter than the client's
+# sleep threshold keeps the request "storing" (the client sleeps it) until something ends it.
+COPY = "messages.SendMedia"
+
+
+@pytest.fixture
+def stack_settings(telegram, database_url, database_name, tmp_path):
+    def build(world, **overrides):
+        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
+    return build
+
+
+def job(service, name):
+    return next(j for j in service.jobs if j.name == name)
+
+
+async def run_job(service, name):
+    """Run one pass of a background job now and return its report."""
+    the_job = job(service, name)
+    the_job.wake()
+    return await the_job.next_pass()
+
+
+async def test_a_file_moves_through_one_status_message_to_its_links(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    async with running_service(stack_settings(world), Clock()) as service:
+        await person.send_file(bot, b"hello there", file_name="greeting.txt", mime_type="text/plain")
+        status = await person.next_message(bot)
+        assert "greeting.txt" in status.text and "Storing your file" in status.text
+        making = await person.next_edit(bot)
+        assert making.message_id == status.message_id and "Making your links" in making.text
+        done = await person.next_edit(bot)
+        assert done.message_id == status.message_id
+        links = links_in(done)
+        assert links is not None and "expire in 1 h" in done.text
+        assert len(person.messages_from(bot)) == 1, "one status message, edited as it moved"
+
+        request = await service.ctx.requests.store.active_for(person.id)
+        assert request is None
+        async with http_client() as http:
+            async with http.get(links.download) as response:
+                assert response.status == 200 and await response.read() == b"hello there"
+
+
+async def test_a_second_file_while_one_is_active_gets_a_polite_answer_and_nothing_else(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    clock = Clock()
+    async with running_service(stack_settings(world), clock) as service:
+        telegram.faults.flood_wait(bot, COPY, seconds=25, times=1)
+        await person.send_file(bot, b"first", file_name="first.txt")
+        status = await person.next_message(bot)
+        assert "Storing your file" in status.text
+
+        await person.send_file(bot, b"second", file_name="second.txt")
+        busy = await person.next_message(bot)
+        assert "first.txt" in busy.text and "/status" in busy.text and "/revoke" in busy.text
+
+        clock.advance(seconds=42)
+        await person.send_command(bot, "status")
+        shown = await person.next_message(bot)
+        assert "first.txt" in shown.text and "Storing your file" in shown.text and "42 s ago" in shown.text
+
+        await person.send_command(bot, "revoke")
+        said = await person.next_message(bot)
+        assert "Cancelled your request for first.txt" in said.text
+        ended = await person.next_edit(bot)
+        assert ended.message_id == status.message_id and "Cancelled at your request" in ended.text
+        assert links_in(ended) is None
+
+        await person.send_command(bot, "revoke")
+        assert "nothing to cancel" in (await person.next_message(bot)).text
+        await person.send_command(bot, "status")
+        assert "no file request in progress" in (await person.next_message(bot)).text
+
+        files, total = await service.db.files.list_by_owner(person.id, clock(), 0)
+        assert total == 0, "neither file was kept"
+        assert len(person.messages_from(bot)) == 6  # status, busy, status, revoked, revoke, status
+
+        # The request is over, so the next file goes through.
+        sent = await send_and_get_links(world, b"third", "third.txt")
+        assert sent.links is not None
+
+
+async def test_a_request_still_open_after_the_timeout_is_ended_and_the_person_told(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    clock = Clock()
+    async with running_service(stack_settings(world, REQUEST_TIMEOUT=60), clock) as service:
+        telegram.faults.flood_wait(bot, COPY, seconds=25, times=1)
+        await person.send_file(bot, b"slow", file_name="slow.bin")
+        status = await person.next_message(bot)
+
+        clock.advance(seconds=30)
+        report = await run_job(service, "stale requests")
+        assert report.timed_out == 0
+
+        clock.advance(seconds=31)
+        report = await run_job(service, "stale requests")
+        assert report.timed_out == 1 and report.notified == 1 and report.cancelled_local == 1
+        told = await person.next_message(bot)
+        assert "slow.bin" in told.text and "timed out after 1 min" in told.text
+        ended = await person.next_edit(bot)
+        assert ended.message_id == status.message_id and "Timed out" in ended.text
+
+        assert (await run_job(service, "stale requests")).timed_out == 0
+        await person.send_command(bot, "status")
+        assert "no file request in progress" in (await person.next_message(bot)).text
+        assert (await service.db.files.list_by_owner(person.id, clock(), 0))[1] == 0
+
+
+async def test_links_say_when_they_expire_warn_once_and_end_with_410(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    clock = Clock()
+    async with running_service(stack_settings(world, FILE_TTL=3600, EXPIRY_WARNING=600), clock) as service:
+        sent = await send_and_get_links(world, b"soon gone", "brief.txt", mime_type="text/plain")
+        assert "These links expire in 1 h (at 2026-11-22 13:00 UTC)" in sent.reply.text
+
+        clock.advance(minutes=51)
+        report = await run_job(service, "expiry notices")
+        assert report.warned == 1
+        warning = await person.next_message(bot)
+        assert "brief.txt" in warning.text and "expire in 9 min" in warning.text
+
+        clock.advance(minutes=1)
+        assert (await run_job(service, "expiry notices")).warned == 0
+        assert len(person.messages_from(bot)) == 2, "the warning comes once"
+
+        clock.advance(minutes=9)
+        report = await run_job(service, "expiry notices")
+        assert report.edited == 1
+        expired = await person.next_edit(bot)
+        assert expired.message_id == sent.reply.message_id
+        assert "brief.txt" in expired.text and "have expired" in expired.text and links_in(expired) is None
+
+        async with http_client() as http:
+            for url in (sent.links.download, sent.links.watch, sent.links.stream):
+                async with http.get(url) as response:
+                    assert response.status == 410
+                    assert "expired" in (await response.text()).lower()
