@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test bench clean
+.PHONY: run test demo bench clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
+
+# The product in a minute without Telegram credentials: local Telegram server + service.
+demo: $(VENV)/.dev
+	$(PY) tests/demo.py
 
 bench: $(VENV)/.dev
 	$(PY) bench/stream_bench.py
