@@ -33,7 +33,6 @@ RUN pip install --no-cache-dir --no-index --find-links /wheels /wheels/*.whl \
  && mkdir -p /app /data/db /data/sessions \
  && chown -R filestream:filestream /data
 WORKDIR /app
-COPY requirements.txt ./
 COPY FileStream ./FileStream
 COPY migrate_files.py ./
 USER filestream
