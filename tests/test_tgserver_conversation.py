@@ -192,3 +192,27 @@ async def test_a_person_who_blocked_the_bot_or_deleted_the_account_cannot_be_wri
         await client.stop()
     assert (await telegram.person(bo).next_message(bot)).text == "hello"
     assert (await telegram.person(cy).next_message(bot)).text == "hello again"
+
+
+async def test_a_person_replies_to_a_message_and_the_bot_sees_what_it_answers(telegram):
+    world = telegram.world
+    bot = world.add_bot(username="filestream_bot", home_dc=2)
+    alice = telegram.person(world.add_user(first_name="Alice"))
+    client = make_bot_client(telegram, bot)
+    seen = asyncio.Queue()
+
+    async def on_command(c, message):
+        await seen.put(message)
+
+    client.add_handler(MessageHandler(on_command, filters.command("broadcast")))
+    await client.start()
+    try:
+        news = await alice.send_text(bot, "Big news")
+        command = await alice.send_command(bot, "broadcast", reply_to=news)
+        message = await asyncio.wait_for(seen.get(), 10)
+        assert message.id == command and message.reply_to_message_id == news
+        assert message.reply_to_message.text == "Big news"
+        fetched = await client.get_messages(alice.id, message_ids=command, reply=True)
+        assert fetched.id == news and fetched.text == "Big news"
+    finally:
+        await client.stop()

@@ -31,13 +31,13 @@ class Person:
         return self.user.id
 
     # ------------------------------------------------------------------ sending
-    async def send_text(self, bot: Bot, text: str) -> int:
-        """Writes `text` to the bot; returns the message id."""
-        return self.world.send_private(self.user, bot, text).id
+    async def send_text(self, bot: Bot, text: str, *, reply_to: int | None = None) -> int:
+        """Writes `text` to the bot (as a reply to message `reply_to`); returns the message id."""
+        return self.world.send_private(self.user, bot, text, reply_to=reply_to).id
 
-    async def send_command(self, bot: Bot, command: str, *args: Any) -> int:
+    async def send_command(self, bot: Bot, command: str, *args: Any, reply_to: int | None = None) -> int:
         text = "/" + command.lstrip("/") + "".join(f" {a}" for a in args)
-        return await self.send_text(bot, text)
+        return await self.send_text(bot, text, reply_to=reply_to)
 
     def _media(self, data: Any, size: int | None, seed: int, kind: str, file_name: str | None,
                mime_type: str | None, dc_id: int | None, attrs: dict) -> Media:

@@ -124,6 +124,7 @@ def message(msg: Message, viewer: Account) -> raw.base.Message:
         out=(msg.sender is viewer) or None,
         from_id=raw.types.PeerUser(user_id=msg.sender.id) if msg.sender is not None else None,
         fwd_from=fwd,
+        reply_to=raw.types.MessageReplyHeader(reply_to_msg_id=msg.reply_to) if msg.reply_to else None,
         media=media(msg.media),
         reply_markup=msg.reply_markup,
         entities=msg.entities or None,

@@ -49,24 +49,34 @@ def peel(query: TLObject) -> tuple[TLObject, bool]:
     return query, without_updates
 
 
-def message_ids(items: Any) -> list[int]:
-    """Plain ids from a Vector<InputMessage> as pyrogram.raw reads it on the server side.
+def message_refs(items: Any) -> list[tuple[int, bool]]:
+    """(id, is_reply_to) from a Vector<InputMessage> as pyrogram.raw reads it on the server side:
+    InputMessageID names a message, InputMessageReplyTo the message that one replies to.
 
     A short vector of InputMessageID at the end of a request is read by `Vector.read_bare`
     as 8-byte longs (constructor id in the low half, the message id in the high half)."""
-    ids = []
+    refs = []
     for item in items or ():
         if isinstance(item, raw.types.InputMessageID):
-            ids.append(item.id)
+            refs.append((item.id, False))
+        elif isinstance(item, raw.types.InputMessageReplyTo):
+            refs.append((item.id, True))
         elif isinstance(item, int):
             constructor = item & 0xFFFFFFFF
             if constructor == raw.types.InputMessageID.ID:
-                ids.append(item >> 32)
+                refs.append((item >> 32, False))
+            elif constructor == raw.types.InputMessageReplyTo.ID:
+                refs.append((item >> 32, True))
             else:
-                ids.append(item)
+                refs.append((item, False))
         else:
             raise ValueError(f"unsupported InputMessage {item!r}")
-    return ids
+    return refs
+
+
+def message_ids(items: Any) -> list[int]:
+    """Plain ids from a Vector<InputMessage> of InputMessageID (see message_refs)."""
+    return [message_id for message_id, _ in message_refs(items)]
 
 
 @functools.cache

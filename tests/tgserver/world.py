@@ -297,6 +297,7 @@ class Message:
     deleted: bool = False
     version: int = 0
     random_id: int | None = None
+    reply_to: int | None = None  # id of the message (same chat) this one answers
 
     @property
     def is_channel_post(self) -> bool:
@@ -564,11 +565,11 @@ class World:
     def send_private(self, sender: Account, recipient: Account, text: str = "", *, media: Media | None = None,
                      entities: list[Any] | None = None, reply_markup: Any = None,
                      forward: ForwardInfo | None = None, random_id: int | None = None,
-                     notify_sender: bool = False) -> Message:
+                     notify_sender: bool = False, reply_to: int | None = None) -> Message:
         chat = self.private_chat(sender, recipient)
         message = Message(id=next(self._private_message_ids), chat=chat, sender=sender, date=now(), text=text,
                           entities=entities or None, media=media, reply_markup=reply_markup, forward=forward,
-                          random_id=random_id)
+                          random_id=random_id, reply_to=reply_to)
         self.private_messages[message.id] = message
         self._announce(Event("new", message=message), to=[recipient] + ([sender] if notify_sender else []))
         return message

@@ -7,7 +7,7 @@ from pyrogram import raw
 from .. import render
 from ..content import BytesContent
 from ..errors import RpcFail
-from ..tl import message_ids, normalize
+from ..tl import message_refs, normalize
 from ..world import Account, Bot, Channel, Document, Event, ForwardInfo, Message, Photo, User, now
 from . import rpc
 from .common import admin_channel, input_peer
@@ -206,8 +206,11 @@ async def get_messages(ctx, q):
     me = ctx.me
     peers = render.Peers(me)
     result = []
-    for msg_id in message_ids(q.id):
+    for msg_id, is_reply_to in message_refs(q.id):
         msg = ctx.world.private_messages.get(msg_id)
+        if is_reply_to:  # the message that msg_id answers
+            msg_id = msg.reply_to if msg is not None and msg.reply_to else msg_id
+            msg = ctx.world.private_messages.get(msg.reply_to) if msg is not None and msg.reply_to else None
         if msg is None or not msg.visible_to(me):
             result.append(raw.types.MessageEmpty(id=msg_id))
             continue
