@@ -6,10 +6,12 @@ PY     := $(VENV)/bin/python
 
 .PHONY: run test demo bench clean
 
-$(VENV)/.runtime: requirements.txt
+# The runtime plus SecantusDB, the embedded database used when DATABASE_URL is not set
+# (GPL-2.0: it runs as its own process; its pin lives in requirements-dev.txt).
+$(VENV)/.runtime: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt "$$(grep -o '^secantusdb==[^ ]*' requirements-dev.txt)"
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
