@@ -1,0 +1,102 @@
+"""Files posted in AUTH_CHANNEL get link buttons on their post; other posts are left alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from service_harness import http_client, make_world, running_service, settings_for
+
+
+@pytest.fixture
+def stack_settings(telegram, database_url, database_name, tmp_path):
+    def build(world, **overrides):
+        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
+    return build
+
+
+def channel_world(telegram):
+    world = make_world(telegram)
+    editor = telegram.world.add_user(first_name="Eddie", username="eddie")
+    movies = telegram.world.add_channel(title="Movies", admins=[world.main_bot, editor])
+    elsewhere = telegram.world.add_channel(title="Elsewhere", admins=[world.main_bot, editor])
+    return world, telegram.person(editor), movies, elsewhere
+
+
+def start_payload(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["start"][0]
+
+
+async def buttons_of(telegram, post):
+    return await telegram.world.wait_until(lambda: post.buttons)
+
+
+async def test_a_file_posted_in_the_auth_channel_gets_stream_download_and_deep_link_buttons(telegram, stack_settings):
+    world, editor, movies, elsewhere = channel_world(telegram)
+    async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id)) as service:
+        ignored_text = await editor.post_text(movies, "Tonight: a film")
+        ignored_file = await editor.post_file(elsewhere, b"not here", file_name="other.bin")
+        post = await editor.post_file(movies, b"the whole film", file_name="film.mkv", mime_type="video/x-matroska")
+
+        rows = await buttons_of(telegram, post)
+        assert [[b.text for b in row] for row in rows] == [["Stream", "Download"], ["Bot link", "File"]]
+        urls = {b.text: b.url for row in rows for b in row}
+        [record] = [f async for f in _channel_files(service)]
+        assert record.source == "channel" and record.expires_at is None and record.owner_id is None
+        assert urls["Bot link"].startswith("https://t.me/filestream_bot?")
+        assert start_payload(urls["Bot link"]) == f"stream_{record.id}"
+        assert start_payload(urls["File"]) == f"file_{record.id}"
+        async with http_client() as http:
+            async with http.get(urls["Download"]) as response:
+                assert response.status == 200 and await response.read() == b"the whole film"
+
+        # The deep link opens the bot and it sends the file.
+        await world.person.send_command(world.main_bot, "start", start_payload(urls["File"]))
+        copy = await world.person.next_message(world.main_bot)
+        assert copy.media is not None and copy.media.read() == b"the whole film"
+
+        assert ignored_text.buttons == [] and ignored_file.buttons == []
+        assert len([f async for f in _channel_files(service)]) == 1
+
+
+async def test_without_download_links_the_post_gets_only_the_deep_links(telegram, stack_settings):
+    world, editor, movies, _ = channel_world(telegram)
+    async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id, GENERATE_DOWNLOAD_LINKS="false",
+                                              CHANNEL_FILE_TTL=86400)) as service:
+        post = await editor.post_file(movies, b"short", file_name="short.mp4", mime_type="video/mp4", kind="video")
+        rows = await buttons_of(telegram, post)
+        assert [[b.text for b in row] for row in rows] == [["Bot link", "File"]]
+        [record] = [f async for f in _channel_files(service)]
+        assert (record.expires_at - record.created_at).total_seconds() == 86400
+
+
+async def test_a_post_the_bot_cannot_edit_is_logged_once_in_words(telegram, stack_settings, caplog):
+    world, editor, movies, _ = channel_world(telegram)
+    caplog.set_level(logging.INFO, logger="FileStream")
+    async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id)) as service:
+        post = await editor.post_file(movies, b"oops", file_name="oops.bin")
+        telegram.world.delete([post], None)  # gone before the bot could add its buttons
+        await eventually(lambda: [r for r in caplog.records if "link buttons" in r.getMessage()])
+        said = [r for r in caplog.records if "could not add its link buttons" in r.getMessage()]
+        assert len(said) == 1 and said[0].exc_info is None
+        assert "admin of the channel" in said[0].getMessage()
+        assert len([f async for f in _channel_files(service)]) == 1
+
+
+async def eventually(predicate, timeout: float = 10.0):
+    """Log records are no change of the Telegram world, so look again every few milliseconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := predicate()):
+        if loop.time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.01)
+    return value
+
+
+async def _channel_files(service):
+    async for doc in service.db.db["files"].find({"source": "channel"}):
+        yield await service.db.files.get(doc["_id"])
