@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from FileStream.bot import access, channel, commands, files, intake, requests, start
+from FileStream.bot import access, channel, commands, files, intake, owner, requests, start
 from FileStream.bot.context import BotContext
 
 
@@ -16,5 +16,6 @@ def register_handlers(client, ctx: BotContext) -> None:
         requests,   # /status, /revoke
         files,      # /files and its buttons
         channel,    # AUTH_CHANNEL posts
+        owner,      # the owner's commands: /botstats, /ban, /unban, /broadcast, /del, /upload
     ):
         module.register(client, ctx)

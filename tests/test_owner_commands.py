@@ -1,0 +1,243 @@
+"""The owner's commands in conversation: /botstats, /ban, /unban, /del, /upload, and refusals for anyone else.
+
+Every story runs the real service against the local Telegram server and the test database;
+the test types as the owner (or a person) would and reads what the bot answers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from pyrogram import raw
+
+from FileStream.bot.owner.guard import NOT_FOR_YOU
+from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links, settings_for
+
+OWNER_COMMANDS = ["botstats", "ban {victim}", "unban {banned}", "broadcast", "del {file_id}", "upload notes.txt"]
+
+
+@pytest.fixture
+def stack_settings(telegram, database_url, database_name, tmp_path):
+    def build(world, **overrides):
+        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
+    return build
+
+
+def add_owner(world):
+    """The bot's owner, a person of the world; pass OWNER_ID=owner.id to the settings."""
+    user = world.telegram.world.add_user(first_name="Olga", username="olga")
+    return world.telegram.person(user)
+
+
+async def say(person, bot, text: str, *, reply_to: int | None = None):
+    """The person types `text`; the bot's next new message to them."""
+    await person.send_text(bot, text, reply_to=reply_to)
+    return await person.next_message(bot)
+
+
+def pre_blocks(message) -> list[str]:
+    """The text of every monospace block (<pre>) of a message, as the person sees it."""
+    blocks = []
+    for entity in message.entities or []:
+        if isinstance(entity, raw.types.MessageEntityPre):
+            chunk = message.text.encode("utf-16-le")[entity.offset * 2:(entity.offset + entity.length) * 2]
+            blocks.append(chunk.decode("utf-16-le"))
+    return blocks
+
+
+async def test_anyone_but_the_owner_is_refused_every_owner_command_and_nothing_happens(
+        telegram, stack_settings, tmp_path):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    bot, alice = world.main_bot, world.person
+    upload_dir = tmp_path / "uploads"
+    upload_dir.mkdir()
+    (upload_dir / "notes.txt").write_bytes(b"owner notes")
+    victim = telegram.world.add_user(first_name="Victor")
+    async with running_service(stack_settings(world, OWNER_ID=owner.id, UPLOAD_DIR=upload_dir)) as service:
+        db = service.db
+        sent = await send_and_get_links(world, b"alice's file", "alice.txt", mime_type="text/plain")
+        file_id = (await db.files.list_by_owner(alice.id, service.clock(), 0))[0][0].id
+        await db.users.ban(4242, "spam", service.clock())
+        channel_posts = len(world.bin_channel.messages)
+        calls_before = len(telegram.rpc_log(bot))
+
+        for command in OWNER_COMMANDS:
+            text = "/" + command.format(victim=victim.id, banned=4242, file_id=file_id)
+            reply_to = sent.message.id if command == "broadcast" else None
+            answer = await say(alice, bot, text, reply_to=reply_to)
+            assert answer.text == NOT_FOR_YOU, (command, answer.text)
+
+        # Nothing happened: no ban, no unban, no broadcast, no deletion, no upload.
+        assert not await db.users.is_banned(victim.id)
+        assert await db.users.is_banned(4242)
+        assert await db.broadcasts.running() is None
+        assert await db.files.get(file_id) is not None
+        assert len(world.bin_channel.messages) == channel_posts
+        async with http_client() as http:
+            async with http.get(sent.links.download) as response:
+                assert response.status == 200 and await response.read() == b"alice's file"
+        calls = [c.method for c in telegram.rpc_log(bot)[calls_before:]]
+        assert calls.count("messages.SendMessage") == len(OWNER_COMMANDS)
+        assert not {"messages.ForwardMessages", "messages.SendMedia", "upload.SaveFilePart",
+                    "channels.DeleteMessages", "messages.EditMessage"} & set(calls), calls
+        assert [m.text for m in owner.messages_from(bot)] == []
+
+
+async def test_botstats_shows_the_pool_requests_files_users_uptime_and_the_database(telegram, stack_settings):
+    world = make_world(telegram, backends=1)
+    owner = add_owner(world)
+    clock = Clock()
+    async with running_service(stack_settings(world, OWNER_ID=owner.id, FILE_TTL=86400), clock) as service:
+        await send_and_get_links(world, b"x" * 3000, "a.txt", mime_type="text/plain")
+        await service.db.users.touch(owner.id, "Olga", "olga", clock())
+        await service.db.users.touch(world.person.id, "Alice", "alice", clock())
+        clock.advance(hours=1, minutes=5)
+        stats = await say(owner, world.main_bot, "/botstats")
+
+    pool, service_table = pre_blocks(stats)
+    header, *rows = pool.splitlines()
+    for column in ("bot", "healthy", "in flight", "served", "bytes", "errors", "DC", "last error"):
+        assert column in header
+    assert len(rows) == 2
+    assert any(r.startswith("@filestream_bot ") for r in rows) and any(r.startswith("@filestream_worker1_bot") for r in rows)
+    assert all(" yes " in r for r in rows)
+    lines = dict(line.split("  ", 1) for line in service_table.splitlines())
+    lines = {key.strip(): value.strip() for key, value in lines.items()}
+    assert lines["files live"] == "1"
+    assert lines["users"] == "2"
+    assert lines["uptime"] == "1 h 5 min"
+    assert lines["database"] == "ok"
+    assert "active: processing" in lines and "active: generating link" in lines
+    assert "completed, last hour" in lines and "completed, last day" in lines
+
+
+async def test_ban_and_unban_confirm_with_the_name_and_refuse_malformed_ids(telegram, stack_settings):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    bot, alice = world.main_bot, world.person
+    async with running_service(stack_settings(world, OWNER_ID=owner.id)) as service:
+        db = service.db
+        await db.users.touch(alice.id, "Alice <3", "alice", service.clock())
+
+        for text in ("/ban", "/ban abc", "/ban -5", "/ban 12.5 spam", "/unban", "/unban @alice"):
+            answer = await say(owner, bot, text)
+            assert answer.text.startswith("Usage: /" + text.split()[0][1:]), (text, answer.text)
+
+        banned = await say(owner, bot, f"/ban {alice.id} sends <spam>  daily")
+        assert banned.text.startswith(f"Banned Alice <3 (@alice, id {alice.id}).")
+        assert "Reason: sends <spam>  daily" in banned.text
+        user = await db.users.get(alice.id)
+        assert user.banned and user.ban_reason == "sends <spam>  daily"
+        again = await say(owner, bot, f"/ban {alice.id}")
+        assert again.text == f"Alice <3 (@alice, id {alice.id}) was already banned."
+
+        stranger = await say(owner, bot, "/ban 777000123")
+        assert stranger.text.startswith("Banned user 777000123 (not seen by the bot yet).")
+        assert "Reason: no reason given" in stranger.text
+        assert await db.users.is_banned(777000123)
+
+        own = await say(owner, bot, f"/ban {owner.id}")
+        assert "owners cannot be banned" in own.text
+        assert not await db.users.is_banned(owner.id)
+
+        lifted = await say(owner, bot, f"/unban {alice.id}")
+        assert lifted.text.startswith(f"Unbanned Alice <3 (@alice, id {alice.id}).")
+        assert not await db.users.is_banned(alice.id)
+        not_banned = await say(owner, bot, f"/unban {alice.id}")
+        assert not_banned.text == f"Alice <3 (@alice, id {alice.id}) is not banned."
+
+
+async def test_del_ends_a_file_by_link_or_id_and_removes_its_stored_message(telegram, stack_settings):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    bot = world.main_bot
+    async with running_service(stack_settings(world, OWNER_ID=owner.id)) as service:
+        by_download = await send_and_get_links(world, b"one" * 100, "one.txt", mime_type="text/plain")
+        by_watch = await send_and_get_links(world, b"two" * 100, "two.txt", mime_type="text/plain")
+        by_stream = await send_and_get_links(world, b"three", "three.txt", mime_type="text/plain")
+        by_id = await send_and_get_links(world, b"four", "four <b>.txt", mime_type="text/plain")
+        files, _ = await service.db.files.list_by_owner(world.person.id, service.clock(), 0)
+        four = next(f for f in files if f.file_name == "four <b>.txt")
+
+        for sent, argument in ((by_download, by_download.links.download), (by_watch, by_watch.links.watch),
+                               (by_stream, by_stream.links.stream), (by_id, four.id)):
+            record = next(f for f in files if sent.links.watch == service.links.links(f).watch)
+            stored = world.bin_channel.messages[record.storage_message_id]
+            assert not stored.deleted
+            answer = await say(owner, bot, f"/del {argument}")
+            assert answer.text == (f"Deleted {record.file_name} ({record.file_size} B). "
+                                   "Its links no longer work."), answer.text
+            assert await service.db.files.get(record.id) is None
+            assert stored.deleted
+            async with http_client() as http:
+                for url in (sent.links.download, sent.links.watch, sent.links.stream):
+                    async with http.get(url) as response:
+                        assert response.status in (404, 410), url
+
+        gone = await say(owner, bot, f"/del {four.id}")
+        assert gone.text == "There is no such file: it was deleted already or never existed."
+        for nonsense in ("/del", "/del hello", "/del https://example.org/dl/" + "A" * 48 + "/x.txt"):
+            answer = await say(owner, bot, nonsense)
+            assert answer.text.startswith("Usage: /del"), (nonsense, answer.text)
+
+
+async def test_upload_sends_a_file_from_the_upload_dir_with_progress_and_answers_with_links(
+        telegram, stack_settings, tmp_path):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    bot = world.main_bot
+    upload_dir = tmp_path / "uploads"
+    (upload_dir / "films").mkdir(parents=True)
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    (upload_dir / "films" / "holiday.mkv").write_bytes(data)
+    (tmp_path / "secret.txt").write_bytes(b"not for the bot")
+    (upload_dir / "sneaky").symlink_to(tmp_path / "secret.txt")
+    (upload_dir / "sneaky_dir").symlink_to(tmp_path)
+    (upload_dir / "empty.txt").write_bytes(b"")
+    async with running_service(stack_settings(world, OWNER_ID=owner.id, UPLOAD_DIR=upload_dir)) as service:
+        status = await say(owner, bot, "/upload films/holiday.mkv")
+        assert status.text == "Uploading holiday.mkv (3.0 MiB)…"
+        edits = []
+        while not edits or "Uploading" in edits[-1].text:
+            edits.append(await owner.next_edit(bot, timeout=20))
+        progress, final = edits[:-1], edits[-1]
+        assert progress, "at least one progress edit"
+        assert all(e.message_id == status.message_id for e in edits)
+        first = progress[0].text
+        assert first.startswith("Uploading holiday.mkv: ") and "%" in first and "/s" in first and "left" in first
+        assert "holiday.mkv" in final.text and "do not expire" in final.text
+        links = links_in(final)
+        assert links is not None, final.text
+        async with http_client() as http:
+            async with http.get(links.download) as response:
+                assert response.status == 200 and await response.read() == data
+        record = (await service.db.files.list_by_owner(owner.id, service.clock(), 0))[0][0]
+        assert record.source == "upload" and record.file_name == "holiday.mkv"
+        # Only the intake's copy stays in the storage channel.
+        live_posts = [m for m in world.bin_channel.messages.values() if not m.deleted]
+        assert [m.id for m in live_posts] == [record.storage_message_id]
+
+        for path in ("../secret.txt", "films/../../secret.txt", str(tmp_path / "secret.txt"), "sneaky",
+                     "sneaky_dir/secret.txt"):
+            refusal = await say(owner, bot, f"/upload {path}")
+            assert refusal.text.startswith("That path leads outside the upload folder"), (path, refusal.text)
+        missing = await say(owner, bot, "/upload films/nope.mkv")
+        assert missing.text == "There is no file called films/nope.mkv in the upload folder."
+        folder = await say(owner, bot, "/upload films")
+        assert folder.text == "films is not a file."
+        empty = await say(owner, bot, "/upload empty.txt")
+        assert "empty" in empty.text
+        usage = await say(owner, bot, "/upload")
+        assert usage.text.startswith("Usage: /upload")
+        assert len([m for m in world.bin_channel.messages.values() if not m.deleted]) == 1
+
+
+async def test_upload_says_uploads_are_off_without_upload_dir(telegram, stack_settings):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    async with running_service(stack_settings(world, OWNER_ID=owner.id)):
+        answer = await say(owner, world.main_bot, "/upload films/holiday.mkv")
+    assert answer.text.startswith("Uploads from the server are off: set UPLOAD_DIR")
+    assert world.bin_channel.messages == {}

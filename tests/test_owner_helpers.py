@@ -1,0 +1,114 @@
+"""The pure parts behind the owner's commands: safe upload paths, progress pacing, stats, ids from links."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from FileStream.bot.owner.bans import parse_user_id
+from FileStream.bot.owner.delete import file_id_from
+from FileStream.core.tokens import make_link_token, new_file_id
+from FileStream.services.stats import gather_stats, render_stats
+from FileStream.services.uploads import (ProgressMeter, UploadRefused, UploadStatus, progress_text,
+                                         resolve_upload_path)
+from FileStream.telegram.pool import BotPool, PoolMember
+
+T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def upload_dir(tmp_path):
+    root = tmp_path / "uploads"
+    (root / "films").mkdir(parents=True)
+    (root / "films" / "a.mkv").write_bytes(b"a")
+    (root / "inside_link").symlink_to(root / "films" / "a.mkv")
+    (tmp_path / "outside.txt").write_bytes(b"x")
+    (root / "out_link").symlink_to(tmp_path / "outside.txt")
+    (root / "films" / "up").symlink_to(tmp_path)
+    return root
+
+
+def test_upload_paths_resolve_inside_the_folder_only(upload_dir, tmp_path):
+    assert resolve_upload_path(upload_dir, "films/a.mkv") == upload_dir / "films" / "a.mkv"
+    assert resolve_upload_path(upload_dir, "./films/../films/a.mkv") == upload_dir / "films" / "a.mkv"
+    # A link that stays inside is fine, and what gets uploaded is its target.
+    assert resolve_upload_path(upload_dir, "inside_link") == upload_dir / "films" / "a.mkv"
+    for escape in ("../outside.txt", "films/../../outside.txt", str(tmp_path / "outside.txt"), "out_link",
+                   "films/up/outside.txt", "/etc/passwd", "../../../../../../etc/passwd"):
+        with pytest.raises(UploadRefused, match="outside the upload folder"):
+            resolve_upload_path(upload_dir, escape)
+    with pytest.raises(UploadRefused, match="not valid"):
+        resolve_upload_path(upload_dir, "films/a\x00.mkv")
+    with pytest.raises(UploadRefused, match="does not exist"):
+        resolve_upload_path(tmp_path / "nowhere", "a.mkv")
+
+
+def test_an_upload_dir_reached_through_a_symlink_still_works(upload_dir, tmp_path):
+    (tmp_path / "link_to_uploads").symlink_to(upload_dir)
+    assert resolve_upload_path(tmp_path / "link_to_uploads", "films/a.mkv") == upload_dir / "films" / "a.mkv"
+
+
+def test_progress_is_reported_at_once_then_at_most_every_two_seconds():
+    now = [100.0]
+    meter = ProgressMeter(monotonic=lambda: now[0])
+    reports = []
+    for step in range(1, 40):
+        now[0] += 0.25
+        report = meter.update(step * 10, 400)
+        if report is not None:
+            reports.append((now[0], report))
+    times = [t for t, _ in reports]
+    assert times[0] == 100.25
+    assert all(b - a >= 2.0 for a, b in zip(times, times[1:]))
+    assert len(reports) == 5
+    assert meter.update(400, 400) is None  # the end is the caller's to say
+    status = reports[1][1]
+    assert status.done == 90 and status.elapsed == pytest.approx(2.25) and status.percent == 22
+
+
+def test_progress_text_says_percent_speed_and_time_left():
+    status = UploadStatus(done=5 * 1024 * 1024, total=20 * 1024 * 1024, elapsed=2.0)
+    assert progress_text("a.mkv", status) == (
+        "Uploading a.mkv: 25% (5.0 MiB of 20.0 MiB), 2.5 MiB/s, about 6 s left")
+    assert "time left unknown" in progress_text("a.mkv", UploadStatus(0, 10, 0.0))
+
+
+def test_file_ids_come_from_every_kind_of_link_a_raw_id_or_a_bare_token():
+    secret = b"s" * 32
+    file_id = new_file_id()
+    token = make_link_token(secret, file_id, T0)
+    for text in (f"https://x.example/dl/{token}/a%20b.mkv", f"http://127.0.0.1:8080/stream/{token}/a.mkv",
+                 f"https://x.example/watch/{token}", f"  https://x.example/base/watch/{token}?t=1  ", token, file_id):
+        assert file_id_from(text, secret) == file_id, text
+    forged = make_link_token(b"o" * 32, file_id, T0)
+    for text in (f"https://x.example/dl/{forged}/a.mkv", "hello", "", "https://x.example/dl/", "/watch/" + "A" * 48):
+        assert file_id_from(text, secret) is None, text
+
+
+def test_user_ids_are_positive_integers():
+    assert parse_user_id("123") == 123
+    for text in ("", "-1", "0", "1.5", "abc", "١٢٣", "1" * 30):
+        assert parse_user_id(text) is None, text
+
+
+class _DownDatabase:
+    class client:
+        class admin:
+            @staticmethod
+            async def command(name):
+                raise ConnectionError("connection refused\nmore detail")
+
+
+async def test_botstats_says_the_database_is_not_ok_when_it_does_not_answer():
+    pool = BotPool(main=PoolMember("main", None, is_main=True, username="filestream_bot", home_dc=2))
+    pool.record_failure(pool.main, "<timeout>")
+    stats = await gather_stats(pool, _DownDatabase(), now=T0 + timedelta(minutes=3), started_at=T0)
+    assert not stats.database_ok and stats.files_live is None
+    text = render_stats(stats)
+    assert "NOT OK: connection refused" in text
+    assert re.search(r"^files live +unknown \(database down\)$", text, re.M)
+    assert re.search(r"^uptime +3 min$", text, re.M)
+    assert "&lt;timeout&gt;" in text and "<timeout>" not in text  # escaped inside <pre>
+    assert "@filestream_bot  no" in text
