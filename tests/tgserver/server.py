@@ -380,6 +380,16 @@ class TelegramServer:
     async def wait_until(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         return await self.world.wait_until(predicate, timeout)
 
+    async def wait_for_buttons(self, channel: Any, message_id: int, timeout: float = 10.0) -> list:
+        """The inline buttons of a channel post, once it has any (a bot edits them in)."""
+        return await self.wait_until(lambda: self.world.channel_message(channel, message_id).buttons, timeout)
+
+    async def wait_for_edit(self, message: Any, timeout: float = 10.0, after_version: int | None = None) -> Any:
+        """Waits until `message` (a world Message) is edited after `after_version` (default: now)."""
+        version = message.version if after_version is None else after_version
+        await self.wait_until(lambda: message.version > version, timeout)
+        return message
+
     def connections_of(self, account: Account) -> list[Connection]:
         return [c for dc in self.dcs.values() for c in dc.connections
                 if any(s.auth_key.account is account for s in c.sessions)]
