@@ -67,7 +67,12 @@ class DataCenter:
 
     async def _listen(self) -> None:
         sock = self._socket
-        listener = await asyncio.start_server(self._accept, sock=sock, limit=1 << 22)
+        if sock is None:
+            return
+        try:
+            listener = await asyncio.start_server(self._accept, sock=sock, limit=1 << 22)
+        except OSError:  # refused again (socket closed) before the loop got here
+            return
         if self._socket is sock and not self.refusing:
             self._listener = listener
         else:
