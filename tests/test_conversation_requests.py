@@ -153,3 +153,23 @@ async def test_links_say_when_they_expire_warn_once_and_end_with_410(telegram, s
                 async with http.get(url) as response:
                     assert response.status == 410
                     assert "expired" in (await response.text()).lower()
+
+
+async def test_a_file_that_cannot_be_stored_ends_the_request_as_failed_in_words(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    clock = Clock()
+    async with running_service(stack_settings(world), clock) as service:
+        # Longer than the client sleeps through: the copy into BIN_CHANNEL fails.
+        telegram.faults.flood_wait(bot, COPY, seconds=300, times=1)
+        await person.send_file(bot, b"unlucky", file_name="unlucky.txt")
+        status = await person.next_message(bot)
+        failed = await person.next_edit(bot)
+        assert failed.message_id == status.message_id
+        assert "Failed. I could not store your file right now" in failed.text and links_in(failed) is None
+        assert "Traceback" not in failed.text
+        [doc] = [d async for d in service.db.db["requests"].find({"user_id": person.id})]
+        assert doc["state"] == "failed"
+
+        sent = await send_and_get_links(world, b"lucky", "lucky.txt")
+        assert sent.links is not None
