@@ -42,7 +42,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("WORKERS", "8", "concurrent bot update handlers"),
     ("STREAM_PREFETCH", "8", "blocks in flight per stream"),
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
-    ("AUTH_CHANNEL", "", "channel id whose members only may use the bot; empty: everyone"),
+    ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
