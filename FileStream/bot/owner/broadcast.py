@@ -99,6 +99,7 @@ class BroadcastDesk:
             ctx.db, self._copier.copy_to, clock=steady_utc_clock(), rate_per_second=ctx.settings.broadcast_rate,
             progress=self._show, progress_interval=PROGRESS_EVERY)
         self._task: asyncio.Task | None = None
+        self._stopping = False
 
     # -- what the owner does ----------------------------------------------------------------
 
@@ -122,7 +123,14 @@ class BroadcastDesk:
         await self._cancel(client, query.message.chat.id, lambda text: query.answer(text))
 
     async def _cancel(self, client, chat_id: int, say) -> None:
-        if not await self.engine.cancel():
+        # Copies already on their way are let through first, so the counts stay exact and
+        # nothing arrives after "cancelled".
+        await self._copier.hold(DRAIN_TIMEOUT)
+        try:
+            cancelled = await self.engine.cancel()
+        finally:
+            self._copier.release()
+        if not cancelled:
             await say(NOTHING_RUNNING)
             return
         # The run's last report turns the progress message into "Broadcast cancelled".
@@ -139,6 +147,7 @@ class BroadcastDesk:
         """Shutdown: let copies already sent finish and be saved, then stop; the broadcast stays
         running in MongoDB, so the next start resumes it without sending anyone twice.
         """
+        self._stopping = True
         task = self._task
         if task is None or task.done():
             return
@@ -154,6 +163,10 @@ class BroadcastDesk:
     # -- progress -----------------------------------------------------------------------------
 
     def _spawn(self, run) -> None:
+        if self._stopping:
+            # Started while shutting down: it stays running in MongoDB and the next start resumes it.
+            run.close()
+            return
         self._task = asyncio.get_running_loop().create_task(self._run(run))
 
     async def _run(self, run) -> None:
