@@ -105,7 +105,7 @@ class BroadcastDesk:
 
     async def on_broadcast(self, ctx: BotContext, client, message) -> None:
         if argument(message).lower() == "cancel":
-            await self._cancel(client, message.chat.id, lambda text: answer(client, message, text))
+            await self._cancel(lambda text: answer(client, message, text))
             return
         source = message.reply_to_message
         if source is None or argument(message):
@@ -120,9 +120,9 @@ class BroadcastDesk:
         self._spawn(self.engine.run(broadcast))
 
     async def on_cancel_button(self, ctx: BotContext, client, query) -> None:
-        await self._cancel(client, query.message.chat.id, lambda text: query.answer(text))
+        await self._cancel(query.answer)
 
-    async def _cancel(self, client, chat_id: int, say) -> None:
+    async def _cancel(self, say) -> None:
         # Copies already on their way are let through first, so the counts stay exact and
         # nothing arrives after "cancelled".
         await self._copier.hold(DRAIN_TIMEOUT)
