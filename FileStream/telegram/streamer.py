@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from pyrogram import raw
@@ -37,7 +37,8 @@ class FileGone(StreamError):
 
 @dataclass(frozen=True)
 class StreamTuning:
-    prefetch: int = 8               # blocks in flight per stream
+    prefetch: int = 8               # blocks in flight per stream, at most
+    initial_window: int = 2         # blocks in flight at a stream's start; one more per block sent
     stripe: bool = True             # spread one stream's blocks over the pool
     per_client_requests: int = 8    # GetFile in flight per bot client, all streams together
     block_timeout: float = 20.0     # seconds one GetFile may take before another client is tried
@@ -63,24 +64,33 @@ class Streamer:
             return
         blocks = iter(plan_blocks(start, end, file.file_size))
         primary = self.pool.pick()
+        # The window opens small and grows by one block per block sent (up to `prefetch`):
+        # players probe and seek with requests they abandon after a few bytes, and every block
+        # still in flight then is sent by Telegram anyway, ahead of the next request's answers.
+        limit = max(1, min(self.tuning.initial_window, self.tuning.prefetch))
         with self.pool.stream_lease(primary):
             window: deque[asyncio.Task] = deque()
             try:
-                for block in blocks:
-                    window.append(asyncio.ensure_future(self._fetch(file, block, primary)))
-                    if len(window) >= self.tuning.prefetch:
-                        break
+                self._fill(window, limit, blocks, file, primary)
                 while window:
                     data = await window.popleft()
-                    next_block = next(blocks, None)
-                    if next_block is not None:
-                        window.append(asyncio.ensure_future(self._fetch(file, next_block, primary)))
+                    limit = min(limit + 1, self.tuning.prefetch)
+                    # Refilled before the chunk goes out, so the next requests run meanwhile.
+                    self._fill(window, limit, blocks, file, primary)
                     yield data
             finally:
                 for task in window:
                     task.cancel()
                 if window:
                     await asyncio.gather(*window, return_exceptions=True)
+
+    def _fill(self, window: deque[asyncio.Task], limit: int, blocks: Iterator[Block], file: StoredFile,
+              primary: PoolMember) -> None:
+        while len(window) < limit:
+            block = next(blocks, None)
+            if block is None:
+                return
+            window.append(asyncio.ensure_future(self._fetch(file, block, primary)))
 
     async def _fetch(self, file: StoredFile, block: Block, primary: PoolMember) -> bytes:
         tried: set[PoolMember] = set()
