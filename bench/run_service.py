@@ -41,12 +41,21 @@ async def main(connection_file: str, env: dict[str, str]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     watcher = asyncio.ensure_future(exit_with_parent(stop))
+    profile = None
+    if os.environ.get("BENCH_PROFILE"):  # cProfile of the service, written at stop (for tuning)
+        import cProfile
+        profile = cProfile.Profile()
     try:
         await asyncio.wait_for(service.start(), 60)
+        if profile is not None:
+            profile.enable()
         print(f"service ready {service.public_url} {os.getpid()}", flush=True)
         await stop.wait()
     finally:
         watcher.cancel()
+        if profile is not None:
+            profile.disable()
+            profile.dump_stats(os.environ["BENCH_PROFILE"])
         await asyncio.wait_for(service.stop(), 30)
 
 

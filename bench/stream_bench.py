@@ -416,12 +416,22 @@ class Bench:
         assert got == size, (got, size)
         return size / MIB / (time.perf_counter() - began)
 
-    async def ttfb(self, key: str, at: float, tries: int) -> list[float]:
+    async def ttfb(self, key: str, at: float, tries: int, seek: bool = False) -> list[float]:
+        """Milliseconds to the first body byte of `bytes=<at * size>-` (a little further each try).
+
+        Each try starts on an idle service (the answers to the previous, aborted request have
+        drained). With `seek`, each try instead comes right after aborting a running download of
+        the same file, as a player's seek does: the connection still carries that stream's answers.
+        """
         f = self.files[key]
         times = []
         for n in range(tries):
-            start = int(f["size"] * at) + n * (MIB + 4099)
-            result = await fetch(self.http, f["url"], start=min(start, f["size"] - 1), first_chunk_only=True)
+            start = min(int(f["size"] * at) + n * (MIB + 4099), f["size"] - 1)
+            if seek:
+                await fetch(self.http, f["url"], start=n * 8 * MIB, first_chunk_only=True)
+            else:
+                await asyncio.sleep(0.5)
+            result = await fetch(self.http, f["url"], start=start, first_chunk_only=True)
             if result.error or result.status != 206:
                 raise RuntimeError(f"range request failed: {result}")
             times.append(result.ttfb * 1000)
@@ -452,6 +462,7 @@ class Bench:
     # -- the run ---------------------------------------------------------------------
     async def run(self) -> dict:
         p, r = self.p, self.results
+        r["loadavg_start"] = os.getloadavg()
         await self.start()
         await self.start_service(backends=1)
         await self.faults(latency=0, bandwidth=None)
@@ -459,8 +470,8 @@ class Bench:
         await self.send("big", p.big_size, 2, FILE_DC)
         await self.send("many", p.many_size, 3, FILE_DC)
         await self.send("cold", p.big_size, 4, COLD_DC)
-        # Warm-up: the service's media session on the files' DC, and the first code paths.
-        await fetch(self.http, self.files["main"]["url"], start=0, end=MIB - 1)
+        # Warm-up (untimed): every backend's media session on the files' DC, the first code paths.
+        await self.download("main")
         session, location = await self.reader_location(p.main_size, 1, FILE_DC)
 
         self.log(f"RSS while streaming the {p.big_size // MIB} MiB file once")
@@ -475,15 +486,19 @@ class Bench:
         for rtt in p.rtts:
             await self.faults(latency=rtt)
             self.log(f"single stream at {rtt * 1000:.0f} ms")
+            ours, base, ceiling = [], [], []
             async with asyncio.timeout(PHASE_TIMEOUT):
-                ours = [(await self.download("main")).mibps for _ in range(p.runs)]
-                base = [await self.sequential(session, location, p.main_size) for _ in range(p.runs)]
-                ceiling = ([await self.pipelined(session, location, p.main_size, in_flight) for _ in range(p.runs)]
-                           if rtt == 0 else [])
+                for _ in range(p.runs):  # interleaved, so a busy moment of the machine hits both
+                    ours.append((await self.download("main")).mibps)
+                    base.append(await self.sequential(session, location, p.main_size))
+                    if rtt == 0:
+                        ceiling.append(await self.pipelined(session, location, p.main_size, in_flight))
                 warm = await self.ttfb("big", 0.7, p.ttfb_tries)
+                seek = await self.ttfb("big", 0.7, p.ttfb_tries, seek=True)
             row = {"rtt_ms": round(rtt * 1000), "ours_mibps": round(median(ours), 1),
                    "baseline_mibps": round(median(base), 1), "ratio": round(median(ours) / median(base), 2),
-                   "ttfb_warm_ms": round(median(warm), 1), "runs": {"ours": ours, "baseline": base}}
+                   "ttfb_warm_ms": round(median(warm), 1), "ttfb_seek_ms": round(median(seek), 1),
+                   "runs": {"ours": ours, "baseline": base, "ttfb_warm": warm, "ttfb_seek": seek}}
             if ceiling:
                 row.update(ceiling_mibps=round(median(ceiling), 1), ceiling_in_flight=in_flight,
                            of_ceiling=round(median(ours) / median(ceiling), 3))
@@ -538,6 +553,7 @@ class Bench:
         bugs = await self.remote.call("bugs")
         r["server_bugs"] = bugs
         r["seconds"] = round(time.monotonic() - self.started, 1)
+        r["loadavg_end"] = os.getloadavg()
         return r
 
 
@@ -585,16 +601,19 @@ def targets(r: dict) -> list[tuple[str, str, bool]]:
 
 def markdown(r: dict) -> str:
     p = r["profile"]
-    out = [f"FileStream stream benchmark ({p['name']}; {r['cpus']} CPUs, Python {r['python']}, "
-           f"prefetch {r['prefetch']}, {r['per_client_requests']} GetFile per client; {r['seconds']} s)", ""]
+    load = "/".join(f"{x:.1f}" for x in r["loadavg_start"])
+    out = [f"FileStream stream benchmark ({p['name']}; {r['cpus']} CPUs, load average at start {load}, "
+           f"Python {r['python']}, prefetch {r['prefetch']}, {r['per_client_requests']} GetFile per client; "
+           f"{r['seconds']} s)", ""]
     out += [f"Single stream, {p['main_size'] // MIB} MiB file, service with 1 backend bot (median of {p['runs']}):", "",
-            "| RTT | FileStream MiB/s | baseline MiB/s | ours / baseline | ceiling MiB/s | HTTP / ceiling | warm TTFB @70% |",
-            "|---:|---:|---:|---:|---:|---:|---:|"]
+            "| RTT | FileStream MiB/s | baseline MiB/s | ours / baseline | ceiling MiB/s | HTTP / ceiling "
+            "| TTFB @70% warm | TTFB @70% right after a seek |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in r["single_stream"]:
         ceiling = f"{row['ceiling_mibps']} ({row['ceiling_in_flight']} in flight)" if "ceiling_mibps" in row else "–"
         share = f"{row['of_ceiling']:.0%}" if "of_ceiling" in row else "–"
         out.append(f"| {row['rtt_ms']} ms | {row['ours_mibps']} | {row['baseline_mibps']} | {row['ratio']}× | "
-                   f"{ceiling} | {share} | {row['ttfb_warm_ms']} ms |")
+                   f"{ceiling} | {share} | {row['ttfb_warm_ms']} ms | {row['ttfb_seek_ms']} ms |")
     cap = r["bandwidth_cap"]
     out += ["", f"Per-connection cap C = {cap['cap_mibps']:g} MiB/s, {p['cap_size'] // MIB} MiB file:", "",
             "| backends | MiB/s | × C | GetFile per bot |", "|---:|---:|---:|---|"]
