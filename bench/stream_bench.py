@@ -70,7 +70,7 @@ class Profile:
 
 FULL = Profile("full", main_size=64 * MIB, big_size=1 << 30, many_size=16 * MIB, many_streams=100,
                rss_streams=50, rss_range=16 * MIB, runs=3, rtts=(0.0, 0.020, 0.050), ttfb_tries=5,
-               cap=8 * MIB, cap_size=32 * MIB, cap_backends=(1, 2, 4))
+               cap=8 * MIB, cap_size=64 * MIB, cap_backends=(1, 2, 4))
 QUICK = Profile("quick", main_size=8 * MIB, big_size=32 * MIB, many_size=MIB + 12345, many_streams=20,
                 rss_streams=10, rss_range=2 * MIB, runs=1, rtts=(0.0, 0.050), ttfb_tries=2,
                 cap=8 * MIB, cap_size=8 * MIB, cap_backends=(1, 2))
@@ -572,7 +572,7 @@ def sha256_of_seeded(size: int, seed: int) -> str:
 
 
 # ------------------------------------------------------------------------------------ report
-def targets(r: dict) -> list[tuple[str, str, bool]]:
+def targets(r: dict) -> list[tuple[str, str, bool | None]]:
     rows = []
     by_rtt = {row["rtt_ms"]: row for row in r["single_stream"]}
     if 50 in by_rtt:
@@ -586,7 +586,7 @@ def targets(r: dict) -> list[tuple[str, str, bool]]:
     t = r["ttfb"]
     warm = max(row["ttfb_warm_ms"] - row["rtt_ms"] for row in r["single_stream"])
     rows.append(("warm TTFB at 70% ≤ RTT + 30 ms", f"RTT + {warm:.0f} ms (worst RTT)", warm <= 30))
-    rows.append((f"cold TTFB at 70% ({t['rtt_ms']} ms RTT)", f"{t['cold_ms']:.0f} ms", True))
+    rows.append((f"cold TTFB at 70% ({t['rtt_ms']} ms RTT; no target)", f"{t['cold_ms']:.0f} ms", None))
     growth = r["rss_single"]["growth_mib"]
     rows.append(("RSS growth streaming the big file ≤ 40 MiB", f"{growth} MiB", growth <= 40))
     c = r["rss_concurrent"]
@@ -632,7 +632,7 @@ def markdown(r: dict) -> str:
             f"| {m['streams']} streams × {m['file_mib']:g} MiB: aggregate | {m['aggregate_mibps']} MiB/s in {m['seconds']} s, "
             f"{m['errors']} errors, byte-exact: {'yes' if m['byte_exact'] else 'NO'} |"]
     out += ["", "| target | measured | met |", "|---|---|---|"]
-    out += [f"| {name} | {value} | {'yes' if ok else 'no'} |" for name, value, ok in targets(r)]
+    out += [f"| {name} | {value} | {'–' if ok is None else 'yes' if ok else 'no'} |" for name, value, ok in targets(r)]
     return "\n".join(out)
 
 
@@ -653,6 +653,7 @@ async def amain(args) -> int:
             await bench.close()
     table = markdown(results)
     results["table"] = table
+    results["targets"] = [{"target": name, "measured": value, "met": ok} for name, value, ok in targets(results)]
     print(table)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
