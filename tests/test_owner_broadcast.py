@@ -170,5 +170,7 @@ async def test_a_broadcast_can_be_cancelled_with_its_button_or_a_command(telegra
         await alice.send_command(bot, "broadcast", "cancel")
         assert (await alice.next_message(bot)).text == NOT_FOR_YOU
         settled = sum(copies_received(telegram, bot).values())
-        await asyncio.sleep(0.3)
+        # A full round trip through the bot as a barrier: a copy still on its way would land first.
+        await owner.send_command(bot, "help")
+        await owner.next_message(bot)
         assert sum(copies_received(telegram, bot).values()) == settled, "nothing is sent after a cancel"

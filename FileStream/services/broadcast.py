@@ -360,11 +360,11 @@ class BroadcastEngine:
             if user_id is None:
                 return
             outcome = await self._deliver(run.broadcast, user_id)
-            if outcome == "blocked":
-                await self.users.mark_blocked(user_id, True)
+            # Counted before anything else is awaited, and recorded shielded: a shutdown
+            # cancelling this worker must not lose a finished copy, nor mark someone blocked
+            # (which hides them from a resumed run) without counting them.
             run.handled(user_id, outcome)
-            # Shielded: a shutdown cancelling this worker must not lose a finished copy.
-            if not await asyncio.shield(self._save(run)):
+            if not await asyncio.shield(self._record(run, user_id, outcome)):
                 log.info("Broadcast %s was cancelled elsewhere; stopping", run.broadcast.id)
                 self._stop_run(run)
                 return
@@ -414,6 +414,11 @@ class BroadcastEngine:
         async for user_id in self.users.iter_active_ids(after):
             ids.append(user_id)
         return ids
+
+    async def _record(self, run: _Run, user_id: int, outcome: str) -> bool:
+        if outcome == "blocked":
+            await self.users.mark_blocked(user_id, True)
+        return await self._save(run)
 
     async def _save(self, run: _Run) -> bool:
         """Write the watermark and new counts; False when the broadcast is no longer running."""
