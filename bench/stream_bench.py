@@ -26,11 +26,11 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, TESTS, add_paths, run  # noqa: E402
+from _common import add_paths, run  # noqa: E402
 
 add_paths()
 

@@ -10,28 +10,16 @@ from __future__ import annotations
 import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 
 import aiohttp
+import pytest
 
 from FileStream.config import Settings
 from FileStream.service import Service
+from clocks import Clock
 
 API_HASH = "0123456789abcdef0123456789abcdef"
 URL = re.compile(r"https?://\S+")
-
-
-class Clock:
-    """Time the test controls: expiry and timeouts without sleeping."""
-
-    def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -140,3 +128,17 @@ def links_in(reply) -> Links | None:
 async def http_client():
     async with aiohttp.ClientSession(auto_decompress=False, timeout=aiohttp.ClientTimeout(total=60)) as session:
         yield session
+
+
+@pytest.fixture
+def stack_settings(telegram, database_url, database_name, tmp_path):
+    """Settings for a world on this test's database, with sessions under tmp_path."""
+    def build(world, **overrides):
+        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
+    return build
+
+
+def add_owner(world):
+    """The bot's owner, a person of the world; pass OWNER_ID=owner.id to the settings."""
+    user = world.telegram.world.add_user(first_name="Olga", username="olga")
+    return world.telegram.person(user)

@@ -3,16 +3,9 @@ limit, banned people (told once, then ignored, across restarts), and users recor
 
 from __future__ import annotations
 
-import pytest
 
-from service_harness import Clock, make_world, running_service, send_and_get_links, settings_for
+from service_harness import Clock, make_world, running_service, send_and_get_links
 
-
-@pytest.fixture
-def stack_settings(telegram, database_url, database_name, tmp_path):
-    def build(world, **overrides):
-        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
-    return build
 
 
 def membership_checks(telegram, bot) -> int:

@@ -6,16 +6,9 @@ import asyncio
 import logging
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 
-from service_harness import http_client, make_world, running_service, settings_for
+from service_harness import http_client, make_world, running_service
 
-
-@pytest.fixture
-def stack_settings(telegram, database_url, database_name, tmp_path):
-    def build(world, **overrides):
-        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
-    return build
 
 
 def channel_world(telegram):

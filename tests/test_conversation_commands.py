@@ -3,20 +3,13 @@
 
 from __future__ import annotations
 
-import pytest
 
 import FileStream
-from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links, settings_for
+from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
 
 EVERYONE = ["start", "help", "about", "files", "status", "revoke"]
 OWNER = ["botstats", "ban", "unban", "broadcast", "del", "upload"]
 
-
-@pytest.fixture
-def stack_settings(telegram, database_url, database_name, tmp_path):
-    def build(world, **overrides):
-        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
-    return build
 
 
 async def test_deep_links_send_the_file_or_its_links(telegram, stack_settings):

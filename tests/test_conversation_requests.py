@@ -7,20 +7,13 @@ harness clock and the background jobs are woken by hand, so nothing sleeps.
 
 from __future__ import annotations
 
-import pytest
 
-from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links, settings_for
+from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
 
 # The copy into BIN_CHANNEL is messages.sendMedia; a FLOOD_WAIT shorter than the client's
 # sleep threshold keeps the request "storing" (the client sleeps it) until something ends it.
 COPY = "messages.SendMedia"
 
-
-@pytest.fixture
-def stack_settings(telegram, database_url, database_name, tmp_path):
-    def build(world, **overrides):
-        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
-    return build
 
 
 def job(service, name):

@@ -6,14 +6,10 @@ database, and fetches links over real HTTP. Nothing of FileStream is replaced.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import random
 
-import pytest
 
-from service_harness import (Clock, http_client, links_in, make_world, running_service, send_and_get_links,
-                             settings_for)
+from service_harness import (Clock, http_client, make_world, running_service, send_and_get_links)
 
 MIB = 1 << 20
 
@@ -21,12 +17,6 @@ MIB = 1 << 20
 def pattern(size: int, seed: int = 7) -> bytes:
     return random.Random(seed).randbytes(size)
 
-
-@pytest.fixture
-def stack_settings(telegram, database_url, database_name, tmp_path):
-    def build(world, **overrides):
-        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
-    return build
 
 
 async def test_a_person_sends_a_file_and_downloads_it_exactly(telegram, stack_settings):

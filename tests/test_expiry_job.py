@@ -11,19 +11,11 @@ from FileStream.core.models import StoredFile
 from FileStream.jobs.expiry import ExpiryJob, ExpiryReport, ExpiryTexts
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.store.database import Database
+from clocks import Clock
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, minutes: float) -> None:
-        self.now += timedelta(minutes=minutes)
 
 
 class Telegram:
@@ -65,7 +57,7 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 async def test_warns_once_then_marks_expired_and_deletes(database, clock):
@@ -86,7 +78,7 @@ async def test_warns_once_then_marks_expired_and_deletes(database, clock):
     assert await job.run_once() == ExpiryReport()
     assert await ExpiryJob(database.files, tg.send, tg.edit, clock).run_once() == ExpiryReport()
 
-    clock.advance(6)
+    clock.advance(minutes=6)
     report = await job.run_once()
     assert report == ExpiryReport(warned=1, edited=2, deleted=3)
     assert tg.sent[1][0] == 7 and "expire in 9 min" in tg.sent[1][1]
@@ -99,7 +91,7 @@ async def test_warns_once_then_marks_expired_and_deletes(database, clock):
     assert await database.files.get(later.id) is not None
     assert await job.run_once() == ExpiryReport()
 
-    clock.advance(10)
+    clock.advance(minutes=10)
     assert await job.run_once() == ExpiryReport(edited=1, deleted=1)
     assert tg.edited[-1][:2] == (7, 101)
     assert len(tg.sent) == 2  # warnings never repeat
@@ -112,7 +104,7 @@ async def test_refused_messages_never_block_the_others(database, clock):
     await add(database, stored(1, 7, created=T0 - HOUR, expires=T0 + timedelta(minutes=2)), link=(7, 1))
     await add(database, stored(2, 8, created=T0 - HOUR, expires=T0 + timedelta(minutes=3)), link=(8, 2))
     assert await job.run_once() == ExpiryReport(warned=1, warn_failed=1)
-    clock.advance(5)
+    clock.advance(minutes=5)
     assert await job.run_once() == ExpiryReport(edited=1, edit_failed=1, deleted=2)
     assert [chat for chat, _ in tg.sent] == [8]
     assert [chat for chat, _, _ in tg.edited] == [8]
@@ -127,7 +119,7 @@ async def test_two_instances_tell_each_person_once(database, database_url, datab
     try:
         jobs = [ExpiryJob(db.files, tg.send, tg.edit, clock, warning_seconds=600, batch=7) for db in (database, other)]
         await asyncio.gather(*(job.run_once() for job in jobs * 2))
-        clock.advance(16)
+        clock.advance(minutes=16)
         await asyncio.gather(*(job.run_once() for job in jobs * 2))
     finally:
         await other.close()
@@ -144,7 +136,7 @@ async def test_custom_texts_and_no_warning(database, clock):
     job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=0, texts=texts)
     file = await add(database, stored(1, 7, created=T0 - HOUR, expires=T0 + timedelta(minutes=1)), link=(7, 9))
     assert await job.run_once() == ExpiryReport()
-    clock.advance(1)
+    clock.advance(minutes=1)
     assert await job.run_once() == ExpiryReport(edited=1, deleted=1)
     assert tg.edited == [(7, 9, f"gone: {file.id}")] and tg.sent == []
 
@@ -171,10 +163,10 @@ async def test_periodic_job_runs_on_start_and_on_wake(database, clock):
     job.start()
     try:
         assert await job.next_pass() == ExpiryReport()
-        clock.advance(15)
+        clock.advance(minutes=15)
         job.wake()
         assert await job.next_pass() == ExpiryReport(warned=1)
-        clock.advance(10)
+        clock.advance(minutes=10)
         job.wake()
         assert await job.next_pass() == ExpiryReport(edited=1, deleted=1)
         assert job.passes == 3 and job.failures == 0

@@ -7,29 +7,17 @@ while the pacing bound is still checked against the server's own log of the copi
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 
-import pytest
 
 from FileStream.bot.owner.broadcast import ALREADY_RUNNING, CANCEL, NOTHING_RUNNING, USAGE
 from FileStream.bot.owner.guard import NOT_FOR_YOU
-from service_harness import make_world, running_service, settings_for
+from service_harness import add_owner, make_world, running_service
 
 NEWS = "Big news: version 2 is out"
 COPY = "messages.ForwardMessages"
 
 
-@pytest.fixture
-def stack_settings(telegram, database_url, database_name, tmp_path):
-    def build(world, **overrides):
-        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
-    return build
-
-
-def add_owner(world):
-    user = world.telegram.world.add_user(first_name="Olga", username="olga")
-    return world.telegram.person(user)
 
 
 async def add_people(telegram, service, bot, count: int) -> list:

@@ -8,26 +8,14 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from pyrogram import raw
 
 from FileStream.bot.owner.guard import NOT_FOR_YOU
-from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links, settings_for
+from service_harness import add_owner, Clock, http_client, links_in, make_world, running_service, send_and_get_links
 
 OWNER_COMMANDS = ["botstats", "ban {victim}", "unban {banned}", "broadcast", "del {file_id}", "upload notes.txt"]
 
 
-@pytest.fixture
-def stack_settings(telegram, database_url, database_name, tmp_path):
-    def build(world, **overrides):
-        return settings_for(world, database_url, database_name, tmp_path / "sessions", **overrides)
-    return build
-
-
-def add_owner(world):
-    """The bot's owner, a person of the world; pass OWNER_ID=owner.id to the settings."""
-    user = world.telegram.world.add_user(first_name="Olga", username="olga")
-    return world.telegram.person(user)
 
 
 async def say(person, bot, text: str, *, reply_to: int | None = None):

@@ -57,7 +57,7 @@ async def test_the_watch_page_plays_and_seeks_in_a_real_browser(telegram, databa
     world = make_world(telegram)
     video = make_video(tmp_path / "clip.webm")
     settings = settings_for(world, database_url, database_name, tmp_path / "sessions")
-    async with running_service(settings) as service:
+    async with running_service(settings):
         links = (await send_and_get_links(world, video, "Test clip.webm", kind="video", mime_type="video/webm")).links
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -7,19 +7,11 @@ from datetime import UTC, datetime, timedelta
 from FileStream.core.models import StoredFile
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.store.database import Database
+from clocks import Clock
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 async def finish(database: Database, user_id: int, clock: Clock) -> None:
@@ -35,16 +27,16 @@ async def test_limit_counts_requests_in_the_window(database):
     for _ in range(3):
         assert await limit.check(7) is None
         await finish(database, 7, clock)
-        clock.advance(10)
+        clock.advance(seconds=10)
     # Requests at 0, 10, 20 s; now 30 s: the one at 0 leaves the window at 60 s.
     over = await limit.check(7)
     assert over is not None
     assert over.at == T0 + timedelta(seconds=60) and over.seconds == 30
     assert "3 files every 1 min" in over.text() and "wait 30 s" in over.text()
     assert await limit.check(8) is None  # other people are not affected
-    clock.advance(29.5)
+    clock.advance(seconds=29.5)
     assert (await limit.check(7)).seconds == 1  # rounded up, never "wait 0 s"
-    clock.advance(0.5)
+    clock.advance(seconds=0.5)
     assert await limit.check(7) is None
 
 
@@ -55,7 +47,7 @@ async def test_limit_holds_across_instances(database, database_url, database_nam
         here = FileRateLimit.on_requests(database, limit=2, window_seconds=60, clock=clock)
         there = FileRateLimit.on_requests(other, limit=2, window_seconds=60, clock=clock)
         await finish(database, 7, clock)
-        clock.advance(1)
+        clock.advance(seconds=1)
         await finish(other, 7, clock)
         # A fresh instance (a restart) sees both.
         assert await here.check(7) is not None

@@ -11,19 +11,11 @@ from FileStream.core.requests import RequestState
 from FileStream.jobs.stale_requests import StaleReport, StaleRequestJob
 from FileStream.services.requests import RequestTracker
 from FileStream.store.database import Database
+from clocks import Clock
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class Work:
@@ -57,7 +49,7 @@ class Inbox:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
@@ -76,7 +68,7 @@ async def test_one_active_request_per_person(tracker, clock):
 
     assert await tracker.advance(first.id, RequestState.GENERATING_LINK)
     assert not await tracker.advance(first.id, RequestState.PROCESSING)  # no going back
-    clock.advance(5)
+    clock.advance(seconds=5)
     assert await tracker.advance(first.id, RequestState.COMPLETED)
     done = await tracker.get(first.id)
     assert done.state == RequestState.COMPLETED and done.finished_at == T0 + timedelta(seconds=5)
@@ -149,11 +141,11 @@ async def test_stale_job_times_out_cancels_and_tells_once(tracker, clock):
     work = Work()
     guarded = asyncio.create_task(tracker.run_guarded(old.id, work()))
     await work.started.wait()
-    clock.advance(200)
+    clock.advance(seconds=200)
     young = await tracker.begin(8, "young.mkv")
 
     assert await job.run_once() == StaleReport()
-    clock.advance(100)  # the first one is exactly at its deadline
+    clock.advance(seconds=100)  # the first one is exactly at its deadline
     report = await job.run_once()
     assert report == StaleReport(timed_out=1, notified=1, cancelled_local=1)
     assert await guarded is None and work.cancelled
@@ -176,7 +168,7 @@ async def test_stale_job_on_two_instances_tells_once(database, database_url, dat
         jobs = [StaleRequestJob(RequestTracker(db.requests, clock, 300), inbox) for db in (database, other)]
         for user_id in range(1, 11):
             assert await jobs[0].tracker.begin(user_id, f"{user_id}.mkv") is not None
-        clock.advance(301)
+        clock.advance(seconds=301)
         reports = await asyncio.gather(*(job.run_once() for job in jobs * 2))
     finally:
         await other.close()
@@ -189,7 +181,7 @@ async def test_stale_job_survives_failed_notices(tracker, clock):
     job = StaleRequestJob(tracker, inbox)
     await tracker.begin(7, "a.mkv")
     await tracker.begin(8, "b.mkv")
-    clock.advance(301)
+    clock.advance(seconds=301)
     assert await job.run_once() == StaleReport(timed_out=2, notified=1, notify_failed=1)
     assert [user_id for user_id, _ in inbox.messages] == [8]
 
