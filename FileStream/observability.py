@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from FileStream import __version__
 from FileStream.metrics import Metrics
+
+
+# requests_by_state counts the requests started within this window, by their state now.
+REQUEST_STATS_WINDOW = timedelta(days=1)
 
 
 class StreamMetrics:
@@ -58,8 +63,7 @@ class Operations:
         db, now = self.service.db, self.service.clock()
         try:
             self._files_live = await db.files.count_live(now)
-            self._requests_by_state = {state: n for state, n in
-                                       (await db.requests.counts_by_state(now.replace(year=now.year - 1))).items()}
+            self._requests_by_state = await db.requests.counts_by_state(now - REQUEST_STATS_WINDOW)
         except Exception:  # noqa: BLE001 - keep the last values; /health says the database is down
             pass
         return self.metrics.render()

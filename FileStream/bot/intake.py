@@ -7,9 +7,9 @@ import logging
 
 from pyrogram import filters
 
-from FileStream.bot import keyboards, texts
+from FileStream.bot import texts
 from FileStream.bot.context import BotContext
-from FileStream.bot.replies import answer, edit
+from FileStream.bot.replies import answer, edit, file_links
 from FileStream.bot.routing import on_message
 from FileStream.core.requests import RequestState
 from FileStream.services.intake import IntakeError
@@ -72,7 +72,6 @@ async def _store_and_link(ctx: BotContext, client, message, request_id: str, sta
             await _forget(ctx, client, record)
             return False
         await edit(client, status.chat.id, status.id, texts.request_progress(record.file_name, RequestState.GENERATING_LINK))
-        links = ctx.links.links(record)
         await ctx.db.files.set_link_message(record.id, status.chat.id, status.id)
         if not await ctx.requests.advance(request_id, RequestState.COMPLETED):
             await _forget(ctx, client, record)
@@ -80,9 +79,8 @@ async def _store_and_link(ctx: BotContext, client, message, request_id: str, sta
     except BaseException:
         await _forget(ctx, client, record)
         raise
-    show = ctx.settings.generate_download_links
-    await edit(client, status.chat.id, status.id, texts.file_ready(record, links, ctx.clock(), show_download=show),
-               markup=keyboards.file_links_keyboard(links, show_download=show))
+    text, markup = file_links(ctx, record)
+    await edit(client, status.chat.id, status.id, text, markup=markup)
     log.info("File %s (%s bytes) stored for %s", record.id, record.file_size, record.owner_id)
     return True
 

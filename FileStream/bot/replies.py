@@ -5,6 +5,8 @@ from __future__ import annotations
 from pyrogram.enums import ParseMode
 from pyrogram.types import LinkPreviewOptions, ReplyParameters
 
+from FileStream.bot import keyboards, texts
+
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
@@ -19,3 +21,11 @@ async def edit(client, chat_id: int, message_id: int, text: str, *, markup=None)
     return await client.edit_message_text(
         chat_id, message_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
         reply_markup=markup)
+
+
+def file_links(ctx, record):
+    """The one way the bot shows a file's links: (HTML text, keyboard)."""
+    links = ctx.links.links(record)
+    show = ctx.settings.generate_download_links
+    return (texts.file_ready(record, links, ctx.clock(), show_download=show),
+            keyboards.file_links_keyboard(links, show_download=show))

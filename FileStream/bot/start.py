@@ -7,9 +7,9 @@ import logging
 from pyrogram import filters
 
 import FileStream
-from FileStream.bot import commands, keyboards, texts
+from FileStream.bot import commands, texts
 from FileStream.bot.context import BotContext
-from FileStream.bot.replies import answer
+from FileStream.bot.replies import answer, file_links
 from FileStream.bot.routing import FALLBACK_GROUP, on_message
 from FileStream.core.formatting import escape_html
 
@@ -39,10 +39,8 @@ async def on_start(ctx: BotContext, client, message) -> None:
         if record is None:
             await answer(client, message, texts.FILE_NOT_FOUND)
             return
-        links = ctx.links.links(record)
-        show = ctx.settings.generate_download_links
-        await answer(client, message, texts.file_ready(record, links, ctx.clock(), show_download=show),
-                     markup=keyboards.file_links_keyboard(links, show_download=show))
+        text, markup = file_links(ctx, record)
+        await answer(client, message, text, markup=markup)
         return
     await answer(client, message, WELCOME)
 

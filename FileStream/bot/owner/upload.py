@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.owner.guard import argument, on_owner_command
-from FileStream.bot.replies import answer, edit
+from FileStream.bot.replies import answer, edit, file_links
 from FileStream.core.formatting import escape_html, human_size
 from FileStream.services.intake import IntakeError
 from FileStream.services.uploads import ProgressMeter, UploadRefused, Uploader, progress_text, resolve_upload_path
@@ -59,10 +58,8 @@ async def on_upload(ctx: BotContext, client, message) -> None:
                                                       f"{escape_html(str(error) or type(error).__name__)}")
         return
     log.info("Owner %s uploaded %s as file %s", message.from_user.id, path, record.id)
-    links = ctx.links.links(record)
-    show = ctx.settings.generate_download_links
-    await edit(client, status.chat.id, status.id, texts.file_ready(record, links, ctx.clock(), show_download=show),
-               markup=keyboards.file_links_keyboard(links, show_download=show))
+    text, markup = file_links(ctx, record)
+    await edit(client, status.chat.id, status.id, text, markup=markup)
 
 
 def register(client, ctx: BotContext) -> None:
