@@ -204,3 +204,16 @@ def _origin(url: str) -> str:
 def _logins(telegram, world) -> dict:
     return {bot.username: [c.method for c in telegram.rpc_log(bot)].count("auth.ImportBotAuthorization")
             for bot in [world.main_bot, *world.backends]}
+
+
+async def test_a_long_flood_wait_on_every_bot_answers_503_with_retry_after(telegram, stack_settings):
+    world = make_world(telegram)
+    data = pattern(100_000, seed=6)
+    async with running_service(stack_settings(world)):
+        links = (await send_and_get_links(world, data, "later.bin")).links
+        telegram.faults.flood_wait(world.main_bot, "upload.GetFile", seconds=120, times=None)
+        async with http_client() as http:
+            async with http.get(links.download) as response:
+                assert response.status == 503
+                assert 110 <= int(response.headers["Retry-After"]) <= 120
+                assert "try again" in (await response.text()).lower()

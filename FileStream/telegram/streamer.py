@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +29,15 @@ log = logging.getLogger(__name__)
 
 
 class StreamError(Exception):
-    """The bytes of a block could not be delivered; the response must be cut, not faked."""
+    """The bytes of a block could not be delivered; the response must be cut, not faked.
+
+    `retry_after`: seconds until a bot can serve again, when that is why (the web layer
+    then answers 503 with Retry-After before the first byte).
+    """
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class FileGone(StreamError):
@@ -98,8 +107,7 @@ class Streamer:
         for _attempt in range(self.tuning.max_attempts):
             member = await self._choose(primary, frozenset(tried))
             with self.pool.request_lease(member):
-                slots = self._request_slots.setdefault(member.name, asyncio.Semaphore(self.tuning.per_client_requests))
-                async with slots:
+                async with self._slots(member):
                     try:
                         data = await self._get_file(member, file, block)
                     except FileReferenceExpired as error:
@@ -131,6 +139,13 @@ class Streamer:
             return data
         raise StreamError(f"block at {block.offset} of file {file.id} failed: {last_error!r}")
 
+    def _slots(self, member: PoolMember) -> asyncio.Semaphore:
+        """The member's GetFile slots, shared by every stream (Telegram limits per connection)."""
+        slots = self._request_slots.get(member.name)
+        if slots is None:
+            slots = self._request_slots[member.name] = asyncio.Semaphore(self.tuning.per_client_requests)
+        return slots
+
     async def _choose(self, primary: PoolMember, tried: frozenset[PoolMember]) -> PoolMember:
         while True:
             try:
@@ -142,7 +157,7 @@ class Streamer:
             except NoClientAvailable as error:
                 wait = self.pool.earliest_available_in()
                 if wait > self.tuning.max_flood_wait:
-                    raise StreamError(str(error)) from error
+                    raise StreamError(str(error), retry_after=math.ceil(wait)) from error
                 # Every client waits out a FLOOD_WAIT or a backoff: a short pause beats failing.
                 await asyncio.sleep(max(wait, 0.05))
 
