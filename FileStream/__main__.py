@@ -10,8 +10,9 @@ import sys
 from collections.abc import Coroutine
 from typing import Any
 
-from FileStream.logging_setup import configure_logging
 from FileStream.config import ConfigError, Settings, load_settings
+from FileStream.errors import StartupError
+from FileStream.logging_setup import configure_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 log = logging.getLogger("FileStream")
@@ -51,6 +52,10 @@ async def _serve(service_cls: Any, settings: Settings) -> int:
         else:
             closed.cancel()
         return EXIT_OK
+    except StartupError as error:
+        # Something the operator can fix (database, port, token): words, not a traceback.
+        log.error("FileStream could not start: %s", error)
+        return EXIT_CONFIG
     except Exception:
         log.exception("FileStream stopped because of an error")
         return EXIT_FAILED
@@ -77,15 +82,9 @@ def main() -> int:
         return EXIT_CONFIG
     _configure_logging(settings)
     log.debug("settings: %r", settings)
-    try:
-        # Imported only now so a configuration error never pays for (or trips over)
-        # the Telegram and web stacks.
-        from FileStream.service import Service
-    except ModuleNotFoundError as exc:
-        if exc.name != "FileStream.service":
-            raise
-        log.error("FileStream.service is not there yet: nothing to run")
-        return EXIT_FAILED
+    # Imported only now so a configuration error never pays for the Telegram and web stacks.
+    from FileStream.service import Service
+
     return _run(_serve(Service, settings))
 
 

@@ -10,24 +10,30 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
-
 from pyrogram.enums import ParseMode
 
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
-from FileStream.bot.replies import NO_PREVIEW
 from FileStream.bot.context import BotContext
-from FileStream.embedded_db import EmbeddedDatabase
+from FileStream.bot.replies import NO_PREVIEW
+from FileStream.embedded_db import EmbeddedDatabase, EmbeddedDatabaseError
+from FileStream.errors import StartupError
 from FileStream.jobs.expiry import ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics
 from FileStream.services.intake import FileIntake
+from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
-from FileStream.services.links import LinkMaker
-from FileStream.store.database import Database
-from FileStream.telegram.clients import build_client, require_tgcrypto, start_member, stop_client
+from FileStream.store.database import Database, DatabaseUnavailable
+from FileStream.telegram.clients import (
+    TgCryptoMissing,
+    build_client,
+    require_tgcrypto,
+    start_member,
+    stop_client,
+)
 from FileStream.telegram.media_sessions import MediaSessions
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import Streamer, StreamTuning
@@ -107,14 +113,23 @@ class Service:
     # -- start ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        require_tgcrypto()
+        """Start everything; a failure an operator can fix raises StartupError, in words."""
+        try:
+            require_tgcrypto()
+        except TgCryptoMissing as error:
+            raise StartupError(str(error)) from error
         settings = self.settings
         self.started_at = self.clock()
         database_url = settings.database_url
-        if database_url is None:
-            self._embedded_db = EmbeddedDatabase()
-            database_url = await self._embedded_db.start(settings.data_dir)
-        self.db = await Database.connect(database_url, settings.database_name)
+        try:
+            if database_url is None:
+                self._embedded_db = EmbeddedDatabase()
+                database_url = await self._embedded_db.start(settings.data_dir)
+            self.db = await Database.connect(database_url, settings.database_name)
+        except EmbeddedDatabaseError as error:
+            raise StartupError(str(error)) from error
+        except DatabaseUnavailable as error:
+            raise StartupError(f"{error} (check DATABASE_URL)") from error
         secret = settings.link_secret or await self.db.settings.get_or_create_link_secret()
 
         self.main_client = build_client(
@@ -154,7 +169,7 @@ class Service:
 
         results = await asyncio.gather(*(start_member(m, settings.bin_channel) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:
-            raise RuntimeError(f"the main bot could not start: {main.last_error}")
+            raise StartupError(f"the main bot could not start ({main.last_error}); check BOT_TOKEN, API_ID and API_HASH")
         self.pool.backends = [m for m, ok in zip(backends, results[1:]) if ok]
         self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
         if ctx is not None:
@@ -184,7 +199,11 @@ class Service:
 
     def _bind_web(self) -> socket.socket:
         settings = self.settings
-        sock = socket.create_server((settings.bind_address, settings.port))
+        try:
+            sock = socket.create_server((settings.bind_address, settings.port))
+        except OSError as error:
+            raise StartupError(f"cannot listen on {settings.bind_address}:{settings.port} ({error.strerror}); "
+                               "set PORT or BIND_ADDRESS") from error
         self.web_port = sock.getsockname()[1]
         if settings.port == 0:
             self.public_url = _with_port(self.public_url, self.web_port)
