@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -15,11 +17,24 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from FileStream.store.database import Database
 
-__all__ = ["database_url", "database_client", "database_name", "mongo_db", "database"]
+__all__ = ["wait_for_ttl_removal", "database_url", "database_client", "database_name", "mongo_db", "database"]
 
 # Expired documents vanish within about this long (mongod's TTL monitor runs every 60 s;
 # with TEST_DATABASE_URL pointing at a real mongod, TTL tests wait up to that).
 TTL_SWEEP_SECONDS = 0.5
+
+
+async def wait_for_ttl_removal(is_gone, description: str) -> None:
+    """Wait until the database's TTL monitor removed something.
+
+    The monitor runs on the server's own schedule and signals nothing, so this polls,
+    bounded: a few seconds for SecantusDB here, past mongod's 60 s sweep with TEST_DATABASE_URL.
+    """
+    limit = 75.0 if os.environ.get("TEST_DATABASE_URL") else 10.0
+    deadline = time.monotonic() + limit
+    while not await is_gone():
+        assert time.monotonic() < deadline, f"the TTL monitor did not remove {description} in {limit:.0f} s"
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.errors import DuplicateKeyError
 
+from database_fixture import wait_for_ttl_removal
 from FileStream.store.database import Database, DatabaseUnavailable
 
 SEEN_NAMES: list[str] = []
@@ -31,11 +30,10 @@ async def test_ttl_index_removes_expired_document(mongo_db):
             {"_id": "never", "expires_at": None},
         ]
     )
-    # The TTL monitor runs on its own schedule and signals nothing, so poll, bounded.
-    deadline = time.monotonic() + 10
-    while await mongo_db.ttl.find_one({"_id": "old"}) is not None:
-        assert time.monotonic() < deadline, "TTL monitor did not remove the expired document in 10 s"
-        await asyncio.sleep(0.1)
+    async def old_is_gone():
+        return await mongo_db.ttl.find_one({"_id": "old"}) is None
+
+    await wait_for_ttl_removal(old_is_gone, "the expired document")
     assert sorted(await mongo_db.ttl.distinct("_id")) == ["later", "never"]
 
 
