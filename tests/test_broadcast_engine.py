@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from clocks import real_now
 from pyrogram.errors import ChatWriteForbidden, FloodWait, InputUserDeactivated, PeerIdInvalid, UserIsBlocked
 
 from FileStream.services.broadcast import Broadcast, BroadcastEngine, Progress, Watermark, progress_text
 from FileStream.store.database import Database
 
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
+T0 = real_now()  # the real time: the TTL index runs on the real clock
 SECOND = timedelta(seconds=1)
 USERS = [1000 + 7 * n for n in range(300)]          # not contiguous, to keep ids honest
 BLOCKED = frozenset(USERS[5::15])                    # 20 people who blocked the bot

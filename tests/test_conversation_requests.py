@@ -7,6 +7,8 @@ harness clock and the background jobs are woken by hand, so nothing sleeps.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 
 from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
 
@@ -122,7 +124,8 @@ async def test_links_say_when_they_expire_warn_once_and_end_with_410(telegram, s
     clock = Clock()
     async with running_service(stack_settings(world, FILE_TTL=3600, EXPIRY_WARNING=600), clock) as service:
         sent = await send_and_get_links(world, b"soon gone", "brief.txt", mime_type="text/plain")
-        assert "These links expire in 1 h (at 2026-11-22 13:00 UTC)" in sent.reply.text
+        expires = clock() + timedelta(hours=1)
+        assert f"These links expire in 1 h (at {expires:%Y-%m-%d %H:%M} UTC)" in sent.reply.text
 
         clock.advance(minutes=51)
         report = await run_job(service, "expiry notices")

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from clocks import Clock, real_now
 
 from FileStream.core.models import StoredFile
 from FileStream.jobs.expiry import ExpiryJob, ExpiryReport, ExpiryTexts
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.store.database import Database
-from clocks import Clock
 
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
+T0 = real_now()  # the real time: the TTL index runs on the real clock
 
 
 

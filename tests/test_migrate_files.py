@@ -21,8 +21,9 @@ if str(REPO) not in sys.path:
 import migrate_files as mf  # noqa: E402
 from FileStream.core.models import StoredFile  # noqa: E402
 from FileStream.store.database import Database  # noqa: E402
+from clocks import real_now  # noqa: E402
 
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = real_now()  # migrated records reach a database whose TTL index runs on the real clock
 BIN = -1001234567890
 T0 = 1_700_000_000  # 2023-11-14, a FileStreamBot `time`
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from clocks import Clock, real_now
 
 from FileStream.core.models import StoredFile
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.store.database import Database
-from clocks import Clock
 
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
+T0 = real_now()  # the real time: the TTL index runs on the real clock
 
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from clocks import Clock, real_now
 
 from FileStream.core.requests import RequestState
 from FileStream.jobs.stale_requests import StaleReport, StaleRequestJob
 from FileStream.services.requests import RequestTracker
 from FileStream.store.database import Database
-from clocks import Clock
 
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
+T0 = real_now()  # the real time: the TTL index runs on the real clock
 
 
 

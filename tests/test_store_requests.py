@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
+from clocks import real_now
 
 from FileStream.store.database import Database
 
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
+T0 = real_now()  # the real time: the TTL index runs on the real clock
 LATER = T0 + timedelta(minutes=5)
 
 

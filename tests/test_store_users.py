@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-T0 = datetime(2030, 1, 1, tzinfo=UTC)
+from clocks import real_now
+
+T0 = real_now()  # the real time: the TTL index runs on the real clock
 T1 = T0 + timedelta(hours=1)
 
 
