@@ -21,11 +21,12 @@ from FileStream.errors import StartupError
 from FileStream.jobs.expiry import ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
-from FileStream.observability import Operations, StreamMetrics
+from FileStream.observability import Operations, StreamMetrics, StreamObservers
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
+from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable
 from FileStream.telegram.clients import (
     TgCryptoMissing,
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 
 # How often the expiry and stale-request jobs look; their work is due at minute scale.
 JOB_INTERVAL_SECONDS = 30.0
+# How often download counts gathered in memory are added to the database: at most this
+# much of them is lost on a crash, and one batch write per instance this often is cheap.
+USAGE_FLUSH_SECONDS = 2.0
 
 
 def utc_now() -> datetime:
@@ -108,6 +112,8 @@ class Service:
         self.ctx: BotContext | None = None
         self.jobs: list[PeriodicJob] = []
         self.ops = Operations(self)
+        self.usage: DownloadCounter | None = None
+        self.usage_job: PeriodicJob | None = None
         self._stopped = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
@@ -148,6 +154,9 @@ class Service:
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics)
         self.streams = ActiveStreams(self.streamer)
+        self.usage = DownloadCounter(self.db.usage, self.clock)
+        # Every instance serves links, so every instance (link-only too) writes its counts.
+        self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
@@ -175,6 +184,7 @@ class Service:
         if ctx is not None:
             ctx.bot_username = main.username
         await self._serve_web(sock, secret)
+        self.usage_job.start()
         for job in self.jobs:
             job.start()
         if ctx is not None:
@@ -211,7 +221,8 @@ class Service:
 
     async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
         app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
-                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics))
+                        public_url=self.public_url, clock=self.clock,
+                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage))
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
@@ -240,6 +251,10 @@ class Service:
             if self.streams is not None and not await self.streams.wait_idle(grace):
                 log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
             await self._runner.cleanup()
+        if self.usage_job is not None:
+            # After the web server: every response has ended, so its bytes are in the last batch.
+            await self.usage_job.stop()
+            await self.usage.flush()   # a database error is logged there, never raised
         if self.sessions is not None:
             await self.sessions.close()
         clients = [m.client for m in self.pool.members + self.pool.left_out] if self.pool else []

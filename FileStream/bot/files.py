@@ -36,9 +36,10 @@ async def on_file_card(ctx: BotContext, client, query) -> None:
         return
     links = ctx.links.links(file)
     show = ctx.settings.generate_download_links
+    usage = await ctx.db.usage.of_file(file.id)
     await query.answer()
     await edit(client, query.message.chat.id, query.message.id,
-               texts.file_card(file, links, ctx.clock(), show_download=show),
+               texts.file_card(file, links, ctx.clock(), show_download=show, usage=usage),
                markup=keyboards.file_card_keyboard(file.id, links, show_download=show))
 
 
