@@ -183,7 +183,7 @@ class Service:
         self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
         if ctx is not None:
             ctx.bot_username = main.username
-        await self._serve_web(sock, secret)
+        await self._serve_web(sock, secret, bot_username=main.username or "")
         self.usage_job.start()
         for job in self.jobs:
             job.start()
@@ -219,10 +219,11 @@ class Service:
             self.public_url = _with_port(self.public_url, self.web_port)
         return sock
 
-    async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
+    async def _serve_web(self, sock: socket.socket, secret: bytes, *, bot_username: str) -> None:
         app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock,
-                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage))
+                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
+                        bot_username=bot_username)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),

@@ -14,7 +14,7 @@ from aiohttp import web
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page
-from FileStream.web.ports import ByteSource, FileLookup, StreamObserver
+from FileStream.web.ports import ByteSource, FileLookup, StreamObserver, Thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ def build_app(
     public_url: str,
     clock: Callable[[], datetime],
     observer: StreamObserver | None = None,
+    thumbnails: Thumbnails | None = None,
+    bot_username: str = "",
 ) -> web.Application:
     """The web application.
 
@@ -79,6 +81,8 @@ def build_app(
     public_url: the base URL people reach this server at; links on the player page use it.
     clock: returns the current timezone-aware UTC time; decides expiry.
     observer: optional; told when each body starts and ends (metrics, load accounting).
+    thumbnails: optional; posters and covers for the player page (none without it).
+    bot_username: the main bot's @username without the @; the front page links to it.
 
     Run it with `web.AppRunner(app, handler_cancellation=True)` so a client disconnect
     cancels its handler at once; without it the handler still notices within a second.
@@ -102,10 +106,13 @@ def build_app(
         observer=observer,
         templates=templates,
         page_csp=_page_csp(public_url),
+        thumbnails=thumbnails,
+        bot_username=bot_username,
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)
     app.router.add_get("/watch/{token}", pages.watch)
+    app.router.add_get("/thumb/{token}", pages.thumbnail)
     app.router.add_get("/stream/{token}", file_routes.stream)
     app.router.add_get("/stream/{token}/{name:.*}", file_routes.stream)
     app.router.add_get("/dl/{token}", file_routes.download)

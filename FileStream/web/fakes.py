@@ -63,3 +63,18 @@ class MemoryBytes:
                 yield chunk
         finally:
             self.closed.append(key)
+
+
+@dataclass
+class MemoryThumbnails:
+    """Thumbnails kept per file id; `fail` makes every call raise; `calls` counts them."""
+
+    images: dict[str, bytes] = field(default_factory=dict)
+    fail: bool = False
+    calls: int = 0
+
+    async def thumbnail(self, file: StoredFile) -> bytes | None:
+        self.calls += 1
+        if self.fail:
+            raise ConnectionError("fake thumbnail failure")
+        return self.images.get(file.id)
