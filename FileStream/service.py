@@ -38,6 +38,7 @@ from FileStream.telegram.clients import (
 from FileStream.telegram.media_sessions import MediaSessions
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import Streamer, StreamTuning
+from FileStream.telegram.thumbnails import Thumbnails
 from FileStream.web.app import build_app
 from FileStream.web.ops import add_ops_routes
 
@@ -223,7 +224,7 @@ class Service:
         app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock,
                         observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
-                        bot_username=bot_username)
+                        thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
