@@ -121,9 +121,9 @@ def test_legacy_file_details() -> None:
 @pytest.mark.parametrize(
     ("change", "bin_channel", "reason"),
     [
-        ({"msg_id": None}, BIN, mf.NO_MESSAGE),
-        ({"msg_id": 0}, BIN, mf.NO_MESSAGE),
-        ({}, None, mf.NO_CHANNEL),
+        ({"msg_id": None, "file_id": None}, BIN, mf.NO_MESSAGE),
+        ({"msg_id": 0, "file_id": "not a file id"}, BIN, mf.NO_MESSAGE),
+        ({"file_id": None}, None, mf.NO_CHANNEL),
         ({"file_size": 0}, BIN, mf.NO_SIZE),
         ({"file_size": None}, BIN, mf.NO_SIZE),
         ({"file_unique_id": None}, BIN, mf.NO_UNIQUE_ID),
@@ -180,7 +180,8 @@ async def seed_filestreambot(client: AsyncMongoClient[dict[str, Any]], name: str
         legacy_file(),
         legacy_file(file_id=None, file_ids={"1": file_id(FileType.DOCUMENT, 1)}, file_name="a.pdf",
                     mime_type="application/pdf", file_unique_id="AgADpdf", message_id=78, msg_id=None),
-        legacy_file(msg_id=None, file_unique_id="AgADnomsg"),
+        legacy_file(msg_id=None, file_unique_id="AgADnomsg"),  # FileStreamBot's own shape: kept, needs a copy
+        legacy_file(msg_id=None, file_id=None, file_unique_id="AgADlost"),
         legacy_file(file_size=0, file_unique_id="AgADempty", msg_id=80),
     ])
 
@@ -198,7 +199,7 @@ async def test_filestreambot_database_migrates_and_second_run_changes_nothing(
     summary = await mf.migrate(options(database_url, database_name, bin_channel=BIN))
     assert (summary.users_migrated, summary.users_present) == (3, 0)
     assert (summary.banned, summary.banned_already) == (3, 0)  # 1003 by ban_status, 1002 and 2000 listed
-    assert (summary.files_migrated, summary.files_present) == (2, 0)
+    assert (summary.files_migrated, summary.files_present, summary.files_need_copy) == (3, 0, 1)
     assert summary.files_skipped == {mf.NO_MESSAGE: 1, mf.NO_SIZE: 1}
     assert summary.schema_before is None and summary.schema_written
     assert "FileStreamBot users" in summary.source_schema and "FileStreamBot file" in summary.source_schema
@@ -212,26 +213,30 @@ async def test_filestreambot_database_migrates_and_second_run_changes_nothing(
         assert banned_stranger is not None and banned_stranger.first_seen is None
         assert [uid async for uid in db.users.iter_active_ids()] == [1001]
         migrated = [doc async for doc in db.db.files.find().sort("storage_message_id", 1)]
-        assert [d["storage_message_id"] for d in migrated] == [77, 78]
-        first = await db.files.get(migrated[0]["_id"])
+        assert [d["storage_message_id"] for d in migrated] == [None, 77, 78]
+        first = await db.files.get(migrated[1]["_id"])
         assert first is not None and first.file_name == "movie.mkv" and first.storage_chat_id == BIN
         assert first.expires_at is None and not first.is_expired(NOW)
-        assert await db.files.count_live(NOW) == 2
+        task = await db.files.copy_task(migrated[0]["_id"])
+        assert task is not None and not task.file.has_storage_copy and task.claim is None
+        assert [k.file_id for k in task.known_ids] == [file_id()]
+        assert await db.files.count_live(NOW) == 3
         assert await db.settings.get(mf.SCHEMA_KEY) == mf.SCHEMA_VERSION
     finally:
         await db.close()
     # `file` is not a collection of ours: the old records stay where they were.
-    assert await database_client[database_name].file.count_documents({}) == 4
+    assert await database_client[database_name].file.count_documents({}) == 5
 
     before = await snapshot(database_client, database_name)
     again = await mf.migrate(options(database_url, database_name, bin_channel=BIN))
     assert again.changes == 0
     # The old users left `users` (ours) in the first run; `file` and `blacklist` are read again.
-    assert (again.users_present, again.banned_already, again.files_present) == (0, 2, 2)
+    assert (again.users_present, again.banned_already, again.files_present) == (0, 2, 3)
+    assert again.files_need_copy == 1  # still: the copy is made by the service, not here
     assert await snapshot(database_client, database_name) == before
     # Without --bin-channel nothing new could migrate, but what was migrated still counts so.
     forgot = await mf.migrate(options(database_url, database_name))
-    assert forgot.changes == 0 and forgot.files_present == 2
+    assert forgot.changes == 0 and forgot.files_present == 3
 
 
 async def test_in_place_old_documents_in_our_collections_move_aside(
@@ -241,10 +246,10 @@ async def test_in_place_old_documents_in_our_collections_move_aside(
     await seed_filestreambot(database_client, database_name, files="files")
     db = database_client[database_name]
     summary = await mf.migrate(options(database_url, database_name, bin_channel=BIN))
-    assert summary.files_migrated == 2 and summary.users_migrated == 3
-    assert summary.moved_aside == {"users": 3, "files": 4}
-    assert await db.legacy_files.count_documents({}) == 4 and await db.legacy_users.count_documents({}) == 3
-    assert await db.files.count_documents({}) == 2
+    assert summary.files_migrated == 3 and summary.users_migrated == 3
+    assert summary.moved_aside == {"users": 3, "files": 5}
+    assert await db.legacy_files.count_documents({}) == 5 and await db.legacy_users.count_documents({}) == 3
+    assert await db.files.count_documents({}) == 3
     assert await db.files.count_documents({"_id": {"$type": "objectId"}}) == 0
     assert sorted([d["_id"] async for d in db.users.find()]) == [1001, 1002, 1003, 2000]
 
@@ -261,10 +266,10 @@ async def test_dry_run_writes_nothing_and_reports_what_would_change(
     before = await snapshot(database_client, database_name)
     summary = await mf.migrate(options(database_url, database_name, bin_channel=BIN, dry_run=True))
     assert await snapshot(database_client, database_name) == before
-    assert (summary.users_migrated, summary.banned, summary.files_migrated) == (3, 3, 2)
-    assert summary.moved_aside == {"users": 3, "files": 4}
+    assert (summary.users_migrated, summary.banned, summary.files_migrated, summary.files_need_copy) == (3, 3, 3, 1)
+    assert summary.moved_aside == {"users": 3, "files": 5}
     lines = summary.lines(dry_run=True)
-    assert "files: 2 would be migrated, 0 already migrated, 2 skipped" in lines
+    assert "files: 3 would be migrated, 0 already migrated, 1 needing a storage copy, 2 skipped" in lines
     assert f"  skipped 1: {mf.NO_MESSAGE}" in lines
     assert lines[-1].startswith("dry run: nothing was written")
 
@@ -311,13 +316,13 @@ async def test_migrating_to_another_database_copies_our_records_and_the_link_sec
         before = await snapshot(database_client, database_name)
         summary = await mf.migrate(options(database_url, database_name, target_db=target, bin_channel=BIN))
         assert await snapshot(database_client, database_name) == before  # the source is only read
-        assert summary.files_migrated == 2 and summary.own_copied == {"files": 1, "settings": 1}
+        assert summary.files_migrated == 3 and summary.own_copied == {"files": 1, "settings": 1}
         store = await Database.connect(database_url, target)
         try:
             assert await store.settings.get("link_secret") == b"k" * 32
             copied = await store.files.get("S" * 16)
             assert copied is not None and copied.source == "private"
-            assert await store.files.count_live(NOW) == 3
+            assert await store.files.count_live(NOW) == 4
         finally:
             await store.close()
         assert (await mf.migrate(options(database_url, database_name, target_db=target, bin_channel=BIN))).changes == 0
@@ -342,7 +347,7 @@ async def test_the_script_migrates_and_prints_a_summary(
     args = ("--source-url", database_url, "--source-db", database_name, "--bin-channel", str(BIN))
     code, out, err = await run_script(*args, "--dry-run")
     assert code == 0, err
-    assert "files: 2 would be migrated" in out and "dry run: nothing was written" in out
+    assert "files: 3 would be migrated" in out and "dry run: nothing was written" in out
     assert await database_client[database_name].files.count_documents({}) == 0
 
     code, out, err = await run_script(*args, "--file-ttl", "86400")
@@ -350,14 +355,14 @@ async def test_the_script_migrates_and_prints_a_summary(
     assert f"migrate_files: {database_name} -> {database_name}" in out
     assert "users: 3 migrated, 0 already present" in out
     assert "banned: 3 banned, 0 already banned" in out
-    assert "files: 2 migrated, 0 already migrated, 2 skipped" in out
+    assert "files: 3 migrated, 0 already migrated, 1 needing a storage copy, 2 skipped" in out
     assert f"skipped 1: {mf.NO_MESSAGE}" in out and f"skipped 1: {mf.NO_SIZE}" in out
     expiries = [d["expires_at"] async for d in database_client[database_name].files.find()]
-    assert len(expiries) == 2 and all(e is not None for e in expiries)
+    assert len(expiries) == 3 and all(e is not None for e in expiries)
 
     code, out, err = await run_script(*args)
     assert code == 0, err
-    assert out.rstrip().endswith("0 changes")
+    assert "\n0 changes\n" in out
 
 
 async def test_an_unreachable_database_is_one_line_and_exit_2() -> None:
