@@ -233,3 +233,47 @@ async def test_old_links_answer_404_when_legacy_links_are_off(
             card_links = links_in(await omar.next_edit(world.main_bot))
             assert card_links is not None and await fetch(http, card_links.download) == (200, f.data)
     assert stored_copies(world) == [f.media.id]
+
+
+async def test_telegram_asking_to_wait_during_the_resend_answers_503_and_the_next_request_makes_the_copy(
+    telegram, stack_settings, database_url, database_client, database_name
+):
+    world = make_world(telegram)
+    tg = telegram.world
+    owner = tg.add_user(first_name="Pia", username="pia")
+    f = old_file(tg, world.main_bot, "video", 2, 400 * KIB, "later.mp4", "video/mp4", owner=owner.id, seed=4)
+    await seed_filestreambot(database_client[database_name], [f], [owner.id])
+    await migrate(database_url, database_name)
+    # Longer than the client library sleeps through on its own: the service must answer.
+    rule = telegram.faults.flood_wait(world.main_bot, "messages.SendMedia", seconds=45, times=1)
+
+    async with running_service(stack_settings(world)) as service:
+        async with http_client() as http:
+            async with http.get(service.public_url + f.old_download) as response:
+                assert rule.hits == 1  # the fault fired, during the re-send
+                assert response.status == 503 and response.headers["Retry-After"] == "45"
+                assert "try again" in (await response.text()).lower()
+            assert stored_copies(world) == []
+            assert await fetch(http, service.public_url + f.old_download) == (200, f.data)
+    assert stored_copies(world) == [f.media.id]
+
+
+async def test_a_claim_left_by_an_instance_that_stopped_mid_send_is_taken_over(
+    telegram, stack_settings, database_url, database_client, database_name
+):
+    world = make_world(telegram)
+    tg = telegram.world
+    owner = tg.add_user(first_name="Quinn", username="quinn")
+    f = old_file(tg, world.main_bot, "audio", 5, 128 * KIB, "orphan.mp3", "audio/mpeg", owner=owner.id, seed=5)
+    await seed_filestreambot(database_client[database_name], [f], [owner.id])
+    await migrate(database_url, database_name)
+    files = database_client[database_name].files
+    abandoned = {"state": "sending", "by": "an instance that crashed", "at": real_now() - timedelta(minutes=10)}
+    assert (await files.update_one({"legacy_id": str(f.oid)}, {"$set": {"storage_copy": abandoned}})).modified_count == 1
+
+    async with running_service(stack_settings(world)) as service:
+        async with http_client() as http:
+            assert await fetch(http, f"{service.public_url}/dl/{f.oid}") == (200, f.data)
+    assert stored_copies(world) == [f.media.id]
+    record = await files.find_one({"legacy_id": str(f.oid)})
+    assert record["storage_message_id"] and "storage_copy" not in record
