@@ -4,6 +4,7 @@
     python migrate_files.py [--source-url URL] [--source-db NAME]
                             [--target-url URL] [--target-db NAME] [--bin-channel ID]
                             [--file-ttl SECONDS] [--dry-run] [--progress]
+                            [--repost [--repost-rate PER_MINUTE]]
 
 Where it reads
   --source-url defaults to DATABASE_URL (environment, else .env). --source-db defaults to
@@ -30,6 +31,9 @@ What it writes
   (`legacy_file_ids`) and is counted as "needing a storage copy": the service re-sends it
   into BIN_CHANNEL by its file id the first time it is needed (no bytes are uploaded).
   Only a file with neither a message nor a usable file id is skipped, with the reason.
+  --repost makes those copies right away instead, paced (20 a minute by default, Telegram's
+  pace for posts into one channel), with a progress bar; it is resumable and safe beside a
+  running service (the same claims in MongoDB), and needs the bot settings FileStream reads.
 
 Exit codes: 0 done, 1 unexpected failure (traceback), 2 no database named, the database
 cannot be reached, its schema is unknown or newer, or the arguments are wrong (one line
@@ -392,6 +396,8 @@ class Options:
     file_ttl: int | None = None
     timeout: float = 5.0
     progress: bool | None = None  # None: only when stderr is a terminal
+    repost: bool = False          # make the missing storage copies now (needs the bot settings)
+    repost_rate: float = 20.0     # storage copies per minute (Telegram: ~20 posts a minute per channel)
 
     @property
     def in_place(self) -> bool:
@@ -740,6 +746,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="print what would change and write nothing")
     parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="how long to wait for a database (default 5)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr (default: when it is a terminal)")
+    parser.add_argument(
+        "--repost", action="store_true",
+        help="then make the missing storage copies now instead of on first use: the main bot re-sends each "
+             "file into BIN_CHANNEL by its file id (reads API_ID, API_HASH, BOT_TOKEN, BIN_CHANNEL like "
+             "FileStream; resumable; safe beside a running service)",
+    )
+    parser.add_argument("--repost-rate", type=float, default=20.0, metavar="PER_MINUTE",
+                        help="storage copies per minute (default 20: Telegram's pace for posts into one channel)")
     return parser
 
 
@@ -750,6 +764,8 @@ def options_from_args(argv: Sequence[str] | None = None, env: Mapping[str, str] 
     args = _parser().parse_args(argv)
     if args.file_ttl is not None and args.file_ttl <= 0:
         _parser().error("--file-ttl must be a positive number of seconds")
+    if not 0 < args.repost_rate <= 600:
+        _parser().error("--repost-rate must be a number of copies per minute above 0 (at most 600)")
     source_url = args.source_url or env.get("DATABASE_URL")
     if not source_url:
         raise Unusable("no database to migrate: set DATABASE_URL (in the environment or .env) or pass --source-url")
@@ -776,7 +792,51 @@ def options_from_args(argv: Sequence[str] | None = None, env: Mapping[str, str] 
         file_ttl=args.file_ttl,
         timeout=args.timeout,
         progress=args.progress,
+        repost=args.repost,
+        repost_rate=args.repost_rate,
     )
+
+
+async def repost(options: Options, settings: Any) -> Any:
+    """Make every missing storage copy in the target database now (paced, resumable).
+
+    `settings`: FileStream's Settings (the bot token, api id/hash, BIN_CHANNEL). Returns
+    services.storage_copies.PendingCopies. Raises Unusable when the database or the bot
+    cannot be used.
+    """
+    # Imported here: the migration itself needs no Telegram client.
+    from FileStream.core.storage_copy import CopyNotNow
+    from FileStream.services.storage_copies import StorageCopies
+    from FileStream.store.database import DatabaseUnavailable
+    from FileStream.telegram.clients import build_client, start_member, stop_client
+    from FileStream.telegram.pool import BotPool, PoolMember
+
+    try:
+        database = await Database.connect(options.target_url, options.target_db,
+                                          server_selection_timeout=options.timeout)
+    except DatabaseUnavailable as exc:
+        raise Unusable(str(exc)) from exc
+    client = build_client(token=settings.bot_token, api_id=settings.api_id, api_hash=settings.api_hash,
+                          session_dir=str(settings.session_dir), workers=1, receives_updates=False, in_memory=True)
+    main = PoolMember("main", client, is_main=True)
+    try:
+        if not await start_member(main, settings.bin_channel):
+            raise Unusable(f"the main bot cannot re-send files: {main.last_error} (check BOT_TOKEN and BIN_CHANNEL)")
+        clock = lambda: datetime.now(timezone.utc)  # noqa: E731
+        copies = StorageCopies(database.files, BotPool(main=main), settings.bin_channel, clock)
+        total = len(await database.files.ids_needing_copy(clock()))
+        show = options.progress
+        with tqdm(total=total, unit="file", file=sys.stderr, disable=None if show is None else not show,
+                  leave=False) as bar:
+            try:
+                return await copies.make_pending(per_minute=options.repost_rate, on_done=lambda _: bar.update(1))
+            except CopyNotNow as exc:
+                raise Unusable(f"{exc} (the copies made so far are kept: run --repost again to go on)") from exc
+            finally:
+                await copies.close()
+    finally:
+        await stop_client(client)
+        await database.close()
 
 
 def database_name_advice(options: Options, env: Mapping[str, str]) -> str | None:
@@ -790,11 +850,23 @@ def database_name_advice(options: Options, env: Mapping[str, str]) -> str | None
             f"DATABASE_NAME={options.target_db} in its .env to serve the migrated records")
 
 
+def bot_settings(env: Mapping[str, str]) -> Any:
+    """FileStream's settings for --repost, or Unusable naming the variable to set."""
+    from FileStream.config import ConfigError, Settings
+
+    try:
+        return Settings.from_env(env)
+    except ConfigError as exc:
+        raise Unusable(f"--repost needs the bot's settings: {exc}") from exc
+
+
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     env = environment() if env is None else env
     try:
         options = options_from_args(argv, env)
+        settings = bot_settings(env) if options.repost and not options.dry_run else None
         summary = asyncio.run(migrate(options))
+        copies = asyncio.run(repost(options, settings)) if settings is not None else None
     except Unusable as exc:
         print(f"migrate_files: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -804,6 +876,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     print(f"migrate_files: {'dry run, ' if options.dry_run else ''}{direction}")
     for line in summary.lines(options.dry_run):
         print(line)
+    if copies is not None:
+        print(f"storage copies: {copies.made} made, {copies.refused} refused by Telegram (their links answer 410), "
+              f"{copies.already} made meanwhile elsewhere")
+    elif options.repost:
+        print("storage copies: none made in a dry run")
     if (advice := database_name_advice(options, env)) is not None:
         print(advice)
     return EXIT_OK

@@ -184,12 +184,23 @@ def test_the_database_to_migrate_comes_from_session_name_then_the_url_then_files
     assert (options.source_url, options.source_db, options.target_db, options.bin_channel) == ("mongodb://other", "old", "new", -1009)
     assert (options.file_ttl, options.dry_run, options.timeout, options.progress) == (60, True, 2.0, False)
 
+    options = mf.options_from_args(["--repost", "--repost-rate", "30"], {"DATABASE_URL": url})
+    assert (options.repost, options.repost_rate) == (True, 30.0)
+    assert not mf.options_from_args([], {"DATABASE_URL": url}).repost
+
     with pytest.raises(mf.Unusable, match="set DATABASE_URL"):
         mf.options_from_args([], {})
     with pytest.raises(mf.Unusable, match="differ only in case"):
         mf.options_from_args(["--target-db", "filestream"], {"DATABASE_URL": url, "SESSION_NAME": "FileStream"})
     with pytest.raises(mf.Unusable, match="BIN_CHANNEL"):
         mf.options_from_args([], {"DATABASE_URL": url, "BIN_CHANNEL": "the bin"})
+
+
+def test_repost_without_the_bot_settings_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert mf.main(["--repost"], {"DATABASE_URL": "mongodb://db.example.com/"}) == mf.EXIT_UNUSABLE
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "migrate_files: --repost needs the bot's settings: API_ID is missing: set it in .env (see .env.sample)\n"
 
 
 def test_the_operator_is_told_which_database_name_filestream_must_read() -> None:

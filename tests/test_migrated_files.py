@@ -277,3 +277,34 @@ async def test_a_claim_left_by_an_instance_that_stopped_mid_send_is_taken_over(
     assert stored_copies(world) == [f.media.id]
     record = await files.find_one({"legacy_id": str(f.oid)})
     assert record["storage_message_id"] and "storage_copy" not in record
+
+
+async def test_repost_makes_every_missing_copy_at_once_resumably_and_links_then_need_no_resend(
+    telegram, stack_settings, database_url, database_client, database_name
+):
+    world = make_world(telegram)
+    tg = telegram.world
+    owner = tg.add_user(first_name="Rosa", username="rosa")
+    old_bot = tg.add_bot(username="old_filestream_bot")
+    files = [old_file(tg, world.main_bot, kind, dc, 96 * KIB + n, f"early{n}.bin", "application/octet-stream",
+                      owner=owner.id, seed=10 + n) for n, (kind, dc) in enumerate([("document", 1), ("photo", 4)])]
+    lost = old_file(tg, old_bot, "document", 2, 10 * KIB, "lost.bin", "application/octet-stream", owner=owner.id, seed=20)
+    await seed_filestreambot(database_client[database_name], [*files, lost], [owner.id])
+    settings = stack_settings(world)
+    options = mf.Options(source_url=database_url, source_db=database_name, target_url=database_url,
+                         target_db=database_name, progress=False, repost=True, repost_rate=600)
+    await mf.migrate(options)
+
+    done = await mf.repost(options, settings)
+    assert (done.made, done.refused, done.already) == (2, 1, 0)
+    assert stored_copies(world) == sorted(f.media.id for f in files)
+    again = await mf.repost(options, settings)  # resumable: only what is still missing, and nothing is
+    assert (again.made, again.refused, again.already) == (0, 0, 0)
+
+    async with running_service(settings) as service:
+        async with http_client() as http:
+            for f in files:
+                assert await fetch(http, service.public_url + f.old_download) == (200, f.data)
+            status, _ = await fetch(http, service.public_url + lost.old_download)
+            assert status == 410
+    assert stored_copies(world) == sorted(f.media.id for f in files)  # no re-send on first use any more

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from FileStream.core.models import StoredFile
@@ -26,6 +27,15 @@ from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.storage import FileIdRefused, SendLater, send_by_file_id
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class PendingCopies:
+    """What `make_pending` did."""
+
+    made: int = 0
+    refused: int = 0
+    already: int = 0   # made meanwhile by a running service, or gone
 
 
 class StorageCopies:
@@ -149,3 +159,40 @@ class StorageCopies:
         if task is None or not task.file.has_storage_copy:
             raise CopyRefused("the file was deleted")
         return task.file
+
+    async def make_pending(self, *, per_minute: float = 20.0, on_done: Callable[[str], object] | None = None,
+                           max_waits: int = 5) -> PendingCopies:
+        """Make every missing copy now, paced (Telegram lets a bot post about 20 messages a
+        minute into one channel), instead of on first use. Safe beside a running service
+        (same claims) and resumable: a second run only finds what is still missing.
+
+        on_done(outcome) is called after each file: "made", "refused" or "already".
+        """
+        result = PendingCopies()
+        pause = 60.0 / per_minute
+        loop = asyncio.get_running_loop()
+        next_send = loop.time()
+        for file_id in await self.files.ids_needing_copy(self.clock()):
+            outcome = "already"
+            for _ in range(max_waits):
+                task = await self.files.copy_task(file_id)
+                if task is None or task.file.has_storage_copy:
+                    break
+                await asyncio.sleep(max(0.0, next_send - loop.time()))
+                next_send = loop.time() + pause
+                try:
+                    await self.ready(task.file)
+                    outcome = "made"
+                except CopyRefused:
+                    outcome = "refused"
+                except CopyNotNow as later:
+                    log.info("File %s: waiting %s s before trying again (%s)", file_id, later.retry_after, later)
+                    next_send = loop.time() + later.retry_after
+                    continue
+                break
+            else:
+                raise CopyNotNow(f"file {file_id}: Telegram kept asking to wait; run again later", 60)
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            if on_done is not None:
+                on_done(outcome)
+        return result

@@ -179,6 +179,12 @@ class FileStore:
             state=found.get("state", ""), by=found.get("by", ""), at=found.get("at"), reason=found.get("reason", ""))
         return CopyTask(_from_doc(doc), known, claim)
 
+    async def ids_needing_copy(self, now: datetime) -> list[str]:
+        """Live files without a storage copy that nobody found impossible yet, oldest first."""
+        query = {"storage_message_id": None, "storage_copy.state": {"$ne": "refused"}, **_live(now)}
+        cursor = self._files.find(query, {"_id": 1}).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return [doc["_id"] async for doc in cursor]
+
     async def claim_copy(self, file_id: str, claimant: str, now: datetime, stale_before: datetime) -> bool:
         """Take the job of making the copy; True only for one caller on any instance at a time.
 
