@@ -97,6 +97,17 @@ async def migrate(database_url: str, database_name: str) -> mf.Summary:
                                        target_db=database_name, progress=False))
 
 
+async def one_migrated_file(telegram, database_url, database_client, database_name, person: str,
+                            *spec: Any, seed: int):
+    """A world with one person whose one FileStreamBot file (kind, DC, size, name, mime) was migrated."""
+    world = make_world(telegram)
+    owner = telegram.world.add_user(first_name=person, username=person.lower())
+    f = old_file(telegram.world, world.main_bot, *spec, owner=owner.id, seed=seed)
+    await seed_filestreambot(database_client[database_name], [f], [owner.id])
+    await migrate(database_url, database_name)
+    return world, owner, f
+
+
 async def fetch(http, url: str) -> tuple[int, bytes]:
     async with http.get(url) as response:
         return response.status, await response.read()
@@ -210,12 +221,8 @@ async def test_a_file_id_telegram_refuses_answers_410_logs_one_line_and_nothing_
 async def test_old_links_answer_404_when_legacy_links_are_off(
     telegram, stack_settings, database_url, database_client, database_name
 ):
-    world = make_world(telegram)
-    tg = telegram.world
-    owner = tg.add_user(first_name="Omar", username="omar")
-    f = old_file(tg, world.main_bot, "document", 3, 64 * KIB, "plan.pdf", "application/pdf", owner=owner.id, seed=3)
-    await seed_filestreambot(database_client[database_name], [f], [owner.id])
-    await migrate(database_url, database_name)
+    world, owner, f = await one_migrated_file(telegram, database_url, database_client, database_name, "Omar",
+                                              "document", 3, 64 * KIB, "plan.pdf", "application/pdf", seed=3)
 
     async with running_service(stack_settings(world, LEGACY_LINKS="false")) as service:
         async with http_client() as http:
@@ -238,12 +245,8 @@ async def test_old_links_answer_404_when_legacy_links_are_off(
 async def test_telegram_asking_to_wait_during_the_resend_answers_503_and_the_next_request_makes_the_copy(
     telegram, stack_settings, database_url, database_client, database_name
 ):
-    world = make_world(telegram)
-    tg = telegram.world
-    owner = tg.add_user(first_name="Pia", username="pia")
-    f = old_file(tg, world.main_bot, "video", 2, 400 * KIB, "later.mp4", "video/mp4", owner=owner.id, seed=4)
-    await seed_filestreambot(database_client[database_name], [f], [owner.id])
-    await migrate(database_url, database_name)
+    world, _, f = await one_migrated_file(telegram, database_url, database_client, database_name, "Pia",
+                                          "video", 2, 400 * KIB, "later.mp4", "video/mp4", seed=4)
     # Longer than the client library sleeps through on its own: the service must answer.
     rule = telegram.faults.flood_wait(world.main_bot, "messages.SendMedia", seconds=45, times=1)
 
@@ -261,12 +264,8 @@ async def test_telegram_asking_to_wait_during_the_resend_answers_503_and_the_nex
 async def test_a_claim_left_by_an_instance_that_stopped_mid_send_is_taken_over(
     telegram, stack_settings, database_url, database_client, database_name
 ):
-    world = make_world(telegram)
-    tg = telegram.world
-    owner = tg.add_user(first_name="Quinn", username="quinn")
-    f = old_file(tg, world.main_bot, "audio", 5, 128 * KIB, "orphan.mp3", "audio/mpeg", owner=owner.id, seed=5)
-    await seed_filestreambot(database_client[database_name], [f], [owner.id])
-    await migrate(database_url, database_name)
+    world, _, f = await one_migrated_file(telegram, database_url, database_client, database_name, "Quinn",
+                                          "audio", 5, 128 * KIB, "orphan.mp3", "audio/mpeg", seed=5)
     files = database_client[database_name].files
     abandoned = {"state": "sending", "by": "an instance that crashed", "at": real_now() - timedelta(minutes=10)}
     assert (await files.update_one({"legacy_id": str(f.oid)}, {"$set": {"storage_copy": abandoned}})).modified_count == 1
