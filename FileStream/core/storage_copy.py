@@ -25,7 +25,6 @@ REFUSALS = frozenset({
 GONE_TITLE = "This file can no longer be fetched"
 GONE_WORDS = ("Telegram no longer accepts this file's id, so the file cannot be fetched any more. "
               "Ask the person who shared it to send it to the bot again.")
-BUSY_WORDS = "Telegram is busy preparing this file. Please try again in a minute."
 
 
 @dataclass(frozen=True, slots=True)

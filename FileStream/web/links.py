@@ -115,10 +115,10 @@ async def _legacy_claim(request: web.Request, ctx: WebContext, legacy_id: str) -
     try:
         file_id = await ctx.legacy.file_id_for_legacy(legacy_id)
     except Exception as exc:
-        log.warning("old link lookup for %s failed: %r", legacy_id, exc)
+        log.warning("old link lookup failed: %r", exc)  # the old id opens the file: never logged
         raise _unavailable(request) from exc
     if file_id is None:
-        log.info("refused old link %s: no migrated file has this id", legacy_id)
+        log.info("refused /%s/<old id>: no migrated file has this id", request.path.split("/")[1])
         raise _not_found(request)
     return LinkClaim(file_id=file_id, expires_at=None)
 
