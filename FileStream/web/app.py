@@ -14,7 +14,7 @@ from aiohttp import web
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page
-from FileStream.web.ports import ByteSource, FileLookup, StreamObserver, Thumbnails
+from FileStream.web.ports import ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ def build_app(
     observer: StreamObserver | None = None,
     thumbnails: Thumbnails | None = None,
     bot_username: str = "",
+    copies: StorageCopies | None = None,
+    legacy: LegacyLinks | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -83,6 +85,10 @@ def build_app(
     observer: optional; told when each body starts and ends (metrics, load accounting).
     thumbnails: optional; posters and covers for the player page (none without it).
     bot_username: the main bot's @username without the @; the front page links to it.
+    copies: optional; makes the storage copy of a record that has none (migrated files)
+      before it is used. Without it such records are served as they are.
+    legacy: optional; answers FileStreamBot's old links /dl/<ObjectId>[/name] and
+      /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
 
     Run it with `web.AppRunner(app, handler_cancellation=True)` so a client disconnect
     cancels its handler at once; without it the handler still notices within a second.
@@ -108,6 +114,8 @@ def build_app(
         page_csp=_page_csp(public_url),
         thumbnails=thumbnails,
         bot_username=bot_username,
+        copies=copies,
+        legacy=legacy,
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)

@@ -9,7 +9,7 @@ from typing import Callable
 import jinja2
 from aiohttp import web
 
-from FileStream.web.ports import ByteSource, FileLookup, StreamObserver, Thumbnails
+from FileStream.web.ports import ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,8 @@ class WebContext:
     page_csp: str
     thumbnails: Thumbnails | None = None
     bot_username: str = ""
+    copies: StorageCopies | None = None
+    legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)
