@@ -7,7 +7,7 @@ import logging
 
 from cachetools import LRUCache
 from pyrogram import raw
-from pyrogram.file_id import FileId
+from pyrogram.file_id import FileId, FileType
 
 from FileStream.core.models import StoredFile
 from FileStream.telegram.media import media_of
@@ -76,6 +76,8 @@ class Thumbnails:
             # The largest: it is shown as large as the player.
             thumb = max(thumbs, key=lambda t: (t.width or 0) * (t.height or 0))
             thumb_id = FileId.decode(thumb.file_id)
+            if thumb_id.file_type != FileType.THUMBNAIL:   # a photo's smaller sizes: the photo is its own preview
+                return None
             location = raw.types.InputDocumentFileLocation(
                 id=thumb_id.media_id, access_hash=thumb_id.access_hash,
                 file_reference=thumb_id.file_reference, thumb_size=thumb_id.thumbnail_size)
