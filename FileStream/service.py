@@ -22,6 +22,7 @@ from FileStream.jobs.expiry import ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics
+from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
@@ -162,7 +163,8 @@ class Service:
                 requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout),
                 rate_limit=FileRateLimit.on_requests(self.db, limit=settings.rate_limit_files,
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
-                clock=self.clock, started_at=self.started_at)
+                clock=self.clock, started_at=self.started_at,
+                deep_links=DeepLinks(self.db.files, self.clock))
             register_handlers(self.main_client, ctx)
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx

@@ -112,10 +112,10 @@ class ExpiryJob:
                 try:
                     await self._send(file.owner_id, self.texts.warning(file, now))
                     counts["warned"] += 1
-                    log.info("Warned %s that file %s expires at %s", file.owner_id, file.id, file.expires_at)
+                    log.info("Warned %s that file %s expires at %s", file.owner_id, file.ref, file.expires_at)
                 except Exception as error:  # noqa: BLE001 - blocked bot and the like
                     counts["warn_failed"] += 1
-                    log.warning("Could not warn %s about file %s: %r", file.owner_id, file.id, error)
+                    log.warning("Could not warn %s about file %s: %r", file.owner_id, file.ref, error)
             # Every file listed got marked (by us or by someone), so the next query moves on.
             if len(due) < self._batch:
                 return
@@ -129,7 +129,7 @@ class ExpiryJob:
                     await self._edit_link_message(file, counts)
                     if await self.files.delete(file.id):
                         counts["deleted"] += 1
-                        log.info("File %s expired; record deleted", file.id)
+                        log.info("File %s expired; record deleted", file.ref)
             if len(expired) < self._batch:
                 return
 
@@ -142,4 +142,4 @@ class ExpiryJob:
             counts["edited"] += 1
         except Exception as error:  # noqa: BLE001 - message deleted, chat gone, blocked
             counts["edit_failed"] += 1
-            log.warning("Could not mark the link message of file %s as expired: %r", file.id, error)
+            log.warning("Could not mark the link message of file %s as expired: %r", file.ref, error)

@@ -64,6 +64,11 @@ class FileStore:
         await self._files.create_index(
             [("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest"
         )
+        # Only shared files have a deep-link key; the others keep None out of the index.
+        await self._files.create_index(
+            "deep_link_key", name="deep_link_key", unique=True,
+            partialFilterExpression={"deep_link_key": {"$type": "string"}},
+        )
 
     async def insert(self, file: StoredFile) -> None:
         """Add a record; raises DuplicateKeyError if the id is taken."""
@@ -77,6 +82,13 @@ class FileStore:
     async def get_live(self, file_id: str, now: datetime) -> StoredFile | None:
         """The record only while it has not expired at `now`."""
         doc = await self._files.find_one({"_id": file_id, **_live(now)})
+        return None if doc is None else _from_doc(doc)
+
+    async def get_by_deep_link_key(self, key: str, now: datetime) -> StoredFile | None:
+        """The live record whose deep-link key is `key`."""
+        if not isinstance(key, str) or not key:
+            return None
+        doc = await self._files.find_one({"deep_link_key": key, **_live(now)})
         return None if doc is None else _from_doc(doc)
 
     async def delete(self, file_id: str) -> bool:

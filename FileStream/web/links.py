@@ -9,10 +9,14 @@ from datetime import datetime
 from aiohttp import web
 
 from FileStream.core.models import StoredFile
-from FileStream.core.tokens import LinkClaim, read_link_token
-from FileStream.web.context import CONTEXT, message_page
+from FileStream.core.tokens import LinkClaim, log_ref, read_link_token
+from FileStream.web.context import CONTEXT, message_page, route_of
 
 log = logging.getLogger(__name__)
+
+# When the database does not answer a lookup in time (its deadline is the FileLookup's),
+# the client is asked to come back this much later.
+LOOKUP_RETRY_AFTER_SECONDS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,27 +63,28 @@ async def open_link(request: web.Request) -> OpenLink:
     token = request.match_info["token"]
     claim = read_link_token(ctx.link_secret, token)
     if claim is None:
-        # The token itself is a capability: never log it.
-        log.info("refused /%s/…: malformed or forged link token", request.path.split("/")[1])
+        # The token itself is a capability: never log it, nor the path that holds it.
+        log.info("refused %s: malformed or forged link token", route_of(request))
         raise _not_found(request)
+    ref = log_ref(claim.file_id)
     now = ctx.clock()
     # Checked before the lookup so an expired link says "expired" even once its record is gone.
     if claim.is_expired(now):
-        log.info("refused file %s: link expired at %s", claim.file_id, claim.expires_at)
+        log.info("refused file %s: link expired at %s", ref, claim.expires_at)
         raise _expired(request)
     try:
         file = await ctx.files.get_file(claim.file_id)
     except Exception as exc:  # the database is down or slow: say so, keep the traceback out of the way
-        log.warning("file lookup for %s failed: %r", claim.file_id, exc)
+        log.warning("file lookup for %s failed: %r", ref, exc)
         raise LinkRefused(message_page(
             request, 503, "Temporarily unavailable",
-            "The service cannot look up this file right now. Please try again in a minute.",
-            **{"Retry-After": "60"},
+            "The service cannot look up this file right now. Please try again in a few seconds.",
+            **{"Retry-After": str(LOOKUP_RETRY_AFTER_SECONDS)},
         )) from exc
     if file is None:
-        log.info("refused file %s: no such record (deleted?)", claim.file_id)
+        log.info("refused file %s: no such record (deleted?)", ref)
         raise _not_found(request)
     if file.is_expired(now):
-        log.info("refused file %s: record expired at %s", claim.file_id, file.expires_at)
+        log.info("refused file %s: record expired at %s", ref, file.expires_at)
         raise _expired(request)
     return OpenLink(token=token, claim=claim, file=file, now=now)
