@@ -27,7 +27,7 @@ from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
-from FileStream.store.database import Database, DatabaseUnavailable
+from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
 from FileStream.telegram.clients import (
     TgCryptoMissing,
     build_client,
@@ -80,21 +80,26 @@ class ActiveStreams:
 
 
 class _FileLookup:
-    """The web layer's view of the files collection."""
+    """The web layer's view of the files collection: one lookup per link request, with its deadline."""
 
-    def __init__(self, files) -> None:
-        self._files = files
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def get_file(self, file_id: str):
-        return await self._files.get(file_id)
+        # Past the deadline it raises, and the link answers 503 with Retry-After.
+        with self._db.deadline(self._db.deadlines.link_lookup):
+            return await self._db.files.get(file_id)
 
 
 class Service:
     """The whole of FileStream in one process: bots, pool, streamer, web server, jobs."""
 
-    def __init__(self, settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, settings, *, clock: Callable[[], datetime] = utc_now,
+                 deadlines: Deadlines | None = None) -> None:
+        """`clock`: aware UTC now (tests move it); `deadlines`: how long database calls may take."""
         self.settings = settings
         self.clock = clock
+        self.deadlines = deadlines or Deadlines()
         self.started_at: datetime | None = None
         self.db: Database | None = None
         self.main_client = None
@@ -126,7 +131,7 @@ class Service:
             if database_url is None:
                 self._embedded_db = EmbeddedDatabase()
                 database_url = await self._embedded_db.start(settings.data_dir)
-            self.db = await Database.connect(database_url, settings.database_name)
+            self.db = await Database.connect(database_url, settings.database_name, deadlines=self.deadlines)
         except EmbeddedDatabaseError as error:
             raise StartupError(str(error)) from error
         except DatabaseUnavailable as error:
@@ -212,7 +217,7 @@ class Service:
         return sock
 
     async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
-        app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
+        app = build_app(files=_FileLookup(self.db), source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics))
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response)
