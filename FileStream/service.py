@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 from pyrogram.enums import ParseMode
+from pyrogram.errors import FloodWait, RPCError
 
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
@@ -18,7 +19,7 @@ from FileStream.bot.context import BotContext
 from FileStream.bot.replies import NO_PREVIEW
 from FileStream.embedded_db import EmbeddedDatabase, EmbeddedDatabaseError
 from FileStream.errors import StartupError
-from FileStream.jobs.expiry import ExpiryJob
+from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics
@@ -43,7 +44,8 @@ from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
 
-# How often the expiry and stale-request jobs look; their work is due at minute scale.
+# The jobs sleep until their next work is due; this is how long they sleep at most (the
+# fallback poll: work another instance created, a due time they could not look up).
 JOB_INTERVAL_SECONDS = 30.0
 
 
@@ -190,7 +192,11 @@ class Service:
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
 
     def _make_jobs(self, ctx: BotContext) -> list[PeriodicJob]:
-        """Background jobs of the instance that talks to people (not of link-only ones)."""
+        """Background jobs of the instance that talks to people (not of link-only ones).
+
+        Each sleeps until its next piece of work is due (asked from the database) and is
+        woken early when this instance opens a request or stores a file due sooner.
+        """
         client = self.main_client
 
         async def send(chat_id: int, text: str) -> None:
@@ -199,10 +205,24 @@ class Service:
         async def edit(chat_id: int, message_id: int, text: str) -> None:
             await bot_replies.edit(client, chat_id, message_id, text)
 
-        expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning)
+        async def delete_copies(chat_id: int, message_ids: list[int]) -> None:
+            try:
+                await client.delete_messages(chat_id, message_ids)
+            except FloodWait:
+                raise  # a pause, not a refusal: the next pass tries again
+            except RPCError as error:
+                raise CopiesRefused(error.ID or str(error)) from error
+
+        expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
+                           delete_copies=None if self.settings.keep_expired_copies else delete_copies)
         stale = StaleRequestJob(ctx.requests, send)
-        return [PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS),
-                PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS)]
+        expiry_job = PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS,
+                                 next_due=expiry.next_due, clock=self.clock)
+        stale_job = PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS,
+                                next_due=stale.next_due, clock=self.clock)
+        ctx.intake.on_stored.append(lambda file: [expiry_job.due_at(when) for when in expiry.due_times(file)])
+        ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
+        return [expiry_job, stale_job]
 
     def _bind_web(self) -> socket.socket:
         settings = self.settings

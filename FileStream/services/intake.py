@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from FileStream.core.models import StoredFile
@@ -30,6 +30,8 @@ class FileIntake:
     files: object                # store.files.FileStore
     bin_channel: int
     clock: Callable[[], datetime]
+    # Told about every file stored here (the expiry job wakes for its warning and expiry).
+    on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
                    shareable: bool = False) -> StoredFile:
@@ -63,10 +65,12 @@ class FileIntake:
                 deep_link_key=new_deep_link_key() if shareable else None,
             )
             await self.files.insert(record)
-            return record
         except BaseException:
             await self._delete_copy(stored.id)
             raise
+        for hook in self.on_stored:
+            hook(record)
+        return record
 
     async def _read_back(self, message_id: int):
         """Each bot needs its own file id, so a backend must be able to read the copy."""

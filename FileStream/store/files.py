@@ -129,14 +129,28 @@ class FileStore:
         return [_from_doc(doc) async for doc in cursor]
 
     async def find_expired(
-        self, now: datetime, *, without_notice: str | None = None, limit: int = 500
+        self, now: datetime, *, without_notice: str | None = None, with_notice: str | None = None, limit: int = 500
     ) -> list[StoredFile]:
-        """Files expired at `now` that the TTL monitor has not removed yet, oldest first."""
+        """Files expired at `now` that the TTL monitor has not removed yet, oldest first.
+
+        `without_notice` / `with_notice`: only files not marked / marked with that notice kind.
+        """
         query: dict[str, Any] = {"expires_at": {"$lte": now}}
         if without_notice is not None:
             query[f"notices.{_check_kind(without_notice)}"] = {"$exists": False}
+        if with_notice is not None:
+            query[f"notices.{_check_kind(with_notice)}"] = {"$exists": True}
         cursor = self._files.find(query).sort("expires_at", ASCENDING).limit(limit)
         return [_from_doc(doc) async for doc in cursor]
+
+    async def next_expiry(self, *, after: datetime | None = None, without_notice: str | None = None) -> datetime | None:
+        """The earliest `expires_at` (later than `after`, when given) among files not marked
+        with that notice kind; None when there is none. What the expiry job sleeps until."""
+        query: dict[str, Any] = {"expires_at": {"$type": "date"} if after is None else {"$gt": after}}
+        if without_notice is not None:
+            query[f"notices.{_check_kind(without_notice)}"] = {"$exists": False}
+        doc = await self._files.find_one(query, {"expires_at": 1}, sort=[("expires_at", ASCENDING)])
+        return None if doc is None else doc["expires_at"]
 
     async def mark_notice(self, file_id: str, kind: str, now: datetime | None = None) -> bool:
         """Record that notice `kind` went out; True only for the first caller, on any instance."""
