@@ -353,7 +353,9 @@ class BroadcastEngine:
             sent=fresh.sent,
             failed=fresh.failed,
             blocked=fresh.blocked,
-            save_seq=fresh.save_seq,
+            # Above any save an earlier run of this process may still have on its way
+            # (one per sender at most), so such a straggler can never pass for a cancel.
+            save_seq=fresh.save_seq + self.concurrency + 1,
         )
         run.next_progress_us = run.started_us  # a first report right away
         if fresh.state != RUNNING:
@@ -436,10 +438,14 @@ class BroadcastEngine:
 
     async def _take_token(self) -> None:
         # While the database is away nothing new is sent: what was sent could not be recorded.
-        await self._database_ok.wait()
-        async with self._gate:
-            while wait := self._bucket.try_take(self._now_us()):
-                await self._sleep(wait / MICROSECONDS)
+        while True:
+            await self._database_ok.wait()
+            async with self._gate:
+                while wait := self._bucket.try_take(self._now_us()):
+                    await self._sleep(wait / MICROSECONDS)
+            if self._database_ok.is_set():
+                return
+            # It went away while this sender waited its turn: wait for it again.
 
     # -- the database, and waiting it out ---------------------------------------------------
 
