@@ -212,9 +212,7 @@ class BroadcastDesk:
                 raise
             log.warning("Broadcast %s: where its progress message is is unknown (%r); reporting anew",
                         progress.broadcast_id, error)
-            where, known = None, False
-        else:
-            known = True
+            where = None
         if where is not None:
             try:
                 await edit(self._client, where["chat_id"], where["message_id"], text, markup=markup)
@@ -229,7 +227,7 @@ class BroadcastDesk:
         if progress.owner_chat_id is None:
             return
         sent = await self._client.send_message(progress.owner_chat_id, text, reply_markup=markup)
-        if known and where is None and not progress.finished:
+        if where is None and not progress.finished:
             await self._ctx.db.settings.set(key, {"chat_id": sent.chat.id, "message_id": sent.id})
 
 
