@@ -36,6 +36,8 @@ def _live(now: datetime) -> dict[str, Any]:
 def _to_doc(file: StoredFile) -> dict[str, Any]:
     doc = {name: getattr(file, name) for name in _FIELDS}
     doc["_id"] = doc.pop("id")
+    if doc["deep_link_key"] is None:
+        del doc["deep_link_key"]  # kept out of the sparse unique index
     return doc
 
 
@@ -64,11 +66,10 @@ class FileStore:
         await self._files.create_index(
             [("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest"
         )
-        # Only shared files have a deep-link key; the others keep None out of the index.
-        await self._files.create_index(
-            "deep_link_key", name="deep_link_key", unique=True,
-            partialFilterExpression={"deep_link_key": {"$type": "string"}},
-        )
+        # Only shared files have a deep-link key; the others are written without the field,
+        # so a sparse index leaves them out (SecantusDB plans equality on sparse indexes, not
+        # on partial ones).
+        await self._files.create_index("deep_link_key", name="deep_link_key", unique=True, sparse=True)
 
     async def insert(self, file: StoredFile) -> None:
         """Add a record; raises DuplicateKeyError if the id is taken."""
