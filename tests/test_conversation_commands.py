@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 import FileStream
-from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
+from service_harness import Clock, http_client, make_world, running_service, send_and_get_links
 
 EVERYONE = ["start", "help", "about", "files", "status", "revoke"]
 OWNER = ["botstats", "ban", "unban", "broadcast", "del", "upload"]
