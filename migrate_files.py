@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import sys
 from collections import Counter
@@ -51,6 +50,7 @@ from FileStream.core.mime import effective_mime_type
 from FileStream.core.models import StoredFile
 from FileStream.core.tokens import new_file_id
 from FileStream.store.database import Database
+from FileStream.store.files import file_document
 
 SCHEMA_VERSION = 2
 SCHEMA_KEY = "schema_version"  # a settings document: {_id: "schema_version", value: N}
@@ -227,9 +227,7 @@ def legacy_file_to_doc(
 
 def stored_file_doc(record: StoredFile) -> dict[str, Any]:
     """A StoredFile as the files collection holds it (`id` becomes `_id`)."""
-    doc = dataclasses.asdict(record)
-    doc["_id"] = doc.pop("id")
-    return doc
+    return file_document(record)
 
 
 def legacy_user_to_doc(doc: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -33,7 +33,8 @@ def _live(now: datetime) -> dict[str, Any]:
     return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
 
 
-def _to_doc(file: StoredFile) -> dict[str, Any]:
+def file_document(file: StoredFile) -> dict[str, Any]:
+    """A StoredFile as the files collection holds it (`id` becomes `_id`)."""
     doc = {name: getattr(file, name) for name in _FIELDS}
     doc["_id"] = doc.pop("id")
     if doc["deep_link_key"] is None:
@@ -73,7 +74,7 @@ class FileStore:
 
     async def insert(self, file: StoredFile) -> None:
         """Add a record; raises DuplicateKeyError if the id is taken."""
-        await self._files.insert_one(_to_doc(file))
+        await self._files.insert_one(file_document(file))
 
     async def get(self, file_id: str) -> StoredFile | None:
         """The record even when expired (callers check `is_expired`); None when gone."""
