@@ -6,8 +6,10 @@ so these tests need no TEST_DATABASE_URL and work the same with or without it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,10 +35,20 @@ class DatabaseProcess:
         self.port = urlsplit(self.url).port
         return self.url
 
-    def freeze(self) -> None:
-        """SIGSTOP: the process holds its sockets open and answers nothing."""
-        os.kill(self._server.pid, signal.SIGSTOP)
+    async def freeze(self) -> None:
+        """SIGSTOP: the process holds its sockets open and answers nothing.
+
+        kill() returns before every thread has stopped (a few milliseconds on a busy
+        machine, time enough to answer one more request), so this waits until the kernel
+        shows them all stopped.
+        """
+        pid = self._server.pid
+        os.kill(pid, signal.SIGSTOP)
         self.frozen = True
+        deadline = time.monotonic() + 10
+        while not _all_threads_stopped(pid):
+            assert time.monotonic() < deadline, "the database process did not stop within 10 s of SIGSTOP"
+            await asyncio.sleep(0.001)
 
     def thaw(self) -> None:
         os.kill(self._server.pid, signal.SIGCONT)
@@ -47,6 +59,16 @@ class DatabaseProcess:
         if self.frozen:
             self.thaw()
         await self._server.stop()
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError):
+            continue  # a thread that just ended
+    return bool(states) and all(state in ("T", "t") for state in states)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
