@@ -38,7 +38,7 @@ async def test_a_broadcast_waits_out_a_database_outage_and_finishes_where_it_sto
     world = make_world(telegram)
     owner = add_owner(world)
     bot = world.main_bot
-    settings = stack_settings(world, OWNER_ID=owner.id, BROADCAST_RATE=20, DATABASE_URL=database_process.url)
+    settings = stack_settings(world, OWNER_ID=owner.id, BROADCAST_RATE=10, DATABASE_URL=database_process.url)
     async with running_service(settings, deadlines=QUICK) as service:
         people = await add_people(telegram, service, bot, 60)
         recipients = {p.id for p in people} | {owner.id}
