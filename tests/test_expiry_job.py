@@ -327,3 +327,19 @@ async def test_work_that_stays_due_is_retried_after_a_pause_not_in_a_spin(monkey
         await job.stop()
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert gaps[0] < 0.3 and all(gap >= 0.3 for gap in gaps[1:]), gaps
+
+
+async def test_an_expired_file_that_never_had_a_stored_copy_needs_no_delete(database, clock):
+    tg = Telegram()
+    calls = []
+
+    async def delete_copies(chat_id, message_ids):
+        calls.append((chat_id, message_ids))
+
+    # A file migrated from FileStreamBot and never used: its copy was never made.
+    never_copied = dataclasses.replace(stored(1, 7, created=T0 - HOUR, expires=T0), storage_chat_id=None,
+                                       storage_message_id=None)
+    await add(database, never_copied)
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=0, delete_copies=delete_copies)
+    assert await job.run_once() == ExpiryReport(deleted=1)
+    assert calls == []

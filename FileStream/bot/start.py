@@ -11,6 +11,7 @@ from FileStream.bot import commands, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, file_links
 from FileStream.bot.routing import FALLBACK_GROUP, on_message
+from FileStream.bot.stored import with_storage_copy
 from FileStream.core.deep_links import SEND_FILE, parse_payload
 from FileStream.core.formatting import escape_html
 
@@ -33,7 +34,9 @@ async def on_start(ctx: BotContext, client, message) -> None:
         # Unknown, expired and someone else's private file all get the same words.
         await answer(client, message, texts.FILE_NOT_FOUND)
         return
-    record = target.file
+    record = await with_storage_copy(ctx, target.file, lambda text: answer(client, message, text))
+    if record is None:
+        return
     if target.action == SEND_FILE:
         await client.copy_message(message.chat.id, record.storage_chat_id, record.storage_message_id)
         return

@@ -191,9 +191,12 @@ class ExpiryJob:
     async def _remove_copies(self, files: list[StoredFile], counts: dict[str, int]) -> list[StoredFile]:
         """Delete the stored copies, DELETE_BATCH per call; the files whose copies are dealt with."""
         by_chat: dict[int, list[StoredFile]] = {}
-        for file in files:
-            by_chat.setdefault(file.storage_chat_id, []).append(file)
         dealt_with: list[StoredFile] = []
+        for file in files:
+            if file.has_storage_copy:
+                by_chat.setdefault(file.storage_chat_id, []).append(file)
+            else:
+                dealt_with.append(file)  # migrated and never used: nothing was stored
         for chat_id, chat_files in by_chat.items():
             for start in range(0, len(chat_files), DELETE_BATCH):
                 batch = chat_files[start:start + DELETE_BATCH]

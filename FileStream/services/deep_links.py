@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +10,10 @@ from typing import Any
 
 from FileStream.core.deep_links import may_open, parse_payload
 from FileStream.core.models import StoredFile
+
+# FileStreamBot's deep links named a file by its MongoDB ObjectId (24 lowercase hex digits);
+# files migrated from it keep that id (`legacy_id`), so those links keep working.
+_LEGACY_ID = re.compile(r"[0-9a-f]{24}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,11 +23,13 @@ class DeepLinkTarget:
 
 
 class DeepLinks:
-    """Opens deep links. `files`: store.files.FileStore; `clock`: aware UTC now."""
+    """Opens deep links. `files`: store.files.FileStore; `clock`: aware UTC now;
+    `legacy_links`: also FileStreamBot's links of migrated files (LEGACY_LINKS)."""
 
-    def __init__(self, files: Any, clock: Callable[[], datetime]) -> None:
+    def __init__(self, files: Any, clock: Callable[[], datetime], *, legacy_links: bool = True) -> None:
         self._files = files
         self._clock = clock
+        self._legacy_links = legacy_links
 
     async def open(self, payload: str, person_id: int | None) -> DeepLinkTarget | None:
         """What the payload opens for this person; None when it opens nothing for them
@@ -37,6 +44,11 @@ class DeepLinks:
         return DeepLinkTarget(request.action, file)
 
     async def find_file(self, key: str) -> StoredFile | None:
-        """The live file a deep-link key names. The one place keys are resolved: other kinds
-        of key (links made by older bots) are added here."""
+        """The live file a deep-link key names: a shared file's own key, or a migrated file's
+        old FileStreamBot id. The one place keys are resolved."""
+        if _LEGACY_ID.fullmatch(key):
+            if not self._legacy_links:
+                return None
+            file_id = await self._files.id_for_legacy(key)
+            return None if file_id is None else await self._files.get_live(file_id, self._clock())
         return await self._files.get_by_deep_link_key(key, self._clock())
