@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
@@ -28,6 +29,7 @@ class BotContext:
     rate_limit: FileRateLimit
     clock: Callable[[], datetime]
     started_at: datetime
+    deep_links: DeepLinks
     bot_username: str = ""
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).

@@ -5,14 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from FileStream.core.tokens import log_ref
+
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
     """A file kept in the storage channel and served by its links.
 
-    `id` is the public file id: 12 random bytes, base64url (16 characters). It appears in
-    deep links (`file_<id>`) and inside link tokens; it is never enough on its own to
-    open a link (tokens carry an HMAC).
+    `id` is the file id: 12 random bytes, base64url (16 characters). It is the first part
+    of every link token, so it is never logged (logs name a file by `ref`) and never put
+    in a deep link; it is never enough on its own to open a link (tokens carry an HMAC).
+    `deep_link_key` is a separate random key for deep links into the bot; only files meant
+    to be shared that way (auth channel posts) have one.
     """
 
     id: str
@@ -30,6 +34,12 @@ class StoredFile:
     expires_at: datetime | None  # None: never expires (channel files by default)
     owner_id: int | None = None  # the person who sent it; None for channel posts
     source: str = "private"  # "private", "channel" or "upload"
+    deep_link_key: str | None = None  # t.me/<bot>?start=file_<key>; None: no deep links
+
+    @property
+    def ref(self) -> str:
+        """The file's name in logs: opens nothing (see core.tokens.log_ref)."""
+        return log_ref(self.id)
 
     @property
     def has_storage_copy(self) -> bool:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from FileStream.web import files as file_routes
 from FileStream.web import pages
-from FileStream.web.context import CONTEXT, WebContext, message_page
+from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
 from FileStream.web.ports import ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
             return message_page(request, exc.status, title, message, **extra)
         raise
     except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
+        log.exception("unexpected error serving %s", route_of(request))
         return message_page(
             request, 500, "Something went wrong",
             "The server hit an unexpected problem. Please try again later.",
