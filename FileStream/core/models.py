@@ -28,6 +28,30 @@ class StoredFile:
     expires_at: datetime | None  # None: never expires (channel files by default)
     owner_id: int | None = None  # the person who sent it; None for channel posts
     source: str = "private"  # "private", "channel" or "upload"
+    duration: float | None = None  # seconds, for audio and video when Telegram says
+    bundle_id: str | None = None   # the bundle it was sent in; such files are listed by their bundle
+    crc32: int | None = None       # CRC-32 of the bytes, once a ZIP download computed it
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """Several stored files behind one link: an album, or files sent between /bundle and /done.
+
+    `id` is a public id like a file's (16 base64url characters) and appears inside bundle
+    link tokens. `file_ids` are in the order the person sent the files. A bundle lives as
+    long as its files: they all share its `expires_at`.
+    """
+
+    id: str
+    title: str
+    file_ids: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None
+    owner_id: int | None = None
+    source: str = "private"  # "private" or "channel"
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

@@ -31,8 +31,12 @@ class FileIntake:
     bin_channel: int
     clock: Callable[[], datetime]
 
-    async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int) -> StoredFile:
-        """Store the message's file and return its record; leaves nothing half-made on failure."""
+    async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
+                   bundle_id: str | None = None) -> StoredFile:
+        """Store the message's file and return its record; leaves nothing half-made on failure.
+
+        `bundle_id`: the bundle the file is sent in (it is then listed with the bundle, not alone).
+        """
         try:
             stored = await message.copy(self.bin_channel)
         except Exception as error:  # noqa: BLE001 - said in words, logged with cause
@@ -55,6 +59,8 @@ class FileIntake:
                 expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None,
                 owner_id=owner_id,
                 source=source,
+                duration=facts.duration,
+                bundle_id=bundle_id,
             )
             await self.files.insert(record)
             return record
