@@ -41,6 +41,17 @@ def _header(request: web.Request, name: str) -> str | None:
     return ", ".join(values) if values else None
 
 
+def request_facts(request: web.Request) -> RequestFacts:
+    """The parts of an HTTP request that decide how a body is answered (core.http_plan)."""
+    return RequestFacts(
+        method=request.method,
+        range=_header(request, "Range"),
+        if_range=_header(request, "If-Range"),
+        if_none_match=_header(request, "If-None-Match"),
+        if_modified_since=_header(request, "If-Modified-Since"),
+    )
+
+
 async def _serve(request: web.Request, *, download: bool) -> web.StreamResponse:
     try:
         link = await open_link(request)
@@ -48,13 +59,7 @@ async def _serve(request: web.Request, *, download: bool) -> web.StreamResponse:
         return refused.response
     ctx = request.app[CONTEXT]
     outcome = plan_response(
-        RequestFacts(
-            method=request.method,
-            range=_header(request, "Range"),
-            if_range=_header(request, "If-Range"),
-            if_none_match=_header(request, "If-None-Match"),
-            if_modified_since=_header(request, "If-Modified-Since"),
-        ),
+        request_facts(request),
         file_facts(link.file, download=download),
         now=link.now,
         link_expires_at=link.expires_at,

@@ -39,17 +39,28 @@ class LinkRefused(Exception):
         self.response = response
 
 
-def _not_found(request: web.Request) -> LinkRefused:
+def link_not_found(request: web.Request) -> LinkRefused:
     return LinkRefused(message_page(
         request, 404, "Link not found",
         "This link does not exist or was mistyped. Ask the person who shared it for a new one.",
     ))
 
 
-def _expired(request: web.Request) -> LinkRefused:
+_GONE = {
+    "file": "The file behind this link is no longer available. Send the file to the bot again to get a new link.",
+    "bundle": "The files behind this link are no longer available. Send them to the bot again to get a new link.",
+}
+
+
+def link_expired(request: web.Request, what: str = "file") -> LinkRefused:
+    return LinkRefused(message_page(request, 410, "This link has expired", _GONE[what]))
+
+
+def lookup_failed(request: web.Request, what: str) -> LinkRefused:
     return LinkRefused(message_page(
-        request, 410, "This link has expired",
-        "The file behind this link is no longer available. Send the file to the bot again to get a new link.",
+        request, 503, "Temporarily unavailable",
+        f"The service cannot look up this {what} right now. Please try again in a minute.",
+        **{"Retry-After": "60"},
     ))
 
 
@@ -61,25 +72,21 @@ async def open_link(request: web.Request) -> OpenLink:
     if claim is None:
         # The token itself is a capability: never log it.
         log.info("refused /%s/…: malformed or forged link token", request.path.split("/")[1])
-        raise _not_found(request)
+        raise link_not_found(request)
     now = ctx.clock()
     # Checked before the lookup so an expired link says "expired" even once its record is gone.
     if claim.is_expired(now):
         log.info("refused file %s: link expired at %s", claim.file_id, claim.expires_at)
-        raise _expired(request)
+        raise link_expired(request)
     try:
         file = await ctx.files.get_file(claim.file_id)
     except Exception as exc:  # the database is down or slow: say so, keep the traceback out of the way
         log.warning("file lookup for %s failed: %r", claim.file_id, exc)
-        raise LinkRefused(message_page(
-            request, 503, "Temporarily unavailable",
-            "The service cannot look up this file right now. Please try again in a minute.",
-            **{"Retry-After": "60"},
-        )) from exc
+        raise lookup_failed(request, "file") from exc
     if file is None:
         log.info("refused file %s: no such record (deleted?)", claim.file_id)
-        raise _not_found(request)
+        raise link_not_found(request)
     if file.is_expired(now):
         log.info("refused file %s: record expired at %s", claim.file_id, file.expires_at)
-        raise _expired(request)
+        raise link_expired(request)
     return OpenLink(token=token, claim=claim, file=file, now=now)
