@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 from aiohttp import web
 from pyrogram.enums import ParseMode
 
+from FileStream.bot import bundles as bot_bundles
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
 from FileStream.bot.context import BotContext
@@ -22,6 +23,8 @@ from FileStream.jobs.expiry import ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics
+from FileStream.core.requests import RequestState
+from FileStream.services.bundles import BundleMaker
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
@@ -86,6 +89,26 @@ class _FileLookup:
 
     async def get_file(self, file_id: str):
         return await self._files.get(file_id)
+
+
+class _BundleLookup:
+    """The web layer's view of the bundles and files collections (web.ports.BundleLookup)."""
+
+    def __init__(self, bundles, files) -> None:
+        self._bundles = bundles
+        self._files = files
+
+    async def get_bundle(self, bundle_id: str):
+        return await self._bundles.get(bundle_id)
+
+    async def get_files(self, file_ids):
+        return await self._files.get_many(list(file_ids))
+
+    async def get_crc32(self, file_id: str) -> int | None:
+        return await self._files.get_crc32(file_id)
+
+    async def set_crc32(self, file_id: str, crc: int) -> None:
+        await self._files.set_crc32(file_id, crc)
 
 
 class Service:
@@ -163,6 +186,7 @@ class Service:
                 rate_limit=FileRateLimit.on_requests(self.db, limit=settings.rate_limit_files,
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
                 clock=self.clock, started_at=self.started_at)
+            ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock)
             register_handlers(self.main_client, ctx)
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx
@@ -192,8 +216,13 @@ class Service:
         async def edit(chat_id: int, message_id: int, text: str) -> None:
             await bot_replies.edit(client, chat_id, message_id, text)
 
-        expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning)
-        stale = StaleRequestJob(ctx.requests, send)
+        async def timed_out(request: dict) -> None:
+            if request.get("bundle_id"):
+                await bot_bundles.end_unfinished(ctx, client, request["bundle_id"], RequestState.TIMED_OUT)
+
+        expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
+                           bundles=self.db.bundles)
+        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out)
         return [PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS),
                 PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS)]
 
@@ -211,7 +240,8 @@ class Service:
 
     async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
         app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
-                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics))
+                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics),
+                        bundles=_BundleLookup(self.db.bundles, self.db.files))
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),

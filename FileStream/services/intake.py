@@ -93,6 +93,14 @@ class FileIntake:
         log.error("No bot client could read stored message %s: %s", message_id, last_error)
         raise IntakeError("I could not read your file back from storage. Please try again in a minute.")
 
+    async def discard(self, record: StoredFile) -> None:
+        """Undo a stored file: no record, no stored copy (its links stop at once)."""
+        try:
+            await self.files.delete(record.id)
+        except Exception as error:  # noqa: BLE001 - it expires by itself; say so
+            log.warning("Could not delete the record of file %s: %s", record.id, error)
+        await self._delete_copy(record.storage_message_id)
+
     async def _delete_copy(self, message_id: int) -> None:
         try:
             await self.main_client.delete_messages(self.bin_channel, message_id)

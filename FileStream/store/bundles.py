@@ -59,11 +59,15 @@ class BundleStore:
     # -- while it is being made ------------------------------------------------------------
 
     async def open(self, bundle_id: str, *, title: str, owner_id: int | None, source: str, now: datetime,
-                   deadline: datetime, group_key: str | None = None, request_id: str | None = None) -> bool:
-        """Start a bundle; False when `group_key` (an album) already has one."""
+                   deadline: datetime, group_key: str | None = None, request_id: str | None = None,
+                   origin: str = "command") -> bool:
+        """Start a bundle; False when `group_key` (an album) already has one.
+
+        `origin`: "command" (/bundle) or "album"; `deadline`: when an unfinished one goes away.
+        """
         doc: dict[str, Any] = {
             "_id": bundle_id, "title": title, "owner_id": owner_id, "source": source, "state": OPEN,
-            "items": [], "received": 0, "failed": 0, "created_at": now, "expires_at": deadline,
+            "origin": origin, "items": [], "received": 0, "failed": 0, "created_at": now, "expires_at": deadline,
         }
         if group_key is not None:
             doc["group_key"] = group_key

@@ -26,4 +26,4 @@ def rpc(*functions: type, auth: bool = True):
     return register
 
 
-from . import auth, bots, channels, help, messages, updates, upload, users  # noqa: E402,F401
+from . import albums, auth, bots, channels, help, messages, updates, upload, users  # noqa: E402,F401
