@@ -178,3 +178,10 @@ def test_the_fingerprint_changes_with_names_sizes_and_dates():
     assert base != layout_of(["a", "c"], [1, 2]).fingerprint()
     assert base != layout_of(["a", "b"], [1, 3]).fingerprint()
     assert base != layout_of(["a", "b"], [1, 2], datetime(2027, 1, 1, tzinfo=timezone.utc)).fingerprint()
+
+
+def test_the_crc_of_zeros_helper_agrees_with_zlib():
+    from zip_helpers import crc32_of_zeros
+
+    for length in (0, 1, 7, 4096, (1 << 20) + 3):
+        assert crc32_of_zeros(length) == zlib.crc32(bytes(length))

@@ -93,3 +93,40 @@ def unzip_test(path: Path) -> str:
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "No errors detected" in output, output
     return output
+
+
+# CRC-32 of long runs of zero bytes without reading them: appending n zeros to a message is a
+# linear map on its CRC register, x^(8n) mod P in GF(2) (the method of zlib's crc32_combine).
+_POLY = 0xEDB88320
+
+
+def _multmodp(a: int, b: int) -> int:
+    m, p = 1 << 31, 0
+    while True:
+        if a & m:
+            p ^= b
+            if (a & (m - 1)) == 0:
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+
+
+def _x8nmodp(n: int) -> int:
+    p, power = 1 << 31, 1 << 30   # x^0, and x^1 squared step by step
+    squares = []
+    for _ in range(64):
+        squares.append(power)
+        power = _multmodp(power, power)
+    k = 3
+    while n:
+        if n & 1:
+            p = _multmodp(squares[k % 64], p)
+        n >>= 1
+        k += 1
+    return p
+
+
+def crc32_of_zeros(length: int) -> int:
+    """zlib.crc32(bytes(length)), for lengths too big to materialise."""
+    # crc(zeros(n)) = crc(empty message) shifted through n zero bytes, with zlib's pre/post inversion.
+    return _multmodp(_x8nmodp(length), 0xFFFFFFFF) ^ 0xFFFFFFFF
