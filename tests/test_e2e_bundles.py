@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
 from tgserver import SeededContent
 from tgserver.content import CallableContent
-from zip_helpers import crc32_of_zeros, unzip_test
+from zip_helpers import crc32_of_zeros, sparse_file_dir, unzip_list, unzip_test
 
 MIB = 1 << 20
 COPY = "messages.SendMedia"   # a file's copy into BIN_CHANNEL
@@ -299,8 +299,10 @@ async def test_a_zip_over_4_gib_is_zip64_and_verifies_in_unzip_and_zipfile_from_
     Nothing downloads 4 GiB: the test fetches the headers, the small file, the central
     directory and samples of the big file through Range requests and writes them into a
     sparse file at their offsets. The holes left are exactly the big file's zeros, so the
-    sparse file is byte for byte the archive: `unzip -t` checks every CRC-32 (reading the
-    4 GiB of holes once), zipfile reads the ZIP64 structures and the file past 4 GiB.
+    sparse file is byte for byte the archive. zipfile checks every CRC-32, the 4 GiB one
+    included; unzip reads the ZIP64 structures (`-l`) and tests the member past 4 GiB
+    (`-t after.txt`): unzip's own CRC-32 runs at about 200 MB/s, 20 s of CPU for 4 GiB, which
+    the suite leaves to zipfile (5 s).
     The big file's CRC-32 is put in the database as a full download would have kept it
     (computing it here would stream 4 GiB through the local Telegram); the test above
     proves the service computes and keeps CRCs itself.
@@ -320,24 +322,27 @@ async def test_a_zip_over_4_gib_is_zip64_and_verifies_in_unzip_and_zipfile_from_
             async with http.head(zip_url) as head:
                 size = int(head.headers["Content-Length"])
             assert size > 1 << 32
-            path = tmp_path / "big.zip"
-            with open(path, "wb") as sparse:
-                sparse.truncate(size)
-                windows = [(0, 256 * 1024 - 1), (big // 2, big // 2 + 65_535), (big - 128 * 1024, size - 1)]
-                for first, last in windows:
-                    code, _h, part = await get(http, zip_url, Range=f"bytes={first}-{last}")
-                    assert code == 206 and len(part) == last - first + 1
-                    sparse.seek(first)
-                    sparse.write(part)
-        report = unzip_test(path)
-        assert "big.img" in report and "after.txt" in report
+            windows = [(0, 256 * 1024 - 1), (big // 2, big // 2 + 65_535), (big - 128 * 1024, size - 1)]
+            parts = []
+            for first, last in windows:
+                code, _h, part = await get(http, zip_url, Range=f"bytes={first}-{last}")
+                assert code == 206 and len(part) == last - first + 1
+                parts.append((first, part))
+    with sparse_file_dir(tmp_path) as where:
+        path = where / "big.zip"
+        with open(path, "wb") as sparse:
+            sparse.truncate(size)
+            for first, part in parts:
+                sparse.seek(first)
+                sparse.write(part)
+        assert unzip_list(path) == {"big.img": big, "after.txt": len(small)}
+        assert "testing: after.txt" in unzip_test(path, "after.txt")
         with zipfile.ZipFile(path) as archive:
             big_info, small_info = archive.infolist()
             assert big_info.file_size == big and big_info.CRC == crc32_of_zeros(big)
             assert small_info.header_offset > 1 << 32, "the small file starts past 4 GiB"
             assert archive.read("after.txt") == small
-            with archive.open(big_info) as member:   # its local header, ZIP64 field included
-                assert member.read(MIB) == bytes(MIB)
+            assert archive.testzip() is None, "every CRC-32, the 4 GiB file's too"
 
 
 async def test_an_album_posted_in_the_auth_channel_gets_a_whole_album_button_beside_each_posts_buttons(

@@ -3,8 +3,11 @@ memory read as a virtual file (headers rendered, file data computed on demand)."
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import shutil
+import tempfile
 import subprocess
 import zlib
 from collections.abc import Callable, Sequence
@@ -87,9 +90,11 @@ def require_unzip() -> str:
     return path
 
 
-def unzip_test(path: Path) -> str:
-    """`unzip -t` on a file; fails the test with unzip's own words unless it found no errors."""
-    result = subprocess.run([require_unzip(), "-t", str(path)], capture_output=True, text=True, timeout=600)
+def unzip_test(path: Path, *members: str) -> str:
+    """`unzip -t` on a file (only `members` when given); fails the test with unzip's own words
+    unless it found no errors."""
+    result = subprocess.run([require_unzip(), "-t", str(path), *members], capture_output=True, text=True,
+                            timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0 and "No errors detected" in output, output
     return output
@@ -130,3 +135,27 @@ def crc32_of_zeros(length: int) -> int:
     """zlib.crc32(bytes(length)), for lengths too big to materialise."""
     # crc(zeros(n)) = crc(empty message) shifted through n zero bytes, with zlib's pre/post inversion.
     return _multmodp(_x8nmodp(length), 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+
+@contextlib.contextmanager
+def sparse_file_dir(fallback: Path):
+    """A directory for a big sparse file: tmpfs (/dev/shm) when there is one, where reading the
+    holes back costs almost nothing (on a disk file system, 4 GiB of holes take seconds)."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        with tempfile.TemporaryDirectory(prefix="filestream-zip64-", dir=shm) as path:
+            yield Path(path)
+    else:
+        yield fallback
+
+
+def unzip_list(path: Path) -> dict[str, int]:
+    """Names and sizes as `unzip -l` reads them from the central directory."""
+    result = subprocess.run([require_unzip(), "-l", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sizes = {}
+    for line in result.stdout.splitlines():
+        parts = line.split(maxsplit=3)
+        if len(parts) == 4 and parts[0].isdigit() and ":" in parts[2]:
+            sizes[parts[3]] = int(parts[0])
+    return sizes
