@@ -367,3 +367,49 @@ async def test_an_album_posted_in_the_auth_channel_gets_a_whole_album_button_bes
             assert code == 200 and page.files == ["one.mp4", "two.mp4"] and "Double feature" in body.decode()
             for row, expected in zip(rows, (b"first film", b"second film")):
                 assert (await get(http, row[0][1].url))[2] == expected
+
+
+async def test_a_bundle_left_open_times_out_and_keeps_nothing(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    clock = Clock()
+    async with running_service(stack_settings(world, REQUEST_TIMEOUT=60), clock) as service:
+        await person.send_command(bot, "bundle", "Forgotten")
+        status = await person.next_message(bot)
+        await person.send_file(bot, b"one", file_name="one.txt")
+        await until_text(world, status.message_id, "1 of 1 stored")
+        clock.advance(seconds=61)
+        stale = next(j for j in service.jobs if j.name == "stale requests")
+        stale.wake()
+        assert (await stale.next_pass()).timed_out == 1
+        told = await person.next_message(bot)
+        assert "Forgotten" in told.text and "timed out" in told.text
+        await until_text(world, status.message_id, "Timed out")
+        assert await service.db.db["files"].count_documents({}) == 0
+        assert [m for m in world.bin_channel.messages.values() if not m.deleted] == []
+
+
+async def test_files_lists_a_bundle_whose_card_gives_its_links_and_deletes_it_whole(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    async with running_service(stack_settings(world)) as service:
+        single = await send_and_get_links(world, b"alone", "alone.txt")
+        await person.send_album(bot, [dict(data=b"x" * 100, file_name=f"{n}.pdf") for n in range(3)])
+        status = await person.next_message(bot)
+        page_url = button_urls(await until_buttons(world, status.message_id, "Open the bundle"))["Open the bundle"]
+
+        await person.send_command(bot, "files")
+        listing = await person.next_message(bot)
+        assert [b.text for b in listing.flat_buttons] == ["🗂 Album of 3 files", "alone.txt"]
+        assert "2 files with working links" in listing.text
+        await person.press_button(bot, listing.message_id, listing.flat_buttons[0].callback_data)
+        card = await until_text(world, listing.message_id, "Time left")
+        assert "3 files, 300 B" in card.text and "Time left: 1 h" in card.text
+        assert button_urls(card)["Open the bundle"] == page_url
+        delete = next(b for b in card.flat_buttons if b.text == "Delete")
+        assert await person.press_button(bot, listing.message_id, delete.callback_data) == "Deleted."
+        await until_text(world, listing.message_id, "Deleted the bundle")
+        async with http_client() as http:
+            assert (await get(http, page_url))[0] == 404
+            assert (await get(http, single.links.download))[2] == b"alone"
+        assert await service.db.db["files"].count_documents({}) == 1

@@ -24,10 +24,12 @@ class PacedStatus:
     """One status message. `show(text, version)` edits now or soon (newest version wins);
     `final(text)` cancels what is pending and edits once the gap allows."""
 
-    def __init__(self, edit: Edit, gap: float = STATUS_EDIT_GAP, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, edit: Edit, gap: float = STATUS_EDIT_GAP, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self._edit = edit
         self._gap = gap
         self._clock = clock
+        self._sleep = sleep
         self._last_edit = -gap
         self._shown = ""
         self._latest: tuple[int, str] | None = None
@@ -58,11 +60,11 @@ class PacedStatus:
         async with self._lock:
             wait = self._last_edit + self._gap - self._clock()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             await self._apply_locked(text, must=True, edit=edit)
 
     async def _later(self, wait: float) -> None:
-        await asyncio.sleep(wait)
+        await self._sleep(wait)
         if self._latest is not None and not self.closed:
             await self._apply(self._latest[1])
 
