@@ -81,7 +81,7 @@ async def _announce(ctx: BotContext, client, finished: Finished, reply_to) -> No
     playable = any(is_playable(f.mime_type, f.file_name) for f in files)
     text = texts.bundle_ready(bundle, links, files, ctx.clock(), failed=progress.failed, playable=playable)
     markup = keyboards.bundle_links_keyboard(links, playable=playable)
-    if progress.origin == "album" or (progress.status_message is None and reply_to is None):
+    if progress.origin == "album" and progress.status_message is not None:
         # As with one file: the status message becomes the links.
         await _final(ctx, client, progress, text, markup)
         chat_id, message_id = progress.status_message
@@ -89,7 +89,7 @@ async def _announce(ctx: BotContext, client, finished: Finished, reply_to) -> No
         # /done is answered with the links; the status message keeps the final count.
         await _final(ctx, client, progress, texts.bundle_closed(progress.title, progress.stored, progress.received,
                                                                 progress.failed))
-        chat_id = progress.status_message[0] if progress.status_message else reply_to.chat.id
+        chat_id = bundle.owner_id   # a private chat's id is the person's
         sent = await send(client, chat_id, text, markup=markup, reply_to=reply_to.id if reply_to else None)
         message_id = sent.id
     await ctx.db.bundles.set_link_message(bundle.id, chat_id, message_id)
@@ -246,7 +246,7 @@ async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:
         return
     members = await _album_members(client, post)
     title = _album_title(members, f"{getattr(post.chat, 'title', None) or 'Channel'} album")
-    await ctx.bundles.begin_album(bundle_id, title, len(members), None)
+    await ctx.bundles.begin_channel_album(bundle_id, title, len(members))
     stored = []
     for member in members:
         record = await _store_one(ctx, client, bundle_id, member, request_id=None, owner_id=None, source="channel",

@@ -124,18 +124,19 @@ class BundleMaker:
         await self.db.bundles.update(bundle_id, state=CLAIMED)
         return bundle_id
 
-    async def begin_album(self, bundle_id: str, title: str, count: int, user_id: int | None) -> Request | None | bool:
-        """The album's files are known: `count` of them. For a person, their request (None when
-        they are busy with another one, and the album is refused); for a channel, True."""
-        request = None
-        if user_id is not None:
-            request = await self.requests.begin(user_id, title, bundle_id=bundle_id, total=count)
-            if request is None:
-                await self.refuse(bundle_id)
-                return None
-        await self.db.bundles.update(bundle_id, state=CLOSING, received=count, title=title,
-                                     **({"request_id": request.id} if request else {}))
-        return request if request is not None else True
+    async def begin_album(self, bundle_id: str, title: str, count: int, user_id: int) -> Request | None:
+        """A person's album: its `count` files are known; their request, or None when they are
+        busy with another one (the album is then refused)."""
+        request = await self.requests.begin(user_id, title, bundle_id=bundle_id, total=count)
+        if request is None:
+            await self.refuse(bundle_id)
+            return None
+        await self.db.bundles.update(bundle_id, state=CLOSING, received=count, title=title, request_id=request.id)
+        return request
+
+    async def begin_channel_album(self, bundle_id: str, title: str, count: int) -> None:
+        """An album posted in the auth channel: no person, no request, just its `count` files."""
+        await self.db.bundles.update(bundle_id, state=CLOSING, received=count, title=title)
 
     async def refuse(self, bundle_id: str) -> None:
         await self.db.bundles.update(bundle_id, state=REFUSED)
