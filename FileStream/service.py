@@ -186,7 +186,8 @@ class Service:
                 rate_limit=FileRateLimit.on_requests(self.db, limit=settings.rate_limit_files,
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
                 clock=self.clock, started_at=self.started_at)
-            ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock)
+            ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
+                                      max_files=settings.bundle_max_files)
             register_handlers(self.main_client, ctx)
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx

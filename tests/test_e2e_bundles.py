@@ -413,3 +413,23 @@ async def test_files_lists_a_bundle_whose_card_gives_its_links_and_deletes_it_wh
             assert (await get(http, page_url))[0] == 404
             assert (await get(http, single.links.download))[2] == b"alone"
         assert await service.db.db["files"].count_documents({}) == 1
+
+
+async def test_a_full_bundle_says_so_and_takes_no_more_files(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    async with running_service(stack_settings(world, BUNDLE_MAX_FILES=3)) as service:
+        await person.send_command(bot, "bundle")
+        status = await person.next_message(bot)
+        assert "up to 3" in status.text
+        for n in range(3):
+            await person.send_file(bot, b"file %d" % n, file_name=f"f{n}.txt")
+        await until_text(world, status.message_id, "3 of 3 stored")
+        extra = await person.send_file(bot, b"one too many", file_name="extra.txt")
+        full = await person.next_message(bot)
+        assert "Your bundle is full (3 files)" in full.text and "not added" in full.text
+        await person.send_command(bot, "done")
+        reply = await person.next_message(bot)
+        assert "3 files" in reply.text
+        assert await service.db.db["files"].count_documents({"file_name": "extra.txt"}) == 0
+        assert extra.media is not None

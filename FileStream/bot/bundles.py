@@ -16,7 +16,7 @@ from FileStream.bot.replies import answer, edit, send
 from FileStream.bot.routing import on_message
 from FileStream.core.playlist import is_playable
 from FileStream.core.requests import RequestState
-from FileStream.services.bundles import MAX_BUNDLE_FILES, Finished, Progress, bundle_title
+from FileStream.services.bundles import Finished, Progress, bundle_title
 from FileStream.services.intake import IntakeError
 from FileStream.store.bundles import OPEN
 from FileStream.telegram.media import media_of
@@ -31,16 +31,16 @@ def _status(ctx: BotContext, client, progress: Progress):
     return ctx.statuses.get(progress.bundle_id, lambda text: edit(client, chat_id, message_id, text))
 
 
-def _progress_text(progress: Progress) -> str:
+def _progress_text(ctx: BotContext, progress: Progress) -> str:
     return texts.bundle_progress(progress.title, progress.stored, progress.received, progress.failed,
-                                 collecting=progress.state == OPEN, limit=MAX_BUNDLE_FILES)
+                                 collecting=progress.state == OPEN, limit=ctx.bundles.max_files)
 
 
 async def _refresh(ctx: BotContext, client, bundle_id: str) -> None:
     """Show the bundle's newest count on its status message (paced)."""
     progress = await ctx.bundles.progress(bundle_id)
     if progress is not None and progress.status_message is not None:
-        await _status(ctx, client, progress).show(_progress_text(progress), progress.version)
+        await _status(ctx, client, progress).show(_progress_text(ctx, progress), progress.version)
 
 
 async def _final(ctx: BotContext, client, progress: Progress, text: str, markup=None) -> None:
@@ -123,7 +123,7 @@ async def on_bundle(ctx: BotContext, client, message) -> None:
     bundle_id, request = started
     try:
         status = await answer(client, message, texts.bundle_progress(title, 0, 0, 0, collecting=True,
-                                                                     limit=MAX_BUNDLE_FILES), quote=True)
+                                                                     limit=ctx.bundles.max_files), quote=True)
     except BaseException:
         await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
         await ctx.bundles.cancel(bundle_id)
@@ -142,7 +142,7 @@ async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
         return False
     if await ctx.bundles.join(request) is None:
         if await ctx.bundles.is_full(request.bundle_id):
-            await answer(client, message, texts.bundle_full(MAX_BUNDLE_FILES), quote=True)
+            await answer(client, message, texts.bundle_full(ctx.bundles.max_files), quote=True)
             return True
         return False   # an album being stored, or a bundle closing: the person is busy
     await _refresh(ctx, client, request.bundle_id)
@@ -186,10 +186,10 @@ async def on_done(ctx: BotContext, client, message) -> None:
 
 # -- albums --------------------------------------------------------------------------------
 
-async def _album_members(client, message) -> list:
+async def _album_members(ctx: BotContext, client, message) -> list:
     members = await client.get_media_group(message.chat.id, message.id)
     files = sorted((m for m in members if media_of(m)[0] is not None), key=lambda m: m.id)
-    return files[:MAX_BUNDLE_FILES]
+    return files[:ctx.bundles.max_files]
 
 
 def _album_title(members, fallback: str) -> str:
@@ -209,7 +209,7 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
         await ctx.bundles.refuse(bundle_id)
         await answer(client, message, over.text(), quote=True)
         return
-    members = await _album_members(client, message)
+    members = await _album_members(ctx, client, message)
     title = _album_title(members, f"Album of {len(members)} files")
     request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id)
     if request is None:
@@ -219,7 +219,7 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
         return
     try:
         status = await answer(client, message, texts.bundle_progress(title, 0, len(members), 0, collecting=False,
-                                                                     limit=MAX_BUNDLE_FILES), quote=True)
+                                                                     limit=ctx.bundles.max_files), quote=True)
         await ctx.bundles.set_status_message(bundle_id, status.chat.id, status.id)
     except BaseException:
         await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
@@ -244,7 +244,7 @@ async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:
     bundle_id = await ctx.bundles.claim_album(post.chat.id, post.media_group_id, owner_id=None, source="channel")
     if bundle_id is None:
         return
-    members = await _album_members(client, post)
+    members = await _album_members(ctx, client, post)
     title = _album_title(members, f"{getattr(post.chat, 'title', None) or 'Channel'} album")
     await ctx.bundles.begin_channel_album(bundle_id, title, len(members))
     stored = []

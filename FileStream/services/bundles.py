@@ -88,14 +88,16 @@ class BundleMaker:
     """Opens, fills, closes and cancels bundles.
 
     `db`: store.database.Database (bundles, files). `intake`: stores each file. `requests`:
-    the person's request for the bundle. `clock`: aware UTC now.
+    the person's request for the bundle. `clock`: aware UTC now. `max_files`: BUNDLE_MAX_FILES.
     """
 
-    def __init__(self, db: Any, intake: FileIntake, requests: RequestTracker, clock: Callable[[], datetime]) -> None:
+    def __init__(self, db: Any, intake: FileIntake, requests: RequestTracker, clock: Callable[[], datetime],
+                 max_files: int = MAX_BUNDLE_FILES) -> None:
         self.db = db
         self.intake = intake
         self.requests = requests
         self.clock = clock
+        self.max_files = max_files
 
     # -- starting ----------------------------------------------------------------------------
 
@@ -149,7 +151,7 @@ class BundleMaker:
     async def join(self, request: Request) -> int | None:
         """Count one more file into the person's open bundle; its position (1-based), or None
         when the bundle is not taking files (closing, an album, or full: see `is_full`)."""
-        doc = await self.db.bundles.receive(request.bundle_id, MAX_BUNDLE_FILES)
+        doc = await self.db.bundles.receive(request.bundle_id, self.max_files)
         if doc is None:
             return None
         await self.requests.count(request.id, total=1, extend=True)
@@ -157,7 +159,7 @@ class BundleMaker:
 
     async def is_full(self, bundle_id: str) -> bool:
         doc = await self.db.bundles.get_doc(bundle_id)
-        return bool(doc) and doc.get("state") == OPEN and int(doc.get("received", 0)) >= MAX_BUNDLE_FILES
+        return bool(doc) and doc.get("state") == OPEN and int(doc.get("received", 0)) >= self.max_files
 
     async def store(self, bundle_id: str, message, position: int, *, owner_id: int | None, source: str,
                     ttl_seconds: int, request_id: str | None = None) -> StoredFile | None:
@@ -180,7 +182,8 @@ class BundleMaker:
             await self.intake.discard(record)
             return None
         if request_id is not None:
-            await self.requests.count(request_id, stored=1)
+            # Storing is progress too: a long bundle times out when idle, not while it is stored.
+            await self.requests.count(request_id, stored=1, extend=True)
         return record
 
     async def progress(self, bundle_id: str) -> Progress | None:
