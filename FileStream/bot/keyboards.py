@@ -55,10 +55,12 @@ def file_card_keyboard(file_id: str, links: FileLinks, *, show_download: bool = 
     ])
 
 
-def bundle_card_keyboard(bundle_id: str, links: BundleLinks) -> InlineKeyboardMarkup:
+def bundle_card_keyboard(bundle_id: str, links: BundleLinks | None) -> InlineKeyboardMarkup:
+    """The bundle's page and ZIP buttons when `links` is given (None: links as text only), then Delete and Back."""
+    rows = [[InlineKeyboardButton("Open the bundle", url=links.page),
+             InlineKeyboardButton("Download all (ZIP)", url=links.zip)]] if links is not None else []
     return InlineKeyboardMarkup([
-        [InlineKeyboardButton("Open the bundle", url=links.page),
-         InlineKeyboardButton("Download all (ZIP)", url=links.zip)],
+        *rows,
         [InlineKeyboardButton("Delete", callback_data=BUNDLE_DELETE + bundle_id)],
         [InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")],
     ])
