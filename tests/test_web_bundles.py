@@ -242,3 +242,10 @@ async def test_without_a_bundle_store_bundle_links_are_not_found():
     async with TestClient(TestServer(app)) as client:
         async with client.get(f"/b/{make_bundle_token(SECRET, new_file_id(), None)}") as r:
             assert r.status == 404
+
+
+async def test_the_bundle_pages_script_and_styles_are_ours(site):
+    for path, kind in (("/static/bundle.js", "javascript"), ("/static/bundle.css", "text/css")):
+        async with site.client.get(path) as r:
+            assert r.status == 200 and kind in r.content_type
+            assert "http://" not in await r.text() and "https://" not in await r.text()
