@@ -115,7 +115,10 @@ async def test_an_album_of_four_files_becomes_one_bundle_whose_page_lists_them_a
             for href in page.hrefs:
                 code, headers, data = await get(http, href)
                 assert code == 200, href
-                if "/stream/" in href or "/dl/" in href:
+                if "/zip/" in href:
+                    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                        assert [archive.read(i) for i in archive.infolist()] == [i["data"] for i in items]
+                elif "/stream/" in href or "/dl/" in href:
                     name = href.rsplit("/", 1)[1]
                     expected = by_name.get(name) or by_name[next(n for n in by_name if n.startswith("photo_"))]
                     assert data == expected, href
@@ -165,6 +168,9 @@ async def test_bundle_then_twelve_files_then_done_gives_one_link_for_all_of_them
         assert "12 of 12 stored" in closed.text
         assert len(person.messages_from(bot)) == 3, "status, /status answer, links: no message per file"
         assert await service.ctx.requests.status(person.id) is None
+        [bundle] = [b async for b in service.db.db["bundles"].find({})]
+        expiries = {d["expires_at"] async for d in service.db.db["files"].find({})}
+        assert expiries == {bundle["expires_at"]}, "the files expire with their bundle, all at once"
 
         async with http_client() as http:
             code, _h, body = await get(http, urls["Open the bundle"])

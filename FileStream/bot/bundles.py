@@ -152,11 +152,10 @@ async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
 
 
 async def _store_one(ctx: BotContext, client, bundle_id: str, message, *, request_id: str | None,
-                     owner_id: int | None, source: str = "private", ttl_seconds: int | None = None):
+                     owner_id: int | None, source: str = "private"):
     try:
-        record = await ctx.bundles.store(
-            bundle_id, message, message.id, owner_id=owner_id, source=source, request_id=request_id,
-            ttl_seconds=ctx.settings.file_ttl if ttl_seconds is None else ttl_seconds)
+        record = await ctx.bundles.store(bundle_id, message, message.id, owner_id=owner_id, source=source,
+                                         request_id=request_id)
     except IntakeError as error:
         log.warning("A file of bundle %s was not stored: %s", bundle_id, error.reason)
         record = None
@@ -249,8 +248,7 @@ async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:
     await ctx.bundles.begin_channel_album(bundle_id, title, len(members))
     stored = []
     for member in members:
-        record = await _store_one(ctx, client, bundle_id, member, request_id=None, owner_id=None, source="channel",
-                                  ttl_seconds=ctx.settings.channel_file_ttl)
+        record = await _store_one(ctx, client, bundle_id, member, request_id=None, owner_id=None, source="channel")
         if record is not None:
             stored.append((member, record.id))
     finished = await ctx.bundles.finish(bundle_id, ctx.settings.channel_file_ttl)

@@ -162,13 +162,17 @@ class BundleMaker:
         return bool(doc) and doc.get("state") == OPEN and int(doc.get("received", 0)) >= self.max_files
 
     async def store(self, bundle_id: str, message, position: int, *, owner_id: int | None, source: str,
-                    ttl_seconds: int, request_id: str | None = None) -> StoredFile | None:
+                    request_id: str | None = None) -> StoredFile | None:
         """Store one file of the bundle at `position`. None when the bundle ended meanwhile
         (nothing of the file is kept then). An IntakeError (said in words) is counted as a
-        failed file before it goes on to the caller."""
+        failed file before it goes on to the caller.
+
+        Until the bundle is finished its files live as long as an unfinished bundle may (so a
+        bundle filled for longer than FILE_TTL loses none); `finish` gives them their expiry.
+        """
         try:
-            record = await self.intake.take(message, owner_id=owner_id, source=source, ttl_seconds=ttl_seconds,
-                                            bundle_id=bundle_id)
+            record = await self.intake.take(message, owner_id=owner_id, source=source, bundle_id=bundle_id,
+                                            ttl_seconds=int(UNFINISHED_DEADLINE.total_seconds()))
         except Exception:
             if await self.db.bundles.add_failure(bundle_id) is not None:
                 log.warning("A file of bundle %s could not be stored", bundle_id)
