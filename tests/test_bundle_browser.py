@@ -74,9 +74,14 @@ async def test_play_all_plays_the_video_and_the_audio_one_after_another(telegram
                 result = await page.evaluate(PLAY_ALL)
                 SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
                 await page.screenshot(path=str(SCREENSHOT_DIR / "bundle.png"), full_page=True)
+                phone = await browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+                await phone.goto(page_url)
+                overflow = await phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                await phone.screenshot(path=str(SCREENSHOT_DIR / "bundle-phone.png"), full_page=True)
             finally:
                 await browser.close()
     assert result["label"] == "Finished." and result["violations"] == []
+    assert overflow <= 0, "on a phone the page fits the screen's width"
     played = [url.rsplit("/", 1)[1] for url in result["played"]]
     assert played == ["1%20clip.webm", "4%20tone.webm"], "the video, then (the broken one skipped) the audio"
     assert result["marked"] == [False, False, False, False], "nothing marked as playing once finished"

@@ -249,3 +249,14 @@ async def test_the_bundle_pages_script_and_styles_are_ours(site):
         async with site.client.get(path) as r:
             assert r.status == 200 and kind in r.content_type
             assert "http://" not in await r.text() and "https://" not in await r.text()
+
+
+async def test_two_requests_needing_the_same_crcs_at_once_compute_each_only_once(site):
+    import asyncio
+
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    site.source.delay = 0.001   # each chunk yields to the loop, so the two requests interleave
+    results = await asyncio.gather(*(fetch(site, f"/b/{token}/zip", Range="bytes=-100") for _ in range(2)))
+    assert [status for status, _h, _b in results] == [206, 206] and results[0][2] == results[1][2]
+    assert len([o for o in site.source.opened if o[1] == 0]) == 4, "one computation per file, shared"
