@@ -25,14 +25,19 @@ class FakeTime:
         self.now += seconds
 
 
-async def test_changes_within_the_gap_become_one_trailing_edit_with_the_newest_text():
+def recorded_status(gap: float = 1.5):
+    """A paced status on fake time whose edits land in a list: (status, time, edits)."""
     time = FakeTime()
     edits: list[str] = []
 
     async def edit(text):
         edits.append(text)
 
-    status = PacedStatus(edit, gap=1.5, clock=time, sleep=time.sleep)
+    return PacedStatus(edit, gap=gap, clock=time, sleep=time.sleep), time, edits
+
+
+async def test_changes_within_the_gap_become_one_trailing_edit_with_the_newest_text():
+    status, time, edits = recorded_status()
     await status.show("1 of 1", version=1)
     assert edits == ["1 of 1"]
     time.now += 0.2
@@ -47,13 +52,7 @@ async def test_changes_within_the_gap_become_one_trailing_edit_with_the_newest_t
 
 
 async def test_the_final_text_waits_for_the_gap_cancels_pending_edits_and_ends_the_message():
-    time = FakeTime()
-    edits: list[str] = []
-
-    async def edit(text):
-        edits.append(text)
-
-    status = PacedStatus(edit, gap=1.5, clock=time, sleep=time.sleep)
+    status, time, edits = recorded_status()
     await status.show("1 of 2", version=1)
     await status.show("2 of 2", version=2)      # pending, to be folded into the final
     final = asyncio.ensure_future(status.final("links"))
