@@ -16,7 +16,7 @@ from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page
-from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, StreamObserver
+from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,8 @@ def build_app(
     public_url: str,
     clock: Callable[[], datetime],
     observer: StreamObserver | None = None,
+    copies: StorageCopies | None = None,
+    legacy: LegacyLinks | None = None,
     bundles: BundleLookup | None = None,
 ) -> web.Application:
     """The web application.
@@ -82,6 +84,10 @@ def build_app(
     public_url: the base URL people reach this server at; links on the player page use it.
     clock: returns the current timezone-aware UTC time; decides expiry.
     observer: optional; told when each body starts and ends (metrics, load accounting).
+    copies: optional; makes the storage copy of a record that has none (migrated files)
+      before it is used. Without it such records are served as they are.
+    legacy: optional; answers FileStreamBot's old links /dl/<ObjectId>[/name] and
+      /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
     bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
         it every bundle link answers 404.
 
@@ -107,6 +113,8 @@ def build_app(
         observer=observer,
         templates=templates,
         page_csp=_page_csp(public_url),
+        copies=copies,
+        legacy=legacy,
         bundles=bundles,
         crcs=Crc32Keeper(source, bundles.get_crc32, bundles.set_crc32) if bundles is not None else None,
     )

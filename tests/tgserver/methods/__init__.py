@@ -26,4 +26,6 @@ def rpc(*functions: type, auth: bool = True):
     return register
 
 
-from . import albums, auth, bots, channels, help, messages, updates, upload, users  # noqa: E402,F401
+from . import auth, bots, channels, help, messages, updates, upload, users  # noqa: E402,F401
+from . import cached_media  # noqa: E402,F401  (wraps messages.sendMedia: after messages)
+from . import albums  # noqa: E402,F401  (messages.sendMultiMedia; uses messages' input_media)
