@@ -11,7 +11,6 @@ import io
 import random
 import zipfile
 import zlib
-from datetime import timedelta
 from html.parser import HTMLParser
 
 from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
