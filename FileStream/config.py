@@ -40,6 +40,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("CHANNEL_FILE_TTL", "0", "seconds a channel file stays available; 0: never expires"),
     ("EXPIRY_WARNING", "600", "seconds before expiry to warn the person; 0: no warning"),
     ("REQUEST_TIMEOUT", "300", "seconds a file request may take before it is timed out"),
+    ("KEEP_EXPIRED_COPIES", "false", "keep a file's stored copy in BIN_CHANNEL after its links expire; false: delete it at expiry"),
     ("WORKERS", "8", "concurrent bot update handlers"),
     ("STREAM_PREFETCH", "8", "blocks in flight per stream"),
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
@@ -115,6 +116,7 @@ class Settings:
     channel_file_ttl: int = 0           # 0: channel files never expire
     expiry_warning: int = 600
     request_timeout: int = 300
+    keep_expired_copies: bool = False
     workers: int = 8
     stream_prefetch: int = 8
     stream_stripe: bool = True
@@ -187,6 +189,7 @@ class Settings:
             request_timeout=r.optional(
                 "REQUEST_TIMEOUT", _int_in("REQUEST_TIMEOUT", 1, None, "a number of seconds"), 300
             ),
+            keep_expired_copies=r.flag("KEEP_EXPIRED_COPIES", False),
             workers=r.optional("WORKERS", _int_in("WORKERS", 1, None, "a count"), 8),
             stream_prefetch=r.optional(
                 "STREAM_PREFETCH", _int_in("STREAM_PREFETCH", 1, 64, "a count of blocks"), 8

@@ -16,6 +16,7 @@ from FileStream.bot.replies import answer, edit, send
 from FileStream.bot.routing import on_message
 from FileStream.core.playlist import is_playable
 from FileStream.core.requests import RequestState
+from FileStream.core.tokens import log_ref
 from FileStream.services.bundles import Finished, Progress, bundle_title
 from FileStream.services.intake import IntakeError
 from FileStream.store.bundles import OPEN
@@ -93,7 +94,7 @@ async def _announce(ctx: BotContext, client, finished: Finished, reply_to) -> No
         sent = await send(client, chat_id, text, markup=markup, reply_to=reply_to.id if reply_to else None)
         message_id = sent.id
     await ctx.db.bundles.set_link_message(bundle.id, chat_id, message_id)
-    log.info("Bundle %s of %s: links sent", bundle.id, bundle.owner_id)
+    log.info("Bundle %s of %s: links sent", bundle.ref, bundle.owner_id)
 
 
 async def end_unfinished(ctx: BotContext, client, bundle_id: str, state: str) -> None:
@@ -129,7 +130,7 @@ async def on_bundle(ctx: BotContext, client, message) -> None:
         await ctx.bundles.cancel(bundle_id)
         raise
     await ctx.bundles.set_status_message(bundle_id, status.chat.id, status.id)
-    log.info("Bundle %s started by %s", bundle_id, person.id)
+    log.info("Bundle %s started by %s", log_ref(bundle_id), person.id)
 
 
 async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
@@ -157,10 +158,10 @@ async def _store_one(ctx: BotContext, client, bundle_id: str, message, *, reques
         record = await ctx.bundles.store(bundle_id, message, message.id, owner_id=owner_id, source=source,
                                          request_id=request_id)
     except IntakeError as error:
-        log.warning("A file of bundle %s was not stored: %s", bundle_id, error.reason)
+        log.warning("A file of bundle %s was not stored: %s", log_ref(bundle_id), error.reason)
         record = None
     except Exception:  # noqa: BLE001 - counted as failed; the bundle goes on with the others
-        log.exception("A file of bundle %s was not stored", bundle_id)
+        log.exception("A file of bundle %s was not stored", log_ref(bundle_id))
         record = None
     if source == "private":
         await _refresh(ctx, client, bundle_id)
@@ -233,7 +234,7 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
     try:
         await ctx.requests.run_guarded(request.id, store_all())
     except Exception:  # noqa: BLE001 - the request is failed already; nothing of it is kept
-        log.exception("Storing album bundle %s failed", bundle_id)
+        log.exception("Storing album bundle %s failed", log_ref(bundle_id))
         await end_unfinished(ctx, client, bundle_id, RequestState.FAILED)
 
 
@@ -257,7 +258,7 @@ async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:
     for member, file_id in stored:
         if file_id in records:
             await add_buttons(member, records[file_id], bundle_links)
-    log.info("Album of %d posts in %s stored as bundle %s", len(members), post.chat.id, bundle_id)
+    log.info("Album of %d posts in %s stored as bundle %s", len(members), post.chat.id, log_ref(bundle_id))
 
 
 def register(client, ctx: BotContext) -> None:

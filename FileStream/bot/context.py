@@ -8,6 +8,7 @@ from datetime import datetime
 
 from FileStream.bot.pacing import StatusMessages
 from FileStream.services.bundles import BundleMaker
+from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
@@ -30,6 +31,7 @@ class BotContext:
     rate_limit: FileRateLimit
     clock: Callable[[], datetime]
     started_at: datetime
+    deep_links: DeepLinks
     bot_username: str = ""
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
     bundles: BundleMaker | None = None        # albums and /bundle … /done

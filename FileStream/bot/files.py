@@ -51,12 +51,12 @@ async def on_file_delete(ctx: BotContext, client, query) -> None:
     if file is None:
         return
     await ctx.db.files.delete(file.id)
-    log.info("File %s deleted by its owner %s", file.id, file.owner_id)
+    log.info("File %s deleted by its owner %s", file.ref, file.owner_id)
     if file.has_storage_copy:  # a migrated file never used has nothing stored to remove
         try:
             await client.delete_messages(file.storage_chat_id, file.storage_message_id)
         except Exception as error:  # noqa: BLE001 - the links already ended with the record
-            log.warning("Could not delete the stored copy of file %s: %s", file.id, error)
+            log.warning("Could not delete the stored copy of file %s: %s", file.ref, error)
     await query.answer("Deleted.")
     await edit(client, query.message.chat.id, query.message.id, texts.file_deleted(file.file_name),
                markup=keyboards.back_to_files())
@@ -99,7 +99,7 @@ async def on_bundle_delete(ctx: BotContext, client, query) -> None:
         return
     bundle, _files = found
     await ctx.bundles.delete(bundle)
-    log.info("Bundle %s deleted by its owner %s", bundle.id, bundle.owner_id)
+    log.info("Bundle %s deleted by its owner %s", bundle.ref, bundle.owner_id)
     await query.answer("Deleted.")
     await edit(client, query.message.chat.id, query.message.id, texts.bundle_deleted(bundle.title),
                markup=keyboards.back_to_files())

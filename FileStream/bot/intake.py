@@ -87,7 +87,7 @@ async def _store_and_link(ctx: BotContext, client, message, request_id: str, sta
         raise
     text, markup = file_links(ctx, record)
     await edit(client, status.chat.id, status.id, text, markup=markup)
-    log.info("File %s (%s bytes) stored for %s", record.id, record.file_size, record.owner_id)
+    log.info("File %s (%s bytes) stored for %s", record.ref, record.file_size, record.owner_id)
     return True
 
 
@@ -97,7 +97,7 @@ async def _forget(ctx: BotContext, client, record) -> None:
         await ctx.db.files.delete(record.id)
         await client.delete_messages(record.storage_chat_id, record.storage_message_id)
     except Exception as error:  # noqa: BLE001 - cleanup; the request already ended
-        log.warning("Could not remove file %s of an ended request: %s", record.id, error)
+        log.warning("Could not remove file %s of an ended request: %s", record.ref, error)
 
 
 def _file_name(message) -> str:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from FileStream.core.models import StoredFile
+from FileStream.core.tokens import log_ref
 from FileStream.core.zip_layout import ZipEntry, ZipLayout, zip_names
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,10 @@ class Crc32Keeper:
         try:
             await self._save(file_id, crc)
         except Exception as error:  # noqa: BLE001 - it is computed again next time, nothing is lost
-            log.warning("Could not keep the CRC-32 of file %s: %r", file_id, error)
+            log.warning("Could not keep the CRC-32 of file %s: %r", log_ref(file_id), error)
 
     async def _compute(self, file: StoredFile) -> int:
-        log.info("Computing the CRC-32 of file %s (%d bytes) for a ZIP", file.id, file.file_size)
+        log.info("Computing the CRC-32 of file %s (%d bytes) for a ZIP", file.ref, file.file_size)
         crc = 0
         seen = 0
         chunks = self._source.stream(file, 0, file.file_size - 1)
@@ -70,7 +71,7 @@ class Crc32Keeper:
         finally:
             await chunks.aclose()
         if seen != file.file_size:
-            raise OSError(f"file {file.id}: {seen} of {file.file_size} bytes arrived for its CRC-32")
+            raise OSError(f"file {file.ref}: {seen} of {file.file_size} bytes arrived for its CRC-32")
         return crc
 
     def _enter(self, file_id: str) -> asyncio.Lock:

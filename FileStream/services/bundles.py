@@ -18,7 +18,7 @@ from typing import Any
 
 from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.requests import RequestState
-from FileStream.core.tokens import new_file_id
+from FileStream.core.tokens import log_ref, new_file_id
 from FileStream.services.intake import FileIntake
 from FileStream.services.requests import Request, RequestTracker
 from FileStream.store.bundles import CLOSING, OPEN
@@ -172,10 +172,11 @@ class BundleMaker:
         """
         try:
             record = await self.intake.take(message, owner_id=owner_id, source=source, bundle_id=bundle_id,
-                                            ttl_seconds=int(UNFINISHED_DEADLINE.total_seconds()))
+                                            ttl_seconds=int(UNFINISHED_DEADLINE.total_seconds()),
+                                            shareable=source == "channel")
         except Exception:
             if await self.db.bundles.add_failure(bundle_id) is not None:
-                log.warning("A file of bundle %s could not be stored", bundle_id)
+                log.warning("A file of bundle %s could not be stored", log_ref(bundle_id))
             raise
         try:
             added = await self.db.bundles.add_item(bundle_id, record.id, position)
@@ -222,10 +223,14 @@ class BundleMaker:
         if bundle is None:
             return None   # cancelled in between
         await self.db.files.set_expiry(list(bundle.file_ids), expires_at)
+        # The files' expiry moved: whoever plans work by it (the expiry job) hears of it.
+        for record in (await self.db.files.get_many(list(bundle.file_ids[:1]))).values():
+            for hook in self.intake.on_stored:
+                hook(record)
         if request_id is not None and not await self.requests.advance(request_id, RequestState.COMPLETED):
             await self.delete(bundle)   # revoked at the last moment: nothing is kept
             return None
-        log.info("Bundle %s closed: %d files (%d failed)", bundle.id, len(bundle.file_ids), progress.failed)
+        log.info("Bundle %s closed: %d files (%d failed)", bundle.ref, len(bundle.file_ids), progress.failed)
         return Finished(bundle, progress)
 
     async def cancel(self, bundle_id: str) -> Progress | None:
@@ -235,7 +240,7 @@ class BundleMaker:
         if doc is None:
             return None
         await self._discard_files([item["file_id"] for item in doc.get("items", [])])
-        log.info("Bundle %s cancelled; %d stored files removed", bundle_id, len(doc.get("items", [])))
+        log.info("Bundle %s cancelled; %d stored files removed", log_ref(bundle_id), len(doc.get("items", [])))
         return Progress.of(doc)
 
     async def delete(self, bundle: Bundle) -> bool:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from FileStream.core.models import StoredFile
-from FileStream.core.tokens import new_file_id
+from FileStream.core.tokens import new_deep_link_key, new_file_id
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
 
@@ -30,12 +30,16 @@ class FileIntake:
     files: object                # store.files.FileStore
     bin_channel: int
     clock: Callable[[], datetime]
+    # Told about every file stored here (the expiry job wakes for its warning and expiry).
+    on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
-                   bundle_id: str | None = None) -> StoredFile:
+                   bundle_id: str | None = None, shareable: bool = False) -> StoredFile:
         """Store the message's file and return its record; leaves nothing half-made on failure.
 
         `bundle_id`: the bundle the file is sent in (it is then listed with the bundle, not alone).
+        `shareable`: give it a deep-link key, for files meant to be passed around by deep
+        link (auth channel posts); private files never get one.
         """
         try:
             stored = await message.copy(self.bin_channel)
@@ -61,12 +65,15 @@ class FileIntake:
                 source=source,
                 duration=facts.duration,
                 bundle_id=bundle_id,
+                deep_link_key=new_deep_link_key() if shareable else None,
             )
             await self.files.insert(record)
-            return record
         except BaseException:
             await self._delete_copy(stored.id)
             raise
+        for hook in self.on_stored:
+            hook(record)
+        return record
 
     async def _read_back(self, message_id: int):
         """Each bot needs its own file id, so a backend must be able to read the copy."""
@@ -98,7 +105,7 @@ class FileIntake:
         try:
             await self.files.delete(record.id)
         except Exception as error:  # noqa: BLE001 - it expires by itself; say so
-            log.warning("Could not delete the record of file %s: %s", record.id, error)
+            log.warning("Could not delete the record of file %s: %s", record.ref, error)
         await self._delete_copy(record.storage_message_id)
 
     async def _delete_copy(self, message_id: int) -> None:

@@ -42,9 +42,12 @@ def _live(now: datetime) -> dict[str, Any]:
     return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
 
 
-def _to_doc(file: StoredFile) -> dict[str, Any]:
+def file_document(file: StoredFile) -> dict[str, Any]:
+    """A StoredFile as the files collection holds it (`id` becomes `_id`)."""
     doc = {name: getattr(file, name) for name in _FIELDS}
     doc["_id"] = doc.pop("id")
+    if doc["deep_link_key"] is None:
+        del doc["deep_link_key"]  # kept out of the sparse unique index
     return doc
 
 
@@ -85,6 +88,10 @@ class FileStore:
         await self._files.create_index(
             [("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest"
         )
+        # Only shared files have a deep-link key; the others are written without the field,
+        # so a sparse index leaves them out (SecantusDB plans equality on sparse indexes, not
+        # on partial ones).
+        await self._files.create_index("deep_link_key", name="deep_link_key", unique=True, sparse=True)
         # FileStreamBot's ObjectId of a migrated file: its old links name it. Sparse rather
         # than partial: both leave out our own files, and SecantusDB (the embedded
         # database) plans $in and equality on a sparse one. migrate_files.py relies on it.
@@ -92,7 +99,7 @@ class FileStore:
 
     async def insert(self, file: StoredFile) -> None:
         """Add a record; raises DuplicateKeyError if the id is taken."""
-        await self._files.insert_one(_to_doc(file))
+        await self._files.insert_one(file_document(file))
 
     async def get(self, file_id: str) -> StoredFile | None:
         """The record even when expired (callers check `is_expired`); None when gone."""
@@ -107,6 +114,13 @@ class FileStore:
     async def get_live(self, file_id: str, now: datetime) -> StoredFile | None:
         """The record only while it has not expired at `now`."""
         doc = await self._files.find_one({"_id": file_id, **_live(now)})
+        return None if doc is None else _from_doc(doc)
+
+    async def get_by_deep_link_key(self, key: str, now: datetime) -> StoredFile | None:
+        """The live record whose deep-link key is `key`."""
+        if not isinstance(key, str) or not key:
+            return None
+        doc = await self._files.find_one({"deep_link_key": key, **_live(now)})
         return None if doc is None else _from_doc(doc)
 
     async def delete(self, file_id: str) -> bool:
@@ -183,14 +197,28 @@ class FileStore:
         return [_from_doc(doc) async for doc in cursor]
 
     async def find_expired(
-        self, now: datetime, *, without_notice: str | None = None, limit: int = 500
+        self, now: datetime, *, without_notice: str | None = None, with_notice: str | None = None, limit: int = 500
     ) -> list[StoredFile]:
-        """Files expired at `now` that the TTL monitor has not removed yet, oldest first."""
+        """Files expired at `now` that the TTL monitor has not removed yet, oldest first.
+
+        `without_notice` / `with_notice`: only files not marked / marked with that notice kind.
+        """
         query: dict[str, Any] = {"expires_at": {"$lte": now}}
         if without_notice is not None:
             query[f"notices.{_check_kind(without_notice)}"] = {"$exists": False}
+        if with_notice is not None:
+            query[f"notices.{_check_kind(with_notice)}"] = {"$exists": True}
         cursor = self._files.find(query).sort("expires_at", ASCENDING).limit(limit)
         return [_from_doc(doc) async for doc in cursor]
+
+    async def next_expiry(self, *, after: datetime | None = None, without_notice: str | None = None) -> datetime | None:
+        """The earliest `expires_at` (later than `after`, when given) among files not marked
+        with that notice kind; None when there is none. What the expiry job sleeps until."""
+        query: dict[str, Any] = {"expires_at": {"$type": "date"} if after is None else {"$gt": after}}
+        if without_notice is not None:
+            query[f"notices.{_check_kind(without_notice)}"] = {"$exists": False}
+        doc = await self._files.find_one(query, {"expires_at": 1}, sort=[("expires_at", ASCENDING)])
+        return None if doc is None else doc["expires_at"]
 
     async def mark_notice(self, file_id: str, kind: str, now: datetime | None = None) -> bool:
         """Record that notice `kind` went out; True only for the first caller, on any instance."""

@@ -15,7 +15,7 @@ from FileStream.services.bundle_zip import Crc32Keeper
 from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
-from FileStream.web.context import CONTEXT, WebContext, message_page
+from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
 from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
             return message_page(request, exc.status, title, message, **extra)
         raise
     except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
+        log.exception("unexpected error serving %s", route_of(request))
         return message_page(
             request, 500, "Something went wrong",
             "The server hit an unexpected problem. Please try again later.",

@@ -21,7 +21,7 @@ from FileStream.core.http_plan import FileFacts, cache_control, content_disposit
 from FileStream.core.mime import effective_mime_type, player_kind
 from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.playlist import M3U_CONTENT_TYPE, PlaylistItem, is_playable, m3u_playlist
-from FileStream.core.tokens import BundleClaim, make_link_token, read_bundle_token
+from FileStream.core.tokens import BundleClaim, log_ref, make_link_token, read_bundle_token
 from FileStream.services.bundle_zip import BundleArchive
 from FileStream.web.context import CONTEXT, render_page
 from FileStream.web.files import request_facts, send_body, send_headers_only
@@ -67,20 +67,21 @@ async def open_bundle(request: web.Request) -> OpenBundle:
         raise link_not_found(request)
     now = ctx.clock()
     if claim.is_expired(now):
-        log.info("refused bundle %s: link expired at %s", claim.bundle_id, claim.expires_at)
+        log.info("refused bundle %s: link expired at %s", log_ref(claim.bundle_id), claim.expires_at)
         raise link_expired(request, "bundle")
     try:
         bundle = await ctx.bundles.get_bundle(claim.bundle_id)
         records = await ctx.bundles.get_files(bundle.file_ids) if bundle is not None else {}
     except Exception as exc:  # the database is down or slow
-        log.warning("bundle lookup for %s failed: %r", claim.bundle_id, exc)
+        log.warning("bundle lookup for %s failed: %r", log_ref(claim.bundle_id), exc)
         raise lookup_failed(request, "bundle") from exc
     if bundle is None:
-        log.info("refused bundle %s: no such bundle (deleted?)", claim.bundle_id)
+        log.info("refused bundle %s: no such bundle (deleted?)", log_ref(claim.bundle_id))
         raise link_not_found(request)
     live = tuple(records[i] for i in bundle.file_ids if i in records and not records[i].is_expired(now))
     if bundle.is_expired(now) or not live:
-        log.info("refused bundle %s: expired (bundle until %s, %d live files)", bundle.id, bundle.expires_at, len(live))
+        log.info("refused bundle %s: expired (bundle until %s, %d live files)", bundle.ref, bundle.expires_at,
+                 len(live))
         raise link_expired(request, "bundle")
     return OpenBundle(token=token, claim=claim, bundle=bundle, files=live, now=now, secret=ctx.link_secret)
 
@@ -174,4 +175,4 @@ async def archive(request: web.Request) -> web.StreamResponse:
     window = outcome.window
     assert window is not None
     return await send_body(request, outcome, zipped.stream(window.start, window.end, ctx.source, ctx.crcs),
-                           f"bundle {link.bundle.id} (ZIP)")
+                           f"bundle {link.bundle.ref} (ZIP)")

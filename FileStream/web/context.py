@@ -50,3 +50,11 @@ def message_page(request: web.Request, status: int, title: str, message: str, **
     response = render_page(request, "message.html", status=status, title=title, message=message)
     response.headers.update(extra)
     return response
+
+
+def route_of(request: web.Request) -> str:
+    """The request's method and route pattern (like "GET /stream/{token}"), never its path:
+    paths hold link tokens, which must not reach a log."""
+    route = request.match_info.route
+    resource = route.resource if route is not None else None
+    return f"{request.method} {resource.canonical if resource is not None else '(no route)'}"

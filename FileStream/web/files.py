@@ -78,7 +78,7 @@ async def _send_body(
     file = link.file
     _notify(ctx, "stream_started", file, window.start, window.end)
     return await send_body(
-        request, outcome, ctx.source.stream(file, window.start, window.end), f"file {file.id}",
+        request, outcome, ctx.source.stream(file, window.start, window.end), f"file {file.ref}",
         finished=lambda sent, result: _notify(ctx, "stream_finished", file, sent, result))
 
 
