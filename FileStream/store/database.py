@@ -14,6 +14,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from FileStream.config import mask_url
 from FileStream.store.broadcasts import BroadcastStore
+from FileStream.store.bundles import BundleStore
 from FileStream.store.files import KEEP_EXPIRED, FileStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
@@ -62,6 +63,7 @@ class Database:
         self.db = db
         self.deadlines = deadlines or Deadlines()
         self.files = FileStore(db["files"], keep_expired=keep_expired)
+        self.bundles = BundleStore(db["bundles"], keep_expired=keep_expired)
         self.users = UserStore(db["users"])
         self.requests = RequestStore(db["requests"])
         self.settings = SettingsStore(db["settings"])
@@ -118,7 +120,7 @@ class Database:
 
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
-        for store in (self.files, self.users, self.requests, self.settings, self.broadcasts, self.sessions):
+        for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts, self.sessions):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:
