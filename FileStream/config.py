@@ -49,6 +49,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
+    ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
     ("BROADCAST_RATE", "25", "broadcast messages per second"),
     ("UPLOAD_DIR", "", "directory for web uploads; empty: uploads off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
@@ -124,6 +125,7 @@ class Settings:
     force_sub_channel: int | str | None = None  # a chat id, or "@username"
     rate_limit_files: int = 10          # 0: no limit
     rate_limit_window: int = 60
+    bundle_max_files: int = 100
     broadcast_rate: float = 25.0
     upload_dir: Path | None = None
     session_dir: Path = Path("sessions")
@@ -201,6 +203,9 @@ class Settings:
             ),
             rate_limit_window=r.optional(
                 "RATE_LIMIT_WINDOW", _int_in("RATE_LIMIT_WINDOW", 1, None, "a number of seconds"), 60
+            ),
+            bundle_max_files=r.optional(
+                "BUNDLE_MAX_FILES", _int_in("BUNDLE_MAX_FILES", 1, 1000, "a count of files"), 100
             ),
             broadcast_rate=r.optional("BROADCAST_RATE", _broadcast_rate, 25.0),
             upload_dir=r.optional("UPLOAD_DIR", Path, None),

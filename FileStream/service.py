@@ -13,6 +13,7 @@ from aiohttp import web
 from pyrogram.enums import ParseMode
 from pyrogram.errors import FloodWait, RPCError
 
+from FileStream.bot import bundles as bot_bundles
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
 from FileStream.bot.context import BotContext
@@ -23,6 +24,8 @@ from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics, StreamObservers
+from FileStream.core.requests import RequestState
+from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
@@ -102,6 +105,28 @@ class _FileLookup:
     async def file_id_for_legacy(self, legacy_id: str):
         with self._db.deadline(self._db.deadlines.link_lookup):
             return await self._db.files.id_for_legacy(legacy_id)
+
+
+class _BundleLookup:
+    """The web layer's view of the bundles and files collections (web.ports.BundleLookup): the
+    lookups of a bundle link have the link lookup's deadline, like a file's."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_bundle(self, bundle_id: str):
+        with self._db.deadline(self._db.deadlines.link_lookup):
+            return await self._db.bundles.get(bundle_id)
+
+    async def get_files(self, file_ids):
+        with self._db.deadline(self._db.deadlines.link_lookup):
+            return await self._db.files.get_many(list(file_ids))
+
+    async def get_crc32(self, file_id: str) -> int | None:
+        return await self._db.files.get_crc32(file_id)
+
+    async def set_crc32(self, file_id: str, crc: int) -> None:
+        await self._db.files.set_crc32(file_id, crc)
 
 
 class Service:
@@ -191,6 +216,8 @@ class Service:
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
                 clock=self.clock, started_at=self.started_at,
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
+            ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
+                                      max_files=settings.bundle_max_files)
             register_handlers(self.main_client, ctx)
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx
@@ -233,9 +260,14 @@ class Service:
             except RPCError as error:
                 raise CopiesRefused(error.ID or str(error)) from error
 
+        async def timed_out(request: dict) -> None:
+            if request.get("bundle_id"):
+                await bot_bundles.end_unfinished(ctx, client, request["bundle_id"], RequestState.TIMED_OUT)
+
         expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
-                           delete_copies=None if self.settings.keep_expired_copies else delete_copies)
-        stale = StaleRequestJob(ctx.requests, send)
+                           delete_copies=None if self.settings.keep_expired_copies else delete_copies,
+                           bundles=self.db.bundles)
+        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out)
         expiry_job = PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS,
                                  next_due=expiry.next_due, clock=self.clock)
         stale_job = PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS,
@@ -262,6 +294,7 @@ class Service:
                         public_url=self.public_url, clock=self.clock,
                         observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
+                        bundles=_BundleLookup(self.db),
                         thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response)

@@ -14,6 +14,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from FileStream.config import mask_url
 from FileStream.store.broadcasts import BroadcastStore
+from FileStream.store.bundles import BundleStore
 from FileStream.store.files import KEEP_EXPIRED, FileStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
@@ -63,6 +64,7 @@ class Database:
         self.db = db
         self.deadlines = deadlines or Deadlines()
         self.files = FileStore(db["files"], keep_expired=keep_expired)
+        self.bundles = BundleStore(db["bundles"], keep_expired=keep_expired)
         self.users = UserStore(db["users"])
         self.requests = RequestStore(db["requests"])
         self.settings = SettingsStore(db["settings"])
@@ -120,8 +122,8 @@ class Database:
 
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
-        for store in (self.files, self.users, self.requests, self.settings, self.broadcasts, self.sessions,
-                      self.usage):
+        for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts,
+                      self.sessions, self.usage):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:
