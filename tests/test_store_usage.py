@@ -43,6 +43,15 @@ async def test_a_deleted_file_gets_no_record_back_but_the_day_and_the_total_stil
     assert [t.file_id for t in await database.usage.top_files(TODAY)] == ["gone"]
 
 
+async def test_the_counts_of_several_files_together_for_a_bundle_card(database):
+    for name in "abc":
+        await database.files.insert(stored(name))
+    earlier = NOW - timedelta(minutes=10)
+    await database.usage.add([delta("a", 2, 100, earlier), delta("b", 1, 50)])
+    assert await database.usage.of_files(["a", "b", "c"]) == FileUsage(downloads=3, bytes_served=150, last_access=NOW)
+    assert await database.usage.of_files(["c"]) == FileUsage()
+
+
 async def test_top_files_of_a_day_by_downloads_then_bytes(database):
     for name in "abcd":
         await database.files.insert(stored(name))

@@ -89,8 +89,10 @@ async def on_bundle_card(ctx: BotContext, client, query) -> None:
         return
     bundle, files = found
     links = ctx.links.bundle_links(bundle)
+    usage = await ctx.db.usage.of_files([f.id for f in files])
     await query.answer()
-    await edit(client, query.message.chat.id, query.message.id, texts.bundle_card(bundle, links, files, ctx.clock()),
+    await edit(client, query.message.chat.id, query.message.id,
+               texts.bundle_card(bundle, links, files, ctx.clock(), usage=usage),
                markup=keyboards.bundle_card_keyboard(bundle.id, links))
 
 

@@ -231,12 +231,15 @@ def bundle_status(title: str, stored: int, received: int, failed: int, collectin
     )
 
 
-def bundle_card(bundle: Bundle, links: BundleLinks, files: list[StoredFile], now: datetime) -> str:
+def bundle_card(bundle: Bundle, links: BundleLinks, files: list[StoredFile], now: datetime,
+                usage: FileUsage | None = None) -> str:
+    """`usage`: the counts of its files together."""
     count = len(files)
     return "\n".join([
         f"<b>{escape_html(bundle.title)}</b>",
         f"{count} file{'' if count == 1 else 's'}, {human_size(sum(f.file_size for f in files))}",
         f"Time left: {time_left(bundle.expires_at, now)}",
+        *([usage_line(usage, now)] if usage is not None else []),
         "",
         f"Page: {escape_html(links.page)}",
         f"ZIP: {escape_html(links.zip)}",

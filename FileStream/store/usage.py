@@ -77,6 +77,18 @@ class UsageStore:
         return FileUsage(downloads=int(usage.get("downloads", 0)), bytes_served=int(usage.get("bytes_served", 0)),
                          last_access=usage.get("last_access"))
 
+    async def of_files(self, file_ids: list[str]) -> FileUsage:
+        """The counts of several files together (a bundle's): sums, and the latest access."""
+        downloads = served = 0
+        last: datetime | None = None
+        async for doc in self._files.find({"_id": {"$in": list(file_ids)}}, {"usage": 1}):
+            usage = doc.get("usage") or {}
+            downloads += int(usage.get("downloads", 0))
+            served += int(usage.get("bytes_served", 0))
+            at = usage.get("last_access")
+            last = at if at is not None and (last is None or at > last) else last
+        return FileUsage(downloads=downloads, bytes_served=served, last_access=last)
+
     async def top_files(self, day: datetime, limit: int = 5) -> list[DailyFileUsage]:
         """The files downloaded most on `day` (a UTC midnight), most downloads then most bytes first."""
         cursor = (
