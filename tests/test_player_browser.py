@@ -224,3 +224,47 @@ async def test_audio_plays_an_image_shows_and_the_front_page_names_the_bot(
             await screenshot(page, "not-found-phone-dark")
         finally:
             await context.close()
+
+
+async def test_the_bundle_page_wears_the_same_theme_on_a_phone_and_a_desktop(browser):
+    """The bundle page (its own template and bundle.css) over in-memory stores: the shared theme,
+    dark and light, and a list that fits a phone."""
+    from datetime import datetime, timedelta, timezone
+
+    from aiohttp.test_utils import TestServer
+
+    from FileStream.core.models import Bundle, StoredFile
+    from FileStream.core.tokens import make_bundle_token, new_file_id
+    from FileStream.web.app import build_app
+    from FileStream.web.fakes import MemoryBundles, MemoryBytes, MemoryFiles
+
+    now = datetime.now(timezone.utc)
+    secret = b"s" * 32
+    files, source = MemoryFiles(), MemoryBytes()
+    bundles = MemoryBundles(files)
+    names = [("Episode 01 - The beginning of a rather long title.mp4", "video/mp4"), ("Theme song.mp3", "audio/mpeg"),
+             ("Notes.pdf", "application/pdf"), ("Cover.jpg", "image/jpeg")]
+    listed = [files.add(StoredFile(id=new_file_id(), file_name=name, file_size=5_000_000 * (n + 1), mime_type=mime,
+                                   file_unique_id=f"u{n}", media_type="document", dc_id=2, storage_chat_id=-1,
+                                   storage_message_id=n + 1, created_at=now, expires_at=now + timedelta(hours=1)))
+              for n, (name, mime) in enumerate(names)]
+    bundle = bundles.add(Bundle(id=new_file_id(), title="Season one", file_ids=tuple(f.id for f in listed),
+                                created_at=now, expires_at=now + timedelta(hours=1), owner_id=7))
+    server = TestServer(build_app(files=files, source=source, link_secret=secret, public_url="http://127.0.0.1",
+                                  clock=lambda: now, bundles=bundles))
+    await server.start_server()
+    try:
+        url = str(server.make_url(f"/b/{make_bundle_token(secret, bundle.id, bundle.expires_at)}"))
+        for device, scheme, name in [(PHONE, "dark", "bundle-phone-dark"), (DESKTOP, "light", "bundle-desktop-light")]:
+            context, page, errors = await open_page(browser, url, device=device, scheme=scheme)
+            try:
+                assert "Season one" in await page.title()
+                assert await fits_the_width(page)
+                assert await background(page) == (DARK_BG if scheme == "dark" else LIGHT_BG)
+                heights = [(await b.bounding_box())["height"] for b in await page.locator(".button:visible").all()]
+                await screenshot(page, name)
+            finally:
+                await context.close()
+            assert errors == [] and min(heights) >= 36
+    finally:
+        await server.close()
