@@ -1,0 +1,47 @@
+"""How many blocks one stream keeps fetched ahead: grows while its reader keeps up, shrinks when it stalls.
+
+The reader is the HTTP client behind the response. Each time it takes the next block, the
+stream learns which side is slower:
+- nothing else is ready yet (it may even have waited for this block): Telegram is the
+  slower side, and more requests in flight would help: the window grows by one block.
+  Growing by one per block taken doubles the window every round trip, like TCP's slow start.
+- half the window or more is ready and waiting: the reader is the slower side (a paused
+  player, a slow link), and those blocks only cost memory: the window halves.
+- otherwise it holds.
+A new request starts small (players probe and seek with requests they drop after a few
+bytes, and every block still in flight then is sent by Telegram anyway).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class PrefetchWindow:
+    """The number of blocks one stream may have requested and not yet handed to its reader."""
+
+    initial: int = 2
+    maximum: int = 32
+    minimum: int = 2
+    limit: int = 0          # current window; set from `initial` at creation
+    grown: int = 0          # how often it grew and shrank (for tests and stats)
+    shrunk: int = 0
+    peak: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.minimum <= self.maximum:
+            raise ValueError(f"window bounds must satisfy 1 <= minimum <= maximum, got {self.minimum}..{self.maximum}")
+        self.limit = max(self.minimum, min(self.initial, self.maximum))
+        self.peak = self.limit
+
+    def taken(self, *, ready_behind: int) -> None:
+        """The reader took the next block; `ready_behind` blocks after it were already fetched."""
+        if ready_behind == 0:
+            if self.limit < self.maximum:
+                self.limit += 1
+                self.grown += 1
+                self.peak = max(self.peak, self.limit)
+        elif ready_behind >= max(2, self.limit // 2) and self.limit > self.minimum:
+            self.limit = max(self.minimum, self.limit // 2)
+            self.shrunk += 1
