@@ -5,8 +5,10 @@ stream learns which side is slower:
 - nothing else is ready yet (it may even have waited for this block): Telegram is the
   slower side, and more requests in flight would help: the window grows by one block.
   Growing by one per block taken doubles the window every round trip, like TCP's slow start.
-- half the window or more is ready and waiting: the reader is the slower side (a paused
-  player, a slow link), and those blocks only cost memory: the window halves.
+- the whole window is ready and waiting: the reader stalled (a paused player, a slow
+  link), and those blocks only cost memory: the window halves.
+- half of it or more is ready: the reader is a little slower than Telegram just now
+  (a busy CPU makes both sides jitter): the window gives back one block.
 - otherwise it holds.
 A new request starts small (players probe and seek with requests they drop after a few
 bytes, and every block still in flight then is sent by Telegram anyway).
@@ -43,5 +45,6 @@ class PrefetchWindow:
                 self.grown += 1
                 self.peak = max(self.peak, self.limit)
         elif ready_behind >= max(2, self.limit // 2) and self.limit > self.minimum:
-            self.limit = max(self.minimum, self.limit // 2)
+            stalled = ready_behind >= self.limit - 1
+            self.limit = max(self.minimum, self.limit // 2 if stalled else self.limit - 1)
             self.shrunk += 1

@@ -112,7 +112,8 @@ class ConnectionSet:
     """A bot's connections to one DC: `size` sessions over one auth key, least busy first."""
 
     def __init__(self, bot: str, dc_id: int, auth_key: bytes, open_session: SessionOpener, size: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.bot = bot
         self.dc_id = dc_id
         self.auth_key = auth_key
@@ -120,14 +121,16 @@ class ConnectionSet:
         self.closed = False
         self._open_session = open_session
         self._clock = clock
-        self._tasks: set[asyncio.Task] = set()
+        self._sleep = sleep
+        self._tasks: set[asyncio.Task] = set()        # opening and replacing connections
+        self._stopping: set[asyncio.Task] = set()     # failed sessions being stopped
         self._any_ready = asyncio.Event()
 
     def start(self, first: Session) -> None:
         """Take the session that authorised the key as connection 0; open the others in the background."""
         self._fill(self.connections[0], first)
         for connection in self.connections[1:]:
-            self._spawn(self._keep_open(connection, None))
+            self._spawn(self._keep_open(connection))
 
     # -- choosing ---------------------------------------------------------------------------
     @property
@@ -183,20 +186,21 @@ class ConnectionSet:
         backoff = self._backoff(connection)
         log.warning("Media connection %d of %s to DC%s failed (%s); replacing it in %.0f s",
                     connection.index, self.bot, self.dc_id, connection.last_error, backoff)
-        self._spawn(self._keep_open(connection, session))
+        stopping = asyncio.ensure_future(_stop_quietly(session))
+        self._stopping.add(stopping)
+        stopping.add_done_callback(self._stopping.discard)
+        self._spawn(self._keep_open(connection))
 
     def _backoff(self, connection: MediaConnection) -> float:
         backoff = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, connection.failures_in_row - 1))
         connection.retry_at = self._clock() + backoff
         return backoff
 
-    async def _keep_open(self, connection: MediaConnection, old: Session | None) -> None:
-        if old is not None:
-            await _stop_quietly(old)
+    async def _keep_open(self, connection: MediaConnection) -> None:
         while not self.closed:
             wait = connection.retry_at - self._clock()
             if wait > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             opening = asyncio.ensure_future(self._open_session(self.auth_key))
             try:
                 # Shielded: a session cancelled halfway through its start would keep its socket.
@@ -228,6 +232,11 @@ class ConnectionSet:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def settle(self) -> None:
+        """Wait until the connections being opened or replaced now are open (or the set is closed)."""
+        while (self._tasks or self._stopping) and not self.closed:
+            await asyncio.gather(*self._tasks, *self._stopping, return_exceptions=True)
+
     async def close(self) -> None:
         self.closed = True
         for task in list(self._tasks):
@@ -235,7 +244,8 @@ class ConnectionSet:
         sessions = [c.session for c in self.connections if c.session is not None]
         for connection in self.connections:
             connection.session = None
-        await asyncio.gather(*self._tasks, *(_stop_quietly(s) for s in sessions), return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._stopping, *(_stop_quietly(s) for s in sessions),
+                             return_exceptions=True)
 
     def stats(self) -> dict[str, Any]:
         return {

@@ -4,13 +4,13 @@ Memory is counted in block units of BLOCK_BYTES (a GetFile answer holds at most 
 a unit is taken before a block is requested and given back once the reader is done with
 the block's bytes. Rules:
 - the units in use never exceed the budget;
-- a stream may grow past one unit only while the budget has room, nobody waits for a
-  first unit, and it holds less than its fair share: the budget divided by the streams
-  running, but at least `min_share` units;
-- a new stream waits (first come, first served) for its first unit; while it waits,
-  streams holding more than their fair share give back blocks from the far end of their
-  window (never below `min_share`, never the block next in line).
-A stream, once started, keeps one unit until it ends, so it never waits in the middle.
+- a new stream starts with `min_share` units (2: one block being sent while the next is
+  on its way), or waits for them, first come first served; while it waits, streams
+  holding more than their fair share give back blocks from the far end of their window
+  (never below the fair share, never the block next in line);
+- a running stream may take more units while the budget has room and it holds less than
+  its fair share: the budget divided by the streams running, but at least `min_share`.
+A running stream reuses the units it holds, so it never waits in the middle.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ BLOCK_BYTES = 1 << 20
 
 
 class MemoryWaitTimeout(Exception):
-    """A stream waited too long for its first unit of memory (every unit is held by other streams)."""
+    """A stream waited too long for its first units of memory (every unit is held by other streams)."""
 
 
 class MemoryLease:
@@ -33,15 +33,19 @@ class MemoryLease:
         self._budget = budget
         self._shed = shed
         self.held = 0
+        self.peak = 0      # most units held at once
         self.closed = False
 
     def try_grow(self) -> bool:
         """One more unit if the budget has room for it now; never waits."""
         return self._budget._try_grant(self)
 
-    async def first_unit(self, timeout: float | None = None) -> None:
-        """The stream's first unit: at once if there is room, else in turn (MemoryWaitTimeout after `timeout`)."""
-        await self._budget._wait_grant(self, timeout)
+    async def admit(self, units: int | None = None, timeout: float | None = None) -> None:
+        """The stream's first units (`min_share`, or fewer if it needs fewer): at once if there is
+        room, else in turn; MemoryWaitTimeout after `timeout` seconds."""
+        budget = self._budget
+        wanted = budget.min_share if units is None else max(1, min(units, budget.min_share))
+        await budget._wait_grant(self, wanted, timeout)
 
     def release(self, units: int = 1) -> None:
         units = min(units, self.held)
@@ -83,7 +87,7 @@ class MemoryBudget:
         self.waited = 0          # streams that had to wait for their first unit
         self.shed_requests = 0   # times streams over their share were asked to give back
         self._leases: set[MemoryLease] = set()
-        self._waiters: deque[tuple[MemoryLease, asyncio.Future]] = deque()
+        self._waiters: deque[tuple[MemoryLease, int, asyncio.Future]] = deque()
 
     # -- what streams use -----------------------------------------------------------------
     def lease(self, shed: Callable[[int], None] | None = None) -> MemoryLease:
@@ -114,33 +118,34 @@ class MemoryBudget:
         return len(self._leases)
 
     # -- bookkeeping ------------------------------------------------------------------------
-    def _grant(self, lease: MemoryLease) -> None:
-        lease.held += 1
-        self.used += 1
+    def _grant(self, lease: MemoryLease, units: int = 1) -> None:
+        lease.held += units
+        lease.peak = max(lease.peak, lease.held)
+        self.used += units
         self.peak = max(self.peak, self.used)
 
     def _try_grant(self, lease: MemoryLease) -> bool:
-        if lease.closed or self._waiters or self.used >= self.limit:
-            return False
-        if lease.held >= 1 and lease.held >= self.fair_share():
+        # Waiting streams are granted the moment units come back (_wake), so a unit free
+        # now is nobody's turn: it goes to a stream below its fair share.
+        if lease.closed or self.used >= self.limit or lease.held >= self.fair_share():
             return False
         self._grant(lease)
         return True
 
-    async def _wait_grant(self, lease: MemoryLease, timeout: float | None) -> None:
-        if not self._waiters and self.used < self.limit:
-            self._grant(lease)
+    async def _wait_grant(self, lease: MemoryLease, units: int, timeout: float | None) -> None:
+        if not self._waiters and self.used + units <= self.limit:
+            self._grant(lease, units)
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append((lease, waiter))
+        self._waiters.append((lease, units, waiter))
         self.waited += 1
         self._ask_to_shed()
         try:
             await asyncio.wait_for(asyncio.shield(waiter), timeout)
         except BaseException as error:
             if waiter.done() and not waiter.cancelled():
-                # Granted just as we gave up: hand the unit back (to the next in line).
-                lease.release(1)
+                # Granted just as we gave up: hand the units back (to the next in line).
+                lease.release(units)
             else:
                 waiter.cancel()
                 self._remove_waiter(waiter)
@@ -150,7 +155,7 @@ class MemoryBudget:
             raise
 
     def _remove_waiter(self, waiter: asyncio.Future) -> None:
-        self._waiters = deque(entry for entry in self._waiters if entry[1] is not waiter)
+        self._waiters = deque(entry for entry in self._waiters if entry[2] is not waiter)
         self._wake()
 
     def _released(self, units: int) -> None:
@@ -158,11 +163,15 @@ class MemoryBudget:
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self.used < self.limit:
-            lease, waiter = self._waiters.popleft()
+        while self._waiters:
+            lease, units, waiter = self._waiters[0]
             if waiter.done() or lease.closed:
+                self._waiters.popleft()
                 continue
-            self._grant(lease)
+            if self.used + units > self.limit:
+                return
+            self._waiters.popleft()
+            self._grant(lease, units)
             waiter.set_result(None)
 
     def _ask_to_shed(self) -> None:
@@ -172,6 +181,6 @@ class MemoryBudget:
         if over:
             self.shed_requests += 1
         for lease in over:
-            lease.shed(keep)
             if not self._waiters:
                 return
+            lease.shed(keep)

@@ -101,12 +101,14 @@ class BotPool:
 
         `load(member)` says how busy a client is for this block (the streamer gives the
         requests in flight on its least busy connection to the file's DC); by default,
-        its GetFile requests in flight. Ties go to the stream's own client.
+        its GetFile requests in flight. Ties go to the client with fewer requests in flight
+        overall (one whose connections are still being made has its waiting requests), then
+        to the stream's own client.
         """
         candidates = self._candidates()
         preferred = [m for m in candidates if m not in exclude] or candidates
         busy = load or (lambda m: m.in_flight)
-        return min(preferred, key=lambda m: (busy(m), m is not primary, m.in_flight, m.streams))
+        return min(preferred, key=lambda m: (busy(m), m.in_flight, m is not primary, m.streams))
 
     @contextmanager
     def stream_lease(self, member: PoolMember) -> Iterator[PoolMember]:

@@ -94,6 +94,7 @@ class Streamer:
         self.budget = budget if budget is not None else MemoryBudget(128 << 20)
         self.locations = LocationCache()
         self.active: set[_Prefetch] = set()
+        self.blocks_moved = 0  # blocks tried again on another connection after theirs failed
         self._location_reads: dict[tuple[str, int, int], asyncio.Future] = {}
         self._request_slots: dict[str, asyncio.Semaphore] = {}
 
@@ -160,6 +161,7 @@ class Streamer:
                     except _ConnectionFailed as failure:
                         # Only that connection is replaced; the client stays in the pool.
                         avoid.add(failure.connection)
+                        self.blocks_moved += 1
                         last_error = failure.__cause__
                         continue
                     except _NoConnection as error:
@@ -303,7 +305,7 @@ class _Prefetch:
 
     async def begin(self) -> None:
         try:
-            await self.memory.first_unit(self._streamer.tuning.memory_wait)
+            await self.memory.admit(len(self.pending), self._streamer.tuning.memory_wait)
         except MemoryWaitTimeout as error:
             raise StreamError(str(error), retry_after=MEMORY_RETRY_AFTER) from error
         self._top_up()
