@@ -42,6 +42,12 @@ def test_the_window_halves_when_the_reader_stalls_and_grows_again_when_it_reads(
     assert window.limit == 7
 
 
+def test_a_reader_that_waited_grows_the_window_even_when_blocks_behind_arrived_together():
+    window = PrefetchWindow(initial=4, maximum=32)
+    window.taken(ready_behind=3, waited=True)  # four connections answered at once
+    assert window.limit == 5
+
+
 def test_a_reader_a_little_slower_than_telegram_costs_one_block_at_a_time():
     window = PrefetchWindow(initial=20, maximum=32)
     window.taken(ready_behind=10)

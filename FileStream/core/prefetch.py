@@ -2,9 +2,11 @@
 
 The reader is the HTTP client behind the response. Each time it takes the next block, the
 stream learns which side is slower:
-- nothing else is ready yet (it may even have waited for this block): Telegram is the
+- the reader had to wait for this block, or nothing after it is ready yet: Telegram is the
   slower side, and more requests in flight would help: the window grows by one block.
   Growing by one per block taken doubles the window every round trip, like TCP's slow start.
+  (Blocks fetched over several connections arrive together, so blocks ready behind the
+  one taken do not mean the reader is slow when it still had to wait.)
 - the whole window is ready and waiting: the reader stalled (a paused player, a slow
   link), and those blocks only cost memory: the window halves.
 - half of it or more is ready: the reader is a little slower than Telegram just now
@@ -37,9 +39,10 @@ class PrefetchWindow:
         self.limit = max(self.minimum, min(self.initial, self.maximum))
         self.peak = self.limit
 
-    def taken(self, *, ready_behind: int) -> None:
-        """The reader took the next block; `ready_behind` blocks after it were already fetched."""
-        if ready_behind == 0:
+    def taken(self, *, ready_behind: int, waited: bool = False) -> None:
+        """The reader took the next block (`waited`: it was not there yet when asked for);
+        `ready_behind` blocks after it were already fetched."""
+        if waited or ready_behind == 0:
             if self.limit < self.maximum:
                 self.limit += 1
                 self.grown += 1

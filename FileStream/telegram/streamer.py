@@ -317,10 +317,11 @@ class _Prefetch:
             if not self.slots:
                 return None
         head = self.slots[0]
+        waited = not head.task.done()
         data = await head.task
         self.slots.popleft()
         self.sending = 1
-        self.window.taken(ready_behind=sum(1 for slot in self.slots if slot.task.done()))
+        self.window.taken(ready_behind=sum(1 for slot in self.slots if slot.task.done()), waited=waited)
         # Refilled before the bytes go out, so the next requests run meanwhile.
         self._top_up()
         return data
