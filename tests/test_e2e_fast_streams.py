@@ -194,9 +194,13 @@ class FinishWatcher:
 
     def stream_finished(self, file, sent, result):
         streamer, pool = self.service.streamer, self.service.pool
+        sessions = [c.session for found in self.service.sessions._sets.values() for c in found.connections
+                    if c.session is not None]
         self.seen.append({"result": result, "active": len(streamer.active), "memory": streamer.budget.used,
                           "in_flight": sum(m.in_flight for m in pool.members),
-                          "streams": sum(m.streams for m in pool.members)})
+                          "streams": sum(m.streams for m in pool.members),
+                          # requests the client library still waits for (their answers would be kept)
+                          "awaited": sum(len(session.results) for session in sessions)})
         self.inner.stream_finished(file, sent, result)
         self.finished.set()
 
@@ -224,15 +228,18 @@ async def test_an_abandoned_stream_is_closed_and_its_leases_released_before_it_i
     try:
         await service.start()
         links = (await send_and_get_links(world, data, "movie.mkv", dc_id=FILE_DC)).links
-        async with http_client() as http:
-            response = await http.get(links.download)
-            await response.content.readexactly(3 * MIB)
-            assert service.streamer.blocks_ahead() > 0   # blocks were being fetched ahead
-            response.close()                              # the person closed the tab
-            await asyncio.wait_for(watchers[0].finished.wait(), 20)
+        body, connection = await open_body(links.download)
+        await body.readexactly(3 * MIB)
+        (stream,) = service.streamer.active
+        # The player stops reading; the service waits to send a block, blocks fetched ahead wait too.
+        await wait_for(lambda: stream.sending and stream.slots)
+        assert service.streamer.blocks_ahead() > 0 and service.streamer.budget.used > 0
+        connection.close()                                # the person closed the tab
+        await asyncio.wait_for(watchers[0].finished.wait(), 20)
     finally:
         await service.stop()
-    assert watchers[0].seen == [{"result": "client_gone", "active": 0, "memory": 0, "in_flight": 0, "streams": 0}]
+    assert watchers[0].seen == [{"result": "client_gone", "active": 0, "memory": 0, "in_flight": 0, "streams": 0,
+                                 "awaited": 0}]
 
 
 async def test_a_new_stream_while_every_bot_rests_after_flood_wait_gets_503_with_retry_after(telegram, stack_settings):
