@@ -46,13 +46,17 @@ class _PendingResults(dict):
     """The library's requests awaiting answers by msg_id, noting which task asked for each.
 
     A request whose task is cancelled (a seek drops the blocks fetched ahead) leaves its
-    entry behind in the library, and the answer that arrives later is stored in it for
-    the life of the session: 1 MiB per dropped block. FailFastSession.send forgets it.
+    entry behind in the library, and the answer that arrives later would be kept in it for
+    the life of the session: 1 MiB per dropped block. Such entries are orphans: dropped as
+    soon as their answer has arrived. Until then Telegram is still sending that answer on
+    this connection, so orphans count as load when choosing a connection for a new block.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.asked_by: dict[asyncio.Task, Any] = {}
+        self.sent: set[Any] = set()      # requests written to the socket (Telegram will answer them)
+        self.orphans: set[Any] = set()
 
     def __setitem__(self, msg_id, result) -> None:
         super().__setitem__(msg_id, result)
@@ -60,9 +64,24 @@ class _PendingResults(dict):
         if task is not None:
             self.asked_by[task] = msg_id
 
-    def forget(self, task: asyncio.Task | None) -> None:
+    def written(self, task: asyncio.Task | None) -> None:
+        msg_id = self.asked_by.get(task)
+        if msg_id is not None:
+            self.sent.add(msg_id)
+
+    def done_asking(self, task: asyncio.Task | None, cancelled: bool) -> None:
         msg_id = self.asked_by.pop(task, None)
         if msg_id is not None:
+            if cancelled and msg_id in self.sent and msg_id in self:
+                self.orphans.add(msg_id)   # its answer is on its way: dropped when it lands
+            else:
+                self.pop(msg_id, None)     # answered, or never sent: nothing will come
+            self.sent.discard(msg_id)
+        self.drop_answered_orphans()
+
+    def drop_answered_orphans(self) -> None:
+        for msg_id in [m for m in self.orphans if m not in self or self[m].event.is_set()]:
+            self.orphans.discard(msg_id)
             self.pop(msg_id, None)
 
 
@@ -77,16 +96,46 @@ class FailFastSession(Session):
         super().__init__(*args, **kwargs)
         self.results = _PendingResults()
 
+    @property
+    def orphans(self) -> int:
+        """Answers Telegram is still sending for requests nobody waits for any more."""
+        return len(self.results.orphans)
+
     async def send(self, *args, **kwargs):
+        cancelled = False
         try:
             return await super().send(*args, **kwargs)
+        except asyncio.CancelledError:
+            cancelled = True
+            raise
         finally:
-            self.results.forget(asyncio.current_task())
+            self.results.done_asking(asyncio.current_task(), cancelled)
+
+    async def start(self) -> None:
+        await super().start()
+        connection = self.connection
+        if connection is not None and not getattr(connection, "notes_writes", False):
+            # Telegram answers only what reached it: a request cancelled before its bytes
+            # were written leaves nothing to wait for.
+            write = connection.send
+
+            async def send(data: bytes) -> None:
+                await write(data)
+                self.results.written(asyncio.current_task())
+
+            connection.send = send
+            connection.notes_writes = True
+
+    async def handle_packet(self, packet) -> None:
+        await super().handle_packet(packet)
+        if self.results.orphans:
+            self.results.drop_answered_orphans()
 
     async def _stop(self) -> None:
         for result in list(self.results.values()):
             result.event.set()  # value stays None: send() raises TimeoutError now
         await super()._stop()
+        self.results.drop_answered_orphans()
 
 
 @dataclass(eq=False)
@@ -106,6 +155,11 @@ class MediaConnection:
     @property
     def ready(self) -> bool:
         return self.session is not None
+
+    @property
+    def load(self) -> int:
+        """Answers this connection still carries: requests in flight, and dropped ones not yet answered."""
+        return self.in_flight + getattr(self.session, "orphans", 0)
 
 
 class ConnectionSet:
@@ -138,17 +192,17 @@ class ConnectionSet:
         return [c for c in self.connections if c.session is not None]
 
     def load(self) -> float:
-        """GetFile requests in flight on the least busy ready connection (inf: none is ready)."""
+        """Answers carried by the least busy ready connection (inf: none is ready)."""
         ready = self.ready
-        return min(c.in_flight for c in ready) if ready else math.inf
+        return min(c.load for c in ready) if ready else math.inf
 
     def pick(self, avoid: frozenset[MediaConnection] = frozenset()) -> MediaConnection | None:
-        """The ready connection with the fewest requests in flight, preferring ones not in `avoid`."""
+        """The ready connection carrying the fewest answers, preferring ones not in `avoid`."""
         ready = self.ready
         preferred = [c for c in ready if c not in avoid] or ready
         if not preferred:
             return None
-        return min(preferred, key=lambda c: (c.in_flight, c.requests))
+        return min(preferred, key=lambda c: (c.load, c.requests))
 
     async def wait_ready(self, timeout: float) -> bool:
         """Wait until some connection is ready again; False after `timeout` seconds."""

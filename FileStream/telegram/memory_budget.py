@@ -8,8 +8,9 @@ the block's bytes. Rules:
   on its way), or waits for them, first come first served; while it waits, streams
   holding more than their fair share give back blocks from the far end of their window
   (never below the fair share, never the block next in line);
-- a running stream may take more units while the budget has room and it holds less than
-  its fair share: the budget divided by the streams running, but at least `min_share`.
+- a running stream may take more units while the budget has room, no new stream waits,
+  and it holds less than its fair share: the budget divided by the streams running, but
+  at least `min_share`.
 A running stream reuses the units it holds, so it never waits in the middle.
 """
 
@@ -125,9 +126,8 @@ class MemoryBudget:
         self.peak = max(self.peak, self.used)
 
     def _try_grant(self, lease: MemoryLease) -> bool:
-        # Waiting streams are granted the moment units come back (_wake), so a unit free
-        # now is nobody's turn: it goes to a stream below its fair share.
-        if lease.closed or self.used >= self.limit or lease.held >= self.fair_share():
+        # Units free while a new stream waits (for its first two) are kept for it.
+        if lease.closed or self._waiters or self.used >= self.limit or lease.held >= self.fair_share():
             return False
         self._grant(lease)
         return True
