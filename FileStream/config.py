@@ -43,7 +43,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("STREAM_PREFETCH", "32", "most blocks one stream fetches ahead; its window starts at 2 and grows while the client keeps reading"),
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
     ("MEDIA_CONNECTIONS", "4", "connections per bot and DC for file transfers, 1 to 8 (Telegram's apps use up to 8)"),
-    ("STREAM_MEMORY_MB", "128", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2"),
+    ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2"),
     ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
@@ -118,7 +118,7 @@ class Settings:
     stream_prefetch: int = 32
     stream_stripe: bool = True
     media_connections: int = 4
-    stream_memory_mb: int = 128
+    stream_memory_mb: int = 256
     auth_channel: int | None = None
     generate_download_links: bool = True
     force_sub_channel: int | str | None = None  # a chat id, or "@username"
@@ -195,7 +195,7 @@ class Settings:
                 "MEDIA_CONNECTIONS", _int_in("MEDIA_CONNECTIONS", 1, 8, "connections per bot and DC"), 4
             ),
             stream_memory_mb=r.optional(
-                "STREAM_MEMORY_MB", _int_in("STREAM_MEMORY_MB", 2, None, "MiB for blocks fetched ahead"), 128
+                "STREAM_MEMORY_MB", _int_in("STREAM_MEMORY_MB", 2, None, "MiB for blocks fetched ahead"), 256
             ),
             auth_channel=r.optional("AUTH_CHANNEL", _chat_id("AUTH_CHANNEL"), None),
             generate_download_links=r.flag("GENERATE_DOWNLOAD_LINKS", True),

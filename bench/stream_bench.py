@@ -252,6 +252,13 @@ class Bench:
                         return button["url"]
         raise RuntimeError(f"the bot sent no download link for {key}: last reply {reply['text']!r}")
 
+    async def gauge(self, name: str) -> float:
+        """One unlabelled gauge of the service's /metrics."""
+        async with self.http.get(f"{self.service_url}/metrics") as response:
+            text = await response.text()
+        found = re.search(rf"^filestream_{name} ([0-9.e+]+)$", text, re.M)
+        return float(found[1]) if found else 0.0
+
     async def connections_ready(self, timeout: float = 30.0) -> dict:
         """Waits until every streaming bot has all its media connections to FILE_DC open (from /metrics)."""
         want = {(bot, str(FILE_DC)) for bot in self.streaming_bots()}
@@ -434,6 +441,7 @@ class Bench:
             "file_mib": round(p.many_size / MIB, 2), **result,
             "rss_before_mib": round(watch.before / MIB, 1), "rss_peak_mib": round(watch.peak / MIB, 1),
             "rss_growth_mib": round(watch.growth / MIB, 1), "budget_mib": self.o.memory_mb,
+            "budget_peak_mib": round(await self.gauge("stream_memory_peak_bytes") / MIB, 1),
             "cpu_cores": cpu.cores, "limited_by": limited_by(cpu, os.cpu_count() or 1, "-")}
 
     async def capped(self, mode: str, reader: dict) -> dict:

@@ -50,7 +50,7 @@ def test_defaults():
     assert s.link_secret is None
     assert (s.file_ttl, s.channel_file_ttl, s.expiry_warning, s.request_timeout) == (3600, 0, 600, 300)
     assert (s.workers, s.stream_prefetch, s.stream_stripe) == (8, 32, True)
-    assert (s.media_connections, s.stream_memory_mb) == (4, 128)
+    assert (s.media_connections, s.stream_memory_mb) == (4, 256)
     assert s.auth_channel is None and s.force_sub_channel is None
     assert s.generate_download_links is True
     assert (s.rate_limit_files, s.rate_limit_window, s.broadcast_rate) == (10, 60, 25.0)

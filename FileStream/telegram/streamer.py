@@ -91,7 +91,7 @@ class Streamer:
         self.metrics = metrics  # FileStream.metrics.Metrics, optional
         self.sessions = sessions
         self.tuning = tuning
-        self.budget = budget if budget is not None else MemoryBudget(128 << 20)
+        self.budget = budget if budget is not None else MemoryBudget(256 << 20)
         self.locations = LocationCache()
         self.active: set[_Prefetch] = set()
         self.blocks_moved = 0  # blocks tried again on another connection after theirs failed
