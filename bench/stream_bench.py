@@ -31,7 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -509,6 +509,9 @@ class Bench:
 
 async def amain(args) -> int:
     profile = QUICK if args.quick else FULL
+    if args.cap_mib or args.cap_size_mib:
+        profile = replace(profile, cap=int((args.cap_mib or profile.cap / MIB) * MIB),
+                          cap_size=int((args.cap_size_mib or profile.cap_size / MIB) * MIB))
     phases = tuple(args.phases.split(",")) if args.phases else PHASES
     unknown = set(phases) - set(PHASES)
     if unknown:
@@ -561,6 +564,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--media-connections", type=int, help="MEDIA_CONNECTIONS (default: the service's)")
     parser.add_argument("--memory-mb", type=int, help="STREAM_MEMORY_MB (default: the service's)")
     parser.add_argument("--phases", help=f"comma-separated subset of {','.join(PHASES)} (default: all)")
+    parser.add_argument("--cap-mib", type=float, help="bandwidth cap C in MiB/s (default: 8)")
+    parser.add_argument("--cap-size-mib", type=int, help="file size for the cap phases in MiB (default: 64)")
     parser.add_argument("--timeout", type=float, help="give up after this many seconds")
     args = parser.parse_args(argv)
     return run(amain(args))

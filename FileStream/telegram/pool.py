@@ -100,7 +100,7 @@ class BotPool:
         """Where the next block of a striped stream goes: the least busy client.
 
         `load(member)` says how busy a client is for this block (the streamer gives the
-        requests in flight on its least busy connection to the file's DC); by default,
+        answers its least busy connection to the file's DC carries); by default,
         its GetFile requests in flight. Ties go to the client with fewer requests in flight
         overall (one whose connections are still being made has its waiting requests), then
         to the stream's own client.
@@ -135,7 +135,8 @@ class BotPool:
         member.failures_in_row = 0
 
     def record_failure(self, member: PoolMember, error: BaseException | str) -> None:
-        """A failure of the client itself (auth, Telegram's server errors): left out for a growing while.
+        """A failure of the client itself (its authorisation, or no connection to a DC at all):
+        left out for a growing while.
 
         Errors about one request (a bad location, a 400 about one file) are not the
         client's fault and are not recorded here; a failed connection is replaced by
