@@ -6,6 +6,8 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import zip_bench
+
 MIB = 1 << 20
 RSS_SLACK_MIB = 40  # interpreter, buffers, sockets: what the service may grow beyond the stream budget
 START, END = "<!-- bench-results:start -->", "<!-- bench-results:end -->"
@@ -63,6 +65,11 @@ def targets(r: dict) -> list[Target]:
                     f"{m['errors']} errors, {m['mismatched']} mismatched, +{m['rss_growth_mib']} MiB "
                     f"(budget held at most {m['budget_peak_mib']} MiB)",
                     f"bound {bound} MiB (STREAM_MEMORY_MB {m['budget_mib']})", ok))
+    zipped = zip_bench.target(r)
+    if zipped:
+        name, measured, ok = zipped
+        z = r["bundle_zip"]
+        out.append((name, f"{measured} ({z['zip_mibps']} MiB/s)", f"the files one after another {z['one_by_one_mibps']} MiB/s", ok))
     t = r.get("ttfb")
     if t:
         out.append((f"cold TTFB at 70% (first request to a DC, {t['rtt_ms']} ms RTT)", f"{t['cold_ms']:.0f} ms",
@@ -134,6 +141,9 @@ def markdown(r: dict) -> str:
                         f"{m['limited_by']} ({_cores(m['cpu_cores'])}) |")
     if measures:
         out += ["| measure | value |", "|---|---|", *measures, ""]
+    zipped = zip_bench.report(r)
+    if zipped:
+        out += [*zipped[1:], ""]
     out += ["| target | measured | baseline / reference | met |", "|---|---|---|---|"]
     out += [f"| {name} | {value} | {reference} | {'–' if ok is None else 'yes' if ok else 'no'} |"
             for name, value, reference, ok in targets(r)]

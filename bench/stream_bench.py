@@ -39,6 +39,7 @@ from _common import add_paths, run  # noqa: E402
 
 add_paths()
 
+import zip_bench  # noqa: E402
 import aiohttp  # noqa: E402
 import pyrogram  # noqa: E402
 from _measure import (  # noqa: E402
@@ -57,7 +58,7 @@ from FileStream.telegram.streamer import StreamTuning  # noqa: E402
 BENCH_DIR = Path(__file__).resolve().parent
 HOME_DC, FILE_DC, COLD_DC = 2, 4, 5
 DEFAULTS = {name: default for name, default, _ in VARIABLES}
-PHASES = ("single", "many", "caps")
+PHASES = ("single", "many", "zip", "caps")
 
 
 @dataclass(frozen=True)
@@ -492,6 +493,10 @@ class Bench:
         if "many" in phases:
             await self.send("many", p.many_size, 3, FILE_DC)
             await self.many_streams()
+        if "zip" in phases:
+            self.log("bundle ZIP against the same files one after another")
+            async with asyncio.timeout(PHASE_TIMEOUT):
+                r["bundle_zip"] = await zip_bench.run_phase(self.remote, self.http, fetch, quick=p.name == "quick")
         if "caps" in phases:
             cap_reader = await self.reader_location(p.cap_size, 5)
             rows = [await self.capped("connection", cap_reader), await self.capped("account", cap_reader)]

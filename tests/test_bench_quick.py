@@ -31,3 +31,5 @@ def test_quick_benchmark_runs_checks_every_byte_and_prints_its_tables(tmp_path):
     assert many["errors"] == 0 and many["byte_exact"] and many["rss_peak_mib"] > 0
     assert len(results["targets"]) >= 7
     assert results["server_bugs"] == []
+    zipped = results["bundle_zip"]   # bench/zip_bench.py: the ZIP phase ran and sent the whole archive
+    assert zipped["files"] == 3 and zipped["zip_mib"] >= zipped["total_mib"] and zipped["zip_mibps"] > 0

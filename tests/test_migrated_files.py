@@ -307,3 +307,21 @@ async def test_repost_makes_every_missing_copy_at_once_resumably_and_links_then_
             status, _ = await fetch(http, service.public_url + lost.old_download)
             assert status == 410
     assert stored_copies(world) == sorted(f.media.id for f in files)  # no re-send on first use any more
+
+
+async def test_an_old_deep_link_to_a_private_file_opens_for_its_owner_only(
+    telegram, stack_settings, database_url, database_client, database_name
+):
+    world, owner, f = await one_migrated_file(telegram, database_url, database_client, database_name, "Petra",
+                                              "document", 2, 8 * KIB, "diary.txt", "text/plain", seed=5)
+    mallory = telegram.person(telegram.world.add_user(first_name="Mallory", username="mallory"))
+    petra = telegram.person(owner)
+    async with running_service(stack_settings(world)):
+        # Someone who got hold of Petra's old link: the same words as for a file that does not exist.
+        for payload in (f"file_{f.oid}", f"stream_{f.oid}"):
+            await mallory.send_command(world.main_bot, "start", payload)
+            reply = await mallory.next_message(world.main_bot)
+            assert "not available" in reply.text and reply.media is None
+        await petra.send_command(world.main_bot, "start", f"file_{f.oid}")
+        sent = await petra.next_message(world.main_bot, timeout=20)
+        assert sent.media is f.media and sent.media.read() == f.data
