@@ -81,10 +81,26 @@ class Thumbnails:
             location = raw.types.InputDocumentFileLocation(
                 id=thumb_id.media_id, access_hash=thumb_id.access_hash,
                 file_reference=thumb_id.file_reference, thumb_size=thumb_id.thumbnail_size)
-            session = await self._sessions.get(member.name, member.client, thumb_id.dc_id)
-            answer = await session.invoke(
-                raw.functions.upload.GetFile(location=location, offset=0, limit=_READ_LIMIT),
-                retries=1, timeout=self._timeout, sleep_threshold=0)
+            answer = await self._read(member, thumb_id.dc_id, location)
         if len(answer.bytes) >= _READ_LIMIT:
             raise ThumbnailTooLarge(f"file {file.id}: the thumbnail is larger than {MAX_THUMBNAIL_BYTES} bytes")
         return bytes(answer.bytes)
+
+    async def _read(self, member, dc_id: int, location):
+        """One getFile on the least busy of the bot's media connections to the DC."""
+        connections = await self._sessions.get(member.name, member.client, dc_id)
+        connection = connections.pick()
+        if connection is None:
+            if not await connections.wait_ready(self._timeout) or (connection := connections.pick()) is None:
+                raise ConnectionError(f"{member.name} has no media connection to DC{dc_id} ready")
+        session = connection.session
+        with connections.lease(connection):
+            try:
+                answer = await session.invoke(
+                    raw.functions.upload.GetFile(location=location, offset=0, limit=_READ_LIMIT),
+                    retries=1, timeout=self._timeout, sleep_threshold=0)
+            except (OSError, ConnectionError) as error:
+                connections.failed(connection, session, error)   # replaced, as the streamer does
+                raise
+        connections.succeeded(connection)
+        return answer
