@@ -1,6 +1,7 @@
 """The pages in a real browser: a person opens links in headless Chromium, on a desktop and on a
-phone, in the light and the dark theme. The video loads, seeks to 70% (a Range request the
-server answers with 206) and plays; audio plays; an image shows; the front page names the bot.
+phone, in the light and the dark theme. The video shows its Telegram thumbnail as the poster,
+loads, seeks to 70% (a Range request the server answers with 206) and plays; audio plays under
+its cover; an image shows; the front page names the bot.
 
 One Chromium serves every test of this module. Screenshots go to tests/screenshots/ (or
 $FILESTREAM_SCREENSHOTS) for a person to look at.
@@ -52,9 +53,33 @@ def make_audio(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def make_image(path: Path, size: str) -> bytes:
-    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size={size}", "-frames:v", "1", str(path))
+def make_image(path: Path, size: str, source: str = "testsrc2") -> bytes:
+    """One frame of an ffmpeg test source ("color=c=0xff8000" takes options: the size is added to them)."""
+    options = f"{source}:size={size}" if "=" in source else f"{source}=size={size}"
+    ffmpeg("-f", "lavfi", "-i", options, "-frames:v", "1", str(path))
     return path.read_bytes()
+
+
+# The poster is one flat colour, unlike any frame of the test video, so a screenshot tells them apart.
+POSTER_RGB = (255, 128, 0)
+
+
+def make_poster(path: Path) -> bytes:
+    return make_image(path, "320x180", "color=c=0xff8000")
+
+
+def pixel(png: bytes, x: int, y: int) -> tuple[int, int, int]:
+    """The colour at (x, y) of a PNG, decoded by ffmpeg (no imaging library needed)."""
+    import imageio_ffmpeg
+
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", "pipe:0", "-vf",
+                            f"crop=1:1:{x}:{y}", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+                           input=png, capture_output=True, check=True, timeout=30)
+    return tuple(probe.stdout[:3])
+
+
+def close_to(colour: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 24) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -112,6 +137,25 @@ PLAY_AND_SEEK = """async () => {
   return {duration, position: video.currentTime, error: video.error && video.error.code};
 }"""
 
+# The poster decoded as the page has it (an image of our own origin: the CSP allows no other).
+POSTER_LOADED = """async () => {
+  const image = new Image();
+  image.src = document.querySelector('video').poster;
+  await image.decode();
+  return image.naturalWidth;
+}"""
+
+
+async def poster_pixel(page, spot: tuple[int, int]) -> tuple[int, int, int]:
+    """The colour at `spot` once the poster is painted (a bounded wait: painting signals nothing)."""
+    for _attempt in range(50):
+        colour = pixel(await page.screenshot(scale="css"), *spot)
+        if close_to(colour, POSTER_RGB):
+            break
+        await page.wait_for_timeout(100)
+    return colour
+
+
 PLAY_AUDIO = """async () => {
   const audio = document.querySelector('audio');
   const once = (name) => new Promise(resolve => audio.addEventListener(name, resolve, {once: true}));
@@ -124,13 +168,15 @@ PLAY_AUDIO = """async () => {
 }"""
 
 
-async def test_the_video_page_plays_and_seeks_on_a_desktop_and_fits_a_phone_in_the_dark(
+async def test_the_video_page_shows_its_poster_plays_and_seeks_on_a_desktop_and_fits_a_phone_in_the_dark(
         browser, telegram, database_url, database_name, tmp_path):
     world = make_world(telegram)
     video = make_video(tmp_path / "clip.webm")
+    poster = make_poster(tmp_path / "poster.jpg")
     settings = settings_for(world, database_url, database_name, tmp_path / "sessions")
     async with running_service(settings):
-        links = (await send_and_get_links(world, video, "Test clip.webm", kind="video", mime_type="video/webm")).links
+        links = (await send_and_get_links(world, video, "Test clip.webm", kind="video", mime_type="video/webm",
+                                          w=640, h=360, thumb=poster)).links
 
         context, page, errors = await open_page(browser, links.watch, device=DESKTOP, scheme="light")
         try:
@@ -156,14 +202,20 @@ async def test_the_video_page_plays_and_seeks_on_a_desktop_and_fits_a_phone_in_t
         context, page, errors = await open_page(browser, links.watch, device=PHONE, scheme="dark")
         try:
             await page.wait_for_function("document.querySelector('video').readyState >= 1")
+            poster_width = await page.evaluate(POSTER_LOADED)
             assert await background(page) == DARK_BG
             assert await fits_the_width(page)
             player = await box(page, "video")
             buttons = [await b.bounding_box() for b in await page.locator(".actions .button").all()]
+            # Before it plays, the video shows its poster: sample the picture away from the controls.
+            spot = (int(player["x"] + player["width"] * 0.15), int(player["y"] + player["height"] * 0.2))
+            shown = await poster_pixel(page, spot)
             await screenshot(page, "video-phone-dark")
         finally:
             await context.close()
         assert errors == []
+        assert poster_width == 320
+        assert close_to(shown, POSTER_RGB), f"the poster is not shown: {shown} at {spot}"
         # A phone: the player takes the width but for the page's margins; buttons big enough
         # to tap, Download across the card, the others two by two (the odd one out across).
         assert player["width"] >= 390 - 2 * 14 and player["height"] >= player["width"] * 9 / 16 - 1
@@ -178,15 +230,21 @@ async def test_audio_plays_an_image_shows_and_the_front_page_names_the_bot(
     world = make_world(telegram)
     audio = make_audio(tmp_path / "tone.ogg")
     image = make_image(tmp_path / "picture.png", "1600x1000")
-    settings = settings_for(world, database_url, database_name, tmp_path / "sessions")
+    cover = make_image(tmp_path / "cover.jpg", "320x320", "mandelbrot")
+    settings = settings_for(world, database_url, database_name, tmp_path / "sessions", RATE_LIMIT_FILES=0)
     async with running_service(settings) as service:
-        song = (await send_and_get_links(world, audio, "Tone.ogg", kind="audio", mime_type="audio/ogg")).links
+        song = (await send_and_get_links(world, audio, "Tone.ogg", kind="audio", mime_type="audio/ogg",
+                                         w=320, h=320, thumb=cover)).links
         picture = (await send_and_get_links(world, image, "Picture.png", mime_type="image/png")).links
         home = service.public_url + "/"
 
         context, page, errors = await open_page(browser, song.watch, device=PHONE, scheme="dark")
         try:
             result = await page.evaluate(PLAY_AUDIO)
+            # The cover replaces the placeholder once it has loaded (player.js).
+            await page.wait_for_function("!document.querySelector('.cover').hidden")
+            assert await page.locator(".cover-placeholder").is_hidden()
+            assert await page.evaluate("document.querySelector('.cover').naturalWidth") == 320
             assert await fits_the_width(page) and await background(page) == DARK_BG
             await screenshot(page, "audio-phone-dark")
         finally:
