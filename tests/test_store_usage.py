@@ -70,12 +70,12 @@ async def test_two_instances_adding_at_once_lose_nothing(database, database_url,
     await database.files.insert(stored("a"))
     other = await Database.connect(database_url, database_name)
     try:
-        await asyncio.gather(*(db.usage.add([delta("a", 1, 10)]) for db in [database, other] * 10))
+        await asyncio.gather(*(db.usage.add([delta("a", 1, 10)]) for db in [database, other] * 3))
     finally:
         await other.close()
-    assert (await database.usage.of_file("a")).downloads == 20
-    assert (await database.usage.top_files(TODAY))[0].bytes_served == 200
-    assert await database.usage.totals() == FileUsage(downloads=20, bytes_served=200)
+    assert (await database.usage.of_file("a")).downloads == 6
+    assert (await database.usage.top_files(TODAY))[0].bytes_served == 60
+    assert await database.usage.totals() == FileUsage(downloads=6, bytes_served=60)
 
 
 async def test_an_empty_batch_writes_nothing(database, mongo_db):
