@@ -29,15 +29,20 @@ async def page_tags(http, url: str) -> list[tuple[str, dict]]:
     return parser.tags
 
 
+async def film_with_poster(world, service, http) -> str:
+    """A person sends a video with a thumbnail; the poster URL its watch page names."""
+    links = (await send_and_get_links(world, b"film" * 5000, "Film.mp4", kind="video", mime_type="video/mp4",
+                                      thumb=POSTER)).links
+    [video] = [attrs for tag, attrs in await page_tags(http, links.watch) if tag == "video"]
+    assert video["poster"].startswith("/thumb/"), "the poster comes from our own origin"
+    return service.public_url + video["poster"]
+
+
 async def test_a_video_page_shows_the_telegram_thumbnail_as_poster_fetched_once(telegram, stack_settings):
     world = make_world(telegram, backends=1)
     async with running_service(stack_settings(world)) as service:
-        links = (await send_and_get_links(world, b"film" * 5000, "Film.mp4", kind="video", mime_type="video/mp4",
-                                          thumb=POSTER)).links
         async with http_client() as http:
-            [video] = [attrs for tag, attrs in await page_tags(http, links.watch) if tag == "video"]
-            poster = service.public_url + video["poster"]
-            assert video["poster"].startswith("/thumb/")
+            poster = await film_with_poster(world, service, http)
             reads_before = len(telegram.rpc_log(method="upload.GetFile"))
 
             async def fetch() -> tuple[int, str, bytes]:
@@ -76,11 +81,8 @@ async def test_an_audio_cover_is_served_and_a_video_without_a_thumbnail_says_so(
 async def test_a_thumbnail_telegram_refused_is_not_remembered_and_the_next_view_gets_it(telegram, stack_settings):
     world = make_world(telegram)
     async with running_service(stack_settings(world)) as service:
-        links = (await send_and_get_links(world, b"film" * 5000, "Film.mp4", kind="video", mime_type="video/mp4",
-                                          thumb=POSTER)).links
         async with http_client() as http:
-            [video] = [attrs for tag, attrs in await page_tags(http, links.watch) if tag == "video"]
-            poster = service.public_url + video["poster"]
+            poster = await film_with_poster(world, service, http)
             refusal = telegram.faults.flood_wait(None, "upload.GetFile", seconds=30, times=1)
             async with http.get(poster) as response:
                 assert response.status == 502 and "could not be fetched" in await response.text()
