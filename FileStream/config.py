@@ -48,7 +48,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
     ("BROADCAST_RATE", "25", "broadcast messages per second"),
-    ("UPLOAD_DIR", "", "directory for web uploads; empty: uploads off"),
+    ("UPLOAD_DIR", "", "folder the owner's /upload command sends files from; empty: /upload is off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
     ("DATA_DIR", "data", "directory for the embedded database"),
     ("LINK_ONLY", "false", "serve links only and handle no bot updates (extra instances)"),

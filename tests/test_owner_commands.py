@@ -207,14 +207,16 @@ async def test_upload_sends_a_file_from_the_upload_dir_with_progress_and_answers
         live_posts = [m for m in world.bin_channel.messages.values() if not m.deleted]
         assert [m.id for m in live_posts] == [record.storage_message_id]
 
-        for path in ("../secret.txt", "films/../../secret.txt", str(tmp_path / "secret.txt"), "sneaky",
-                     "sneaky_dir/secret.txt"):
+        for path in ("../secret.txt", "films/../../secret.txt", str(tmp_path / "secret.txt")):
             refusal = await say(owner, bot, f"/upload {path}")
             assert refusal.text.startswith("That path leads outside the upload folder"), (path, refusal.text)
+        for path, link in (("sneaky", "sneaky"), ("sneaky_dir/secret.txt", "sneaky_dir")):
+            refusal = await say(owner, bot, f"/upload {path}")
+            assert refusal.text.startswith(f"{link} is a link; I only upload files"), (path, refusal.text)
         missing = await say(owner, bot, "/upload films/nope.mkv")
         assert missing.text == "There is no file called films/nope.mkv in the upload folder."
         folder = await say(owner, bot, "/upload films")
-        assert folder.text == "films is not a file."
+        assert folder.text == "films is a folder, not a file."
         empty = await say(owner, bot, "/upload empty.txt")
         assert "empty" in empty.text
         usage = await say(owner, bot, "/upload")

@@ -14,7 +14,7 @@ from FileStream.core.models import StoredFile
 from FileStream.core.tokens import make_link_token, new_file_id
 from FileStream.web import files as file_routes
 from FileStream.web.app import build_app
-from FileStream.web.fakes import MemoryBytes, MemoryFiles
+from web_fakes import MemoryBytes, MemoryFiles
 
 MIB = 1 << 20
 SECRET = b"s" * 32

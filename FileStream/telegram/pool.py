@@ -150,6 +150,3 @@ class BotPool:
 
     def stats(self) -> list[dict[str, Any]]:
         return [m.stats() for m in self.members] + [{**m.stats(), "left_out": True} for m in self.left_out]
-
-    def total_load(self) -> int:
-        return sum(m.streams + m.in_flight for m in self.members)
