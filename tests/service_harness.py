@@ -142,3 +142,8 @@ def add_owner(world):
     """The bot's owner, a person of the world; pass OWNER_ID=owner.id to the settings."""
     user = world.telegram.world.add_user(first_name="Olga", username="olga")
     return world.telegram.person(user)
+
+
+def tracebacks(records) -> list[str]:
+    """Every log record that carries a traceback, as 'logger: message' (caplog.records)."""
+    return [f"{r.name}: {r.getMessage()}" for r in records if r.exc_info or r.stack_info]
