@@ -213,7 +213,7 @@ class Service:
         app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics))
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
-                       count_status=self.ops.metrics.http_response)
+                       count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
                                      handler_cancellation=True, access_log=None)
         await self._runner.setup()
