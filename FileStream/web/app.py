@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from FileStream.web import files as file_routes
 from FileStream.web import pages
@@ -62,6 +63,26 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
         )
 
 
+class HttpProtocolLog(logging.LoggerAdapter):
+    """The logger aiohttp's connection handler is given (`web.AppRunner(..., logger=...)`).
+
+    aiohttp logs every request it cannot parse (a bad URL, a bad header, a bad version)
+    as an error with a traceback and the raw request line, which may hold a link token.
+    A malformed request is the client's business: it gets its 400 and this log gets one
+    debug line naming the error. Anything else still goes out with its traceback.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        super().__init__(logger or logging.getLogger(f"{__name__}.http"), {})
+
+    def exception(self, msg, *args, exc_info=True, **kwargs) -> None:
+        error = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(error, HttpProcessingError):
+            self.logger.debug("Refused a malformed HTTP request (%s %s)", error.code, type(error).__name__)
+            return
+        self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
+
+
 def build_app(
     *,
     files: FileLookup,
@@ -80,8 +101,9 @@ def build_app(
     clock: returns the current timezone-aware UTC time; decides expiry.
     observer: optional; told when each body starts and ends (metrics, load accounting).
 
-    Run it with `web.AppRunner(app, handler_cancellation=True)` so a client disconnect
-    cancels its handler at once; without it the handler still notices within a second.
+    Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
+    a client disconnect cancels its handler at once (without it the handler still notices
+    within a second) and malformed requests do not fill the log with tracebacks.
     """
     if not link_secret:
         raise ValueError("link_secret is empty")
