@@ -112,7 +112,7 @@ class Gate:
         if await self._banned(client, person.id, person.id):
             await query.answer(texts.BANNED, show_alert=True)
             raise StopPropagation
-        if query.data == keyboards.JOIN_RETRY:
+        if query.data == keyboards.JOIN_RETRY and self.membership is not None:
             await self._retry(client, query)
             raise StopPropagation
         if not await self._may_pass(person.id):
@@ -120,7 +120,7 @@ class Gate:
             raise StopPropagation
 
     async def _retry(self, client, query) -> None:
-        if self.membership is not None and not await self.membership.is_member(query.from_user.id, fresh=True):
+        if not await self.membership.is_member(query.from_user.id, fresh=True):
             await query.answer(texts.JOIN_STILL_MISSING, show_alert=True)
             return
         await query.answer()
