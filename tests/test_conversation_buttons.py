@@ -25,6 +25,13 @@ async def give_files(service, owner_id: int, count: int) -> None:
             expires_at=now + timedelta(hours=1), owner_id=owner_id))
 
 
+async def looking_at_page_one(service, world):
+    """The person has 12 files (two pages) and the bot's /files answer in front of them."""
+    await give_files(service, world.person.id, 12)
+    await world.person.send_command(world.main_bot, "files")
+    return await world.person.next_message(world.main_bot)
+
+
 def callback_answers(telegram, bot) -> list:
     return telegram.rpc_log(bot, method="messages.SetBotCallbackAnswer")
 
@@ -34,9 +41,7 @@ async def test_a_double_press_that_changes_nothing_is_answered_once_each_and_sil
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
     async with running_service(stack_settings(world)) as service:
-        await give_files(service, person.id, 12)
-        await person.send_command(bot, "files")
-        page = await person.next_message(bot)
+        page = await looking_at_page_one(service, world)
         next_page = page.button("Next").callback_data
 
         # Two taps before the first edit arrived: both ask for page 2.
@@ -59,9 +64,7 @@ async def test_button_data_the_bot_never_made_is_answered_quietly(telegram, stac
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
     async with running_service(stack_settings(world)) as service:
-        await give_files(service, person.id, 12)
-        await person.send_command(bot, "files")
-        page = await person.next_message(bot)
+        page = await looking_at_page_one(service, world)
         with caplog.at_level(logging.INFO):
             unknown = {}
             for data in (b"userfiles_1", b"\xff\xfe\x00not utf-8", "é" * 32, b"files", b"x" * 64):
