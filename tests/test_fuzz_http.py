@@ -270,27 +270,28 @@ def with_host(draw, version: bytes, headers: list) -> list:
 
 # -------------------------------------------------------------- the story
 
-async def tokens_for(service, world, stored) -> list[Token]:
+async def tokens_for(service, world) -> list[Token]:
     """Live tokens of every file (with their ETag and Last-Modified), and every kind of bad one."""
     secret, now = service.links.secret, service.clock()
     live = []
     async with http_client() as http:
-        for (name, content, _), sent in zip(FILES, stored):
-            text = sent.links.download.split("/dl/", 1)[1].split("/", 1)[0]
-            async with http.head(sent.links.download) as response:
-                live.append(Token(text, "live", content, response.headers["ETag"], response.headers["Last-Modified"]))
+        for name, content, mime in FILES:
+            download = (await send_and_get_links(world, content, name, mime_type=mime)).links.download
+            async with http.head(download) as response:
+                live.append(Token(download.split("/dl/", 1)[1].split("/", 1)[0], "live", content,
+                                  response.headers["ETag"], response.headers["Last-Modified"]))
+    await send_and_get_links(world, b"deleted by its owner", "gone.txt")
     files, _ = await service.db.files.list_by_owner(world.person.id, now, 0)
-    doomed = files[0]
-    await service.db.files.delete(doomed.id)
-    live = [t for t in live if t.text != service.links.links(doomed).download.split("/dl/", 1)[1].split("/", 1)[0]]
-    deleted = make_link_token(secret, doomed.id, doomed.expires_at)
+    gone = next(f for f in files if f.file_name == "gone.txt")
+    kept = next(f for f in files if f.file_name == FILES[0][0])
+    await service.db.files.delete(gone.id)
     bad = [
-        Token(make_link_token(secret, files[1].id, now - timedelta(minutes=1)), "expired"),
-        Token(make_link_token(secret, files[1].id, datetime(1970, 1, 2, tzinfo=timezone.utc)), "expired"),
+        Token(make_link_token(secret, kept.id, now - timedelta(minutes=1)), "expired"),
+        Token(make_link_token(secret, kept.id, datetime(1970, 1, 2, tzinfo=timezone.utc)), "expired"),
         Token(make_link_token(secret, new_file_id(), now + timedelta(hours=1)), "unknown"),
         Token(make_link_token(secret, new_file_id(), None), "unknown"),
-        Token(deleted, "deleted"),
-        Token(make_link_token(b"another secret entirely", files[1].id, None), "tampered"),
+        Token(make_link_token(secret, gone.id, gone.expires_at), "deleted"),
+        Token(make_link_token(b"another secret entirely", kept.id, None), "tampered"),
         Token(live[0].text[:-1] + ("A" if live[0].text[-1] != "A" else "B"), "tampered"),
         Token(live[0].text[:10] + live[0].text[11:] + "A", "tampered"),
         Token("A" * 48, "junk"), Token("short", "junk"), Token("é" * 48, "junk"), Token(live[0].text * 2, "junk"),
@@ -304,8 +305,7 @@ async def test_ten_thousand_generated_http_requests_get_no_500_no_traceback_and_
     settings_ = stack_settings(world, METRICS_TOKEN=METRICS_TOKEN, RATE_LIMIT_FILES=0)
     tally = Tally()
     async with running_service(settings_) as service:
-        stored = [await send_and_get_links(world, content, name, mime_type=mime) for name, content, mime in FILES]
-        tokens = await tokens_for(service, world, stored)
+        tokens = await tokens_for(service, world)
         port = service.web_port
 
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
