@@ -11,7 +11,7 @@ from datetime import timedelta
 from FileStream.bot import texts
 from FileStream.bot.routing import SORRY
 from FileStream.core.models import StoredFile
-from service_harness import Clock, make_world, running_service, send_and_get_links, tracebacks
+from service_harness import make_world, running_service, send_and_get_links, tracebacks
 
 
 async def give_files(service, owner_id: int, count: int) -> None:

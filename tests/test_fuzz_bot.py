@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from FileStream.bot.commands import EVERYONE, OWNER
 from FileStream.bot.routing import SORRY
-from service_harness import add_owner, links_in, make_world, running_service, send_and_get_links, tracebacks
+from service_harness import add_owner, make_world, running_service, send_and_get_links, tracebacks
 
 BOT_INPUTS = 2_000
 # A turn has one to eight people acting at once, about four inputs on average.

@@ -13,7 +13,6 @@ import asyncio
 import collections
 import logging
 import re
-import secrets
 import socket
 import time
 from dataclasses import dataclass, field

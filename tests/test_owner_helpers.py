@@ -51,6 +51,7 @@ def test_upload_paths_open_inside_the_folder_only(upload_dir, tmp_path):
         assert refusal(upload_dir, escape).startswith("That path leads outside the upload folder"), escape
     assert refusal(upload_dir, "films/a\x00.mkv") == "That path is not valid."
     assert refusal(tmp_path / "nowhere", "a.mkv").endswith("does not exist on the server.")
+    assert refusal(upload_dir / "films" / "a.mkv", "a.mkv").endswith("(Not a directory); check UPLOAD_DIR.")
 
 
 def test_links_are_never_followed_even_when_they_stay_inside(upload_dir):

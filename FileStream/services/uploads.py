@@ -83,8 +83,11 @@ def open_upload(upload_dir: Path, requested: str) -> UploadFile:
     what = shown("/".join(parts))
     try:
         folder = os.open(upload_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except (OSError, ValueError):
+    except FileNotFoundError:
         raise UploadRefused(f"The upload folder {shown(str(upload_dir))} does not exist on the server.") from None
+    except OSError as error:  # not a folder, no permission: the operator's to fix (UPLOAD_DIR)
+        raise UploadRefused(f"The upload folder {shown(str(upload_dir))} cannot be opened on the server "
+                            f"({error.strerror}); check UPLOAD_DIR.") from None
     fd = -1
     try:
         for index, part in enumerate(parts):
