@@ -35,6 +35,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("BIND_ADDRESS", "0.0.0.0", "address the web server listens on"),
     ("PORT", "8080", "port the web server listens on; 0: any free port"),
     ("LINK_SECRET", "", "secret that signs links, 16+ characters; empty: generated once and kept in the database"),
+    ("LEGACY_LINKS", "true", "answer the old links of files migrated from FileStreamBot (/dl/<id>, /watch/<id>, ?start=file_<id>); their ids are guessable, which is why new links are signed"),
     ("FILE_TTL", "3600", "seconds a file sent in private chat stays available"),
     ("CHANNEL_FILE_TTL", "0", "seconds a channel file stays available; 0: never expires"),
     ("EXPIRY_WARNING", "600", "seconds before expiry to warn the person; 0: no warning"),
@@ -110,6 +111,7 @@ class Settings:
     bind_address: str = "0.0.0.0"
     port: int = 8080
     link_secret: bytes | None = None    # None: generated once and kept in the database
+    legacy_links: bool = True           # FileStreamBot's unsigned links of migrated files work
     file_ttl: int = 3600
     channel_file_ttl: int = 0           # 0: channel files never expire
     expiry_warning: int = 600
@@ -180,6 +182,7 @@ class Settings:
             bind_address=bind_address,
             port=port,
             link_secret=r.optional("LINK_SECRET", _link_secret, None),
+            legacy_links=r.flag("LEGACY_LINKS", True),
             file_ttl=r.optional("FILE_TTL", _seconds("FILE_TTL"), 3600),
             channel_file_ttl=r.optional("CHANNEL_FILE_TTL", _seconds("CHANNEL_FILE_TTL"), 0),
             expiry_warning=r.optional("EXPIRY_WARNING", _seconds("EXPIRY_WARNING"), 600),

@@ -26,6 +26,7 @@ from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
+from FileStream.services.storage_copies import StorageCopies
 from FileStream.store.database import Database, DatabaseUnavailable
 from FileStream.telegram.clients import (
     TgCryptoMissing,
@@ -79,13 +80,16 @@ class ActiveStreams:
 
 
 class _FileLookup:
-    """The web layer's view of the files collection."""
+    """The web layer's view of the files collection (records, and old links of migrated ones)."""
 
     def __init__(self, files) -> None:
         self._files = files
 
     async def get_file(self, file_id: str):
         return await self._files.get(file_id)
+
+    async def file_id_for_legacy(self, legacy_id: str):
+        return await self._files.id_for_legacy(legacy_id)
 
 
 class Service:
@@ -102,6 +106,7 @@ class Service:
         self.streamer: Streamer | None = None
         self.streams: ActiveStreams | None = None
         self.links: LinkMaker | None = None
+        self.copies: StorageCopies | None = None
         self.public_url = settings.public_url
         self._runner: web.AppRunner | None = None
         self._embedded_db: EmbeddedDatabase | None = None
@@ -148,6 +153,7 @@ class Service:
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics)
         self.streams = ActiveStreams(self.streamer)
+        self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
@@ -159,6 +165,7 @@ class Service:
                 settings=settings, db=self.db, pool=self.pool,
                 intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock),
                 links=self.links,
+                copies=self.copies,
                 requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout),
                 rate_limit=FileRateLimit.on_requests(self.db, limit=settings.rate_limit_files,
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
@@ -210,8 +217,10 @@ class Service:
         return sock
 
     async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
-        app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
-                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics))
+        lookup = _FileLookup(self.db.files)
+        app = build_app(files=lookup, source=self.streams, link_secret=secret,
+                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics),
+                        copies=self.copies, legacy=lookup if self.settings.legacy_links else None)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
@@ -240,6 +249,8 @@ class Service:
             if self.streams is not None and not await self.streams.wait_idle(grace):
                 log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
             await self._runner.cleanup()
+        if self.copies is not None:
+            await self.copies.close()
         if self.sessions is not None:
             await self.sessions.close()
         clients = [m.client for m in self.pool.members + self.pool.left_out] if self.pool else []

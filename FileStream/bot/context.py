@@ -10,6 +10,7 @@ from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
+from FileStream.services.storage_copies import StorageCopies
 from FileStream.telegram.pool import BotPool
 
 Hook = Callable[[], Awaitable[object]]
@@ -22,6 +23,7 @@ class BotContext:
     pool: BotPool
     intake: FileIntake
     links: LinkMaker
+    copies: StorageCopies         # makes the storage copy of a migrated file before it is used
     requests: RequestTracker
     rate_limit: FileRateLimit
     clock: Callable[[], datetime]

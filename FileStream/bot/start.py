@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from pyrogram import filters
 
@@ -11,6 +12,7 @@ from FileStream.bot import commands, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, file_links
 from FileStream.bot.routing import FALLBACK_GROUP, on_callback, on_message
+from FileStream.bot.stored import with_storage_copy
 from FileStream.core.formatting import escape_html
 
 log = logging.getLogger(__name__)
@@ -21,28 +23,40 @@ WELCOME = (
 )
 
 
-async def _live_file(ctx: BotContext, file_id: str):
-    return await ctx.db.files.get_live(file_id, ctx.clock())
+# FileStreamBot's deep links named a file by its MongoDB ObjectId (24 lowercase hex digits).
+_LEGACY_ID = re.compile(r"[0-9a-f]{24}")
+
+
+async def _live_file(ctx: BotContext, key: str):
+    """The live file a deep link names: by our id, or by a migrated file's old FileStreamBot id."""
+    if _LEGACY_ID.fullmatch(key):
+        if not ctx.settings.legacy_links:
+            return None
+        file_id = await ctx.db.files.id_for_legacy(key)
+        if file_id is None:
+            return None
+        key = file_id
+    return await ctx.db.files.get_live(key, ctx.clock())
 
 
 async def on_start(ctx: BotContext, client, message) -> None:
     payload = message.command[1] if len(message.command) > 1 else ""
-    if payload.startswith("file_"):
-        record = await _live_file(ctx, payload[5:])
-        if record is None:
-            await answer(client, message, texts.FILE_NOT_FOUND)
-            return
+    kind, _, key = payload.partition("_")
+    if kind not in ("file", "stream") or not key:
+        await answer(client, message, WELCOME)
+        return
+    record = await _live_file(ctx, key)
+    if record is None:
+        await answer(client, message, texts.FILE_NOT_FOUND)
+        return
+    record = await with_storage_copy(ctx, record, lambda text: answer(client, message, text))
+    if record is None:
+        return
+    if kind == "file":
         await client.copy_message(message.chat.id, record.storage_chat_id, record.storage_message_id)
         return
-    if payload.startswith("stream_"):
-        record = await _live_file(ctx, payload[7:])
-        if record is None:
-            await answer(client, message, texts.FILE_NOT_FOUND)
-            return
-        text, markup = file_links(ctx, record)
-        await answer(client, message, text, markup=markup)
-        return
-    await answer(client, message, WELCOME)
+    text, markup = file_links(ctx, record)
+    await answer(client, message, text, markup=markup)
 
 
 async def on_help(ctx: BotContext, client, message) -> None:

@@ -22,12 +22,18 @@ class StoredFile:
     file_unique_id: str      # Telegram's stable identity of the bytes: the ETag
     media_type: str          # document, video, audio, voice, animation, photo
     dc_id: int               # the DC that holds the bytes
-    storage_chat_id: int     # BIN_CHANNEL
-    storage_message_id: int  # the copy in BIN_CHANNEL every bot reads for its own file_id
+    # The copy in BIN_CHANNEL every bot reads for its own file_id. None for a file migrated
+    # from FileStreamBot until its copy is made (services/storage_copies.py).
+    storage_chat_id: int | None
+    storage_message_id: int | None
     created_at: datetime     # timezone-aware UTC; Last-Modified
     expires_at: datetime | None  # None: never expires (channel files by default)
     owner_id: int | None = None  # the person who sent it; None for channel posts
     source: str = "private"  # "private", "channel" or "upload"
+
+    @property
+    def has_storage_copy(self) -> bool:
+        return bool(self.storage_chat_id and self.storage_message_id)
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

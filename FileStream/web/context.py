@@ -9,7 +9,7 @@ from typing import Callable
 import jinja2
 from aiohttp import web
 
-from FileStream.web.ports import ByteSource, FileLookup, StreamObserver
+from FileStream.web.ports import ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,8 @@ class WebContext:
     observer: StreamObserver | None
     templates: jinja2.Environment
     page_csp: str
+    copies: StorageCopies | None = None
+    legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)

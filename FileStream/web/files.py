@@ -43,7 +43,8 @@ def _header(request: web.Request, name: str) -> str | None:
 
 async def _serve(request: web.Request, *, download: bool) -> web.StreamResponse:
     try:
-        link = await open_link(request)
+        # FileStreamBot's download links were /dl/<ObjectId>[/name]; it had no /stream/.
+        link = await open_link(request, legacy_shape=download)
     except LinkRefused as refused:
         return refused.response
     ctx = request.app[CONTEXT]

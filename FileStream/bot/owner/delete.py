@@ -52,6 +52,9 @@ async def on_delete(ctx: BotContext, client, message) -> None:
         return
     log.info("Owner %s deleted file %s (%s)", message.from_user.id, record.id, record.file_name)
     done = f"Deleted <b>{escape_html(record.file_name)}</b> ({human_size(record.file_size)}). Its links no longer work."
+    if not record.has_storage_copy:  # migrated from FileStreamBot and never used: nothing stored
+        await answer(client, message, done)
+        return
     try:
         await client.delete_messages(record.storage_chat_id, record.storage_message_id)
     except Exception as error:  # noqa: BLE001 - the record is gone; the owner is told what is left
