@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import sys
 from collections import Counter
@@ -67,6 +66,7 @@ from FileStream.core.models import StoredFile
 from FileStream.core.storage_copy import known_file_ids
 from FileStream.core.tokens import new_file_id
 from FileStream.store.database import Database
+from FileStream.store.files import file_document
 
 # 3: a file record may have no storage message yet (storage_*_id null, legacy_file_ids).
 SCHEMA_VERSION = 3
@@ -259,9 +259,7 @@ def legacy_file_to_doc(
 
 def stored_file_doc(record: StoredFile) -> dict[str, Any]:
     """A StoredFile as the files collection holds it (`id` becomes `_id`)."""
-    doc = dataclasses.asdict(record)
-    doc["_id"] = doc.pop("id")
-    return doc
+    return file_document(record)
 
 
 def legacy_user_to_doc(doc: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -807,13 +805,13 @@ async def repost(options: Options, settings: Any) -> Any:
     # Imported here: the migration itself needs no Telegram client.
     from FileStream.core.storage_copy import CopyNotNow
     from FileStream.services.storage_copies import StorageCopies
-    from FileStream.store.database import DatabaseUnavailable
+    from FileStream.store.database import DatabaseUnavailable, Deadlines
     from FileStream.telegram.clients import build_client, start_member, stop_client
     from FileStream.telegram.pool import BotPool, PoolMember
 
     try:
         database = await Database.connect(options.target_url, options.target_db,
-                                          server_selection_timeout=options.timeout)
+                                          deadlines=Deadlines(server_selection=options.timeout))
     except DatabaseUnavailable as exc:
         raise Unusable(str(exc)) from exc
     client = build_client(token=settings.bot_token, api_id=settings.api_id, api_hash=settings.api_hash,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 
 from pyrogram import filters
 
@@ -13,6 +12,7 @@ from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, file_links
 from FileStream.bot.routing import FALLBACK_GROUP, on_callback, on_message
 from FileStream.bot.stored import with_storage_copy
+from FileStream.core.deep_links import SEND_FILE, parse_payload
 from FileStream.core.formatting import escape_html
 
 log = logging.getLogger(__name__)
@@ -23,36 +23,21 @@ WELCOME = (
 )
 
 
-# FileStreamBot's deep links named a file by its MongoDB ObjectId (24 lowercase hex digits).
-_LEGACY_ID = re.compile(r"[0-9a-f]{24}")
-
-
-async def _live_file(ctx: BotContext, key: str):
-    """The live file a deep link names: by our id, or by a migrated file's old FileStreamBot id."""
-    if _LEGACY_ID.fullmatch(key):
-        if not ctx.settings.legacy_links:
-            return None
-        file_id = await ctx.db.files.id_for_legacy(key)
-        if file_id is None:
-            return None
-        key = file_id
-    return await ctx.db.files.get_live(key, ctx.clock())
-
-
 async def on_start(ctx: BotContext, client, message) -> None:
     payload = message.command[1] if len(message.command) > 1 else ""
-    kind, _, key = payload.partition("_")
-    if kind not in ("file", "stream") or not key:
+    if parse_payload(payload) is None:  # a plain /start, or a start parameter of someone else's
         await answer(client, message, WELCOME)
         return
-    record = await _live_file(ctx, key)
-    if record is None:
+    person = message.from_user.id if message.from_user else None
+    target = await ctx.deep_links.open(payload, person)
+    if target is None:
+        # Unknown, expired and someone else's private file all get the same words.
         await answer(client, message, texts.FILE_NOT_FOUND)
         return
-    record = await with_storage_copy(ctx, record, lambda text: answer(client, message, text))
+    record = await with_storage_copy(ctx, target.file, lambda text: answer(client, message, text))
     if record is None:
         return
-    if kind == "file":
+    if target.action == SEND_FILE:
         await client.copy_message(message.chat.id, record.storage_chat_id, record.storage_message_id)
         return
     text, markup = file_links(ctx, record)

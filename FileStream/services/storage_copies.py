@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_copy import CopyNotNow, CopyRefused, sends_to_try
+from FileStream.core.tokens import log_ref
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.storage import FileIdRefused, SendLater, send_by_file_id
 
@@ -102,7 +103,7 @@ class StorageCopies:
                 return await self._make(task)
             # Another instance is sending: watch the record (no change feed on every MongoDB).
             if loop.time() >= deadline:
-                raise CopyNotNow(f"file {file_id}: another instance is still making its storage copy", 10)
+                raise CopyNotNow(f"file {log_ref(file_id)}: another instance is still making its storage copy", 10)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 1.0)
 
@@ -113,21 +114,21 @@ class StorageCopies:
             sent = await self._send(task, refusals)
         except SendLater as later:
             await self.files.release_copy(file.id, self.claimant)
-            raise CopyNotNow(f"file {file.id}: Telegram asks to wait {later.retry_after} s", later.retry_after) from later
+            raise CopyNotNow(f"file {file.ref}: Telegram asks to wait {later.retry_after} s", later.retry_after) from later
         except BaseException as error:
             # Network trouble, rights in the channel, a shutdown: nothing is decided about
             # the file itself, so the claim goes back for the next request.
             await asyncio.shield(self.files.release_copy(file.id, self.claimant))
             if isinstance(error, Exception):
-                log.warning("File %s: its storage copy could not be made now: %r", file.id, error)
-                raise CopyNotNow(f"file {file.id}: {error!r}", 30) from error
+                log.warning("File %s: its storage copy could not be made now: %r", file.ref, error)
+                raise CopyNotNow(f"file {file.ref}: {error!r}", 30) from error
             raise
         if sent is not None:
             return await self._keep(file, *sent)
         reason = "; ".join(refusals) or "no file id of it was made for a bot of ours"
         if await self.files.refuse_copy(file.id, self.claimant, reason, self.clock()):
             log.warning("File %s (%s) can no longer be fetched: Telegram refused its file id (%s); "
-                        "its links answer 410 Gone", file.id, file.file_name, reason)
+                        "its links answer 410 Gone", file.ref, file.file_name, reason)
         raise CopyRefused(reason)
 
     async def _send(self, task, refusals: list[str]) -> tuple[PoolMember, int, int] | None:
@@ -151,9 +152,9 @@ class StorageCopies:
             try:
                 await member.client.delete_messages(self.bin_channel, message_id)
             except Exception as error:  # noqa: BLE001 - a spare copy in the channel harms nobody
-                log.warning("File %s: could not delete a spare storage copy %s: %r", file.id, message_id, error)
+                log.warning("File %s: could not delete a spare storage copy %s: %r", file.ref, message_id, error)
         else:
-            log.info("File %s (%s): storage copy made by %s as message %s", file.id, file.file_name,
+            log.info("File %s (%s): storage copy made by %s as message %s", file.ref, file.file_name,
                      member.name, message_id)
         task = await self.files.copy_task(file.id)
         if task is None or not task.file.has_storage_copy:
@@ -186,12 +187,12 @@ class StorageCopies:
                 except CopyRefused:
                     outcome = "refused"
                 except CopyNotNow as later:
-                    log.info("File %s: waiting %s s before trying again (%s)", file_id, later.retry_after, later)
+                    log.info("File %s: waiting %s s before trying again (%s)", log_ref(file_id), later.retry_after, later)
                     next_send = loop.time() + later.retry_after
                     continue
                 break
             else:
-                raise CopyNotNow(f"file {file_id}: Telegram kept asking to wait; run again later", 60)
+                raise CopyNotNow(f"file {log_ref(file_id)}: Telegram kept asking to wait; run again later", 60)
             setattr(result, outcome, getattr(result, outcome) + 1)
             if on_done is not None:
                 on_done(outcome)

@@ -62,7 +62,7 @@ async def _send(ctx: BotContext, client, message, upload: UploadFile) -> None:
         await edit(client, status.chat.id, status.id, f"Upload of {escape_html(name)} failed: "
                                                       f"{escape_html(str(error) or type(error).__name__)}")
         return
-    log.info("Owner %s uploaded %s as file %s", message.from_user.id, upload.name, record.id)
+    log.info("Owner %s uploaded %s as file %s", message.from_user.id, upload.name, record.ref)
     text, markup = file_links(ctx, record)
     await edit(client, status.chat.id, status.id, text, markup=markup)
 
