@@ -1,4 +1,4 @@
-"""In-memory FileLookup and ByteSource: test doubles for the web layer (never shipped in FileStream/)."""
+"""In-memory FileLookup, BundleLookup and ByteSource: test doubles for the web layer (never shipped in FileStream/)."""
 
 from __future__ import annotations
 

@@ -45,6 +45,10 @@ _ROUTER_MESSAGES = {
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# The name after a link token is cosmetic and may be anything the file was called, a line
+# break included (%0A): "." alone stops at one, and the link would answer 404.
+_ANY_NAME = "{name:(?s:.*)}"
+
 
 @web.middleware
 async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -144,13 +148,13 @@ def build_app(
     app.router.add_get("/", pages.index)
     app.router.add_get("/watch/{token}", pages.watch)
     app.router.add_get("/stream/{token}", file_routes.stream)
-    app.router.add_get("/stream/{token}/{name:.*}", file_routes.stream)
+    app.router.add_get("/stream/{token}/" + _ANY_NAME, file_routes.stream)
     app.router.add_get("/dl/{token}", file_routes.download)
-    app.router.add_get("/dl/{token}/{name:.*}", file_routes.download)
+    app.router.add_get("/dl/{token}/" + _ANY_NAME, file_routes.download)
     app.router.add_get("/b/{token}", bundle_routes.page)
     app.router.add_get("/b/{token}/zip", bundle_routes.archive)
-    app.router.add_get("/b/{token}/zip/{name:.*}", bundle_routes.archive)
+    app.router.add_get("/b/{token}/zip/" + _ANY_NAME, bundle_routes.archive)
     app.router.add_get("/b/{token}/m3u", bundle_routes.playlist)
-    app.router.add_get("/b/{token}/m3u/{name:.*}", bundle_routes.playlist)
+    app.router.add_get("/b/{token}/m3u/" + _ANY_NAME, bundle_routes.playlist)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app
