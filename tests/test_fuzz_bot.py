@@ -4,8 +4,8 @@ an answer in words, every button press an answer, and nothing ends in a tracebac
 People (and the owner) type what Hypothesis makes up - every command the bot knows and some
 it does not, with arguments of every kind (ids, links real and broken, paths, numbers too
 big for anything, unicode) - and press buttons with data the bot made and data it never
-made. A worker thread drives Hypothesis; the service and the local Telegram run in the
-test's event loop. The `ci` profile (tests/conftest.py) makes the run the same every time.
+made. The service, the local Telegram and the examples share the test's event loop. The
+`ci` profile (tests/conftest.py) makes the run the same every time.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,10 +46,8 @@ class Pressed:
 
 @dataclass
 class Tally:
-    inputs: int = 0
     texts: int = 0
     presses: int = 0
-    problems: list[str] = field(default_factory=list)
 
 
 # -------------------------------------------------------------- what people type and press
@@ -98,14 +97,42 @@ def inputs(known: dict[str, list[str]], who: int):
 
 # -------------------------------------------------------------- the story
 
-async def test_two_thousand_generated_commands_and_button_presses_are_answered_without_a_traceback(
-        telegram, stack_settings, tmp_path, caplog):
+@dataclass
+class Chat:
+    """The running bot as the generated inputs see it: who may act and where they press."""
+
+    bot: object
+    actors: list                    # the people, then the owner
+    boards: dict[int, int]          # actor id -> a message of the bot's to press buttons on
+    victim_id: int                  # someone the owner may ban; the actors must stay unbanned
+    inputs: st.SearchStrategy       # built once: the strategies hold the real ids and links
+    tally: Tally = field(default_factory=Tally)
+
+    async def act(self, actor, action) -> None:
+        if isinstance(action, Pressed):
+            answer = await actor.press_button(self.bot, self.boards[actor.id], action.data, any_data=True,
+                                              timeout=ANSWER_TIMEOUT)
+            self.tally.presses += 1
+            assert answer != SORRY, f"the press of {action.data!r} was answered: Something went wrong"
+            return
+        text = action.text
+        protected = {str(a.id) for a in self.actors}
+        if text.split(" ", 1)[0] in ("/ban", "/unban") and set(text.split()) & protected:
+            text = f"/unban {self.victim_id}"
+        await actor.send_text(self.bot, text)
+        reply = await actor.next_message(self.bot, timeout=ANSWER_TIMEOUT)
+        self.tally.texts += 1
+        assert reply.text != SORRY, f"{text[:80]!r} was answered: Something went wrong"
+
+
+@pytest.fixture
+async def chat(telegram, stack_settings, tmp_path, caplog):
     world = make_world(telegram, backends=1)
     owner = add_owner(world)
     bot = world.main_bot
     people = [world.person] + [telegram.person(telegram.world.add_user(first_name=f"Person {n}"))
                                for n in range(1, PEOPLE)]
-    victim = telegram.world.add_user(first_name="Victor", username="victor")  # someone the owner may ban
+    victim = telegram.world.add_user(first_name="Victor", username="victor")
     upload_dir = tmp_path / "uploads"
     (upload_dir / "folder").mkdir(parents=True)
     (upload_dir / "small.txt").write_bytes(b"a small file")
@@ -113,62 +140,38 @@ async def test_two_thousand_generated_commands_and_button_presses_are_answered_w
     (upload_dir / "link").symlink_to(tmp_path)
     os.mkfifo(upload_dir / "pipe")
     settings_ = stack_settings(world, OWNER_ID=owner.id, UPLOAD_DIR=upload_dir, RATE_LIMIT_FILES=0)
-    tally = Tally()
     async with running_service(settings_) as service:
-        sent = await send_and_get_links(world, b"alice's notes", "notes.txt", mime_type="text/plain")
+        links = (await send_and_get_links(world, b"alice's notes", "notes.txt", mime_type="text/plain")).links
         files, _ = await service.db.files.list_by_owner(world.person.id, service.clock(), 0)
-        links = sent.links
         known = {
             "ids": [f.id for f in files] + [str(victim.id), str(people[1].id)],
             "links": [links.download, links.watch, links.stream, links.download.rsplit("/", 2)[1]],
             "paths": ["small.txt", "empty.txt", "folder", "link", "link/etc", "pipe", "../x", "/etc/passwd"],
         }
-        protected = {str(p.id) for p in people} | {str(owner.id)}
         actors = [*people, owner]
-        # Every actor has a message of the bot's to press buttons on.
         boards = {}
         for actor in actors:
             await actor.send_command(bot, "files")
             boards[actor.id] = (await actor.next_message(bot)).message_id
-        loop = asyncio.get_running_loop()
-
-        async def act(actor, action) -> str | None:
-            """What is wrong with the bot's answer to one input, or None."""
-            if isinstance(action, Pressed):
-                answer = await actor.press_button(bot, boards[actor.id], action.data, any_data=True,
-                                                  timeout=ANSWER_TIMEOUT)
-                tally.presses += 1
-                return "the press was answered: Something went wrong" if answer == SORRY else None
-            text = action.text
-            if text.split(" ", 1)[0] in ("/ban", "/unban") and set(text.split()) & protected:
-                text = f"/unban {victim.id}"  # the people typing here must stay unbanned
-            await actor.send_text(bot, text)
-            reply = await actor.next_message(bot, timeout=ANSWER_TIMEOUT)
-            tally.texts += 1
-            if reply.text == SORRY:
-                return f"{text[:80]!r} was answered: Something went wrong"
-            return None
-
-        async def turn(actions) -> list[str]:
-            return [p for p in await asyncio.gather(*(act(actors[i], a) for i, a in actions)) if p]
-
-        @settings(max_examples=TURNS, deadline=None, suppress_health_check=list(HealthCheck))
-        @given(inputs(known, len(actors)))
-        def one_turn(actions) -> None:
-            problems = asyncio.run_coroutine_threadsafe(turn(actions), loop).result(timeout=3 * ANSWER_TIMEOUT)
-            tally.inputs += len(actions)
-            tally.problems += problems
-            assert not problems, problems
-
+        chat = Chat(bot, actors, boards, victim.id, inputs(known, len(actors)))
+        caplog.set_level(logging.INFO)
         started, cpu = time.monotonic(), time.process_time()
-        with caplog.at_level(logging.INFO):
-            await asyncio.to_thread(one_turn)
+        yield chat
         took, cpu = time.monotonic() - started, time.process_time() - cpu
         answers = [m.text for actor in actors for m in actor.messages_from(bot)]
-
-    print(f"\n{tally.inputs} generated bot inputs ({tally.texts} messages, {tally.presses} button presses) "
-          f"in {took:.1f} s ({cpu:.1f} s CPU, service included)")
-    assert tally.inputs >= BOT_INPUTS
-    assert tally.problems == []
+    tally = chat.tally
+    print(f"\n{tally.texts + tally.presses} generated bot inputs ({tally.texts} messages, {tally.presses} button "
+          f"presses) in {took:.1f} s ({cpu:.1f} s CPU, service included)")
+    assert tally.texts + tally.presses >= BOT_INPUTS, "every example ran"
     assert SORRY not in answers
-    assert tracebacks(caplog.records) == []
+
+
+# The turns run in the test's event loop, one after the other (pytest-asyncio runs each).
+@settings(max_examples=TURNS, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+async def test_two_thousand_generated_commands_and_button_presses_are_answered_without_a_traceback(
+        chat, caplog, data):
+    logged = len(caplog.records)
+    turn = data.draw(chat.inputs, label="turn")
+    await asyncio.gather(*(chat.act(chat.actors[i], action) for i, action in turn))
+    assert tracebacks(caplog.records[logged:]) == []
