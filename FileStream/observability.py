@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -16,8 +15,6 @@ log = logging.getLogger(__name__)
 
 # requests_by_state counts the requests started within this window, by their state now.
 REQUEST_STATS_WINDOW = timedelta(days=1)
-# A scrape waits this long at most for fresh database counts, then shows the last ones.
-COUNT_WAIT_SECONDS = 2.0
 
 
 class StreamMetrics:
@@ -103,10 +100,11 @@ class Operations:
         if self._counted_at is not None and timedelta(0) <= now - self._counted_at < every:
             return
         self._counted_at = now  # before the first await: concurrent scrapes do not count too
+        db = service.db
         try:
-            files_live, by_state = await asyncio.wait_for(asyncio.gather(
-                service.db.files.count_live(now),
-                service.db.requests.counts_by_state(now - REQUEST_STATS_WINDOW)), COUNT_WAIT_SECONDS)
+            with db.deadline(db.deadlines.metrics):
+                files_live = await db.files.count_live(now)
+                by_state = await db.requests.counts_by_state(now - REQUEST_STATS_WINDOW)
         except Exception as error:  # noqa: BLE001 - keep the last values; /health says the database is down
             log.warning("/metrics: the database counts failed (%r); showing the last ones", error)
             return
