@@ -168,9 +168,8 @@ async def test_a_download_survives_expired_reference_flood_wait_and_a_dropped_ba
 
                 cut = (await at_6.reached()).account
                 dropped = telegram.faults.drop_connections(cut)
-                at_6.release()
-
-                received += await response.read()
+                received += await response.read()  # the held request is never answered meanwhile
+        at_6.release()
         assert received == data
 
         # Each fault fired, between the first MiB the person had and the last byte.
@@ -179,9 +178,8 @@ async def test_a_download_survives_expired_reference_flood_wait_and_a_dropped_ba
         assert flood.hits == 1 and "FLOOD_WAIT_1" in [c.error for c in telegram.rpc_log(flooded, get_file)]
         assert dropped >= 1
         assert [hold.hits for hold in (at_2, at_4, at_6)] == [1, 1, 1]
-        assert {flooded, cut} <= {*world.backends, world.main_bot}
-        # The request cut off with its socket failed at the bot (a failure on top of any flood
-        # wait it had), and the block came from another bot.
+        # The request cut off with its socket failed at its bot (a failure on top of any flood
+        # wait it had), and the block came from another one.
         member = next(m for m in service.pool.members if m.username == cut.username)
         assert member.errors >= 1 + (cut is flooded), service.pool.stats()
         assert await service.streams.wait_idle(10)
