@@ -209,6 +209,12 @@ class Faults:
         self.latency = 0.0
         self.bandwidth = None
 
+    def stop(self) -> None:
+        """At server stop (held requests are cancelled with the server's tasks): no refusal
+        listens to the client library any more."""
+        for refusal in self.refusals.values():
+            refusal._end()
+
     def drop_connections(self, account: Account | None = None, dc_id: int | None = None) -> int:
         """Close the sockets of `account` (all accounts if None), on one DC or all; returns how many."""
         dropped = self._server.drop_connections(account, dc_id)

@@ -197,6 +197,7 @@ class TelegramServer:
             await stop_client(client)
         self.clients.clear()
         self.stopping = True
+        self.faults.stop()
         for dc in self.dcs.values():
             await dc.stop()
         tasks = [t for t in self._tasks if not t.done()]
