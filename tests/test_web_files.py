@@ -298,14 +298,19 @@ async def test_cache_control_never_outlives_the_link(world, data):
 
 async def test_lookup_failure_is_503_in_words(world, caplog):
     class Down:
+        raised = 0
+
         async def get_file(self, file_id):
+            self.raised += 1
             raise ConnectionError("database unreachable")
 
-    app = make_app(Down(), MemoryBytes(), Clock(), None)
+    down = Down()
+    app = make_app(down, MemoryBytes(), Clock(), None)
     async with TestClient(TestServer(app)) as client:
         async with client.get(f"/dl/{make_link_token(SECRET, new_file_id(), None)}") as r:
             assert r.status == 503 and r.headers["Retry-After"] == "60"
             assert "try again" in await r.text()
+    assert down.raised == 1
     assert no_tracebacks(caplog)
 
 
