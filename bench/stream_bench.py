@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_paths, run  # noqa: E402
+import zip_bench  # noqa: E402
 
 add_paths()
 
@@ -529,6 +530,10 @@ class Bench:
             r["many_streams"] = {"file_mib": round(p.many_size / MIB, 2),
                                  **await self.concurrent("many", p.many_streams, None, digest=True)}
 
+        self.log("bundle ZIP against the same files one after another")
+        async with asyncio.timeout(PHASE_TIMEOUT):
+            r["bundle_zip"] = await zip_bench.run_phase(self.remote, self.http, fetch, quick=p.name == "quick")
+
         r["bandwidth_cap"] = {"cap_mibps": p.cap / MIB, "rows": []}
         for backends in p.cap_backends:
             if backends != 1:
@@ -596,6 +601,7 @@ def targets(r: dict) -> list[tuple[str, str, bool | None]]:
     m = r["many_streams"]
     rows.append((f"{m['streams']} streams: zero errors, byte-exact", f"{m['errors']} errors, {m['mismatched']} mismatched",
                  m["errors"] == 0 and m["mismatched"] == 0))
+    rows += [row for row in [zip_bench.target(r)] if row]
     return rows
 
 
@@ -631,6 +637,7 @@ def markdown(r: dict) -> str:
             f"{c['errors']} errors |",
             f"| {m['streams']} streams × {m['file_mib']:g} MiB: aggregate | {m['aggregate_mibps']} MiB/s in {m['seconds']} s, "
             f"{m['errors']} errors, byte-exact: {'yes' if m['byte_exact'] else 'NO'} |"]
+    out += zip_bench.report(r)
     out += ["", "| target | measured | met |", "|---|---|---|"]
     out += [f"| {name} | {value} | {'–' if ok is None else 'yes' if ok else 'no'} |" for name, value, ok in targets(r)]
     return "\n".join(out)

@@ -26,3 +26,5 @@ def test_quick_benchmark_runs_and_prints_a_table(tmp_path):
     assert results["many_streams"]["errors"] == 0 and results["many_streams"]["byte_exact"]
     assert results["rss_concurrent"]["errors"] == 0
     assert results["server_bugs"] == []
+    zipped = results["bundle_zip"]   # bench/zip_bench.py: the ZIP phase ran and sent the whole archive
+    assert zipped["files"] == 3 and zipped["zip_mib"] >= zipped["total_mib"] and zipped["zip_mibps"] > 0

@@ -6,10 +6,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from FileStream.bot.pacing import StatusMessages
+from FileStream.services.bundles import BundleMaker
+from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
+from FileStream.services.storage_copies import StorageCopies
 from FileStream.telegram.pool import BotPool
 
 Hook = Callable[[], Awaitable[object]]
@@ -22,12 +26,16 @@ class BotContext:
     pool: BotPool
     intake: FileIntake
     links: LinkMaker
+    copies: StorageCopies         # makes the storage copy of a migrated file before it is used
     requests: RequestTracker
     rate_limit: FileRateLimit
     clock: Callable[[], datetime]
     started_at: datetime
+    deep_links: DeepLinks
     bot_username: str = ""
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
+    bundles: BundleMaker | None = None        # albums and /bundle … /done
+    statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)

@@ -1,5 +1,5 @@
-"""/files: a person's own files with working links, a page at a time; each opens a card with
-its links, the time left and a delete button that ends the links."""
+"""/files: a person's own bundles and files with working links, a page at a time; each opens a card
+with its links, the time left and a delete button that ends the links."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit
 from FileStream.bot.routing import on_callback, on_message
+from FileStream.bot.stored import with_storage_copy
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ async def on_file_card(ctx: BotContext, client, query) -> None:
     file = await _own_live_file(ctx, query, query.data.removeprefix(keyboards.FILE_CARD))
     if file is None:
         return
+    file = await with_storage_copy(ctx, file, lambda text: query.answer(text, show_alert=True))
+    if file is None:
+        return
     links = ctx.links.links(file)
     show = ctx.settings.generate_download_links
     await query.answer()
@@ -47,25 +51,69 @@ async def on_file_delete(ctx: BotContext, client, query) -> None:
     if file is None:
         return
     await ctx.db.files.delete(file.id)
-    log.info("File %s deleted by its owner %s", file.id, file.owner_id)
-    try:
-        await client.delete_messages(file.storage_chat_id, file.storage_message_id)
-    except Exception as error:  # noqa: BLE001 - the links already ended with the record
-        log.warning("Could not delete the stored copy of file %s: %s", file.id, error)
+    log.info("File %s deleted by its owner %s", file.ref, file.owner_id)
+    if file.has_storage_copy:  # a migrated file never used has nothing stored to remove
+        try:
+            await client.delete_messages(file.storage_chat_id, file.storage_message_id)
+        except Exception as error:  # noqa: BLE001 - the links already ended with the record
+            log.warning("Could not delete the stored copy of file %s: %s", file.ref, error)
     await query.answer("Deleted.")
     await edit(client, query.message.chat.id, query.message.id, texts.file_deleted(file.file_name),
                markup=keyboards.back_to_files())
 
 
 async def _page(ctx: BotContext, owner_id: int, page: int):
-    files, total = await ctx.db.files.list_by_owner(owner_id, ctx.clock(), page, PAGE_SIZE)
+    bundles, files, total = await _entries(ctx, owner_id, page)
     if total == 0:
         return texts.NO_FILES, None
     pages = math.ceil(total / PAGE_SIZE)
-    if not files:  # the page emptied since the button was made (expiry, deletes)
+    if not files and not bundles:  # the page emptied since the button was made (expiry, deletes)
         page = pages - 1
-        files, total = await ctx.db.files.list_by_owner(owner_id, ctx.clock(), page, PAGE_SIZE)
-    return texts.files_page(total, page, pages), keyboards.files_page_keyboard(files, page, pages)
+        bundles, files, total = await _entries(ctx, owner_id, page)
+    return texts.files_page(total, page, pages), keyboards.files_page_keyboard(files, page, pages, bundles)
+
+
+async def _entries(ctx: BotContext, owner_id: int, page: int):
+    """One page of the person's bundles (first, each one entry) then their files outside bundles."""
+    now, skip = ctx.clock(), page * PAGE_SIZE
+    bundles, bundle_total = await ctx.db.bundles.list_by_owner(owner_id, now, skip=skip, limit=PAGE_SIZE)
+    files, file_total = await ctx.db.files.list_alone(owner_id, now, skip=max(0, skip - bundle_total),
+                                                      limit=PAGE_SIZE - len(bundles))
+    return bundles, files, bundle_total + file_total
+
+
+async def on_bundle_card(ctx: BotContext, client, query) -> None:
+    found = await _own_live_bundle(ctx, query, query.data.removeprefix(keyboards.BUNDLE_CARD))
+    if found is None:
+        return
+    bundle, files = found
+    links = ctx.links.bundle_links(bundle)
+    await query.answer()
+    await edit(client, query.message.chat.id, query.message.id, texts.bundle_card(bundle, links, files, ctx.clock()),
+               markup=keyboards.bundle_card_keyboard(bundle.id, links))
+
+
+async def on_bundle_delete(ctx: BotContext, client, query) -> None:
+    found = await _own_live_bundle(ctx, query, query.data.removeprefix(keyboards.BUNDLE_DELETE))
+    if found is None:
+        return
+    bundle, _files = found
+    await ctx.bundles.delete(bundle)
+    log.info("Bundle %s deleted by its owner %s", bundle.ref, bundle.owner_id)
+    await query.answer("Deleted.")
+    await edit(client, query.message.chat.id, query.message.id, texts.bundle_deleted(bundle.title),
+               markup=keyboards.back_to_files())
+
+
+async def _own_live_bundle(ctx: BotContext, query, bundle_id: str):
+    found = await ctx.bundles.live_bundle(bundle_id) if ctx.bundles is not None else None
+    if found is None:
+        await query.answer(texts.FILE_GONE, show_alert=True)
+        return None
+    if found[0].owner_id != query.from_user.id:
+        await query.answer(texts.NOT_YOUR_FILE, show_alert=True)
+        return None
+    return found
 
 
 async def _own_live_file(ctx: BotContext, query, file_id: str):
@@ -96,3 +144,5 @@ def register(client, ctx: BotContext) -> None:
     on_callback(client, ctx, on_files_page, _starts(keyboards.FILES_PAGE))
     on_callback(client, ctx, on_file_card, _starts(keyboards.FILE_CARD))
     on_callback(client, ctx, on_file_delete, _starts(keyboards.FILE_DELETE))
+    on_callback(client, ctx, on_bundle_card, _starts(keyboards.BUNDLE_CARD))
+    on_callback(client, ctx, on_bundle_delete, _starts(keyboards.BUNDLE_DELETE))

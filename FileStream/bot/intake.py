@@ -7,7 +7,7 @@ import logging
 
 from pyrogram import filters
 
-from FileStream.bot import texts
+from FileStream.bot import bundles, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit, file_links
 from FileStream.bot.routing import on_message
@@ -24,6 +24,12 @@ FILE_MESSAGES = filters.private & (
 
 
 async def on_private_file(ctx: BotContext, client, message) -> None:
+    # A bundle is one request: files sent while one is open join it instead of opening their own.
+    if await bundles.take_into_open_bundle(ctx, client, message):
+        return
+    if message.media_group_id is not None and ctx.bundles is not None:
+        await bundles.on_private_album(ctx, client, message)
+        return
     person = message.from_user
     over = await ctx.rate_limit.check(person.id)
     if over is not None:
@@ -81,7 +87,7 @@ async def _store_and_link(ctx: BotContext, client, message, request_id: str, sta
         raise
     text, markup = file_links(ctx, record)
     await edit(client, status.chat.id, status.id, text, markup=markup)
-    log.info("File %s (%s bytes) stored for %s", record.id, record.file_size, record.owner_id)
+    log.info("File %s (%s bytes) stored for %s", record.ref, record.file_size, record.owner_id)
     return True
 
 
@@ -91,7 +97,7 @@ async def _forget(ctx: BotContext, client, record) -> None:
         await ctx.db.files.delete(record.id)
         await client.delete_messages(record.storage_chat_id, record.storage_message_id)
     except Exception as error:  # noqa: BLE001 - cleanup; the request already ended
-        log.warning("Could not remove file %s of an ended request: %s", record.id, error)
+        log.warning("Could not remove file %s of an ended request: %s", record.ref, error)
 
 
 def _file_name(message) -> str:

@@ -12,9 +12,15 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 async def answer(client, message, text: str, *, markup=None, quote: bool = False):
     """Reply in the message's chat; `text` is HTML whose people-made parts are escaped."""
+    return await send(client, message.chat.id, text, markup=markup, reply_to=message.id if quote else None)
+
+
+async def send(client, chat_id: int, text: str, *, markup=None, reply_to: int | None = None):
+    """A new message in a chat (HTML, no preview), optionally quoting message `reply_to`."""
     return await client.send_message(
-        message.chat.id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-        reply_parameters=ReplyParameters(message_id=message.id) if quote else None, reply_markup=markup)
+        chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+        reply_parameters=ReplyParameters(message_id=reply_to) if reply_to is not None else None,
+        reply_markup=markup)
 
 
 async def edit(client, chat_id: int, message_id: int, text: str, *, markup=None):

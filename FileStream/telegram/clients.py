@@ -32,8 +32,10 @@ def session_name(token: str) -> str:
 
 
 def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, workers: int,
-                 receives_updates: bool) -> Client:
-    Path(session_dir).mkdir(parents=True, exist_ok=True)
+                 receives_updates: bool, in_memory: bool = False) -> Client:
+    """in_memory: keep no session file (a one-off tool beside a running service that owns it)."""
+    if not in_memory:
+        Path(session_dir).mkdir(parents=True, exist_ok=True)
     return Client(
         session_name(token),
         api_id=api_id,
@@ -42,6 +44,7 @@ def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, wo
         workdir=session_dir,
         workers=workers,
         no_updates=not receives_updates,
+        in_memory=in_memory,
         # The library sleeps through short FLOOD_WAITs of the conversation itself; the
         # streamer handles its own (it asks with sleep_threshold=0 and moves on).
         sleep_threshold=30,

@@ -11,10 +11,12 @@ from urllib.parse import urlsplit
 import jinja2
 from aiohttp import web
 
+from FileStream.services.bundle_zip import Crc32Keeper
+from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
-from FileStream.web.context import CONTEXT, WebContext, message_page
-from FileStream.web.ports import ByteSource, FileLookup, StreamObserver
+from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
+from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
             return message_page(request, exc.status, title, message, **extra)
         raise
     except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
+        log.exception("unexpected error serving %s", route_of(request))
         return message_page(
             request, 500, "Something went wrong",
             "The server hit an unexpected problem. Please try again later.",
@@ -70,6 +72,9 @@ def build_app(
     public_url: str,
     clock: Callable[[], datetime],
     observer: StreamObserver | None = None,
+    copies: StorageCopies | None = None,
+    legacy: LegacyLinks | None = None,
+    bundles: BundleLookup | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -79,6 +84,12 @@ def build_app(
     public_url: the base URL people reach this server at; links on the player page use it.
     clock: returns the current timezone-aware UTC time; decides expiry.
     observer: optional; told when each body starts and ends (metrics, load accounting).
+    copies: optional; makes the storage copy of a record that has none (migrated files)
+      before it is used. Without it such records are served as they are.
+    legacy: optional; answers FileStreamBot's old links /dl/<ObjectId>[/name] and
+      /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
+    bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
+        it every bundle link answers 404.
 
     Run it with `web.AppRunner(app, handler_cancellation=True)` so a client disconnect
     cancels its handler at once; without it the handler still notices within a second.
@@ -102,6 +113,10 @@ def build_app(
         observer=observer,
         templates=templates,
         page_csp=_page_csp(public_url),
+        copies=copies,
+        legacy=legacy,
+        bundles=bundles,
+        crcs=Crc32Keeper(source, bundles.get_crc32, bundles.set_crc32) if bundles is not None else None,
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)
@@ -110,5 +125,10 @@ def build_app(
     app.router.add_get("/stream/{token}/{name:.*}", file_routes.stream)
     app.router.add_get("/dl/{token}", file_routes.download)
     app.router.add_get("/dl/{token}/{name:.*}", file_routes.download)
+    app.router.add_get("/b/{token}", bundle_routes.page)
+    app.router.add_get("/b/{token}/zip", bundle_routes.archive)
+    app.router.add_get("/b/{token}/zip/{name:.*}", bundle_routes.archive)
+    app.router.add_get("/b/{token}/m3u", bundle_routes.playlist)
+    app.router.add_get("/b/{token}/m3u/{name:.*}", bundle_routes.playlist)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
-from FileStream.core.models import StoredFile
+from FileStream.core.models import Bundle, StoredFile
 
 
 @dataclass
@@ -66,3 +66,28 @@ class MemoryBytes:
                 yield chunk
         finally:
             self.closed.append(key)
+
+
+@dataclass
+class MemoryBundles:
+    """A BundleLookup over dicts: bundles, the MemoryFiles they point into, and kept CRC-32s."""
+
+    files: MemoryFiles
+    bundles: dict[str, Bundle] = field(default_factory=dict)
+    crcs: dict[str, int] = field(default_factory=dict)
+
+    def add(self, bundle: Bundle) -> Bundle:
+        self.bundles[bundle.id] = bundle
+        return bundle
+
+    async def get_bundle(self, bundle_id: str) -> Bundle | None:
+        return self.bundles.get(bundle_id)
+
+    async def get_files(self, file_ids) -> dict[str, StoredFile]:
+        return {i: self.files.records[i] for i in file_ids if i in self.files.records}
+
+    async def get_crc32(self, file_id: str) -> int | None:
+        return self.crcs.get(file_id)
+
+    async def set_crc32(self, file_id: str, crc: int) -> None:
+        self.crcs[file_id] = crc

@@ -14,6 +14,7 @@ from .content import SeededContent, SeededSpec, sha256_of
 from .crypto import RsaKey, session_rsa_key
 from .errors import RpcFail
 from .faults import Faults, FloodRule, HeldCall, Hold, Refusal
+from .file_ids import file_id_for, file_unique_id_of
 from .control import RemoteServer
 from .serve import serve, serve_forever
 from .server import RpcCall, TelegramServer
@@ -23,6 +24,6 @@ __all__ = [
     "Bot", "BotMessage", "Button", "Channel", "Document", "Faults", "FloodRule", "HeldCall", "Hold", "Message",
     "Person", "PersonEvent", "Photo", "Refusal", "RemoteServer", "RpcCall", "RpcFail", "RsaKey", "SeededContent",
     "SeededSpec", "TelegramServer", "User", "World",
-    "install", "install_from_file", "make_bot_client", "patched", "patched_for", "serve", "serve_forever",
-    "session_rsa_key", "sha256_of", "stop_client",
+    "file_id_for", "file_unique_id_of", "install", "install_from_file", "make_bot_client", "patched", "patched_for",
+    "serve", "serve_forever", "session_rsa_key", "sha256_of", "stop_client",
 ]

@@ -57,6 +57,34 @@ class Person:
         media = self._media(data, size, seed, kind, file_name, mime_type, dc_id, attrs)
         return self.world.send_private(self.user, bot, caption or "", media=media)
 
+    async def send_album(self, bot: Bot, items: Iterable[dict], *, allow_mixed: bool = False) -> list[Message]:
+        """Sends an album (media group) to the bot: one dict per file with the keywords of
+        send_file (data or size/seed, file_name, mime_type, kind, dc_id, caption, ...).
+
+        Telegram refuses albums that mix kinds (photos/videos, audio, documents);
+        `allow_mixed=True` relaxes that rule explicitly."""
+        from .albums import send_album
+
+        return send_album(self.world, self.user, bot, self._album_items(items), allow_mixed=allow_mixed)
+
+    async def post_album(self, channel: Channel, items: Iterable[dict], *, allow_mixed: bool = False) -> list[Message]:
+        """Posts an album in a channel as its admin (items as for send_album)."""
+        from .albums import post_album
+
+        self._check_admin(channel)
+        return post_album(self.world, channel, self.user, self._album_items(items), allow_mixed=allow_mixed)
+
+    def _album_items(self, items: Iterable[dict]) -> list[tuple[Media, str]]:
+        made = []
+        for item in items:
+            item = dict(item)
+            caption = item.pop("caption", None) or ""
+            media = self._media(item.pop("data", None), item.pop("size", None), item.pop("seed", 0),
+                                item.pop("kind", "document"), item.pop("file_name", None), item.pop("mime_type", None),
+                                item.pop("dc_id", None), item)
+            made.append((media, caption))
+        return made
+
     async def forward_to(self, bot: Bot, message: Message) -> Message:
         """Forwards a channel post or another message (with its media) to the bot."""
         from .world import ForwardInfo
