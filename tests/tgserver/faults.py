@@ -130,8 +130,8 @@ class Refusal:
 
 class Faults:
     """Every fault here counts what it did, so a test can assert that its fault fired:
-    `FloodRule.hits`, `Hold.held`, `delayed`, `paced_writes`/`paced_bytes`, `dropped`, `Refusal.cut` and
-    `Refusal.refused_attempts`; errors a method answers itself (FILE_REFERENCE_EXPIRED,
+    `FloodRule.hits`, `Hold.held`, `delayed`/`most_delayed_at_once`, `paced_writes`/`paced_bytes`,
+    `dropped`, `Refusal.cut` and `Refusal.refused_attempts`; errors a method answers itself (FILE_REFERENCE_EXPIRED,
     USER_IS_BLOCKED, ...) are in the server's `rpc_log`. Each count wakes `wait_until`."""
 
     def __init__(self, server: TelegramServer):
@@ -143,6 +143,8 @@ class Faults:
         self.holds: list[Hold] = []
         self.refusals: dict[int, Refusal] = {}
         self.delayed = 0        # requests answered `latency` late
+        self.delaying = 0       # ...waiting it out now, and the most that ever did at once
+        self.most_delayed_at_once = 0
         self.paced_writes = 0   # writes (and their bytes) sent at the bandwidth cap's pace
         self.paced_bytes = 0
         self.dropped = 0        # connections closed by drop_connections()
@@ -184,8 +186,13 @@ class Faults:
         """The round trip `latency` adds to every request."""
         if self.latency:
             self.delayed += 1
+            self.delaying += 1
+            self.most_delayed_at_once = max(self.most_delayed_at_once, self.delaying)
             self._server.world.notify()
-            await asyncio.sleep(self.latency)
+            try:
+                await asyncio.sleep(self.latency)
+            finally:
+                self.delaying -= 1
 
     async def pace(self, connection: Connection, size: int) -> None:
         """Waits until the bandwidth cap lets `size` more bytes out on `connection`."""
