@@ -42,8 +42,10 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("REQUEST_TIMEOUT", "300", "seconds a file request may take before it is timed out"),
     ("KEEP_EXPIRED_COPIES", "false", "keep a file's stored copy in BIN_CHANNEL after its links expire; false: delete it at expiry"),
     ("WORKERS", "8", "concurrent bot update handlers"),
-    ("STREAM_PREFETCH", "8", "blocks in flight per stream"),
+    ("STREAM_PREFETCH", "32", "most blocks one stream fetches ahead; its window starts at 2 and grows while the client keeps reading"),
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
+    ("MEDIA_CONNECTIONS", "4", "connections per bot and DC for file transfers, 1 to 8 (Telegram's apps use up to 8)"),
+    ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2"),
     ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
@@ -118,8 +120,10 @@ class Settings:
     request_timeout: int = 300
     keep_expired_copies: bool = False
     workers: int = 8
-    stream_prefetch: int = 8
+    stream_prefetch: int = 32
     stream_stripe: bool = True
+    media_connections: int = 4
+    stream_memory_mb: int = 256
     auth_channel: int | None = None
     generate_download_links: bool = True
     force_sub_channel: int | str | None = None  # a chat id, or "@username"
@@ -192,9 +196,15 @@ class Settings:
             keep_expired_copies=r.flag("KEEP_EXPIRED_COPIES", False),
             workers=r.optional("WORKERS", _int_in("WORKERS", 1, None, "a count"), 8),
             stream_prefetch=r.optional(
-                "STREAM_PREFETCH", _int_in("STREAM_PREFETCH", 1, 64, "a count of blocks"), 8
+                "STREAM_PREFETCH", _int_in("STREAM_PREFETCH", 1, 64, "a count of blocks"), 32
             ),
             stream_stripe=r.flag("STREAM_STRIPE", True),
+            media_connections=r.optional(
+                "MEDIA_CONNECTIONS", _int_in("MEDIA_CONNECTIONS", 1, 8, "connections per bot and DC"), 4
+            ),
+            stream_memory_mb=r.optional(
+                "STREAM_MEMORY_MB", _int_in("STREAM_MEMORY_MB", 2, None, "MiB for blocks fetched ahead"), 256
+            ),
             auth_channel=r.optional("AUTH_CHANNEL", _chat_id("AUTH_CHANNEL"), None),
             generate_download_links=r.flag("GENERATE_DOWNLOAD_LINKS", True),
             force_sub_channel=r.optional("FORCE_SUB_CHANNEL", _force_sub_channel, None),

@@ -41,8 +41,33 @@ class Operations:
     def __post_init__(self) -> None:
         pool = lambda: self.service.pool  # noqa: E731 - read at scrape time
         self.metrics.pool_in_flight_from(lambda: {m.name: m.in_flight for m in pool().members} if pool() else {})
+        self._stream_gauges()
         self.metrics.files_live_from(lambda: self._files_live)
         self.metrics.requests_by_state_from(lambda: dict(self._requests_by_state))
+
+    def _stream_gauges(self) -> None:
+        """The stream memory budget and its use, blocks fetched ahead, media connections ready."""
+        def streamer_value(read):
+            return lambda: {(): read(self.service.streamer)} if self.service.streamer is not None else {}
+
+        gauge = self.metrics.add_gauge_callback
+        gauge("stream_memory_budget_bytes", "Bytes all streams together may hold in blocks fetched ahead "
+              "(STREAM_MEMORY_MB)", streamer_value(lambda s: s.budget.limit_bytes))
+        gauge("stream_memory_used_bytes", "Bytes of the stream memory budget held now (1 MiB per block)",
+              streamer_value(lambda s: s.budget.used_bytes))
+        gauge("stream_memory_peak_bytes", "Most bytes of the stream memory budget held at once since start",
+              streamer_value(lambda s: s.budget.peak * s.budget.block_bytes))
+        gauge("stream_memory_waiting", "Streams waiting for their first block of memory",
+              streamer_value(lambda s: s.budget.waiting))
+        gauge("stream_blocks_ahead", "Blocks requested ahead by all streams (in flight or ready)",
+              streamer_value(lambda s: s.blocks_ahead()))
+
+        def connections_ready():
+            sessions = self.service.sessions
+            return {(row["bot"], str(row["dc"])): row["ready"] for row in sessions.stats()} if sessions else {}
+
+        gauge("media_connections_ready", "Media connections ready per bot client and DC (MEDIA_CONNECTIONS each)",
+              connections_ready, ["client", "dc"])
 
     async def health(self) -> tuple[bool, dict]:
         service = self.service

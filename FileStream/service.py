@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from contextlib import aclosing
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
@@ -41,6 +42,7 @@ from FileStream.telegram.clients import (
     stop_client,
 )
 from FileStream.telegram.media_sessions import MediaSessions
+from FileStream.telegram.memory_budget import MemoryBudget
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.web.app import build_app
@@ -70,8 +72,11 @@ class ActiveStreams:
         self.count += 1
         self._idle.clear()
         try:
-            async for chunk in self._source.stream(file, start, end):
-                yield chunk
+            # aclosing: closing this stream closes the source's at once (its blocks fetched
+            # ahead cancelled, its leases and memory given back), not whenever it is collected.
+            async with aclosing(self._source.stream(file, start, end)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
             self.count -= 1
             if self.count == 0:
@@ -184,9 +189,11 @@ class Service:
             for n, token in enumerate(settings.multi_tokens if settings.multi_bot_mode else (), start=1)
         ]
         self.pool = BotPool(main=main)
-        self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key)
+        self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
+                                      connections=settings.media_connections)
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
-            prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics)
+            prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics,
+            budget=MemoryBudget(settings.stream_memory_mb << 20))
         self.streams = ActiveStreams(self.streamer)
         self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock)
 

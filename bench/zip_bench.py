@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import statistics
 
+from _measure import seeded_sha256
+
 MIB = 1 << 20
 FILE_DC = 4
 TARGET = 0.80   # the ZIP streams at least 80% as fast as the files one after another
@@ -19,6 +21,7 @@ TARGET = 0.80   # the ZIP streams at least 80% as fast as the files one after an
 FULL_SIZES = (24 * MIB, 8 * MIB + 4321, 16 * MIB, 12 * MIB - 7, 20 * MIB, 16 * MIB)
 QUICK_SIZES = (2 * MIB, MIB + 4321, 3 * MIB - 7)
 _DL_LINK = re.compile(r'href="([^"]+/dl/[^"]+)"')
+SEED = 200  # file n of the bundle is SeededContent(size, SEED + n)
 
 
 async def _bundle_links(remote, sizes: tuple[int, ...]) -> tuple[str, list[str]]:
@@ -29,7 +32,7 @@ async def _bundle_links(remote, sizes: tuple[int, ...]) -> tuple[str, list[str]]
     await say("/bundle Bench bundle")
     status = await remote.call("next_message", user="alice", bot="main", timeout=30)
     for number, size in enumerate(sizes):
-        await remote.call("send_file", user="alice", bot="main", size=size, seed=200 + number, dc_id=FILE_DC,
+        await remote.call("send_file", user="alice", bot="main", size=size, seed=SEED + number, dc_id=FILE_DC,
                           file_name=f"part{number}.mp4", kind="video", mime_type="video/mp4")
     stored = f"{len(sizes)} of {len(sizes)} stored"
     text = status["text"]
@@ -57,13 +60,15 @@ async def run_phase(remote, http, fetch, *, quick: bool, runs: int = 3) -> dict:
         raise RuntimeError(f"the bundle page lists {len(files)} download links, not {len(sizes)}")
     total = sum(sizes)
 
-    async def whole(url: str, want: int | None = None) -> float:
+    async def whole(url: str, want: int | None = None, seed: int | None = None) -> float:
         result = await fetch(http, url)
         if result.error or result.status != 200 or (want is not None and result.nbytes != want):
             raise RuntimeError(f"download of {url} failed: {result}")
+        if seed is not None and getattr(result, "sha256", None) not in (None, seeded_sha256(want, seed)):
+            raise RuntimeError(f"download of {url}: sha256 differs from the file's")
         return result.seconds
 
-    await whole(files[0], sizes[0])   # untimed warm-up: media sessions on the files' DC
+    await whole(files[0], sizes[0], SEED)   # untimed warm-up: media sessions on the files' DC
     zip_speeds, one_by_one = [], []
     zip_size = 0
     for _ in range(1 if quick else runs):   # interleaved, so a busy moment of the machine hits both
@@ -73,8 +78,8 @@ async def run_phase(remote, http, fetch, *, quick: bool, runs: int = 3) -> dict:
         zip_size = result.nbytes
         zip_speeds.append(result.nbytes / MIB / result.seconds)
         seconds = 0.0
-        for url, size in zip(files, sizes):
-            seconds += await whole(url, size)
+        for number, (url, size) in enumerate(zip(files, sizes)):
+            seconds += await whole(url, size, SEED + number)
         one_by_one.append(total / MIB / seconds)
     zip_mibps, files_mibps = statistics.median(zip_speeds), statistics.median(one_by_one)
     return {"files": len(sizes), "total_mib": round(total / MIB, 1), "zip_mib": round(zip_size / MIB, 1),

@@ -180,3 +180,58 @@ async def test_a_held_request_is_answered_only_when_released_and_meets_what_was_
     assert first.bytes == post.media.read(0, 65536)
     assert hold.hits == 1
     assert [c.error for c in server.rpc_log(bot, "upload.GetFile")] == [None, "FILE_REFERENCE_EXPIRED"]
+
+
+class _Key:
+    def __init__(self, account):
+        self.account = account
+
+
+class _Session:
+    def __init__(self, account):
+        self.auth_key = _Key(account)
+
+
+class _Connection:
+    """What Faults.pace reads of a connection: its sessions and its own pacing clock."""
+
+    def __init__(self, account):
+        self.sessions = {_Session(account)}
+        self._next_free = 0.0
+
+
+def test_bandwidth_is_paced_per_connection_or_shared_by_all_connections_of_an_account(telegram):
+    world = telegram.world
+    bot, other = world.add_bot(username="one_bot"), world.add_bot(username="two_bot")
+    first, second, elsewhere = _Connection(bot), _Connection(bot), _Connection(other)
+    faults = telegram.faults
+    faults.bandwidth = 4 * MIB
+
+    # Per connection (the default): two connections of one bot each get the whole cap.
+    assert faults.pace(first, MIB, now=10.0) == pytest.approx(0.25)
+    assert faults.pace(second, MIB, now=10.0) == pytest.approx(0.25)
+    assert faults.pace(first, MIB, now=10.0) == pytest.approx(0.5)   # queued behind its own answer
+
+    # Per account: the bot's connections share one cap; another account has its own.
+    faults.bandwidth_per = "account"
+    assert faults.pace(first, MIB, now=20.0) == pytest.approx(0.25)
+    assert faults.pace(second, MIB, now=20.0) == pytest.approx(0.5)
+    assert faults.pace(elsewhere, MIB, now=20.0) == pytest.approx(0.25)
+    with pytest.raises(ValueError):
+        faults.bandwidth_per = "datacenter"
+    faults.bandwidth = None
+    assert faults.pace(first, MIB, now=30.0) == 0
+
+
+async def test_an_rpc_error_rule_answers_the_method_with_that_error(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    rule = server.faults.rpc_error(bot, "upload.GetFile", 400, "LOCATION_INVALID", times=1)
+
+    with pytest.raises(BadRequest) as error:
+        await client.invoke(_get_file(message))
+    assert "LOCATION_INVALID" in str(error.value)
+    answer = await client.invoke(_get_file(message))
+
+    assert answer.bytes == post.media.read(0, 4096)
+    assert rule.hits == 1
+    assert [c.error for c in server.rpc_log(bot, "upload.GetFile")] == ["LOCATION_INVALID", None]

@@ -1,5 +1,14 @@
-"""Fault controls for tests, each with a count that shows it fired: flood waits, held answers,
-latency, bandwidth, dropped sockets, refusing DCs."""
+"""Fault controls for tests, each with a count that shows it fired: flood waits, RPC errors,
+held answers, latency, bandwidth, dropped sockets, refusing DCs.
+
+Bandwidth has two modes, so nobody mistakes one for the other:
+- per connection (`bandwidth_per = "connection"`, the default): each TCP connection gets
+  `bandwidth` bytes/s of answers, however many a client opens;
+- per account (`bandwidth_per = "account"`): all connections of one account (every DC,
+  every session) share `bandwidth` bytes/s; a client gains only by using more accounts.
+Answers are paced whole: a write waits until the link (or the account's share) is free,
+then goes out at once.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import client_patch
-from .errors import flood_wait
+from .errors import RpcFail, flood_wait
 
 if TYPE_CHECKING:
-    from .mtproto import Connection
     from .server import TelegramServer
     from .world import Account
 
@@ -36,6 +44,19 @@ class FloodRule:
     seconds: int
     remaining: int | None  # None: every time
     hits: int = 0
+
+
+@dataclass(eq=False)
+class ErrorRule:
+    account_id: int | None
+    method: str
+    code: int
+    message: str
+    remaining: int | None  # None: every time
+    hits: int = 0
+
+
+BANDWIDTH_MODES = ("connection", "account")
 
 
 @dataclass(frozen=True)
@@ -130,16 +151,20 @@ class Refusal:
 
 class Faults:
     """Every fault here counts what it did, so a test can assert that its fault fired:
-    `FloodRule.hits`, `Hold.held`, `delayed`/`most_delayed_at_once`, `paced_writes`/`paced_bytes`,
-    `dropped`, `Refusal.cut` and `Refusal.refused_attempts`; errors a method answers itself (FILE_REFERENCE_EXPIRED,
-    USER_IS_BLOCKED, ...) are in the server's `rpc_log`. Each count wakes `wait_until`."""
+    `FloodRule.hits`, `ErrorRule.hits`, `Hold.held`, `delayed`/`most_delayed_at_once`,
+    `paced_writes`/`paced_bytes`, `dropped`, `Refusal.cut` and `Refusal.refused_attempts`;
+    errors a method answers itself (FILE_REFERENCE_EXPIRED, USER_IS_BLOCKED, ...) are in the
+    server's `rpc_log`. Each count wakes `wait_until`."""
 
     def __init__(self, server: TelegramServer):
         self._server = server
         self.latency: float = 0.0
-        # bytes per second per TCP connection (outgoing), or None for unlimited
+        # bytes per second of answers (outgoing), or None for unlimited; see bandwidth_per
         self.bandwidth: float | None = None
+        self._bandwidth_per = "connection"
+        self._account_free: dict[int, float] = {}  # per-account mode: when each account's share is free
         self.flood_rules: list[FloodRule] = []
+        self.error_rules: list[ErrorRule] = []
         self.holds: list[Hold] = []
         self.refusals: dict[int, Refusal] = {}
         self.delayed = 0        # requests answered `latency` late
@@ -148,6 +173,51 @@ class Faults:
         self.paced_writes = 0   # writes (and their bytes) sent at the bandwidth cap's pace
         self.paced_bytes = 0
         self.dropped = 0        # connections closed by drop_connections()
+
+    @property
+    def bandwidth_per(self) -> str:
+        return self._bandwidth_per
+
+    @bandwidth_per.setter
+    def bandwidth_per(self, mode: str) -> None:
+        if mode not in BANDWIDTH_MODES:
+            raise ValueError(f"bandwidth_per must be one of {BANDWIDTH_MODES}, not {mode!r}")
+        self._bandwidth_per = mode
+        self._account_free.clear()
+
+    def pace(self, connection: Any, nbytes: int, now: float) -> float:
+        """Seconds `connection` must wait before writing `nbytes` under the cap (0 without one).
+
+        Reserves the link from when it is free for as long as the bytes take, so answers of
+        one connection (or of one account, in per-account mode) never overlap."""
+        bandwidth = self.bandwidth
+        if not bandwidth:
+            return 0.0
+        self.paced_writes += 1
+        self.paced_bytes += nbytes
+        account = self._account_of(connection) if self._bandwidth_per == "account" else None
+        free_at = self._account_free.get(account.id, 0.0) if account is not None else connection._next_free
+        start = max(now, free_at)
+        done = start + nbytes / bandwidth
+        if account is not None:
+            self._account_free[account.id] = done
+        else:
+            connection._next_free = done
+        return done - now
+
+    @staticmethod
+    def _account_of(connection: Any) -> Account | None:
+        for session in connection.sessions:
+            if session.auth_key.account is not None:
+                return session.auth_key.account
+        return None
+
+    def rpc_error(self, account: Account | None, method: Any, code: int = 400, message: str = "LOCATION_INVALID",
+                  times: int | None = 1) -> ErrorRule:
+        """Answer `method` of `account` (None: anyone) with rpc_error(code, message)."""
+        rule = ErrorRule(account.id if account is not None else None, _method_name(method), code, message, times)
+        self.error_rules.append(rule)
+        return rule
 
     def flood_wait(self, account: Account | None, method: Any, seconds: int = 2, times: int | None = 1) -> FloodRule:
         """Answer `method` (e.g. "upload.GetFile") of `account` (None: anyone) with FLOOD_WAIT_<seconds>."""
@@ -164,7 +234,7 @@ class Faults:
         return hold
 
     def check(self, account: Account | None, method: str) -> None:
-        for rule in self.flood_rules:
+        for rule in [*self.flood_rules, *self.error_rules]:
             if rule.method != method or not _concerns(rule.account_id, account):
                 continue
             if rule.remaining is not None:
@@ -173,10 +243,12 @@ class Faults:
                 rule.remaining -= 1
             rule.hits += 1
             self._server.world.notify()
-            raise flood_wait(rule.seconds)
+            if isinstance(rule, FloodRule):
+                raise flood_wait(rule.seconds)
+            raise RpcFail(rule.code, rule.message)
 
     async def before_answer(self, account: Account | None, method: str, query: Any, dc_id: int) -> None:
-        """Run by the server before a method's handler: holds, then flood rules."""
+        """Run by the server before a method's handler: holds, then flood and error rules."""
         for hold in self.holds:
             if hold._claims(account, method, query):
                 await hold._wait(HeldCall(method, account, dc_id, query))
@@ -194,20 +266,9 @@ class Faults:
             finally:
                 self.delaying -= 1
 
-    async def pace(self, connection: Connection, size: int) -> None:
-        """Waits until the bandwidth cap lets `size` more bytes out on `connection`."""
-        bandwidth = self.bandwidth
-        if not bandwidth:
-            return
-        loop_time = asyncio.get_running_loop().time()
-        start = max(loop_time, connection.next_free)
-        connection.next_free = start + size / bandwidth
-        self.paced_writes += 1
-        self.paced_bytes += size
-        await asyncio.sleep(connection.next_free - loop_time)
-
     def clear(self) -> None:
         self.flood_rules.clear()
+        self.error_rules.clear()
         for hold in self.holds:
             hold.release()
         self.holds.clear()
@@ -215,6 +276,7 @@ class Faults:
             self.refuse_dc(dc_id, False)
         self.latency = 0.0
         self.bandwidth = None
+        self.bandwidth_per = "connection"
 
     def stop(self) -> None:
         """At server stop (held requests are cancelled with the server's tasks): no refusal
@@ -222,12 +284,30 @@ class Faults:
         for refusal in self.refusals.values():
             refusal._end()
 
-    def drop_connections(self, account: Account | None = None, dc_id: int | None = None) -> int:
-        """Close the sockets of `account` (all accounts if None), on one DC or all; returns how many."""
-        dropped = self._server.drop_connections(account, dc_id)
+    def drop_connections(self, account: Account | None = None, dc_id: int | None = None,
+                         limit: int | None = None) -> int:
+        """Close the sockets of `account` (all accounts if None), on one DC or all, at most `limit`
+        of them (None: all); returns how many."""
+        if limit is None:
+            dropped = self._server.drop_connections(account, dc_id)
+        else:
+            dropped = self._drop_some(account, dc_id, limit)
         self.dropped += dropped
         if dropped:
             self._server.world.notify()
+        return dropped
+
+    def _drop_some(self, account: Account | None, dc_id: int | None, limit: int) -> int:
+        dropped = 0
+        for dc in self._server.dcs.values():
+            if dc_id is not None and dc.dc_id != dc_id:
+                continue
+            for connection in sorted(dc.connections, key=lambda c: c.peer):
+                if dropped >= limit:
+                    return dropped
+                if account is None or account in {s.auth_key.account for s in connection.sessions}:
+                    connection.close()
+                    dropped += 1
         return dropped
 
     def refuse_dc(self, dc_id: int, refuse: bool = True) -> Refusal | None:
