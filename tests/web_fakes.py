@@ -1,4 +1,4 @@
-"""In-memory FileLookup and ByteSource, for tests of the web layer and local demos."""
+"""In-memory FileLookup, BundleLookup and ByteSource: test doubles for the web layer (never shipped in FileStream/)."""
 
 from __future__ import annotations
 
