@@ -53,13 +53,15 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
     ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
     ("BROADCAST_RATE", "25", "broadcast messages per second"),
-    ("UPLOAD_DIR", "", "directory for web uploads; empty: uploads off"),
+    ("UPLOAD_DIR", "", "folder the owner's /upload command sends files from; empty: /upload is off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
     ("DATA_DIR", "data", "directory for the embedded database"),
     ("LINK_ONLY", "false", "serve links only and handle no bot updates (extra instances)"),
     ("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     ("LOG_JSON", "false", "log one JSON object per line"),
     ("SHUTDOWN_GRACE", "10", "seconds running streams get to finish on shutdown"),
+    ("METRICS_TOKEN", "", "token /metrics asks for (Authorization: Bearer <token>), 16+ characters; empty: /metrics is open to anyone"),
+    ("METRICS_REFRESH", "30", "seconds between two database counts behind /metrics (files live, requests by state); scrapes in between show the last counts"),
 )
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -138,8 +140,10 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = False
     shutdown_grace: int = 10
+    metrics_token: str | None = None    # None: /metrics answers anyone
+    metrics_refresh: int = 30
 
-    _SECRETS = frozenset({"api_hash", "bot_token", "multi_tokens", "link_secret"})
+    _SECRETS = frozenset({"api_hash", "bot_token", "multi_tokens", "link_secret", "metrics_token"})
 
     def __repr__(self) -> str:
         shown = []
@@ -225,6 +229,10 @@ class Settings:
             log_level=log_level,
             log_json=r.flag("LOG_JSON", False),
             shutdown_grace=r.optional("SHUTDOWN_GRACE", _seconds("SHUTDOWN_GRACE"), 10),
+            metrics_token=r.optional("METRICS_TOKEN", _metrics_token, None),
+            metrics_refresh=r.optional(
+                "METRICS_REFRESH", _int_in("METRICS_REFRESH", 1, None, "a number of seconds"), 30
+            ),
         )
 
 
@@ -429,6 +437,17 @@ def _link_secret(value: str) -> bytes:
             f"got {len(value)} characters",
         )
     return value.encode()
+
+
+def _metrics_token(value: str) -> str:
+    # Sent in an HTTP header: visible ASCII only. The value is a secret, so errors describe it.
+    if len(value) < _MIN_LINK_SECRET or not all("!" <= c <= "~" for c in value):
+        raise ConfigError(
+            "METRICS_TOKEN",
+            f"METRICS_TOKEN must be at least {_MIN_LINK_SECRET} visible ASCII characters without spaces "
+            f"(a long random string), got {len(value)} characters",
+        )
+    return value
 
 
 def _broadcast_rate(value: str) -> float:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from FileStream import __version__
 from FileStream.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class Operations:
     _files_live: float = 0.0
     _requests_by_state: dict = field(default_factory=dict)
     _started: float = field(default_factory=time.monotonic)
+    _counted_at: datetime | None = None
 
     def __post_init__(self) -> None:
         pool = lambda: self.service.pool  # noqa: E731 - read at scrape time
@@ -107,11 +110,24 @@ class Operations:
                        "uptime_seconds": round(time.monotonic() - self._started)}
 
     async def exposition(self) -> tuple[bytes, str]:
-        # Database counts are read here, at scrape time, not on every request served.
-        db, now = self.service.db, self.service.clock()
-        try:
-            self._files_live = await db.files.count_live(now)
-            self._requests_by_state = await db.requests.counts_by_state(now - REQUEST_STATS_WINDOW)
-        except Exception:  # noqa: BLE001 - keep the last values; /health says the database is down
-            pass
+        await self._count_if_due()
         return self.metrics.render()
+
+    async def _count_if_due(self) -> None:
+        """Count files and requests in the database at most once per METRICS_REFRESH seconds,
+        whatever the scrape rate and however many scrapers there are."""
+        service = self.service
+        now = service.clock()
+        every = timedelta(seconds=service.settings.metrics_refresh)
+        if self._counted_at is not None and timedelta(0) <= now - self._counted_at < every:
+            return
+        self._counted_at = now  # before the first await: concurrent scrapes do not count too
+        db = service.db
+        try:
+            with db.deadline(db.deadlines.metrics):
+                files_live = await db.files.count_live(now)
+                by_state = await db.requests.counts_by_state(now - REQUEST_STATS_WINDOW)
+        except Exception as error:  # noqa: BLE001 - keep the last values; /health says the database is down
+            log.warning("/metrics: the database counts failed (%r); showing the last ones", error)
+            return
+        self._files_live, self._requests_by_state = files_live, by_state

@@ -47,7 +47,7 @@ from FileStream.telegram.memory_budget import MemoryBudget
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
-from FileStream.web.app import build_app
+from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -304,9 +304,9 @@ class Service:
                         bundles=_BundleLookup(self.db),
                         thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
-                       count_status=self.ops.metrics.http_response)
+                       count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
-                                     handler_cancellation=True, access_log=None)
+                                     handler_cancellation=True, access_log=None, logger=HttpProtocolLog())
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
 

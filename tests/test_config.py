@@ -222,6 +222,17 @@ def test_secrets_never_shown():
         assert "db.example.com" in text and "api_id=12345" in text
 
 
+def test_metrics_token_is_a_long_visible_secret():
+    assert settings().metrics_token is None and settings().metrics_refresh == 30
+    s = settings(METRICS_TOKEN="metrics-token-value-1234", METRICS_REFRESH="5")
+    assert s.metrics_token == "metrics-token-value-1234" and s.metrics_refresh == 5
+    assert "metrics-token-value-1234" not in repr(s)
+    for bad in ("short", "has a space in the middle", "non-ascii-tökén-value-1234"):
+        error = config_error(METRICS_TOKEN=bad)
+        assert error.variable == "METRICS_TOKEN" and bad not in str(error)
+    assert config_error(METRICS_REFRESH="0").variable == "METRICS_REFRESH"
+
+
 def test_secret_values_not_echoed_in_errors():
     assert "hunter" not in str(config_error(API_HASH="hunter2hunter2"))
     assert "hunter" not in str(config_error(BOT_TOKEN="hunter2:hunter2"))

@@ -103,7 +103,12 @@ async def test_broadcast_to_300_people_with_blocked_ones_a_flood_wait_and_a_rest
     calls = telegram.rpc_log(bot, COPY)
     assert len(calls) == len(recipients) + 1      # one try each, plus the one refused with FLOOD_WAIT
     floods = [c for c in calls if c.error == "FLOOD_WAIT_1"]
-    assert len(floods) == 1
+    assert len(floods) == 1 and flood.hits == 1
+    # The flood wait came mid-broadcast: armed after 60 copies, with copies after it.
+    assert 60 <= calls.index(floods[0]) < len(calls) - 1
+    # Telegram refused each person who blocked the bot or deleted their account, once.
+    refused = Counter(c.error for c in calls if c.error and c.error != "FLOOD_WAIT_1")
+    assert refused == {"USER_IS_BLOCKED": len(blocked), "INPUT_USER_DEACTIVATED": len(deleted)}
     # Every sender held still for the second Telegram asked (copies already under way aside).
     assert not [c for c in calls if floods[0].at + 0.2 < c.at < floods[0].at + 0.95]
     # Copies start paced at BROADCAST_RATE; at most the senders' copies under way (8) can bunch up on arrival.

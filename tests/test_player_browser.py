@@ -294,7 +294,7 @@ async def test_the_bundle_page_wears_the_same_theme_on_a_phone_and_a_desktop(bro
     from FileStream.core.models import Bundle, StoredFile
     from FileStream.core.tokens import make_bundle_token, new_file_id
     from FileStream.web.app import build_app
-    from FileStream.web.fakes import MemoryBundles, MemoryBytes, MemoryFiles
+    from web_fakes import MemoryBundles, MemoryBytes, MemoryFiles
 
     now = datetime.now(timezone.utc)
     secret = b"s" * 32

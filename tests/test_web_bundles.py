@@ -16,7 +16,7 @@ from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.tokens import make_bundle_token, make_link_token, new_file_id
 from FileStream.services.bundle_zip import BundleArchive
 from FileStream.web.app import build_app
-from FileStream.web.fakes import MemoryBundles, MemoryBytes, MemoryFiles
+from web_fakes import MemoryBundles, MemoryBytes, MemoryFiles
 from test_web_pages import parse
 from zip_helpers import unzip_test
 

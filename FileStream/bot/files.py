@@ -11,12 +11,15 @@ from pyrogram import filters
 from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit
-from FileStream.bot.routing import on_callback, on_message
+from FileStream.bot.routing import data_starts_with, on_callback, on_message
 from FileStream.bot.stored import with_storage_copy
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
+# Page numbers come back from the person's client in callback data, which a client may
+# fill as it likes; beyond this the number is not ours (and would overflow MongoDB's skip).
+MAX_PAGE = 99_999
 
 
 async def on_files(ctx: BotContext, client, message) -> None:
@@ -25,7 +28,7 @@ async def on_files(ctx: BotContext, client, message) -> None:
 
 
 async def on_files_page(ctx: BotContext, client, query) -> None:
-    page = _int(query.data.removeprefix(keyboards.FILES_PAGE))
+    page = _page_number(query.data.removeprefix(keyboards.FILES_PAGE))
     text, markup = await _page(ctx, query.from_user.id, page)
     await query.answer()
     await edit(client, query.message.chat.id, query.message.id, text, markup=markup)
@@ -131,21 +134,18 @@ async def _own_live_file(ctx: BotContext, query, file_id: str):
     return file
 
 
-def _int(text: str) -> int:
-    try:
-        return max(0, int(text))
-    except ValueError:
+def _page_number(text: str) -> int:
+    """The page a button asks for; anything the bot would not have written means the first page,
+    and a page past the end is shown as the last one (see _page)."""
+    if not (text.isascii() and text.isdigit()):
         return 0
-
-
-def _starts(prefix: str):
-    return filters.create(lambda _, __, query: isinstance(query.data, str) and query.data.startswith(prefix))
+    return min(int(text[:6]), MAX_PAGE)
 
 
 def register(client, ctx: BotContext) -> None:
     on_message(client, ctx, on_files, filters.private & filters.command("files"))
-    on_callback(client, ctx, on_files_page, _starts(keyboards.FILES_PAGE))
-    on_callback(client, ctx, on_file_card, _starts(keyboards.FILE_CARD))
-    on_callback(client, ctx, on_file_delete, _starts(keyboards.FILE_DELETE))
-    on_callback(client, ctx, on_bundle_card, _starts(keyboards.BUNDLE_CARD))
-    on_callback(client, ctx, on_bundle_delete, _starts(keyboards.BUNDLE_DELETE))
+    on_callback(client, ctx, on_files_page, data_starts_with(keyboards.FILES_PAGE))
+    on_callback(client, ctx, on_file_card, data_starts_with(keyboards.FILE_CARD))
+    on_callback(client, ctx, on_file_delete, data_starts_with(keyboards.FILE_DELETE))
+    on_callback(client, ctx, on_bundle_card, data_starts_with(keyboards.BUNDLE_CARD))
+    on_callback(client, ctx, on_bundle_delete, data_starts_with(keyboards.BUNDLE_DELETE))

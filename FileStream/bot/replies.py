@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pyrogram.enums import ParseMode
+from pyrogram.errors import MessageNotModified
 from pyrogram.types import LinkPreviewOptions, ReplyParameters
 
 from FileStream.bot import keyboards, texts
@@ -24,9 +25,17 @@ async def send(client, chat_id: int, text: str, *, markup=None, reply_to: int | 
 
 
 async def edit(client, chat_id: int, message_id: int, text: str, *, markup=None):
-    return await client.edit_message_text(
-        chat_id, message_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
-        reply_markup=markup)
+    """Change a message's text and keyboard; None when it already showed exactly that.
+
+    A button pressed twice before the first edit arrived asks for the same edit again, and
+    Telegram answers MESSAGE_NOT_MODIFIED: the message already says what it should.
+    """
+    try:
+        return await client.edit_message_text(
+            chat_id, message_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
+            reply_markup=markup)
+    except MessageNotModified:
+        return None
 
 
 def file_links(ctx, record):

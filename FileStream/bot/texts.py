@@ -151,6 +151,10 @@ BANNED = "You are banned from using this bot. Messages you send will be ignored.
 JOIN_FIRST = "Please join our channel first, then tap <b>I joined</b>."
 JOIN_STILL_MISSING = "You have not joined the channel yet."
 JOINED = "Thanks for joining! Send me a file to get its links."
+# Said when the database cannot tell whether the person is banned: nothing is done for them.
+TRY_AGAIN_SHORTLY = "I cannot serve you right now. Please try again in a minute."
+# A press on a button this bot does not make (an old keyboard, a client sending what it likes).
+UNKNOWN_BUTTON = "That button no longer works."
 
 
 # -- about ------------------------------------------------------------------------------

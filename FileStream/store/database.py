@@ -38,6 +38,7 @@ class Deadlines:
     default: float = 5.0            # every call not named below: handlers, jobs, broadcast steps
     link_lookup: float = 3.0        # a link request; it answers 503 with Retry-After after this
     health: float = 1.0             # /health's ping: /health answers within 2 s
+    metrics: float = 2.0            # /metrics' counts; past it the scrape shows the last ones
     startup: float = 60.0           # connecting and making indexes
     listing: float = 120.0          # reading every recipient of a broadcast at once
     server_selection: float = 15.0  # the first answer at start-up; later each call's deadline bounds it

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from FileStream.services.bundle_zip import Crc32Keeper
 from FileStream.web import bundles as bundle_routes
@@ -44,6 +45,10 @@ _ROUTER_MESSAGES = {
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# The name after a link token is cosmetic and may be anything the file was called, a line
+# break included (%0A): "." alone stops at one, and the link would answer 404.
+_ANY_NAME = "{name:(?s:.*)}"
+
 
 @web.middleware
 async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -62,6 +67,26 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
             request, 500, "Something went wrong",
             "The server hit an unexpected problem. Please try again later.",
         )
+
+
+class HttpProtocolLog(logging.LoggerAdapter):
+    """The logger aiohttp's connection handler is given (`web.AppRunner(..., logger=...)`).
+
+    aiohttp logs every request it cannot parse (a bad URL, a bad header, a bad version)
+    as an error with a traceback and the raw request line, which may hold a link token.
+    A malformed request is the client's business: it gets its 400 and this log gets one
+    debug line naming the error. Anything else still goes out with its traceback.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        super().__init__(logger or logging.getLogger(f"{__name__}.http"), {})
+
+    def exception(self, msg, *args, exc_info=True, **kwargs) -> None:
+        error = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(error, HttpProcessingError):
+            self.logger.debug("Refused a malformed HTTP request (%s %s)", error.code, type(error).__name__)
+            return
+        self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
 
 
 def build_app(
@@ -95,8 +120,9 @@ def build_app(
     bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
         it every bundle link answers 404.
 
-    Run it with `web.AppRunner(app, handler_cancellation=True)` so a client disconnect
-    cancels its handler at once; without it the handler still notices within a second.
+    Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
+    a client disconnect cancels its handler at once (without it the handler still notices
+    within a second) and malformed requests do not fill the log with tracebacks.
     """
     if not link_secret:
         raise ValueError("link_secret is empty")
@@ -129,13 +155,13 @@ def build_app(
     app.router.add_get("/watch/{token}", pages.watch)
     app.router.add_get("/thumb/{token}", pages.thumbnail)
     app.router.add_get("/stream/{token}", file_routes.stream)
-    app.router.add_get("/stream/{token}/{name:.*}", file_routes.stream)
+    app.router.add_get("/stream/{token}/" + _ANY_NAME, file_routes.stream)
     app.router.add_get("/dl/{token}", file_routes.download)
-    app.router.add_get("/dl/{token}/{name:.*}", file_routes.download)
+    app.router.add_get("/dl/{token}/" + _ANY_NAME, file_routes.download)
     app.router.add_get("/b/{token}", bundle_routes.page)
     app.router.add_get("/b/{token}/zip", bundle_routes.archive)
-    app.router.add_get("/b/{token}/zip/{name:.*}", bundle_routes.archive)
+    app.router.add_get("/b/{token}/zip/" + _ANY_NAME, bundle_routes.archive)
     app.router.add_get("/b/{token}/m3u", bundle_routes.playlist)
-    app.router.add_get("/b/{token}/m3u/{name:.*}", bundle_routes.playlist)
+    app.router.add_get("/b/{token}/m3u/" + _ANY_NAME, bundle_routes.playlist)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app

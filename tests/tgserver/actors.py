@@ -160,8 +160,12 @@ class Person:
 
     # ------------------------------------------------------------------ buttons
     async def press_button(self, bot: Bot, message_id: int, callback_data: bytes | str, timeout: float = 10,
-                           channel: Channel | None = None) -> str | None:
-        """Presses an inline button; returns the text of the bot's setBotCallbackAnswer (None if empty)."""
+                           channel: Channel | None = None, any_data: bool = False) -> str | None:
+        """Presses an inline button; returns the text of the bot's setBotCallbackAnswer (None if empty).
+
+        `any_data`: press with data the message's buttons do not carry, as a press on a keyboard
+        an earlier version of the bot made, or a client sending what it likes, would arrive.
+        """
         data = callback_data.encode() if isinstance(callback_data, str) else bytes(callback_data)
         if channel is not None:
             message = channel.messages.get(message_id)
@@ -169,7 +173,7 @@ class Person:
             message = self.world.private_messages.get(message_id)
         if message is None or message.deleted or not message.visible_to(self.user):
             raise LookupError(f"{self.user.name} cannot see message {message_id}")
-        if not any(b.callback_data == data for row in message.buttons for b in row):
+        if not any_data and not any(b.callback_data == data for row in message.buttons for b in row):
             raise LookupError(f"message {message_id} has no button with data {data!r}: {message.buttons}")
         loop = asyncio.get_running_loop()
         query_id = self.world.new_query_id()

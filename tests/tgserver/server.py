@@ -197,6 +197,7 @@ class TelegramServer:
             await stop_client(client)
         self.clients.clear()
         self.stopping = True
+        self.faults.stop()
         for dc in self.dcs.values():
             await dc.stop()
         tasks = [t for t in self._tasks if not t.done()]
@@ -260,14 +261,13 @@ class TelegramServer:
         index = len(self.rpc_calls)
         self.rpc_calls.append((name, connection.dc.dc_id, time.monotonic(), session.auth_key))
         try:
-            if self.faults.latency:
-                await asyncio.sleep(self.faults.latency)
+            await self.faults.delay()
             handler = self.handlers.get(type(inner))
             if handler is None:
                 raise RpcFail(400, f"METHOD_NOT_SUPPORTED_{name}")
             if handler.needs_auth and session.auth_key.account is None:
                 raise RpcFail(401, "AUTH_KEY_UNREGISTERED")
-            self.faults.check(session.auth_key.account, name)
+            await self.faults.before_answer(session.auth_key.account, name, inner, connection.dc.dc_id)
             ctx = Ctx(self, connection, session, msg_id, without_updates)
             result = await handler.fn(ctx, inner)
             if isinstance(result, Serialized):
@@ -291,6 +291,8 @@ class TelegramServer:
             code, message = self._bug_answer(session, name)
             self.rpc_errors[index] = message
             body = raw.types.RpcError(error_code=code, error_message=message).write()
+        if index in self.rpc_errors:
+            self.world.notify()  # so a test can wait_until an error shows in rpc_log
         target = connection if not connection.closed else session.connection
         if target is not None:
             await target.send_rpc_result(session, msg_id, body)

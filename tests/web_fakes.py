@@ -1,4 +1,4 @@
-"""In-memory FileLookup and ByteSource, for tests of the web layer and local demos."""
+"""In-memory FileLookup, BundleLookup and ByteSource: test doubles for the web layer (never shipped in FileStream/)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ class MemoryBytes:
 
     `chunk_size` shapes the stream; `fail_after` makes it raise once that many bytes of
     a stream were yielded (0: before the first byte); `delay` sleeps before each chunk.
-    It records every stream it opened and whether it was closed, for tests to inspect.
+    It records every stream it opened, whether it was closed and where a failure struck
+    (`failed`: the stream and the bytes yielded before it), for tests to inspect.
     """
 
     contents: dict[str, bytes] = field(default_factory=dict)
@@ -38,6 +39,7 @@ class MemoryBytes:
     delay: float = 0.0
     opened: list[tuple[str, int, int]] = field(default_factory=list)
     closed: list[tuple[str, int, int]] = field(default_factory=list)
+    failed: list[tuple[tuple[str, int, int], int]] = field(default_factory=list)
 
     def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
         return self._stream(file, start, end)
@@ -51,6 +53,7 @@ class MemoryBytes:
             position = start
             while position <= end:
                 if self.fail_after is not None and yielded >= self.fail_after:
+                    self.failed.append((key, yielded))
                     raise ConnectionError("fake source failure")
                 if self.delay:
                     await asyncio.sleep(self.delay)
