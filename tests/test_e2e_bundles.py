@@ -138,7 +138,8 @@ async def test_an_album_of_four_files_becomes_one_bundle_whose_page_lists_them_a
                 assert code == 200 and data == expected
 
             # /files shows the bundle as one entry, not its four files; its card counts what
-            # was fetched above: 8 links and 2 playlist entries, each from byte 0.
+            # was fetched above, each from byte 0: 8 links, 2 playlist entries and the ZIP
+            # (which sends each of the four files whole: a download of each).
             await service.usage.wait_idle()
             await service.usage_job.next_pass()
             await person.send_command(bot, "files")
@@ -148,7 +149,7 @@ async def test_an_album_of_four_files_becomes_one_bundle_whose_page_lists_them_a
             card = await person.next_edit(bot)
             while card.message_id != listing.message_id:   # the album's status message was edited before
                 card = await person.next_edit(bot)
-            assert "Downloads and plays: 10 (" in card.text
+            assert "Downloads and plays: 14 (" in card.text
 
 
 async def test_bundle_then_twelve_files_then_done_gives_one_link_for_all_of_them(telegram, stack_settings):

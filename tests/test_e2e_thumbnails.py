@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from html.parser import HTMLParser
 
+from FileStream.telegram.thumbnails import Thumbnails
 from service_harness import http_client, make_world, running_service, send_and_get_links
 
 POSTER = b"\xff\xd8\xff\xe0" + b"a frame of the film " * 400
@@ -89,3 +90,26 @@ async def test_a_thumbnail_telegram_refused_is_not_remembered_and_the_next_view_
             assert refusal.hits == 1
             async with http.get(poster) as response:
                 assert response.status == 200 and await response.read() == POSTER
+
+
+async def test_the_poster_cache_keeps_what_fits_its_bound_and_fetches_an_evicted_one_again(telegram, stack_settings):
+    """The cache is bounded by bytes, least recently shown out first: with room for two posters,
+    a third pushes out the one not shown for longest, which is fetched again when next shown."""
+    world = make_world(telegram)
+    posters = [b"\xff\xd8\xff\xe0" + f"poster {n} ".encode() * 700 for n in range(3)]
+    async with running_service(stack_settings(world, RATE_LIMIT_FILES=0)) as service:
+        for n, poster in enumerate(posters):
+            await send_and_get_links(world, b"film" * 1000 + bytes([n]), f"Film {n}.mp4", kind="video",
+                                     mime_type="video/mp4", thumb=poster)
+        films, _total = await service.db.files.list_by_owner(world.person.id, service.clock(), 0)
+        first, second, third = sorted(films, key=lambda f: f.file_name)
+        # The service's own pool and media connections, with a cache two posters large.
+        thumbnails = Thumbnails(service.pool, service.sessions, cache_bytes=2 * len(posters[0]) + 100)
+        reads = len(telegram.rpc_log(method="upload.GetFile"))
+
+        shown = [await thumbnails.thumbnail(film) for film in (first, second, first, third)]
+        assert shown == [posters[0], posters[1], posters[0], posters[2]]
+        assert thumbnails.fetched == 3, "the first film's poster came from the cache the second time"
+        assert await thumbnails.thumbnail(first) == posters[0] and thumbnails.fetched == 3
+        assert await thumbnails.thumbnail(second) == posters[1] and thumbnails.fetched == 4, "pushed out, fetched again"
+        assert len(telegram.rpc_log(method="upload.GetFile")) == reads + 4

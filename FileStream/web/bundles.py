@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,8 +25,8 @@ from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.playlist import M3U_CONTENT_TYPE, PlaylistItem, is_playable, m3u_playlist
 from FileStream.core.tokens import BundleClaim, log_ref, make_link_token, read_bundle_token
 from FileStream.services.bundle_zip import BundleArchive
-from FileStream.web.context import CONTEXT, render_page
-from FileStream.web.files import request_facts, send_body, send_headers_only
+from FileStream.web.context import CONTEXT, WebContext, render_page
+from FileStream.web.files import notify_observer, request_facts, send_body, send_headers_only
 from FileStream.web.links import LinkRefused, link_expired, link_not_found, lookup_failed
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,45 @@ class OpenBundle:
     def file_token(self, file: StoredFile) -> str:
         """The token of one file's own links (they live as long as the file)."""
         return make_link_token(self.secret, file.id, file.expires_at)
+
+
+class ObservedSource:
+    """The byte source as a ZIP reads it: each file's part of the archive is told to the stream
+    observer as a body of that file, like a /dl response of the same bytes.
+
+    So "bytes served" (/metrics, /botstats) includes the files' bytes in ZIPs, and a file
+    whose data a ZIP response sends from its first byte counts as downloaded (the rule of
+    core.usage: from byte 0, not a probe). The ZIP's own headers and central directory are
+    not file content and are not counted. The CRC-32 pass of Crc32Keeper reads the plain
+    source: those bytes go to nobody.
+    """
+
+    def __init__(self, ctx: WebContext) -> None:
+        self._ctx = ctx
+
+    async def stream(self, file: StoredFile, start: int, end: int):
+        notify_observer(self._ctx, "stream_started", file, start, end)
+        sent = handed = 0
+        result = "source_error"
+        try:
+            async with aclosing(self._ctx.source.stream(file, start, end)) as chunks:
+                async for chunk in chunks:
+                    handed = len(chunk)
+                    yield chunk
+                    # Resumed: the ZIP stream asked for more, so that chunk was written.
+                    sent, handed = sent + handed, 0
+            result = "complete"
+        except (GeneratorExit, asyncio.CancelledError):
+            # Closed: the response ended. After the last chunk of a part that ends the
+            # response (it asks for nothing more once it has its bytes) that part is whole;
+            # in the middle of one, the client went away and the chunk in hand was not sent.
+            if sent + handed == end - start + 1:
+                sent, result = sent + handed, "complete"
+            else:
+                result = "client_gone"
+            raise
+        finally:
+            notify_observer(self._ctx, "stream_finished", file, sent, result)
 
 
 async def open_bundle(request: web.Request) -> OpenBundle:
@@ -174,5 +215,5 @@ async def archive(request: web.Request) -> web.StreamResponse:
         return await send_headers_only(request, outcome)
     window = outcome.window
     assert window is not None
-    return await send_body(request, outcome, zipped.stream(window.start, window.end, ctx.source, ctx.crcs),
-                           f"bundle {link.bundle.ref} (ZIP)")
+    chunks = zipped.stream(window.start, window.end, ObservedSource(ctx), ctx.crcs)
+    return await send_body(request, outcome, chunks, f"bundle {link.bundle.ref} (ZIP)")
