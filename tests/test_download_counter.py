@@ -25,6 +25,14 @@ def serve(counter: DownloadCounter, file: StoredFile, start: int, end: int, sent
     counter.stream_finished(file, end - start + 1 if sent is None else sent, "complete")
 
 
+async def a_stored_file(database) -> tuple[Clock, StoredFile]:
+    """A clock from the real time and file "a", in the database (counts go onto its record)."""
+    clock = Clock()
+    file = stored("a", now=clock())
+    await database.files.insert(file)
+    return clock, file
+
+
 class RefusingStore:
     """A store whose writes fail until told otherwise, and that records what it was given."""
 
@@ -41,9 +49,7 @@ class RefusingStore:
 
 
 async def test_many_responses_are_one_write_with_their_sums(database):
-    clock = Clock()
-    file = stored("a", now=clock())
-    await database.files.insert(file)
+    clock, file = await a_stored_file(database)
     counter = DownloadCounter(database.usage, clock)
     for _ in range(3):
         serve(counter, file, 0, file.file_size - 1)
@@ -58,9 +64,7 @@ async def test_many_responses_are_one_write_with_their_sums(database):
 
 
 async def test_a_download_counts_when_its_body_starts_and_its_bytes_when_it_ends(database):
-    clock = Clock()
-    file = stored("a", now=clock())
-    await database.files.insert(file)
+    clock, file = await a_stored_file(database)
     counter = DownloadCounter(database.usage, clock)
     counter.stream_started(file, 0, file.file_size - 1)
     await counter.flush()
@@ -72,9 +76,7 @@ async def test_a_download_counts_when_its_body_starts_and_its_bytes_when_it_ends
 
 
 async def test_counts_the_database_refused_are_written_by_the_next_flush(database, caplog):
-    clock = Clock()
-    file = stored("a", now=clock())
-    await database.files.insert(file)
+    clock, file = await a_stored_file(database)
     store = RefusingStore(database.usage)
     counter = DownloadCounter(store, clock)
     serve(counter, file, 0, file.file_size - 1)
@@ -87,9 +89,7 @@ async def test_counts_the_database_refused_are_written_by_the_next_flush(databas
 
 
 async def test_a_flush_cancelled_mid_write_still_writes_its_batch_exactly_once(database):
-    clock = Clock()
-    file = stored("a", now=clock())
-    await database.files.insert(file)
+    clock, file = await a_stored_file(database)
     entered, release = asyncio.Event(), asyncio.Event()
 
     class SlowStore:
@@ -112,9 +112,7 @@ async def test_a_flush_cancelled_mid_write_still_writes_its_batch_exactly_once(d
 
 
 async def test_a_night_of_watching_counts_on_the_day_each_part_happened(database):
-    clock = Clock()
-    file = stored("a", now=clock())
-    await database.files.insert(file)
+    clock, file = await a_stored_file(database)
     counter = DownloadCounter(database.usage, clock)
     counter.stream_started(file, 0, file.file_size - 1)
     day_one = day_of(clock())

@@ -149,12 +149,16 @@ async def test_player_element_follows_the_type(site, name, mime, element):
     assert_nothing_inline(tags)
 
 
-async def test_a_video_gets_its_thumbnail_as_poster_from_our_own_origin(site_with_posters):
-    client, files, _ = site_with_posters
-    file = files.add(stored("clip.mp4", "video/mp4"))
-    token = make_link_token(SECRET, file.id, None)
+async def watch_page(site, name: str, mime: str):
+    """A file of that name and type is added; its link token, and its watch page (response, tags)."""
+    client, files, *_ = site
+    token = make_link_token(SECRET, files.add(stored(name, mime)).id, None)
     async with client.get(f"/watch/{token}") as r:
-        tags = parse(await r.text())
+        return token, r, parse(await r.text())
+
+
+async def test_a_video_gets_its_thumbnail_as_poster_from_our_own_origin(site_with_posters):
+    token, r, tags = await watch_page(site_with_posters, "clip.mp4", "video/mp4")
     [video] = tags.find("video")
     assert video["poster"] == f"/thumb/{token}"
     assert "img-src 'self'" in r.headers["Content-Security-Policy"]
@@ -162,11 +166,7 @@ async def test_a_video_gets_its_thumbnail_as_poster_from_our_own_origin(site_wit
 
 
 async def test_an_audio_file_gets_a_player_and_a_cover_shown_only_once_it_loads(site_with_posters):
-    client, files, _ = site_with_posters
-    file = files.add(stored("song.mp3", "audio/mpeg"))
-    token = make_link_token(SECRET, file.id, None)
-    async with client.get(f"/watch/{token}") as r:
-        tags = parse(await r.text())
+    token, _r, tags = await watch_page(site_with_posters, "song.mp3", "audio/mpeg")
     [audio] = tags.find("audio")
     assert audio["src"] == stream_url(PUBLIC, token, "song.mp3") and "controls" in audio
     [cover] = [img for img in tags.find("img") if img.get("class") == "cover"]
@@ -175,11 +175,7 @@ async def test_an_audio_file_gets_a_player_and_a_cover_shown_only_once_it_loads(
 
 
 async def test_an_image_is_previewed_inline_and_opens_full_size(site_with_posters):
-    client, files, _ = site_with_posters
-    file = files.add(stored("photo.jpg", "image/jpeg"))
-    token = make_link_token(SECRET, file.id, None)
-    async with client.get(f"/watch/{token}") as r:
-        tags = parse(await r.text())
+    token, _r, tags = await watch_page(site_with_posters, "photo.jpg", "image/jpeg")
     surl = stream_url(PUBLIC, token, "photo.jpg")
     [preview] = [img for img in tags.find("img") if img.get("class") == "preview"]
     assert preview["src"] == surl and preview["alt"] == "photo.jpg"
