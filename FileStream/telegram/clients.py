@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pyrogram import Client
 
+from FileStream.telegram.pacing import PacedClient
 from FileStream.telegram.pool import PoolMember
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,10 @@ def session_name(token: str) -> str:
 
 
 def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, workers: int,
-                 receives_updates: bool) -> Client:
+                 receives_updates: bool) -> PacedClient:
+    """A bot client whose every message send and edit keeps within Telegram's limits (pacing.py)."""
     Path(session_dir).mkdir(parents=True, exist_ok=True)
-    return Client(
+    return PacedClient(
         session_name(token),
         api_id=api_id,
         api_hash=api_hash,
@@ -42,8 +44,9 @@ def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, wo
         workdir=session_dir,
         workers=workers,
         no_updates=not receives_updates,
-        # The library sleeps through short FLOOD_WAITs of the conversation itself; the
-        # streamer handles its own (it asks with sleep_threshold=0 and moves on).
+        # Calls wait out FLOOD_WAITs up to this long (message sends: the pacer holds every
+        # send to that chat meanwhile); the streamer and the broadcast ask with
+        # sleep_threshold=0 and handle their own.
         sleep_threshold=30,
     )
 
