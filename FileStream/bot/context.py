@@ -27,6 +27,9 @@ class BotContext:
     clock: Callable[[], datetime]
     started_at: datetime
     bot_username: str = ""
+    # False when Telegram refuses buttons that link to PUBLIC_URL (its host has no dot):
+    # the links then go as text only.
+    link_buttons: bool = True
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)

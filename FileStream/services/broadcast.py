@@ -240,6 +240,7 @@ class BroadcastEngine:
         self._max_flood_retries = max_flood_retries
         self._epoch = clock()
         self._bucket = TokenBucket(rate_per_second)
+        self._paused_until_us = 0
         self._gate = asyncio.Lock()     # one sender at a time waits on the bucket
         self._save_lock = asyncio.Lock()  # progress snapshots reach MongoDB in order
         self._run: _Run | None = None
@@ -379,10 +380,16 @@ class BroadcastEngine:
                 return "sent"
             except FloodWait as flood:
                 wait = int(flood.value or 0)
+                until = self._now_us() + wait * MICROSECONDS
                 # The verdict is on the bot, not on this call: hold every sender.
-                self._bucket.pause_until(self._now_us() + wait * MICROSECONDS)
-                log.warning("Broadcast %s: FLOOD_WAIT %s s at user %s; all senders paused",
-                            broadcast.id, wait, user_id)
+                self._bucket.pause_until(until)
+                # Said once per verdict, not by every sender it stopped (whole seconds: the
+                # same verdict told again later rounds up to a slightly later end).
+                said = until <= self._paused_until_us + MICROSECONDS
+                self._paused_until_us = max(self._paused_until_us, until)
+                if not said:
+                    log.warning("Broadcast %s: FLOOD_WAIT %s s at user %s; all senders paused",
+                                broadcast.id, wait, user_id)
             except _GONE as error:
                 log.debug("Broadcast %s: user %s is gone (%s)", broadcast.id, user_id, error.ID)
                 return "blocked"
