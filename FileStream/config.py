@@ -47,7 +47,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
-    ("BROADCAST_RATE", "25", "broadcast messages per second"),
+    ("BROADCAST_RATE", "25", "broadcast messages per second (never faster than Telegram takes, about 28)"),
     ("UPLOAD_DIR", "", "directory for web uploads; empty: uploads off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
     ("DATA_DIR", "data", "directory for the embedded database"),

@@ -45,7 +45,7 @@ class VirtualTime:
     async def run(self, *coroutines):
         tasks = [asyncio.ensure_future(c) for c in coroutines]
         while not all(t.done() for t in tasks):
-            for _ in range(20):  # let every runnable task get to its next sleep
+            for _ in range(4):  # let every runnable task get to its next sleep
                 await asyncio.sleep(0)
             if self._sleepers and not all(t.done() for t in tasks):
                 wake, _, waiter = heapq.heappop(self._sleepers)

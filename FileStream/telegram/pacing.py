@@ -127,19 +127,45 @@ class Pacer:
 
     async def _one_turn(self, chat: Chat, state: _ChatState, patience: float) -> None:
         while True:
+            await self._until_chat_ready(chat, state, patience)
+            # Chats ready to send queue for the overall bucket one behind the other, so only
+            # the first of them watches the clock (no herd waking for every token).
+            async with self._overall.turn:
+                while True:
+                    now = self._now_us()
+                    if state.held_until_us > now:
+                        break  # this chat was held meanwhile: wait for it without holding up the others
+                    held = self._overall.held_until_us - now
+                    if held > 0:
+                        self._check_patience(chat, held, patience)
+                        await self._sleep(held / MICROSECONDS)
+                        continue
+                    wait = self._overall.bucket.wait_us(now)
+                    if wait:
+                        await self._sleep(wait / MICROSECONDS)
+                        continue
+                    # This chat's bucket stays ready: only this task (holding its turn) takes from it.
+                    state.bucket.try_take(now)
+                    self._overall.bucket.try_take(now)
+                    return
+
+    async def _until_chat_ready(self, chat: Chat, state: _ChatState, patience: float) -> None:
+        while True:
             now = self._now_us()
-            held = max(state.held_until_us, self._overall.held_until_us) - now
+            held = state.held_until_us - now
             if held > 0:
-                if held > patience * MICROSECONDS:
-                    raise ChatHeld(chat, math.ceil(held / MICROSECONDS))
+                self._check_patience(chat, held, patience)
                 await self._sleep(held / MICROSECONDS)
                 continue
-            wait = max(state.bucket.wait_us(now), self._overall.bucket.wait_us(now))
+            wait = state.bucket.wait_us(now)
             if not wait:
-                state.bucket.try_take(now)
-                self._overall.bucket.try_take(now)
                 return
             await self._sleep(wait / MICROSECONDS)
+
+    @staticmethod
+    def _check_patience(chat: Chat, held_us: int, patience: float) -> None:
+        if held_us > patience * MICROSECONDS:
+            raise ChatHeld(chat, math.ceil(held_us / MICROSECONDS))
 
     def flood(self, chat: Chat, seconds: float) -> None:
         """Telegram answered FLOOD_WAIT_`seconds` to a send to `chat`: hold that chat, and every
