@@ -101,14 +101,14 @@ async def test_without_the_right_to_edit_posts_the_posts_stay_and_it_is_said_onc
     caplog.set_level(logging.INFO, logger="FileStream")
     async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id)) as service:
         posts = [await editor.post_file(movies, f"film {n}".encode(), file_name=f"film{n}.mkv") for n in range(3)]
-        await eventually(lambda: len([r for r in caplog.records if "post stays without link buttons" in r.getMessage()
-                                      or "may not edit posts" in r.getMessage()]) == 3)
+        refused = await telegram.wait_until(
+            lambda: len(edits := telegram.rpc_log(world.main_bot, "messages.EditMessage")) == 3 and edits)
+        assert [c.error for c in refused] == ["MESSAGE_AUTHOR_REQUIRED"] * 3
+        await eventually(lambda: len([r for r in caplog.records if "without link buttons" in r.getMessage()]) == 3)
 
         warned = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("FileStream")]
         assert len(warned) == 1, [r.getMessage() for r in warned]
         assert "right to edit messages of others" in warned[0].getMessage() and warned[0].exc_info is None
-        refused = [c for c in telegram.rpc_log(world.main_bot, "messages.EditMessage") if c.error]
-        assert [c.error for c in refused] == ["MESSAGE_AUTHOR_REQUIRED"] * 3
         for n, post in enumerate(posts):
             assert not post.deleted and post.buttons == [] and post.media.read() == f"film {n}".encode()
         assert len([f async for f in _channel_files(service)]) == 3, "every file is stored all the same"

@@ -64,10 +64,11 @@ async def test_a_second_file_while_one_is_active_gets_a_polite_answer_and_nothin
     person, bot = world.person, world.main_bot
     clock = Clock()
     async with running_service(stack_settings(world), clock) as service:
-        telegram.faults.flood_wait(bot, READ_BACK, seconds=25, times=1)
+        flood = telegram.faults.flood_wait(bot, READ_BACK, seconds=25, times=1)
         await person.send_file(bot, b"first", file_name="first.txt")
         status = await person.next_message(bot)
         assert "Storing your file" in status.text
+        assert flood.hits == 1, "the read-back met the FLOOD_WAIT: the request is stuck storing"
 
         await person.send_file(bot, b"second", file_name="second.txt")
         busy = await person.next_message(bot)
@@ -97,6 +98,8 @@ async def test_a_second_file_while_one_is_active_gets_a_polite_answer_and_nothin
         # The request is over, so the next file goes through.
         sent = await send_and_get_links(world, b"third", "third.txt")
         assert sent.links is not None
+        # The first read-back was refused once and never tried again; the second file was never stored.
+        assert [c.error for c in telegram.rpc_log(bot, READ_BACK)] == ["FLOOD_WAIT_25", None]
 
 
 async def test_a_request_still_open_after_the_timeout_is_ended_and_the_person_told(telegram, stack_settings):
@@ -104,9 +107,10 @@ async def test_a_request_still_open_after_the_timeout_is_ended_and_the_person_to
     person, bot = world.person, world.main_bot
     clock = Clock()
     async with running_service(stack_settings(world, REQUEST_TIMEOUT=60), clock) as service:
-        telegram.faults.flood_wait(bot, READ_BACK, seconds=25, times=1)
+        flood = telegram.faults.flood_wait(bot, READ_BACK, seconds=25, times=1)
         await person.send_file(bot, b"slow", file_name="slow.bin")
         status = await person.next_message(bot)
+        assert flood.hits == 1, "the read-back met the FLOOD_WAIT: the request is stuck storing"
 
         clock.advance(seconds=30)
         report = await run_job(service, "stale requests")
@@ -124,6 +128,7 @@ async def test_a_request_still_open_after_the_timeout_is_ended_and_the_person_to
         await person.send_command(bot, "status")
         assert "no file request in progress" in (await person.next_message(bot)).text
         assert (await service.db.files.list_by_owner(person.id, clock(), 0))[1] == 0
+        assert [c.error for c in telegram.rpc_log(bot, READ_BACK)] == ["FLOOD_WAIT_25"], "never tried again"
 
 
 async def test_links_say_when_they_expire_warn_once_and_end_with_410(telegram, stack_settings):
@@ -170,10 +175,10 @@ async def test_a_file_that_cannot_be_stored_ends_the_request_as_failed_in_words(
         failed = await person.next_message(bot)
         assert "Failed. I could not store your file right now" in failed.text and links_in(failed) is None
         assert "Traceback" not in failed.text
-        assert telegram.rpc_log(bot, "messages.SendMedia")[-1].error == "CHAT_ADMIN_REQUIRED"
         [doc] = [d async for d in service.db.db["requests"].find({"user_id": person.id})]
         assert doc["state"] == "failed"
 
         world.bin_channel.set_rights(bot, post_messages=True)
         sent = await send_and_get_links(world, b"lucky", "lucky.txt")
         assert sent.links is not None
+        assert [c.error for c in telegram.rpc_log(bot, "messages.SendMedia")] == ["CHAT_ADMIN_REQUIRED", None]

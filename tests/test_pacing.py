@@ -209,8 +209,8 @@ def test_paced_sends_pass_telegrams_limits_even_with_network_jitter(requests, de
 async def test_a_pacer_wrong_about_the_limits_still_honours_telegrams_verdict(telegram):
     """Telegram is stricter than this client thinks: the FLOOD_WAIT it answers holds every send
     that follows, so none is sent while the verdict holds, and each message arrives once."""
-    # Faster than Telegram's own figures so the story takes a second, not ten.
-    telegram.limits.relax(private_chat_per_second=10.0, private_chat_burst=3)
+    # Faster than Telegram's own figures so the story takes a few seconds, not ten.
+    telegram.limits.relax(private_chat_per_second=2.0, private_chat_burst=3)
     world = telegram.world
     bot = world.add_bot(username="paced_bot")
     alice = world.add_user(first_name="Alice")
@@ -229,7 +229,7 @@ async def test_a_pacer_wrong_about_the_limits_still_honours_telegrams_verdict(te
 
 
 async def test_a_caller_that_will_not_wait_gets_flood_wait_back_while_the_verdict_holds(telegram):
-    telegram.limits.relax(private_chat_per_second=10.0, private_chat_burst=1)
+    telegram.limits.relax(private_chat_burst=1)  # a second between two messages to one person
     world = telegram.world
     bot = world.add_bot(username="impatient_bot")
     alice = world.add_user(first_name="Alice")

@@ -295,6 +295,8 @@ class TelegramServer:
             code, message = self._bug_answer(session, name)
             self.rpc_errors[index] = message
             body = raw.types.RpcError(error_code=code, error_message=message).write()
+        if index in self.rpc_errors:
+            self.world.notify()  # so a test can wait_until an error shows in rpc_log
         target = connection if not connection.closed else session.connection
         if target is not None:
             await target.send_rpc_result(session, msg_id, body)
