@@ -215,7 +215,7 @@ async def test_a_pacer_wrong_about_the_limits_still_honours_telegrams_verdict(te
     bot = world.add_bot(username="paced_bot")
     alice = world.add_user(first_name="Alice")
     world.private_chat(alice, bot)
-    too_generous = SendingLimits(private_chat_per_second=9.0, private_chat_burst=6)
+    too_generous = SendingLimits(private_chat_per_second=9.0, private_chat_burst=8)
     client = make_bot_client(telegram, bot, client_class=PacedClient, limits=too_generous)
     await client.start()
     await asyncio.gather(*(client.send_message(alice.id, f"message {n}") for n in range(8)))

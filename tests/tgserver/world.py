@@ -179,7 +179,7 @@ class Photo:
             longest = max(self.w, self.h)
             for type_, side in PHOTO_THUMB_SIZES:
                 scale = side / longest
-                length = max(16, min(self.content.size, int(self.content.size * scale * scale)))
+                length = max(16, min(self.content.size, int(self.content.size * scale * scale), 1 << 20))
                 data = random.Random(f"{self.id}:{type_}").randbytes(length)
                 self.sizes.append(PhotoSize(type_, round(self.w * scale), round(self.h * scale), BytesContent(data)))
             self.sizes.append(PhotoSize("y", self.w, self.h, self.content))
