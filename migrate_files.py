@@ -1,36 +1,49 @@
 """Migrate an existing FileStreamBot (or older FileStream) database to FileStream's current schema.
 
-    python migrate_files.py --source-url URL --source-db NAME
+    python migrate_files.py            # DATABASE_URL from the environment or .env, in place
+    python migrate_files.py [--source-url URL] [--source-db NAME]
                             [--target-url URL] [--target-db NAME] [--bin-channel ID]
-                            [--file-ttl SECONDS] [--dry-run]
+                            [--file-ttl SECONDS] [--dry-run] [--progress]
+                            [--repost [--repost-rate PER_MINUTE]]
+
+Where it reads
+  --source-url defaults to DATABASE_URL (environment, else .env). --source-db defaults to
+  SESSION_NAME (FileStreamBot names its database after it), else the database in the URL's
+  path, else FileStream (FileStreamBot's default). The target defaults to the source.
 
 What it reads
   FileStreamBot deployments: `users` ({id, join_date}), `blacklist` / `banned`
   ({id or user_id, ban_date}), and `file` or `files` ({_id: ObjectId, user_id, file_id,
-  file_unique_id, file_name, file_size, mime_type, time, maybe file_ids and the copy's
-  message_id / msg_id in the storage channel}).
-  FileStream schema version 1: file records without `source` (and permanent ones without
-  `expires_at`). Version 2 is what FileStream/store writes.
+  file_unique_id, file_name, file_size, mime_type, time, maybe file_ids and, in some
+  forks, the copy's message_id / msg_id in the storage channel}).
+  FileStream schema versions 1 and 2: file records without `source` (and permanent ones
+  without `expires_at`) are completed. Version 3 is what FileStream/store reads.
 
 What it writes
   Our `files` records keep the old id in `legacy_id` (unique index), so a second run finds
-  them and changes nothing; our `users` records are keyed by the Telegram id already.
+  them and changes nothing, and the old links (/dl/<id>, /watch/<id>, ?start=file_<id>)
+  find them (LEGACY_LINKS); our `users` records are keyed by the Telegram id already.
   When source and target are the same database, old documents that sit in a collection we
   use (`users`, `files`) move to `legacy_users` / `legacy_files` instead of being deleted.
   Migrated files that had no expiry keep none (they were permanent links) unless
   --file-ttl is given; then they expire that long after the migration.
-  Files without a copy in the storage channel cannot be streamed by FileStream (every bot
-  reads its own file id from that copy): they are skipped and counted.
+  FileStreamBot kept no storage-channel message, only file ids. Such a file keeps them
+  (`legacy_file_ids`) and is counted as "needing a storage copy": the service re-sends it
+  into BIN_CHANNEL by its file id the first time it is needed (no bytes are uploaded).
+  Only a file with neither a message nor a usable file id is skipped, with the reason.
+  --repost makes those copies right away instead, paced (20 a minute by default, Telegram's
+  pace for posts into one channel), with a progress bar; it is resumable and safe beside a
+  running service (the same claims in MongoDB), and needs the bot settings FileStream reads.
 
-Exit codes: 0 done, 1 unexpected failure (traceback), 2 the database cannot be reached,
-its schema is unknown or newer, or the arguments are wrong (one line on stderr).
+Exit codes: 0 done, 1 unexpected failure (traceback), 2 no database named, the database
+cannot be reached, its schema is unknown or newer, or the arguments are wrong (one line
+on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import os
 import sys
 from collections import Counter
@@ -38,6 +51,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from bson import ObjectId
 from pymongo import AsyncMongoClient, UpdateOne
@@ -49,10 +63,13 @@ from tqdm import tqdm
 from FileStream.config import mask_url
 from FileStream.core.mime import effective_mime_type
 from FileStream.core.models import StoredFile
+from FileStream.core.storage_copy import known_file_ids
 from FileStream.core.tokens import new_file_id
 from FileStream.store.database import Database
+from FileStream.store.files import file_document
 
-SCHEMA_VERSION = 2
+# 3: a file record may have no storage message yet (storage_*_id null, legacy_file_ids).
+SCHEMA_VERSION = 3
 SCHEMA_KEY = "schema_version"  # a settings document: {_id: "schema_version", value: N}
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 BATCH = 500
@@ -69,8 +86,8 @@ MESSAGE_ID_FIELDS = ("storage_message_id", "message_id", "msg_id", "log_msg_id",
 CHAT_ID_FIELDS = ("storage_chat_id", "chat_id", "channel_id", "bin_channel")
 MEDIA_KINDS = ("document", "video", "audio", "voice", "animation", "video_note", "photo")
 
-NO_MESSAGE = "no storage message id (cannot be streamed)"
-NO_CHANNEL = "no storage channel (pass --bin-channel)"
+NO_MESSAGE = "no storage message id and no usable file id (cannot be streamed)"
+NO_CHANNEL = "no storage channel (pass --bin-channel) and no usable file id"
 NO_SIZE = "no file size"
 NO_UNIQUE_ID = "no file_unique_id"
 BAD_USER = "no usable user id"
@@ -95,6 +112,11 @@ class Skip:
 class MigratedFile:
     legacy_id: str
     doc: dict[str, Any]  # our files document, `_id` and `legacy_id` included
+
+    @property
+    def needs_copy(self) -> bool:
+        """No storage message yet: the service makes one from the file id when first needed."""
+        return self.doc.get("storage_message_id") is None
 
 
 def to_datetime(value: Any) -> datetime | None:
@@ -174,25 +196,29 @@ def legacy_file_to_doc(
     bin_channel: int | None = None,
     file_ttl: int | None = None,
 ) -> MigratedFile | Skip:
-    """Our files document for a FileStreamBot file record, or why it cannot be one."""
+    """Our files document for a FileStreamBot file record, or why it cannot be one.
+
+    A record with a storage-channel message keeps it. One without (FileStreamBot never kept
+    one) keeps its file ids instead: the service re-sends the file into BIN_CHANNEL by such
+    an id the first time it is needed (FileStream/services/storage_copies.py).
+    """
     legacy_id = str(doc.get("_id"))
-    message_id = to_int(_first(doc, MESSAGE_ID_FIELDS))
-    if not message_id or message_id <= 0:
-        return Skip(legacy_id, NO_MESSAGE)
-    chat_id = to_int(_first(doc, CHAT_ID_FIELDS)) or bin_channel
-    if not chat_id:
-        return Skip(legacy_id, NO_CHANNEL)
     size = to_int(doc.get("file_size"))
     if not size or size <= 0:
         return Skip(legacy_id, NO_SIZE)
     unique_id = doc.get("file_unique_id")
     if not isinstance(unique_id, str) or not unique_id:
         return Skip(legacy_id, NO_UNIQUE_ID)
+    known = known_file_ids(doc.get("file_id"), doc.get("file_ids"))
+    decoded = next((d for d in (decode_file_id(k.file_id) for k in known) if d is not None), None)
+    message_id = to_int(_first(doc, MESSAGE_ID_FIELDS))
+    chat_id = to_int(_first(doc, CHAT_ID_FIELDS)) or bin_channel
+    if not (message_id and message_id > 0 and chat_id):
+        if decoded is None:
+            # Without a message to read and without an id Telegram could take, nothing can fetch it.
+            return Skip(legacy_id, NO_MESSAGE if not (message_id and message_id > 0) else NO_CHANNEL)
+        message_id = chat_id = None  # the copy is made when the file is first needed
 
-    file_ids = doc.get("file_ids") if isinstance(doc.get("file_ids"), Mapping) else {}
-    decoded = next(
-        (d for d in map(decode_file_id, [doc.get("file_id"), *file_ids.values()]) if d is not None), None
-    )
     name = str(doc.get("file_name") or "").strip()
     mime = effective_mime_type(doc.get("mime_type"), name or None)
     if decoded is not None:
@@ -201,9 +227,12 @@ def legacy_file_to_doc(
         # 0: not known; the streamer learns the DC from the storage message anyway.
         dc_id, kind = 0, _kind_from_mime(mime)
     if not name:
-        name = f"{kind}_{message_id}"
+        name = f"{kind}_{message_id or legacy_id}"
 
+    # FileStreamBot kept the channel's id (negative) as `user_id` of a channel post.
     owner = to_int(_first(doc, ("user_id", "owner_id", "from_user_id")))
+    if owner is not None and owner < 0:
+        owner = None
     expires_at = to_datetime(doc.get("expires_at"))
     if expires_at is None and file_ttl:
         expires_at = now + timedelta(seconds=file_ttl)
@@ -222,14 +251,15 @@ def legacy_file_to_doc(
         owner_id=owner,
         source="private" if owner else "channel",
     )
-    return MigratedFile(legacy_id, {**stored_file_doc(record), "legacy_id": legacy_id})
+    migrated = {**stored_file_doc(record), "legacy_id": legacy_id}
+    if message_id is None:
+        migrated["legacy_file_ids"] = [{"file_id": k.file_id, "bot_id": k.bot_id} for k in known]
+    return MigratedFile(legacy_id, migrated)
 
 
 def stored_file_doc(record: StoredFile) -> dict[str, Any]:
     """A StoredFile as the files collection holds it (`id` becomes `_id`)."""
-    doc = dataclasses.asdict(record)
-    doc["_id"] = doc.pop("id")
-    return doc
+    return file_document(record)
 
 
 def legacy_user_to_doc(doc: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -306,6 +336,7 @@ class Summary:
     banned_already: int = 0
     files_migrated: int = 0
     files_present: int = 0
+    files_need_copy: int = 0  # migrated now or before, still without a storage copy
     files_skipped: Counter[str] = field(default_factory=Counter)
     own_files_upgraded: int = 0
     own_users_upgraded: int = 0
@@ -330,8 +361,11 @@ class Summary:
             + (f", {self.users_skipped} skipped ({BAD_USER})" if self.users_skipped else ""),
             f"banned: {self.banned} {would}banned, {self.banned_already} already banned",
             f"files: {self.files_migrated} {would}migrated, {self.files_present} already migrated, "
-            f"{sum(self.files_skipped.values())} skipped",
+            f"{self.files_need_copy} needing a storage copy, {sum(self.files_skipped.values())} skipped",
         ]
+        if self.files_need_copy:
+            out.append("  (a file needing a copy gets one the first time it is needed: the bot re-sends it "
+                       "into BIN_CHANNEL by its old file id)")
         out += [f"  skipped {n}: {reason}" for reason, n in sorted(self.files_skipped.items())]
         if self.own_files_upgraded or self.own_users_upgraded:
             out.append(
@@ -360,6 +394,8 @@ class Options:
     file_ttl: int | None = None
     timeout: float = 5.0
     progress: bool | None = None  # None: only when stderr is a terminal
+    repost: bool = False          # make the missing storage copies now (needs the bot settings)
+    repost_rate: float = 20.0     # storage copies per minute (Telegram: ~20 posts a minute per channel)
 
     @property
     def in_place(self) -> bool:
@@ -406,11 +442,8 @@ class Migration:
             )
         await self._check_schema_version()
         if not self.dry:
-            # The store's own indexes (TTL on expires_at...) plus the one this script relies on.
+            # The store's own indexes: TTL on expires_at, and the unique legacy_id this script relies on.
             await Database(self.target.client, self.target).ensure_indexes()
-            # Sparse rather than partial: both leave out records without legacy_id, and
-            # SecantusDB (the embedded database) plans $in and equality on a sparse one.
-            await self.target["files"].create_index("legacy_id", name="legacy_id_unique", unique=True, sparse=True)
         total = sum([await self.source[name].estimated_document_count() for name in found if name != "settings"])
         show = self.options.progress
         self.bar = tqdm(total=total, unit="doc", file=sys.stderr, disable=None if show is None else not show, leave=False)
@@ -557,6 +590,7 @@ class Migration:
                 # run could not migrate it (say, --bin-channel forgotten).
                 present = await self._migrated_ids([str(old["_id"]) for old in legacy])
                 self.summary.files_present += len(present)
+                self.summary.files_need_copy += sum(1 for has_copy in present.values() if not has_copy)
                 migrated: list[MigratedFile] = []
                 for old in legacy:
                     if str(old["_id"]) in present:
@@ -573,14 +607,16 @@ class Migration:
                 await self._move_aside(name, legacy)
             self._advance(len(batch))
 
-    async def _migrated_ids(self, legacy_ids: list[str]) -> set[str]:
-        cursor = self.target["files"].find({"legacy_id": {"$in": legacy_ids}}, {"legacy_id": 1})
-        return {doc["legacy_id"] async for doc in cursor}
+    async def _migrated_ids(self, legacy_ids: list[str]) -> dict[str, bool]:
+        """The ones of `legacy_ids` migrated before, and whether each has its storage copy yet."""
+        cursor = self.target["files"].find({"legacy_id": {"$in": legacy_ids}}, {"legacy_id": 1, "storage_message_id": 1})
+        return {doc["legacy_id"]: bool(doc.get("storage_message_id")) async for doc in cursor}
 
     async def _insert_files(self, migrated: list[MigratedFile]) -> None:
         if not migrated:
             return
         self.summary.files_migrated += len(migrated)
+        self.summary.files_need_copy += sum(1 for m in migrated if m.needs_copy)
         if self.dry:
             return
         try:
@@ -657,18 +693,49 @@ async def migrate(options: Options) -> Summary:
         await source_client.close()
 
 
+DEFAULT_SOURCE_DB = "FileStream"  # FileStreamBot's SESSION_NAME default, which names its database
+
+
+def environment(env_file: str | os.PathLike[str] = ".env") -> dict[str, str]:
+    """The process environment over `env_file` (real variables win), blank values left out."""
+    from dotenv import dotenv_values  # only needed here
+
+    env = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+    env.update(os.environ)
+    return {k: v.strip() for k, v in env.items() if v and v.strip()}
+
+
+def database_in_url(url: str) -> str | None:
+    """The database a MongoDB URL names in its path (mongodb://host/NAME?...), if any."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    name = unquote(path.lstrip("/"))
+    return name or None
+
+
+def source_database(url: str, env: Mapping[str, str]) -> str:
+    """FileStreamBot names its database after SESSION_NAME (default FileStream); else the URL's."""
+    return env.get("SESSION_NAME") or database_in_url(url) or DEFAULT_SOURCE_DB
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="migrate_files.py",
-        description="Migrate a FileStreamBot or older FileStream database to FileStream's current schema.",
+        description="Migrate a FileStreamBot or older FileStream database to FileStream's current schema. "
+                    "With no arguments it reads DATABASE_URL (environment or .env) and migrates in place.",
     )
-    parser.add_argument("--source-url", required=True, help="MongoDB URL of the database to migrate")
-    parser.add_argument("--source-db", required=True, help="name of the database to migrate")
+    parser.add_argument("--source-url", help="MongoDB URL of the database to migrate (default: $DATABASE_URL)")
+    parser.add_argument(
+        "--source-db",
+        help=f"name of the database to migrate (default: $SESSION_NAME, else the URL's path, else {DEFAULT_SOURCE_DB})",
+    )
     parser.add_argument("--target-url", help="MongoDB URL to write to (default: --source-url)")
     parser.add_argument("--target-db", help="database to write to (default: --source-db)")
     parser.add_argument(
-        "--bin-channel", type=int, default=os.environ.get("BIN_CHANNEL") or None,
-        help="storage channel id, for records that do not name it (default: $BIN_CHANNEL)",
+        "--bin-channel", type=int,
+        help="storage channel id, for records that name a message but not its channel (default: $BIN_CHANNEL)",
     )
     parser.add_argument(
         "--file-ttl", type=int, metavar="SECONDS",
@@ -677,30 +744,127 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="print what would change and write nothing")
     parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="how long to wait for a database (default 5)")
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar on stderr (default: when it is a terminal)")
+    parser.add_argument(
+        "--repost", action="store_true",
+        help="then make the missing storage copies now instead of on first use: the main bot re-sends each "
+             "file into BIN_CHANNEL by its file id (reads API_ID, API_HASH, BOT_TOKEN, BIN_CHANNEL like "
+             "FileStream; resumable; safe beside a running service)",
+    )
+    parser.add_argument("--repost-rate", type=float, default=20.0, metavar="PER_MINUTE",
+                        help="storage copies per minute (default 20: Telegram's pace for posts into one channel)")
     return parser
 
 
-def options_from_args(argv: Sequence[str] | None = None) -> Options:
+def options_from_args(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> Options:
+    """Options from the command line, with defaults from `env` (see environment()); Unusable when
+    no database is named anywhere."""
+    env = {} if env is None else env
     args = _parser().parse_args(argv)
     if args.file_ttl is not None and args.file_ttl <= 0:
         _parser().error("--file-ttl must be a positive number of seconds")
+    if not 0 < args.repost_rate <= 600:
+        _parser().error("--repost-rate must be a number of copies per minute above 0 (at most 600)")
+    source_url = args.source_url or env.get("DATABASE_URL")
+    if not source_url:
+        raise Unusable("no database to migrate: set DATABASE_URL (in the environment or .env) or pass --source-url")
+    source_db = args.source_db or source_database(source_url, env)
+    target_url = args.target_url or source_url
+    target_db = args.target_db or source_db
+    if target_url == source_url and target_db != source_db and target_db.lower() == source_db.lower():
+        raise Unusable(
+            f"MongoDB cannot hold databases whose names differ only in case ({source_db!r}, {target_db!r}): "
+            f"migrate in place and set DATABASE_NAME={source_db} for FileStream"
+        )
+    bin_channel = args.bin_channel
+    if bin_channel is None and env.get("BIN_CHANNEL"):
+        bin_channel = to_int(env["BIN_CHANNEL"])
+        if bin_channel is None:
+            raise Unusable(f"BIN_CHANNEL must be a channel id like -1001234567890, got {env['BIN_CHANNEL']!r}")
     return Options(
-        source_url=args.source_url,
-        source_db=args.source_db,
-        target_url=args.target_url or args.source_url,
-        target_db=args.target_db or args.source_db,
+        source_url=source_url,
+        source_db=source_db,
+        target_url=target_url,
+        target_db=target_db,
         dry_run=args.dry_run,
-        bin_channel=args.bin_channel,
+        bin_channel=bin_channel,
         file_ttl=args.file_ttl,
         timeout=args.timeout,
         progress=args.progress,
+        repost=args.repost,
+        repost_rate=args.repost_rate,
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    options = options_from_args(argv)
+async def repost(options: Options, settings: Any) -> Any:
+    """Make every missing storage copy in the target database now (paced, resumable).
+
+    `settings`: FileStream's Settings (the bot token, api id/hash, BIN_CHANNEL). Returns
+    services.storage_copies.PendingCopies. Raises Unusable when the database or the bot
+    cannot be used.
+    """
+    # Imported here: the migration itself needs no Telegram client.
+    from FileStream.core.storage_copy import CopyNotNow
+    from FileStream.services.storage_copies import StorageCopies
+    from FileStream.store.database import DatabaseUnavailable, Deadlines
+    from FileStream.telegram.clients import build_client, start_member, stop_client
+    from FileStream.telegram.pool import BotPool, PoolMember
+
     try:
+        database = await Database.connect(options.target_url, options.target_db,
+                                          deadlines=Deadlines(server_selection=options.timeout))
+    except DatabaseUnavailable as exc:
+        raise Unusable(str(exc)) from exc
+    client = build_client(token=settings.bot_token, api_id=settings.api_id, api_hash=settings.api_hash,
+                          session_dir=str(settings.session_dir), workers=1, receives_updates=False, in_memory=True)
+    main = PoolMember("main", client, is_main=True)
+    try:
+        if not await start_member(main, settings.bin_channel):
+            raise Unusable(f"the main bot cannot re-send files: {main.last_error} (check BOT_TOKEN and BIN_CHANNEL)")
+        clock = lambda: datetime.now(timezone.utc)  # noqa: E731
+        copies = StorageCopies(database.files, BotPool(main=main), settings.bin_channel, clock)
+        total = len(await database.files.ids_needing_copy(clock()))
+        show = options.progress
+        with tqdm(total=total, unit="file", file=sys.stderr, disable=None if show is None else not show,
+                  leave=False) as bar:
+            try:
+                return await copies.make_pending(per_minute=options.repost_rate, on_done=lambda _: bar.update(1))
+            except CopyNotNow as exc:
+                raise Unusable(f"{exc} (the copies made so far are kept: run --repost again to go on)") from exc
+            finally:
+                await copies.close()
+    finally:
+        await stop_client(client)
+        await database.close()
+
+
+def database_name_advice(options: Options, env: Mapping[str, str]) -> str | None:
+    """A line for the operator when FileStream, as configured, would read another database."""
+    if env.get("DATABASE_URL") not in (None, options.target_url):
+        return None  # FileStream runs on another server: nothing to say about names there
+    reads = env.get("DATABASE_NAME") or "filestream"
+    if reads == options.target_db:
+        return None
+    return (f"note: FileStream reads the database named by DATABASE_NAME ({reads!r}); set "
+            f"DATABASE_NAME={options.target_db} in its .env to serve the migrated records")
+
+
+def bot_settings(env: Mapping[str, str]) -> Any:
+    """FileStream's settings for --repost, or Unusable naming the variable to set."""
+    from FileStream.config import ConfigError, Settings
+
+    try:
+        return Settings.from_env(env)
+    except ConfigError as exc:
+        raise Unusable(f"--repost needs the bot's settings: {exc}") from exc
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = environment() if env is None else env
+    try:
+        options = options_from_args(argv, env)
+        settings = bot_settings(env) if options.repost and not options.dry_run else None
         summary = asyncio.run(migrate(options))
+        copies = asyncio.run(repost(options, settings)) if settings is not None else None
     except Unusable as exc:
         print(f"migrate_files: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -710,6 +874,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"migrate_files: {'dry run, ' if options.dry_run else ''}{direction}")
     for line in summary.lines(options.dry_run):
         print(line)
+    if copies is not None:
+        print(f"storage copies: {copies.made} made, {copies.refused} refused by Telegram (their links answer 410), "
+              f"{copies.already} made meanwhile elsewhere")
+    elif options.repost:
+        print("storage copies: none made in a dry run")
+    if (advice := database_name_advice(options, env)) is not None:
+        print(advice)
     return EXIT_OK
 
 

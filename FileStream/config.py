@@ -35,10 +35,12 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("BIND_ADDRESS", "0.0.0.0", "address the web server listens on"),
     ("PORT", "8080", "port the web server listens on; 0: any free port"),
     ("LINK_SECRET", "", "secret that signs links, 16+ characters; empty: generated once and kept in the database"),
+    ("LEGACY_LINKS", "true", "answer the old links of files migrated from FileStreamBot (/dl/<id>, /watch/<id>, ?start=file_<id>); their ids are guessable, which is why new links are signed"),
     ("FILE_TTL", "3600", "seconds a file sent in private chat stays available"),
     ("CHANNEL_FILE_TTL", "0", "seconds a channel file stays available; 0: never expires"),
     ("EXPIRY_WARNING", "600", "seconds before expiry to warn the person; 0: no warning"),
     ("REQUEST_TIMEOUT", "300", "seconds a file request may take before it is timed out"),
+    ("KEEP_EXPIRED_COPIES", "false", "keep a file's stored copy in BIN_CHANNEL after its links expire; false: delete it at expiry"),
     ("WORKERS", "8", "concurrent bot update handlers"),
     ("STREAM_PREFETCH", "8", "blocks in flight per stream"),
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
@@ -108,10 +110,12 @@ class Settings:
     bind_address: str = "0.0.0.0"
     port: int = 8080
     link_secret: bytes | None = None    # None: generated once and kept in the database
+    legacy_links: bool = True           # FileStreamBot's unsigned links of migrated files work
     file_ttl: int = 3600
     channel_file_ttl: int = 0           # 0: channel files never expire
     expiry_warning: int = 600
     request_timeout: int = 300
+    keep_expired_copies: bool = False
     workers: int = 8
     stream_prefetch: int = 8
     stream_stripe: bool = True
@@ -176,12 +180,14 @@ class Settings:
             bind_address=bind_address,
             port=port,
             link_secret=r.optional("LINK_SECRET", _link_secret, None),
+            legacy_links=r.flag("LEGACY_LINKS", True),
             file_ttl=r.optional("FILE_TTL", _seconds("FILE_TTL"), 3600),
             channel_file_ttl=r.optional("CHANNEL_FILE_TTL", _seconds("CHANNEL_FILE_TTL"), 0),
             expiry_warning=r.optional("EXPIRY_WARNING", _seconds("EXPIRY_WARNING"), 600),
             request_timeout=r.optional(
                 "REQUEST_TIMEOUT", _int_in("REQUEST_TIMEOUT", 1, None, "a number of seconds"), 300
             ),
+            keep_expired_copies=r.flag("KEEP_EXPIRED_COPIES", False),
             workers=r.optional("WORKERS", _int_in("WORKERS", 1, None, "a count"), 8),
             stream_prefetch=r.optional(
                 "STREAM_PREFETCH", _int_in("STREAM_PREFETCH", 1, 64, "a count of blocks"), 8

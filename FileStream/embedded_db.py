@@ -90,9 +90,10 @@ class EmbeddedDatabase:
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
 
-    async def start(self, data_dir: Path) -> str:
+    async def start(self, data_dir: Path, *, port: int | None = None) -> str:
         """Run the database on `data_dir`, wait until it answers, and return its mongodb:// URL.
 
+        `port`: listen on this loopback port (a restart that keeps the URL); default: a free one.
         Raises EmbeddedDatabaseError when it exits or does not answer in time.
         """
         if self._process is not None:
@@ -108,20 +109,21 @@ class EmbeddedDatabase:
         except OSError as exc:
             raise EmbeddedDatabaseError(self._advice(data_dir, f"cannot write to {exc.filename}: {exc.strerror}")) from exc
         log.info(EMBEDDED_NOTICE.format(data_dir=data_dir))
-        for attempt in range(1, _PORT_ATTEMPTS + 1):
-            port = _free_loopback_port()
-            url = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-            await self._spawn(config, storage, port)
+        attempts = 1 if port is not None else _PORT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            listen = port if port is not None else _free_loopback_port()
+            url = f"mongodb://127.0.0.1:{listen}/?directConnection=true"
+            await self._spawn(config, storage, listen)
             failure = await self._wait_until_ready(url)
             if failure is None:
                 self.url = url
-                log.info("embedded database ready on 127.0.0.1:%d (pid %d)", port, self.pid)
+                log.info("embedded database ready on 127.0.0.1:%d (pid %d)", listen, self.pid)
                 return url
             clash = _looks_like_port_clash(self._stderr)
             await self.stop()
-            if not (clash and attempt < _PORT_ATTEMPTS):
+            if not (clash and attempt < attempts):
                 raise EmbeddedDatabaseError(self._advice(data_dir, failure))
-            log.warning("embedded database port %d was taken; trying another", port)
+            log.warning("embedded database port %d was taken; trying another", listen)
         raise AssertionError("unreachable")  # the loop returns or raises
 
     async def _spawn(self, config: Path, storage: Path, port: int) -> None:

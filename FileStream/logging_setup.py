@@ -24,6 +24,10 @@ _BOT_TOKEN = re.compile(r"\b(\d{6,}):[A-Za-z0-9_-]{30,}")
 # user:password@ in any URL (mongodb://, mongodb+srv://, but also http:// proxies). The
 # password runs to the last "@" before the path, so a raw "@" in it is masked too.
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s/]+(@)")
+# Link tokens in link URLs and deep-link payloads in t.me URLs open files: a message that
+# quotes one (an exception's text, a library's log) must not carry it into the log.
+_LINK_TOKEN = re.compile(r"(/(?:stream|dl|watch)/)[A-Za-z0-9_-]{48}")
+_DEEP_LINK = re.compile(r"([?&]start=)[A-Za-z0-9_-]+")
 MASK = "***"
 
 # Marks the handler configure_logging installed, so calling it again replaces only that
@@ -32,9 +36,12 @@ _OURS = "_filestream_handler"
 
 
 def mask_secrets(text: str, literals: Iterable[str] = ()) -> str:
-    """`text` with bot tokens, URL passwords and every string in `literals` replaced by ***."""
+    """`text` with bot tokens, URL passwords, link tokens in link URLs, deep-link payloads
+    and every string in `literals` replaced by ***."""
     text = _BOT_TOKEN.sub(rf"\1:{MASK}", text)
     text = _URL_PASSWORD.sub(rf"\1{MASK}\2", text)
+    text = _LINK_TOKEN.sub(rf"\1{MASK}", text)
+    text = _DEEP_LINK.sub(rf"\1{MASK}", text)
     for literal in literals:
         if literal:
             text = text.replace(literal, MASK)

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
 from pyrogram.enums import ParseMode
+from pyrogram.errors import FloodWait, RPCError
 
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
@@ -19,15 +20,17 @@ from FileStream.bot.replies import NO_PREVIEW
 from FileStream.core.button_urls import telegram_takes_button_url
 from FileStream.embedded_db import EmbeddedDatabase, EmbeddedDatabaseError
 from FileStream.errors import StartupError
-from FileStream.jobs.expiry import ExpiryJob
+from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics
+from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
-from FileStream.store.database import Database, DatabaseUnavailable
+from FileStream.services.storage_copies import StorageCopies
+from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
 from FileStream.telegram.clients import (
     TgCryptoMissing,
     build_client,
@@ -43,7 +46,8 @@ from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
 
-# How often the expiry and stale-request jobs look; their work is due at minute scale.
+# The jobs sleep until their next work is due; this is how long they sleep at most (the
+# fallback poll: work another instance created, a due time they could not look up).
 JOB_INTERVAL_SECONDS = 30.0
 
 
@@ -80,21 +84,31 @@ class ActiveStreams:
 
 
 class _FileLookup:
-    """The web layer's view of the files collection."""
+    """The web layer's view of the files collection (records, and old links of migrated ones):
+    one lookup per link request, with its deadline."""
 
-    def __init__(self, files) -> None:
-        self._files = files
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def get_file(self, file_id: str):
-        return await self._files.get(file_id)
+        # Past the deadline it raises, and the link answers 503 with Retry-After.
+        with self._db.deadline(self._db.deadlines.link_lookup):
+            return await self._db.files.get(file_id)
+
+    async def file_id_for_legacy(self, legacy_id: str):
+        with self._db.deadline(self._db.deadlines.link_lookup):
+            return await self._db.files.id_for_legacy(legacy_id)
 
 
 class Service:
     """The whole of FileStream in one process: bots, pool, streamer, web server, jobs."""
 
-    def __init__(self, settings, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, settings, *, clock: Callable[[], datetime] = utc_now,
+                 deadlines: Deadlines | None = None) -> None:
+        """`clock`: aware UTC now (tests move it); `deadlines`: how long database calls may take."""
         self.settings = settings
         self.clock = clock
+        self.deadlines = deadlines or Deadlines()
         self.started_at: datetime | None = None
         self.db: Database | None = None
         self.main_client = None
@@ -103,6 +117,7 @@ class Service:
         self.streamer: Streamer | None = None
         self.streams: ActiveStreams | None = None
         self.links: LinkMaker | None = None
+        self.copies: StorageCopies | None = None
         self.public_url = settings.public_url
         self._runner: web.AppRunner | None = None
         self._embedded_db: EmbeddedDatabase | None = None
@@ -126,7 +141,7 @@ class Service:
             if database_url is None:
                 self._embedded_db = EmbeddedDatabase()
                 database_url = await self._embedded_db.start(settings.data_dir)
-            self.db = await Database.connect(database_url, settings.database_name)
+            self.db = await Database.connect(database_url, settings.database_name, deadlines=self.deadlines)
         except EmbeddedDatabaseError as error:
             raise StartupError(str(error)) from error
         except DatabaseUnavailable as error:
@@ -149,6 +164,7 @@ class Service:
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics)
         self.streams = ActiveStreams(self.streamer)
+        self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
@@ -165,10 +181,12 @@ class Service:
                 settings=settings, db=self.db, pool=self.pool,
                 intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock),
                 links=self.links,
+                copies=self.copies,
                 requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout),
                 rate_limit=FileRateLimit.on_requests(self.db, limit=settings.rate_limit_files,
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
-                clock=self.clock, started_at=self.started_at, link_buttons=link_buttons)
+                clock=self.clock, started_at=self.started_at, link_buttons=link_buttons,
+                deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
             register_handlers(self.main_client, ctx)
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx
@@ -189,7 +207,11 @@ class Service:
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
 
     def _make_jobs(self, ctx: BotContext) -> list[PeriodicJob]:
-        """Background jobs of the instance that talks to people (not of link-only ones)."""
+        """Background jobs of the instance that talks to people (not of link-only ones).
+
+        Each sleeps until its next piece of work is due (asked from the database) and is
+        woken early when this instance opens a request or stores a file due sooner.
+        """
         client = self.main_client
 
         async def send(chat_id: int, text: str) -> None:
@@ -198,10 +220,24 @@ class Service:
         async def edit(chat_id: int, message_id: int, text: str) -> None:
             await bot_replies.edit(client, chat_id, message_id, text)
 
-        expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning)
+        async def delete_copies(chat_id: int, message_ids: list[int]) -> None:
+            try:
+                await client.delete_messages(chat_id, message_ids)
+            except FloodWait:
+                raise  # a pause, not a refusal: the next pass tries again
+            except RPCError as error:
+                raise CopiesRefused(error.ID or str(error)) from error
+
+        expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
+                           delete_copies=None if self.settings.keep_expired_copies else delete_copies)
         stale = StaleRequestJob(ctx.requests, send)
-        return [PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS),
-                PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS)]
+        expiry_job = PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS,
+                                 next_due=expiry.next_due, clock=self.clock)
+        stale_job = PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS,
+                                next_due=stale.next_due, clock=self.clock)
+        ctx.intake.on_stored.append(lambda file: [expiry_job.due_at(when) for when in expiry.due_times(file)])
+        ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
+        return [expiry_job, stale_job]
 
     def _bind_web(self) -> socket.socket:
         settings = self.settings
@@ -216,8 +252,10 @@ class Service:
         return sock
 
     async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
-        app = build_app(files=_FileLookup(self.db.files), source=self.streams, link_secret=secret,
-                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics))
+        lookup = _FileLookup(self.db)
+        app = build_app(files=lookup, source=self.streams, link_secret=secret,
+                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics),
+                        copies=self.copies, legacy=lookup if self.settings.legacy_links else None)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
@@ -246,6 +284,8 @@ class Service:
             if self.streams is not None and not await self.streams.wait_idle(grace):
                 log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
             await self._runner.cleanup()
+        if self.copies is not None:
+            await self.copies.close()
         if self.sessions is not None:
             await self.sessions.close()
         clients = [m.client for m in self.pool.members + self.pool.left_out] if self.pool else []

@@ -74,8 +74,9 @@ def settings_for(world: World, database_url: str, database_name: str, session_di
 
 
 @asynccontextmanager
-async def running_service(settings: Settings, clock: Clock | None = None):
-    service = Service(settings, clock=clock or Clock())
+async def running_service(settings: Settings, clock: Clock | None = None, **options):
+    """The service started and, at the end, stopped; `options` go to Service (deadlines=...)."""
+    service = Service(settings, clock=clock or Clock(), **options)
     try:
         await service.start()
         yield service

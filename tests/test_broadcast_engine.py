@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from clocks import real_now
 from pyrogram.errors import ChatWriteForbidden, FloodWait, InputUserDeactivated, PeerIdInvalid, UserIsBlocked
+from pymongo.errors import AutoReconnect
 
 from FileStream.services.broadcast import Broadcast, BroadcastEngine, Progress, Watermark, progress_text
 from FileStream.store.database import Database
@@ -305,3 +306,45 @@ def test_watermark_skips_what_an_earlier_run_did_and_keeps_the_rest():
     assert mark.ahead() == []
     mark.complete(60)
     assert mark.last == 60
+
+
+async def test_a_database_outage_pauses_the_broadcast_and_it_goes_on_where_it_was(database):
+    users = USERS[:60]
+    await add_users(database, users)
+    time = FakeTime()
+    tg = FakeTelegram(time)
+    saves = database.broadcasts.save_progress
+    failures = {"left": 0}
+
+    async def save_while_away(*args, **kwargs):
+        if failures["left"]:
+            failures["left"] -= 1
+            if failures["left"] % 2:
+                await saves(*args, **kwargs)  # it reached the server; only the answer was lost
+            raise AutoReconnect("127.0.0.1:27017: connection refused")
+        return await saves(*args, **kwargs)
+
+    database.broadcasts.save_progress = save_while_away
+    started_while_paused = []
+    reports: list[Progress] = []
+
+    async def copy_to(user_id, broadcast):
+        if engine.outage is not None:
+            started_while_paused.append(user_id)
+        await tg.copy_to(user_id, broadcast)
+
+    async def progress(p: Progress) -> None:
+        reports.append(p)
+
+    engine = BroadcastEngine(database, copy_to, clock=time, sleep=time.sleep, concurrency=4, progress=progress)
+    tg.on_delivered = lambda n: failures.update(left=7) if n == 20 else None
+    final = await engine.run(await engine.start(-100555, 42, owner_chat_id=1))
+
+    assert failures["left"] == 0, "the outage happened"
+    assert started_while_paused == []
+    assert engine.outage is None
+    assert (final.state, final.sent, final.failed, final.blocked) == ("done", 60, 0, 0)
+    assert sorted(tg.delivered) == users, "everyone once, nobody twice"
+    stored = await database.broadcasts.get(final.broadcast_id)
+    assert (stored["state"], stored["sent"]) == ("done", 60), "a save that was tried again counted once"
+    assert reports[-1] == final

@@ -47,7 +47,7 @@ def test_defaults():
     assert s.database_url is None and s.database_name == "filestream"
     assert s.public_url == "http://localhost:8080"
     assert (s.bind_address, s.port) == ("0.0.0.0", 8080)
-    assert s.link_secret is None
+    assert s.link_secret is None and s.legacy_links is True
     assert (s.file_ttl, s.channel_file_ttl, s.expiry_warning, s.request_timeout) == (3600, 0, 600, 300)
     assert (s.workers, s.stream_prefetch, s.stream_stripe) == (8, 8, True)
     assert s.auth_channel is None and s.force_sub_channel is None
@@ -69,6 +69,7 @@ def test_every_variable_parsed():
         BIND_ADDRESS="127.0.0.1",
         PORT="9000",
         LINK_SECRET="s" * 32,
+        LEGACY_LINKS="no",
         FILE_TTL="7200",
         CHANNEL_FILE_TTL="86400",
         EXPIRY_WARNING="300",
@@ -96,7 +97,7 @@ def test_every_variable_parsed():
     assert s.database_name == "fs_prod"
     assert s.public_url == "https://files.example.com"
     assert (s.bind_address, s.port) == ("127.0.0.1", 9000)
-    assert s.link_secret == b"s" * 32
+    assert s.link_secret == b"s" * 32 and s.legacy_links is False
     assert (s.file_ttl, s.channel_file_ttl, s.expiry_warning, s.request_timeout) == (7200, 86400, 300, 120)
     assert (s.workers, s.stream_prefetch, s.stream_stripe) == (4, 16, False)
     assert s.auth_channel == -1009 and s.force_sub_channel == "@my_channel"

@@ -40,8 +40,10 @@ async def test_a_file_posted_in_the_auth_channel_gets_stream_download_and_deep_l
         [record] = [f async for f in _channel_files(service)]
         assert record.source == "channel" and record.expires_at is None and record.owner_id is None
         assert urls["Bot link"].startswith("https://t.me/filestream_bot?")
-        assert start_payload(urls["Bot link"]) == f"stream_{record.id}"
-        assert start_payload(urls["File"]) == f"file_{record.id}"
+        # The deep links name the file by its own random key, not by anything in its link tokens.
+        assert record.deep_link_key and record.deep_link_key != record.id
+        assert start_payload(urls["Bot link"]) == f"stream_{record.deep_link_key}"
+        assert start_payload(urls["File"]) == f"file_{record.deep_link_key}"
         async with http_client() as http:
             async with http.get(urls["Download"]) as response:
                 assert response.status == 200 and await response.read() == b"the whole film"

@@ -1,38 +1,25 @@
-"""Conversations with the commands everyone has: /start and its deep links, /help, /about,
+"""Conversations with the commands everyone has: /start (deep links: test_link_privacy.py), /help, /about,
 /files with its pages, cards and delete, and the command menus registered with Telegram."""
 
 from __future__ import annotations
 
 
 import FileStream
-from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
+from service_harness import Clock, http_client, make_world, running_service, send_and_get_links
 
 EVERYONE = ["start", "help", "about", "files", "status", "revoke"]
 OWNER = ["botstats", "ban", "unban", "broadcast", "del", "upload"]
 
 
 
-async def test_deep_links_send_the_file_or_its_links(telegram, stack_settings):
+async def test_start_without_a_deep_link_says_hello(telegram, stack_settings):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
-    clock = Clock()
-    async with running_service(stack_settings(world), clock) as service:
-        sent = await send_and_get_links(world, b"deep link body", "deep.txt", mime_type="text/plain")
-        [file], _ = await service.db.files.list_by_owner(person.id, clock(), 0)
-
-        await person.send_command(bot, "start", f"file_{file.id}")
-        copy = await person.next_message(bot)
-        assert copy.media is not None and copy.media.read() == b"deep link body"
-
-        await person.send_command(bot, "start", f"stream_{file.id}")
-        links_message = await person.next_message(bot)
-        assert "deep.txt" in links_message.text
-        assert links_in(links_message).download == sent.links.download
-
-        await person.send_command(bot, "start", "file_nosuchfile000000")
-        assert "not available" in (await person.next_message(bot)).text
+    async with running_service(stack_settings(world)):
         await person.send_command(bot, "start")
         assert "Send me a file" in (await person.next_message(bot)).text
+        await person.send_command(bot, "start", "file_nosuchfile000000")
+        assert "not available" in (await person.next_message(bot)).text
 
 
 async def test_help_lists_every_command_and_about_tells_version_uptime_bots_and_lifetime(telegram, stack_settings):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 
 from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
 
@@ -182,3 +184,30 @@ async def test_a_file_that_cannot_be_stored_ends_the_request_as_failed_in_words(
         sent = await send_and_get_links(world, b"lucky", "lucky.txt")
         assert sent.links is not None
         assert [c.error for c in telegram.rpc_log(bot, "messages.SendMedia")] == ["CHAT_ADMIN_REQUIRED", None]
+
+
+@pytest.mark.parametrize("keep", [False, True], ids=["copies deleted", "KEEP_EXPIRED_COPIES"])
+async def test_an_expired_private_file_is_really_gone_with_its_stored_copy(telegram, stack_settings, keep):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    clock = Clock()
+    settings = stack_settings(world, FILE_TTL=600, EXPIRY_WARNING=0, KEEP_EXPIRED_COPIES=str(keep).lower())
+    async with running_service(settings, clock) as service:
+        await send_and_get_links(world, b"private and brief", "brief.txt")
+        await send_and_get_links(world, b"also brief", "other.txt")
+        files, _ = await service.db.files.list_by_owner(person.id, clock(), 0)
+        copies = [telegram.world.channel_message(world.bin_channel, f.storage_message_id) for f in files]
+        assert sorted(c.media.read() for c in copies) == [b"also brief", b"private and brief"]
+        assert not any(c.deleted for c in copies)
+
+        clock.advance(minutes=10)
+        report = await run_job(service, "expiry notices")
+        assert report.edited == 2 and report.deleted == 2
+        assert report.copies_deleted == (0 if keep else 2)
+        assert all(c.deleted for c in copies) != keep
+        for f in files:
+            assert await service.db.files.get(f.id) is None
+    if not keep:
+        # Both copies went in one call.
+        [call] = telegram.rpc_log(bot, "channels.DeleteMessages")
+        assert call.error is None

@@ -8,7 +8,7 @@ import pytest
 from pymongo.errors import DuplicateKeyError
 
 from database_fixture import wait_for_ttl_removal
-from FileStream.store.database import Database, DatabaseUnavailable
+from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
 
 SEEN_NAMES: list[str] = []
 
@@ -53,6 +53,6 @@ async def test_each_test_gets_its_own_database(database_name, database_client):
 
 async def test_connect_to_nothing_says_where_in_one_line():
     with pytest.raises(DatabaseUnavailable) as caught:
-        await Database.connect("mongodb://nobody:pw@127.0.0.1:9/", "x", server_selection_timeout=0.3)
+        await Database.connect("mongodb://nobody:pw@127.0.0.1:9/", "x", deadlines=Deadlines(server_selection=0.3))
     text = str(caught.value)
     assert "127.0.0.1:9" in text and "pw" not in text.replace("***", "") and "\n" not in text

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 
 import pytest
 from clocks import Clock, real_now
 
 from FileStream.core.models import StoredFile
-from FileStream.jobs.expiry import ExpiryJob, ExpiryReport, ExpiryTexts
+from FileStream.jobs.expiry import CopiesRefused, ExpiryJob, ExpiryReport, ExpiryTexts
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.store.database import Database
 
@@ -212,3 +213,133 @@ async def test_periodic_job_rejects_a_bad_interval():
 
     with pytest.raises(ValueError):
         PeriodicJob("x", nothing, 0)
+
+
+# -- due times ------------------------------------------------------------------------------
+
+
+async def test_the_job_knows_when_its_next_work_falls_due(database, clock):
+    tg = Telegram()
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=600)
+    assert await job.next_due() is None  # no file expires: nothing to wake for
+    forever = await add(database, stored(1, 7, created=T0, expires=None))
+    late = await add(database, stored(2, 7, created=T0, expires=T0 + 2 * HOUR))
+    soon = await add(database, stored(3, 8, created=T0, expires=T0 + HOUR), link=(8, 1))
+    assert job.due_times(forever) == []
+    assert sorted(job.due_times(soon)) == [soon.expires_at - timedelta(minutes=10), soon.expires_at]
+    short = stored(4, 9, created=T0, expires=T0 + timedelta(minutes=5))
+    assert job.due_times(short) == [short.expires_at], "a life shorter than the warning gets no warning"
+
+    assert await job.next_due() == soon.expires_at - timedelta(minutes=10)
+    clock.advance(minutes=50)
+    assert await job.run_once() == ExpiryReport(warned=1)
+    assert await job.next_due() == soon.expires_at  # warned: next is its expiry
+    clock.advance(minutes=10)
+    assert await job.run_once() == ExpiryReport(edited=1, deleted=1)
+    assert await job.next_due() == late.expires_at - timedelta(minutes=10)
+
+
+async def test_expired_copies_are_deleted_a_hundred_per_call_unless_telegram_refuses(database, clock):
+    tg = Telegram()
+    calls: list[tuple[int, list[int]]] = []
+    refuse = {-1002}
+
+    async def delete_copies(chat_id: int, message_ids: list[int]) -> None:
+        if chat_id in refuse:
+            raise CopiesRefused("CHAT_ADMIN_REQUIRED")
+        if chat_id == -1003:
+            raise ConnectionError("network down")
+        calls.append((chat_id, message_ids))
+
+    await asyncio.gather(*(add(database, stored(n, 7, created=T0 - HOUR, expires=T0 - timedelta(seconds=n)))
+                           for n in range(1, 151)))
+    await add(database, dataclasses.replace(stored(200, 7, created=T0 - HOUR, expires=T0), storage_chat_id=-1002))
+    away = await add(database, dataclasses.replace(stored(300, 7, created=T0 - HOUR, expires=T0), storage_chat_id=-1003))
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=0, batch=500, delete_copies=delete_copies)
+
+    report = await job.run_once()
+    assert report == ExpiryReport(deleted=151, copies_deleted=150, copies_kept=1)
+    assert [len(ids) for _, ids in calls] == [100, 50]
+    assert sorted(i for _, ids in calls for i in ids) == list(range(1, 151))
+    # A copy that could not be deleted for a passing reason keeps its record for the next pass.
+    assert await database.files.get(away.id) is not None
+    calls.clear()
+
+    async def works_now(chat_id: int, message_ids: list[int]) -> None:
+        calls.append((chat_id, message_ids))
+
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=0, delete_copies=works_now)
+    assert await job.run_once() == ExpiryReport(deleted=1, copies_deleted=1)
+    assert calls == [(-1003, [300])]
+    assert await database.files.get(away.id) is None
+
+
+async def test_without_delete_copies_the_copies_stay(database, clock):
+    tg = Telegram()
+    await add(database, stored(1, 7, created=T0 - HOUR, expires=T0))
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=0)
+    assert await job.run_once() == ExpiryReport(deleted=1)
+
+
+async def test_a_sleeping_job_is_woken_early_by_new_work_and_runs_when_it_falls_due():
+    passes = asyncio.Queue()
+    due: list[datetime] = []
+
+    async def run_once() -> None:
+        now = real_now()
+        due[:] = [when for when in due if when > now]  # the pass does what is due
+        await passes.put(now)
+
+    async def next_due():
+        return min(due, default=None)
+
+    job = PeriodicJob("due", run_once, interval_seconds=3600, next_due=next_due, clock=real_now)
+    job.start()
+    try:
+        await asyncio.wait_for(passes.get(), 10)  # the first pass, at start; then nothing is due for an hour
+        when = real_now() + timedelta(milliseconds=200)
+        due.append(when)
+        job.due_at(when)
+        ran_at = await asyncio.wait_for(passes.get(), 10)
+        assert ran_at >= when, "not before it is due"
+        assert not due
+    finally:
+        await job.stop()
+
+
+async def test_work_that_stays_due_is_retried_after_a_pause_not_in_a_spin(monkeypatch):
+    monkeypatch.setattr("FileStream.jobs.runner.RETRY_SECONDS", 0.3)
+    times: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def run_once() -> None:
+        times.append(loop.time())
+
+    async def next_due():
+        return real_now() - timedelta(seconds=1)  # a pass never gets it done
+
+    job = PeriodicJob("stuck", run_once, interval_seconds=3600, next_due=next_due, clock=real_now)
+    job.start()
+    try:
+        while len(times) < 4:
+            await job.next_pass()
+    finally:
+        await job.stop()
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps[0] < 0.3 and all(gap >= 0.3 for gap in gaps[1:]), gaps
+
+
+async def test_an_expired_file_that_never_had_a_stored_copy_needs_no_delete(database, clock):
+    tg = Telegram()
+    calls = []
+
+    async def delete_copies(chat_id, message_ids):
+        calls.append((chat_id, message_ids))
+
+    # A file migrated from FileStreamBot and never used: its copy was never made.
+    never_copied = dataclasses.replace(stored(1, 7, created=T0 - HOUR, expires=T0), storage_chat_id=None,
+                                       storage_message_id=None)
+    await add(database, never_copied)
+    job = ExpiryJob(database.files, tg.send, tg.edit, clock, warning_seconds=0, delete_copies=delete_copies)
+    assert await job.run_once() == ExpiryReport(deleted=1)
+    assert calls == []

@@ -203,3 +203,18 @@ async def test_work_ended_on_another_instance_is_cancelled_here(database, databa
         await other.close()
     assert report == StaleReport(cancelled_local=1)
     assert await guarded is None and work.cancelled
+
+
+async def test_the_stale_job_knows_the_next_deadline_and_hears_of_new_requests(tracker, clock):
+    job = StaleRequestJob(tracker, Inbox())
+    opened = []
+    tracker.on_opened.append(opened.append)
+    assert await job.next_due() is None
+    first = await tracker.begin(7, "a.mkv")
+    clock.advance(seconds=30)
+    second = await tracker.begin(8, "b.mkv")
+    assert [r.id for r in opened] == [first.id, second.id]
+    assert await job.next_due() == first.timeout_at == T0 + timedelta(seconds=300)
+    clock.advance(seconds=271)
+    assert (await job.run_once()).timed_out == 1
+    assert await job.next_due() == second.timeout_at

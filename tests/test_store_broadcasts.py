@@ -50,3 +50,20 @@ async def test_cancel_stops_advance(database):
     with pytest.raises(ValueError):
         await database.broadcasts.finish(bid, T1, state="running")
     assert await database.broadcasts.get("bogus") is None
+
+
+async def test_progress_saves_are_whole_counts_and_a_late_older_save_changes_nothing(database):
+    bid = await database.broadcasts.create(111, 5, T0, owner_chat_id=9)
+    assert (await database.broadcasts.get(bid))["owner_chat_id"] == 9
+    assert await database.broadcasts.save_progress(bid, 1, T0, last_user_id=10, ahead=[], sent=1, failed=0, blocked=0)
+    # Saved again (a retry after a timeout that did reach the server): nothing is counted twice.
+    assert await database.broadcasts.save_progress(bid, 2, T0, last_user_id=10, ahead=[12], sent=1, failed=0, blocked=1)
+    assert await database.broadcasts.save_progress(bid, 3, T1, last_user_id=20, ahead=[], sent=3, failed=0, blocked=1)
+    # The first try of save 2 arrives late: it matches nothing.
+    assert not await database.broadcasts.save_progress(bid, 2, T1, last_user_id=10, ahead=[12], sent=1, failed=0,
+                                                       blocked=1)
+    doc = await database.broadcasts.get(bid)
+    assert (doc["last_user_id"], doc["ahead"], doc["sent"], doc["blocked"], doc["save_seq"]) == (20, [], 3, 1, 3)
+    assert await database.broadcasts.cancel(bid, T1)
+    assert not await database.broadcasts.save_progress(bid, 4, T1, last_user_id=30, ahead=[], sent=4, failed=0,
+                                                       blocked=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -152,3 +153,15 @@ async def test_ttl_monitor_removes_expired_records_after_keep_expired(database_u
 async def test_indexes(database):
     info = await database.db.files.index_information()
     assert info["expires_at_ttl"]["expireAfterSeconds"] == 86400
+
+
+async def test_deep_link_keys_are_unique_and_files_without_one_have_none(database):
+    shared = dataclasses.replace(stored("shared000000000a", owner_id=None), deep_link_key="k" * 22)
+    await database.files.insert(shared)
+    for n in range(2):
+        await database.files.insert(stored(f"private00000000{n}"))  # no key: any number of them
+    assert await database.files.get_by_deep_link_key("k" * 22, NOW) == shared
+    assert await database.files.get_by_deep_link_key("x" * 22, NOW) is None
+    assert (await database.files.get("private000000000")).deep_link_key is None
+    with pytest.raises(DuplicateKeyError):
+        await database.files.insert(dataclasses.replace(stored("other0000000000a"), deep_link_key="k" * 22))

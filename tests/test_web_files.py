@@ -14,6 +14,7 @@ from FileStream.core.models import StoredFile
 from FileStream.core.tokens import make_link_token, new_file_id
 from FileStream.web import files as file_routes
 from FileStream.web.app import build_app
+from FileStream.web.links import LOOKUP_RETRY_AFTER_SECONDS
 from FileStream.web.fakes import MemoryBytes, MemoryFiles
 
 MIB = 1 << 20
@@ -302,7 +303,7 @@ async def test_lookup_failure_is_503_in_words(world, caplog):
     app = make_app(Down(), MemoryBytes(), Clock(), None)
     async with TestClient(TestServer(app)) as client:
         async with client.get(f"/dl/{make_link_token(SECRET, new_file_id(), None)}") as r:
-            assert r.status == 503 and r.headers["Retry-After"] == "60"
+            assert r.status == 503 and r.headers["Retry-After"] == str(LOOKUP_RETRY_AFTER_SECONDS)
             assert "try again" in await r.text()
     assert no_tracebacks(caplog)
 

@@ -10,6 +10,7 @@ from pyrogram.errors import ChatAdminRequired, ChatWriteForbidden, MessageAuthor
 from FileStream.bot import keyboards
 from FileStream.bot.context import BotContext
 from FileStream.bot.routing import on_message
+from FileStream.core.deep_links import SEND_FILE, SEND_LINKS, make_payload
 from FileStream.services.intake import IntakeError
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class ChannelPosts:
         where = f"post {post.id} in AUTH_CHANNEL {post.chat.id}"
         try:
             record = await ctx.intake.take(post, owner_id=None, source="channel",
-                                           ttl_seconds=ctx.settings.channel_file_ttl)
+                                           ttl_seconds=ctx.settings.channel_file_ttl, shareable=True)
         except IntakeError as error:
             log.warning("Could not store the file of %s: %s", where, error.reason)
             return
@@ -53,31 +54,32 @@ class ChannelPosts:
             log.exception("Could not store the file of %s", where)
             return
         show_links = ctx.settings.generate_download_links and ctx.link_buttons
-        markup = keyboards.channel_post_keyboard(ctx.links.links(record) if show_links else None,
-                                                 bot_link=ctx.deep_link(f"stream_{record.id}"),
-                                                 file_link=ctx.deep_link(f"file_{record.id}"))
+        markup = keyboards.channel_post_keyboard(
+            ctx.links.links(record) if show_links else None,
+            bot_link=ctx.deep_link(make_payload(SEND_LINKS, record.deep_link_key)),
+            file_link=ctx.deep_link(make_payload(SEND_FILE, record.deep_link_key)))
         try:
             await client.edit_message_reply_markup(post.chat.id, post.id, reply_markup=markup)
         except _NO_EDIT_RIGHT as error:
-            self._refused(record.id, where, error)
+            self._refused(record.ref, where, error)
             return
         except Exception as error:  # noqa: BLE001 - said in words; the file stays reachable by id
             log.warning("Stored file %s from %s but could not add its link buttons (%s). Make the bot an admin "
-                        "of the channel with the right to edit messages of others.", record.id, where, error)
+                        "of the channel with the right to edit messages of others.", record.ref, where, error)
             return
         if self.edit_refused:
             self.edit_refused = False
             log.info("The bot may edit posts in AUTH_CHANNEL %s again; new posts get link buttons", post.chat.id)
-        log.info("File %s from %s stored; link buttons added", record.id, where)
+        log.info("File %s from %s stored; link buttons added", record.ref, where)
 
-    def _refused(self, file_id: str, where: str, error: Exception) -> None:
+    def _refused(self, file_ref: str, where: str, error: Exception) -> None:
         if self.edit_refused:
-            log.info("Stored file %s from %s; its post stays without link buttons (no edit right)", file_id, where)
+            log.info("Stored file %s from %s; its post stays without link buttons (no edit right)", file_ref, where)
             return
         self.edit_refused = True
         log.warning("The bot may not edit posts in AUTH_CHANNEL (%s): files posted there are stored, but their "
                     "posts stay without link buttons. Give the bot the right to edit messages of others there. "
-                    "(First seen on %s, stored as file %s.)", getattr(error, "ID", None) or error, where, file_id)
+                    "(First seen on %s, stored as file %s.)", getattr(error, "ID", None) or error, where, file_ref)
 
 
 def register(client, ctx: BotContext) -> None:

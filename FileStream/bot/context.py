@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
+from FileStream.services.storage_copies import StorageCopies
 from FileStream.telegram.pool import BotPool
 
 Hook = Callable[[], Awaitable[object]]
@@ -22,10 +24,12 @@ class BotContext:
     pool: BotPool
     intake: FileIntake
     links: LinkMaker
+    copies: StorageCopies         # makes the storage copy of a migrated file before it is used
     requests: RequestTracker
     rate_limit: FileRateLimit
     clock: Callable[[], datetime]
     started_at: datetime
+    deep_links: DeepLinks
     bot_username: str = ""
     # False when Telegram refuses buttons that link to PUBLIC_URL (its host has no dot):
     # the links then go as text only.

@@ -12,6 +12,7 @@ from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit
 from FileStream.bot.routing import on_callback, on_message
+from FileStream.bot.stored import with_storage_copy
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ async def on_file_card(ctx: BotContext, client, query) -> None:
     file = await _own_live_file(ctx, query, query.data.removeprefix(keyboards.FILE_CARD))
     if file is None:
         return
+    file = await with_storage_copy(ctx, file, lambda text: query.answer(text, show_alert=True))
+    if file is None:
+        return
     links = ctx.links.links(file)
     show = ctx.settings.generate_download_links
     await query.answer()
@@ -47,11 +51,12 @@ async def on_file_delete(ctx: BotContext, client, query) -> None:
     if file is None:
         return
     await ctx.db.files.delete(file.id)
-    log.info("File %s deleted by its owner %s", file.id, file.owner_id)
-    try:
-        await client.delete_messages(file.storage_chat_id, file.storage_message_id)
-    except Exception as error:  # noqa: BLE001 - the links already ended with the record
-        log.warning("Could not delete the stored copy of file %s: %s", file.id, error)
+    log.info("File %s deleted by its owner %s", file.ref, file.owner_id)
+    if file.has_storage_copy:  # a migrated file never used has nothing stored to remove
+        try:
+            await client.delete_messages(file.storage_chat_id, file.storage_message_id)
+        except Exception as error:  # noqa: BLE001 - the links already ended with the record
+            log.warning("Could not delete the stored copy of file %s: %s", file.ref, error)
     await query.answer("Deleted.")
     await edit(client, query.message.chat.id, query.message.id, texts.file_deleted(file.file_name),
                markup=keyboards.back_to_files())

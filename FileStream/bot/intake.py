@@ -115,7 +115,7 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
     text, markup = file_links(ctx, record)
     shown = await status.say(text, markup=markup)
     await ctx.db.files.set_link_message(record.id, shown.chat.id, shown.id)
-    log.info("File %s (%s bytes) stored for %s", record.id, record.file_size, record.owner_id)
+    log.info("File %s (%s bytes) stored for %s", record.ref, record.file_size, record.owner_id)
 
 
 async def _store(ctx: BotContext, client, message, request_id: str):
@@ -140,7 +140,7 @@ async def _forget(ctx: BotContext, client, record) -> None:
         await ctx.db.files.delete(record.id)
         await client.delete_messages(record.storage_chat_id, record.storage_message_id)
     except Exception as error:  # noqa: BLE001 - cleanup; the request already ended
-        log.warning("Could not remove file %s of an ended request: %s", record.id, error)
+        log.warning("Could not remove file %s of an ended request: %s", record.ref, error)
 
 
 def _file_name(message) -> str:

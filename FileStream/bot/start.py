@@ -11,6 +11,8 @@ from FileStream.bot import commands, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, file_links
 from FileStream.bot.routing import FALLBACK_GROUP, on_message
+from FileStream.bot.stored import with_storage_copy
+from FileStream.core.deep_links import SEND_FILE, parse_payload
 from FileStream.core.formatting import escape_html
 
 log = logging.getLogger(__name__)
@@ -21,28 +23,25 @@ WELCOME = (
 )
 
 
-async def _live_file(ctx: BotContext, file_id: str):
-    return await ctx.db.files.get_live(file_id, ctx.clock())
-
-
 async def on_start(ctx: BotContext, client, message) -> None:
     payload = message.command[1] if len(message.command) > 1 else ""
-    if payload.startswith("file_"):
-        record = await _live_file(ctx, payload[5:])
-        if record is None:
-            await answer(client, message, texts.FILE_NOT_FOUND)
-            return
+    if parse_payload(payload) is None:  # a plain /start, or a start parameter of someone else's
+        await answer(client, message, WELCOME)
+        return
+    person = message.from_user.id if message.from_user else None
+    target = await ctx.deep_links.open(payload, person)
+    if target is None:
+        # Unknown, expired and someone else's private file all get the same words.
+        await answer(client, message, texts.FILE_NOT_FOUND)
+        return
+    record = await with_storage_copy(ctx, target.file, lambda text: answer(client, message, text))
+    if record is None:
+        return
+    if target.action == SEND_FILE:
         await client.copy_message(message.chat.id, record.storage_chat_id, record.storage_message_id)
         return
-    if payload.startswith("stream_"):
-        record = await _live_file(ctx, payload[7:])
-        if record is None:
-            await answer(client, message, texts.FILE_NOT_FOUND)
-            return
-        text, markup = file_links(ctx, record)
-        await answer(client, message, text, markup=markup)
-        return
-    await answer(client, message, WELCOME)
+    text, markup = file_links(ctx, record)
+    await answer(client, message, text, markup=markup)
 
 
 async def on_help(ctx: BotContext, client, message) -> None:

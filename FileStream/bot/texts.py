@@ -97,6 +97,10 @@ def revoked(file_name: str) -> str:
 
 NO_FILES = "You have no files with working links. Send me a file to get some."
 FILE_GONE = "That file is gone: its links expired or were deleted."
+# A file migrated from FileStreamBot whose old file id Telegram refuses (short: also an alert).
+FILE_CANNOT_BE_FETCHED = ("This file can no longer be fetched: Telegram no longer accepts its id. "
+                          "Ask whoever shared it to send it to the bot again.")
+FILE_NOT_READY = "Telegram is busy preparing this file. Please try again in a minute."
 NOT_YOUR_FILE = "That is not one of your files."
 
 

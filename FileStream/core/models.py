@@ -5,14 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from FileStream.core.tokens import log_ref
+
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
     """A file kept in the storage channel and served by its links.
 
-    `id` is the public file id: 12 random bytes, base64url (16 characters). It appears in
-    deep links (`file_<id>`) and inside link tokens; it is never enough on its own to
-    open a link (tokens carry an HMAC).
+    `id` is the file id: 12 random bytes, base64url (16 characters). It is the first part
+    of every link token, so it is never logged (logs name a file by `ref`) and never put
+    in a deep link; it is never enough on its own to open a link (tokens carry an HMAC).
+    `deep_link_key` is a separate random key for deep links into the bot; only files meant
+    to be shared that way (auth channel posts) have one.
     """
 
     id: str
@@ -22,12 +26,24 @@ class StoredFile:
     file_unique_id: str      # Telegram's stable identity of the bytes: the ETag
     media_type: str          # document, video, audio, voice, animation, video_note, photo, sticker
     dc_id: int               # the DC that holds the bytes
-    storage_chat_id: int     # BIN_CHANNEL
-    storage_message_id: int  # the copy in BIN_CHANNEL every bot reads for its own file_id
+    # The copy in BIN_CHANNEL every bot reads for its own file_id. None for a file migrated
+    # from FileStreamBot until its copy is made (services/storage_copies.py).
+    storage_chat_id: int | None
+    storage_message_id: int | None
     created_at: datetime     # timezone-aware UTC; Last-Modified
     expires_at: datetime | None  # None: never expires (channel files by default)
     owner_id: int | None = None  # the person who sent it; None for channel posts
     source: str = "private"  # "private", "channel" or "upload"
+    deep_link_key: str | None = None  # t.me/<bot>?start=file_<key>; None: no deep links
+
+    @property
+    def ref(self) -> str:
+        """The file's name in logs: opens nothing (see core.tokens.log_ref)."""
+        return log_ref(self.id)
+
+    @property
+    def has_storage_copy(self) -> bool:
+        return bool(self.storage_chat_id and self.storage_message_id)
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

@@ -21,6 +21,8 @@ MAC_BYTES = 16
 TOKEN_LENGTH = 48   # 36 bytes -> exactly 48 base64 characters, no padding
 FILE_ID_LENGTH = 16  # 12 bytes -> exactly 16 base64 characters, no padding
 SECRET_BYTES = 32
+DEEP_LINK_KEY_BYTES = 16  # 22 base64url characters: fits a Telegram start parameter with its prefix
+_LOG_REF_DOMAIN = b"filestream-log-ref-v1"
 
 # Whole groups of four characters decode to whole bytes, so every string matching these
 # is canonical base64url (no ambiguous trailing bits, no padding, no "+" or "/").
@@ -55,6 +57,23 @@ def new_link_secret() -> bytes:
 def new_file_id() -> str:
     """A fresh public file id: 12 random bytes as 16 base64url characters."""
     return _b64(secrets.token_bytes(ID_BYTES))
+
+
+def new_deep_link_key() -> str:
+    """A fresh key for a file's deep links (t.me/<bot>?start=file_<key>).
+
+    Random on its own: nothing about it can be learnt from the file id or a link token,
+    so holding a link never yields the deep link.
+    """
+    return _b64(secrets.token_bytes(DEEP_LINK_KEY_BYTES))
+
+
+def log_ref(file_id: str) -> str:
+    """How logs name a file: a short hash of its id, which opens nothing.
+
+    The file id is part of every link token, so it never goes to a log itself.
+    """
+    return hashlib.sha256(_LOG_REF_DOMAIN + file_id.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 def _mac(secret: bytes, payload: bytes) -> bytes:

@@ -1,4 +1,5 @@
-"""Background pass over expiring files: warn the person once, then mark the links expired and drop the record."""
+"""Background pass over expiring files: warn the person once, then mark the links expired, delete the
+stored copy and drop the record."""
 
 from __future__ import annotations
 
@@ -17,13 +18,22 @@ log = logging.getLogger(__name__)
 WARNED = "expiry_warning"
 EXPIRED = "expired"
 
+# Channels take up to 100 message ids per delete call.
+DELETE_BATCH = 100
+
 Send = Callable[[int, str], Awaitable[object]]
 Edit = Callable[[int, int, str], Awaitable[object]]
+DeleteCopies = Callable[[int, list[int]], Awaitable[object]]
+
+
+class CopiesRefused(Exception):
+    """Telegram refused to delete stored copies (no right to delete, say): asking again will not help."""
 
 
 def warning_text(file: StoredFile, now: datetime) -> str:
     """The warning a person gets shortly before a file's links stop working (Telegram HTML)."""
-    left = (file.expires_at - now) if file.expires_at else timedelta(0)
+    # To the nearest second: sent on time, "10 s" left must not read "9 s".
+    left = timedelta(seconds=round((file.expires_at - now).total_seconds())) if file.expires_at else timedelta(0)
     return (
         f"The links for <b>{escape_html(file.file_name)}</b> expire in {human_duration(left)}. "
         "Finish watching or downloading before then; send the file again later for new links."
@@ -50,12 +60,16 @@ class ExpiryReport:
     edited: int = 0          # link messages changed to "expired"
     edit_failed: int = 0     # link messages that could not be edited
     deleted: int = 0         # expired records removed
+    copies_deleted: int = 0  # stored copies removed from BIN_CHANNEL
+    copies_kept: int = 0     # stored copies Telegram refused to delete (left there)
     errors: int = 0          # database errors (the pass went on or stopped early)
 
 
 class ExpiryJob:
     """`run_once()` warns each owner once, `warning_seconds` before their file expires, and
-    once a file expired edits the bot's link message to say so and deletes the record.
+    once a file expired edits the bot's link message to say so, deletes its stored copy
+    (`delete_copies`; None keeps copies) and then the record. `next_due()` says when the
+    next of these falls due, `due_times(file)` when a new file's do.
 
     "Once" is the store's atomic notice mark, claimed before sending: it survives restarts
     and holds across instances, at the price that a crash between mark and send loses that
@@ -63,8 +77,11 @@ class ExpiryJob:
     the warning window get no warning: the link message already says when they expire.
 
     `send(chat_id, text)` and `edit(chat_id, message_id, text)` speak Telegram HTML; their
-    errors (blocked bot, deleted message) are logged and never stop the pass. run_once
-    never raises (except on cancellation).
+    errors (blocked bot, deleted message) are logged and never stop the pass.
+    `delete_copies(chat_id, message_ids)` deletes up to DELETE_BATCH messages in one call
+    and raises CopiesRefused when Telegram will not (those copies are left, in words in the
+    log); on any other error the records stay and the next pass tries again. run_once never
+    raises (except on cancellation).
     """
 
     def __init__(
@@ -77,10 +94,12 @@ class ExpiryJob:
         warning_seconds: int = 600,
         texts: ExpiryTexts | None = None,
         batch: int = 200,
+        delete_copies: DeleteCopies | None = None,
     ) -> None:
         self.files = files  # store.files.FileStore
         self._send = send
         self._edit = edit
+        self._delete_copies = delete_copies
         self._clock = clock
         self.warning = timedelta(seconds=max(0, warning_seconds))
         self.texts = texts or ExpiryTexts()
@@ -92,6 +111,7 @@ class ExpiryJob:
             if self.warning:
                 await self._warn(counts)
             await self._expire(counts)
+            await self._clean_up(counts)
         except Exception:  # noqa: BLE001 - a pass must not die; the next one retries
             counts["errors"] += 1
             log.exception("Expiry pass stopped early on a database error")
@@ -99,6 +119,28 @@ class ExpiryJob:
         if any(counts.values()):
             log.info("Expiry pass: %s", report)
         return report
+
+    async def next_due(self) -> datetime | None:
+        """When the next warning or expiry falls due; None when no file will ever expire."""
+        now = self._clock()
+        due = []
+        if self.warning:
+            expires = await self.files.next_expiry(after=now, without_notice=WARNED)
+            if expires is not None:
+                due.append(expires - self.warning)
+        expires = await self.files.next_expiry(without_notice=EXPIRED)
+        if expires is not None:
+            due.append(expires)
+        return min(due, default=None)
+
+    def due_times(self, file: StoredFile) -> list[datetime]:
+        """When a new file needs this job: its warning (if it gets one) and its expiry."""
+        if file.expires_at is None:
+            return []
+        times = [file.expires_at]
+        if self.warning and file.expires_at - file.created_at > self.warning:
+            times.append(file.expires_at - self.warning)
+        return times
 
     async def _warn(self, counts: dict[str, int]) -> None:
         while True:
@@ -112,10 +154,10 @@ class ExpiryJob:
                 try:
                     await self._send(file.owner_id, self.texts.warning(file, now))
                     counts["warned"] += 1
-                    log.info("Warned %s that file %s expires at %s", file.owner_id, file.id, file.expires_at)
+                    log.info("Warned %s that file %s expires at %s", file.owner_id, file.ref, file.expires_at)
                 except Exception as error:  # noqa: BLE001 - blocked bot and the like
                     counts["warn_failed"] += 1
-                    log.warning("Could not warn %s about file %s: %r", file.owner_id, file.id, error)
+                    log.warning("Could not warn %s about file %s: %r", file.owner_id, file.ref, error)
             # Every file listed got marked (by us or by someone), so the next query moves on.
             if len(due) < self._batch:
                 return
@@ -127,11 +169,51 @@ class ExpiryJob:
             for file in expired:
                 if await self.files.mark_notice(file.id, EXPIRED, now):
                     await self._edit_link_message(file, counts)
-                    if await self.files.delete(file.id):
-                        counts["deleted"] += 1
-                        log.info("File %s expired; record deleted", file.id)
             if len(expired) < self._batch:
                 return
+
+    async def _clean_up(self, counts: dict[str, int]) -> None:
+        """Files marked expired (here or by another instance): their copies, then their records.
+
+        A record whose copy could not be deleted for a reason that may pass stays for the
+        next pass (the TTL index removes it after a day at the latest).
+        """
+        while True:
+            done = await self.files.find_expired(self._clock(), with_notice=EXPIRED, limit=self._batch)
+            gone = await self._remove_copies(done, counts) if self._delete_copies else done
+            for file in gone:
+                if await self.files.delete(file.id):
+                    counts["deleted"] += 1
+                    log.info("File %s expired; record deleted", file.ref)
+            if len(done) < self._batch or len(gone) < len(done):
+                return
+
+    async def _remove_copies(self, files: list[StoredFile], counts: dict[str, int]) -> list[StoredFile]:
+        """Delete the stored copies, DELETE_BATCH per call; the files whose copies are dealt with."""
+        by_chat: dict[int, list[StoredFile]] = {}
+        dealt_with: list[StoredFile] = []
+        for file in files:
+            if file.has_storage_copy:
+                by_chat.setdefault(file.storage_chat_id, []).append(file)
+            else:
+                dealt_with.append(file)  # migrated and never used: nothing was stored
+        for chat_id, chat_files in by_chat.items():
+            for start in range(0, len(chat_files), DELETE_BATCH):
+                batch = chat_files[start:start + DELETE_BATCH]
+                try:
+                    await self._delete_copies(chat_id, [f.storage_message_id for f in batch])
+                    counts["copies_deleted"] += len(batch)
+                except CopiesRefused as refused:
+                    counts["copies_kept"] += len(batch)
+                    log.warning("Telegram refused to delete the stored copies of %d expired file(s) in %s (%s); "
+                                "they stay there. Give the bot the right to delete messages in BIN_CHANNEL.",
+                                len(batch), chat_id, refused)
+                except Exception as error:  # noqa: BLE001 - network trouble: the next pass tries again
+                    log.warning("Could not delete the stored copies of %d expired file(s) in %s: %r; trying again later",
+                                len(batch), chat_id, error)
+                    continue
+                dealt_with.extend(batch)
+        return dealt_with
 
     async def _edit_link_message(self, file: StoredFile, counts: dict[str, int]) -> None:
         where = await self.files.link_message(file.id)
@@ -142,4 +224,4 @@ class ExpiryJob:
             counts["edited"] += 1
         except Exception as error:  # noqa: BLE001 - message deleted, chat gone, blocked
             counts["edit_failed"] += 1
-            log.warning("Could not mark the link message of file %s as expired: %r", file.id, error)
+            log.warning("Could not mark the link message of file %s as expired: %r", file.ref, error)

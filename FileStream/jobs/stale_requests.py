@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from FileStream.core.formatting import escape_html, human_duration
 from FileStream.core.requests import RequestState
@@ -55,6 +55,10 @@ class StaleRequestJob:
         self.tracker = tracker
         self._notify = notify
         self._text = text
+
+    async def next_due(self) -> datetime | None:
+        """When the next open request times out; None when none is open."""
+        return await self.tracker.store.next_timeout()
 
     async def run_once(self) -> StaleReport:
         timed_out = notified = notify_failed = cancelled = 0

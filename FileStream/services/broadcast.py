@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import dataclasses
 import logging
 from collections import deque
 from array import array
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from bson import ObjectId
 from pyrogram.errors import FloodWait, InputUserDeactivated, RPCError, UserIsBlocked
 
 from FileStream.core.throttle import MICROSECONDS, TokenBucket, eta_seconds, measured_rate
 from FileStream.store.broadcasts import CANCELLED, DONE, RUNNING
+from FileStream.store.database import is_unavailable
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# While the database is away a broadcast pauses and tries again after these many seconds,
+# doubling up to the last.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 5.0
+# The final report is tried this many times (a FLOOD_WAIT longer than the client sleeps
+# through, a lost connection) before it is given up, in the log.
+FINAL_REPORT_TRIES = 3
 
 # Errors that mean the person is out of reach for good: they blocked the bot or their
 # account is gone. They are marked blocked so later broadcasts skip them, and `touch`
@@ -47,6 +58,7 @@ class Broadcast:
     failed: int
     blocked: int
     started_at: datetime
+    save_seq: int = 0             # the last progress save (store.broadcasts.save_progress)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Broadcast:
@@ -62,6 +74,7 @@ class Broadcast:
             failed=doc.get("failed", 0),
             blocked=doc.get("blocked", 0),
             started_at=doc["started_at"],
+            save_seq=doc.get("save_seq") or 0,
         )
 
 
@@ -139,6 +152,16 @@ class Watermark:
         return sorted(self._done.union(self._prior))
 
 
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A pause of a broadcast because the database does not answer."""
+
+    since: datetime               # the first failed step
+    last_error: Exception
+    retries: int                  # failed tries so far
+    at: datetime | None = None    # the last failed try
+
+
 @dataclass
 class _Run:
     broadcast: Broadcast
@@ -149,12 +172,10 @@ class _Run:
     sent: int = 0
     failed: int = 0
     blocked: int = 0
-    # Counts not yet written to the database.
-    unsaved_sent: int = 0
-    unsaved_failed: int = 0
-    unsaved_blocked: int = 0
+    save_seq: int = 0             # of the last progress save tried
     next_progress_us: int = 0
     cancelled: bool = False       # by cancel() here, or seen cancelled in the database
+    shutting_down: bool = False   # the task running it was cancelled: database steps stop retrying
     workers: tuple[asyncio.Task[None], ...] = ()
     position: int = 0
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -173,13 +194,10 @@ class _Run:
         """Count a finished copy ("sent", "failed" or "blocked") and move the watermark."""
         if outcome == "sent":
             self.sent += 1
-            self.unsaved_sent += 1
         elif outcome == "blocked":
             self.blocked += 1
-            self.unsaved_blocked += 1
         else:
             self.failed += 1
-            self.unsaved_failed += 1
         self.watermark.complete(user_id)
 
     @property
@@ -202,14 +220,16 @@ class BroadcastEngine:
       without sending anyone twice or skipping anyone. Cancelling the task that runs it
       (shutdown) still saves every finished copy; only a hard crash can repeat the copies
       that were in flight at that moment (at most `concurrency`).
+    - While the database is away (down, frozen, unreachable) the broadcast pauses: no new
+      copy starts, each database step is tried again with backoff, and once the database
+      answers it goes on where it was. `outage` describes a pause under way.
     - `progress(Progress)` is called at most every `progress_interval` seconds while it
-      runs, and once more at the end.
+      runs, and once more at the end (that last one is tried a few times).
 
-    `database`: store.database.Database (broadcasts, users, and the broadcasts collection
-    for the resume fields the store does not keep). `copy_to(user_id, broadcast)` copies the
-    broadcast's source message to that user and raises pyrogram errors as Telegram does.
-    `clock`: aware UTC now; `sleep(seconds)`: asyncio.sleep unless a test fakes time.
-    Run broadcasts only on the instance that handles bot updates.
+    `database`: store.database.Database (broadcasts, users, deadlines). `copy_to(user_id,
+    broadcast)` copies the broadcast's source message to that user and raises pyrogram
+    errors as Telegram does. `clock`: aware UTC now; `sleep(seconds)`: asyncio.sleep unless
+    a test fakes time. Run broadcasts only on the instance that handles bot updates.
     """
 
     def __init__(
@@ -227,9 +247,9 @@ class BroadcastEngine:
     ) -> None:
         if concurrency < 1 or max_flood_retries < 0:
             raise ValueError(f"need concurrency >= 1 and max_flood_retries >= 0, got {concurrency}, {max_flood_retries}")
+        self._database = database
         self.broadcasts = database.broadcasts
         self.users = database.users
-        self._collection = database.db["broadcasts"]
         self._copy_to = copy_to
         self._clock = clock
         self._sleep = sleep
@@ -243,6 +263,10 @@ class BroadcastEngine:
         self._paused_until_us = 0
         self._gate = asyncio.Lock()     # one sender at a time waits on the bucket
         self._save_lock = asyncio.Lock()  # progress snapshots reach MongoDB in order
+        self._database_ok = asyncio.Event()  # cleared while the database is away: no new copies
+        self._database_ok.set()
+        self.outage: Outage | None = None
+        self._outage_changed = asyncio.Condition()
         self._run: _Run | None = None
         self._busy = False  # set before run()'s first await, so two runs cannot overlap
 
@@ -256,12 +280,10 @@ class BroadcastEngine:
     async def start(self, source_chat_id: int, source_message_id: int, owner_chat_id: int) -> Broadcast | None:
         """Create a broadcast of that message; None when one is already running (anywhere)."""
         now = self._clock()
-        broadcast_id = await self.broadcasts.create(source_chat_id, source_message_id, now)
+        broadcast_id = await self.broadcasts.create(source_chat_id, source_message_id, now,
+                                                    owner_chat_id=owner_chat_id)
         if broadcast_id is None:
             return None
-        await self._collection.update_one(
-            {"_id": ObjectId(broadcast_id)}, {"$set": {"owner_chat_id": owner_chat_id, "ahead": []}}
-        )
         log.info("Broadcast %s of message %s/%s started by %s", broadcast_id, source_chat_id,
                  source_message_id, owner_chat_id)
         return await self._load(broadcast_id)
@@ -280,7 +302,7 @@ class BroadcastEngine:
         """Cancel the running broadcast, here or on another instance; False when none runs.
 
         Copies in flight are abandoned; the run's final report says "cancelled". Returns
-        once the local run (if any) has wound down.
+        once the local run (if any) has wound down (after the database is back, if it is away).
         """
         run = self._run
         if run is not None:
@@ -311,11 +333,18 @@ class BroadcastEngine:
         finally:
             self._busy = False
 
+    async def next_outage_change(self) -> Outage | None:
+        """Wait for the next retry during a pause, or for its end; the outage then (None: over).
+        For tests and operators' tools: nothing needs to poll."""
+        async with self._outage_changed:
+            await self._outage_changed.wait()
+            return self.outage
+
     async def _run_to_end(self, broadcast: Broadcast) -> Progress:
-        fresh = await self._load(broadcast.id)
+        fresh = await self._until_done(None, "load the broadcast", lambda: self._load(broadcast.id))
         if fresh is None:
             raise LookupError(f"broadcast {broadcast.id} does not exist")
-        ids = await self._list_ids(fresh.last_user_id)
+        ids = await self._until_done(None, "list the recipients", lambda: self._list_ids(fresh.last_user_id))
         run = _Run(
             broadcast=fresh,
             watermark=Watermark(fresh.last_user_id, fresh.ahead),
@@ -325,6 +354,9 @@ class BroadcastEngine:
             sent=fresh.sent,
             failed=fresh.failed,
             blocked=fresh.blocked,
+            # Above any save an earlier run of this process may still have on its way
+            # (one per sender at most), so such a straggler can never pass for a cancel.
+            save_seq=fresh.save_seq + self.concurrency + 1,
         )
         run.next_progress_us = run.started_us  # a first report right away
         if fresh.state != RUNNING:
@@ -334,16 +366,24 @@ class BroadcastEngine:
             try:
                 async with asyncio.TaskGroup() as group:
                     run.workers = tuple(group.create_task(self._worker(run)) for _ in range(self.concurrency))
-            finally:
-                # Even when this task is cancelled (shutdown), save what finished so a
-                # resume skips it; the broadcast then stays running for resume_running().
-                await asyncio.shield(self._save(run))
-            now = self._clock()
+            except BaseException:
+                # Shutdown (or a bug): save what finished so a resume skips it, trying once
+                # (the database may be away); the broadcast stays running for resume_running().
+                run.shutting_down = True
+                try:
+                    await asyncio.shield(self._save(run))
+                except Exception as error:  # noqa: BLE001 - the resume repeats at most the unsaved copies
+                    log.warning("Broadcast %s: could not save its progress on the way out: %r", fresh.id, error)
+                raise
+            await self._until_done(run, "save progress", lambda: self._save(run))
             if run.cancelled:
-                await self.broadcasts.cancel(fresh.id, now)  # False when cancelled elsewhere: fine
+                # False when cancelled elsewhere: fine.
+                await self._until_done(run, "mark it cancelled", lambda: self.broadcasts.cancel(fresh.id, self._clock()))
                 final_state = CANCELLED
             else:
-                final_state = DONE if await self.broadcasts.finish(fresh.id, now) else CANCELLED
+                finished = await self._until_done(run, "mark it done",
+                                                  lambda: self.broadcasts.finish(fresh.id, self._clock()))
+                final_state = DONE if finished else CANCELLED
         finally:
             self._run = None
             run.ended.set()
@@ -404,11 +444,55 @@ class BroadcastEngine:
         return "failed"
 
     async def _take_token(self) -> None:
-        async with self._gate:
-            while wait := self._bucket.try_take(self._now_us()):
-                await self._sleep(wait / MICROSECONDS)
+        # While the database is away nothing new is sent: what was sent could not be recorded.
+        while True:
+            await self._database_ok.wait()
+            async with self._gate:
+                while wait := self._bucket.try_take(self._now_us()):
+                    await self._sleep(wait / MICROSECONDS)
+            if self._database_ok.is_set():
+                return
+            # It went away while this sender waited its turn: wait for it again.
 
-    # -- ids, persistence, reports ---------------------------------------------------------
+    # -- the database, and waiting it out ---------------------------------------------------
+
+    async def _until_done(self, run: _Run | None, what: str, step: Callable[[], Awaitable[T]]) -> T:
+        """Run one database step of the broadcast; while the database is away, pause and try
+        again (with backoff) until it answers. Other errors, and any error once the run is
+        shutting down, go to the caller."""
+        delay = RETRY_FIRST_SECONDS
+        while True:
+            try:
+                result = await step()
+            except Exception as error:
+                if not is_unavailable(error) or (run is not None and run.shutting_down):
+                    raise
+                await self._paused(what, error)
+                await self._sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+                continue
+            if self.outage is not None:
+                await self._resumed()
+            return result
+
+    async def _paused(self, what: str, error: Exception) -> None:
+        now = self._clock()
+        if self.outage is None:
+            self.outage = Outage(since=now, last_error=error, retries=0)
+            self._database_ok.clear()
+            log.warning("Broadcast paused: the database does not answer (%s: %r); trying again until it does",
+                        what, error)
+        self.outage = dataclasses.replace(self.outage, last_error=error, retries=self.outage.retries + 1, at=now)
+        async with self._outage_changed:
+            self._outage_changed.notify_all()
+
+    async def _resumed(self) -> None:
+        outage, self.outage = self.outage, None
+        self._database_ok.set()
+        log.warning("Broadcast resumed: the database answers again after %.1f s and %d retries",
+                    (self._clock() - outage.since).total_seconds(), outage.retries)
+        async with self._outage_changed:
+            self._outage_changed.notify_all()
 
     async def _list_ids(self, after: int | None) -> array[int]:
         """Active user ids after `after`, ascending, read in one go.
@@ -418,36 +502,26 @@ class BroadcastEngine:
         meanwhile are not part of it anyway.
         """
         ids: array[int] = array("q")
-        async for user_id in self.users.iter_active_ids(after):
-            ids.append(user_id)
+        with self._database.deadline(self._database.deadlines.listing):
+            async for user_id in self.users.iter_active_ids(after):
+                ids.append(user_id)
         return ids
 
     async def _record(self, run: _Run, user_id: int, outcome: str) -> bool:
         if outcome == "blocked":
-            await self.users.mark_blocked(user_id, True)
-        return await self._save(run)
+            await self._until_done(run, "mark a user blocked", lambda: self.users.mark_blocked(user_id, True))
+        return await self._until_done(run, "save progress", lambda: self._save(run))
 
     async def _save(self, run: _Run) -> bool:
-        """Write the watermark and new counts; False when the broadcast is no longer running."""
+        """Write the watermark and counts; False when the broadcast is no longer running."""
         async with self._save_lock:
             # The snapshot is taken under the lock, so a newer one is never overwritten by an older one.
-            delta = (run.unsaved_sent, run.unsaved_failed, run.unsaved_blocked)
-            result = await self._collection.update_one(
-                {"_id": ObjectId(run.broadcast.id), "state": RUNNING},
-                {
-                    "$set": {
-                        "last_user_id": run.watermark.last,
-                        "ahead": run.watermark.ahead(),
-                        "updated_at": self._clock(),
-                    },
-                    "$inc": {"sent": delta[0], "failed": delta[1], "blocked": delta[2]},
-                },
-            )
-            if result.matched_count:
-                run.unsaved_sent -= delta[0]
-                run.unsaved_failed -= delta[1]
-                run.unsaved_blocked -= delta[2]
-            return result.matched_count == 1
+            run.save_seq += 1
+            return await self.broadcasts.save_progress(
+                run.broadcast.id, run.save_seq, self._clock(), last_user_id=run.watermark.last,
+                ahead=run.watermark.ahead(), sent=run.sent, failed=run.failed, blocked=run.blocked)
+
+    # -- reports ----------------------------------------------------------------------------
 
     async def _maybe_report(self, run: _Run) -> None:
         now = self._now_us()
@@ -478,10 +552,16 @@ class BroadcastEngine:
     async def _tell(self, report: Progress) -> None:
         if self._progress is None:
             return
-        try:
-            await self._progress(report)
-        except Exception as error:  # noqa: BLE001 - a failed status message must not stop sending
-            log.warning("Broadcast %s: progress report failed: %r", report.broadcast_id, error)
+        tries = FINAL_REPORT_TRIES if report.finished else 1
+        for attempt in range(1, tries + 1):
+            try:
+                await self._progress(report)
+                return
+            except Exception as error:  # noqa: BLE001 - a failed status message must not stop sending
+                log.warning("Broadcast %s: progress report failed (try %d of %d): %r", report.broadcast_id,
+                            attempt, tries, error)
+            if attempt < tries:
+                await self._sleep(RETRY_MAX_SECONDS)
 
     def _stop_run(self, run: _Run) -> None:
         run.cancelled = True

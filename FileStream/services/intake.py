@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from FileStream.core.models import StoredFile
-from FileStream.core.tokens import new_file_id
+from FileStream.core.tokens import new_deep_link_key, new_file_id
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
 
@@ -30,9 +30,16 @@ class FileIntake:
     files: object                # store.files.FileStore
     bin_channel: int
     clock: Callable[[], datetime]
+    # Told about every file stored here (the expiry job wakes for its warning and expiry).
+    on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
 
-    async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int) -> StoredFile:
-        """Store the message's file and return its record; leaves nothing half-made on failure."""
+    async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
+                   shareable: bool = False) -> StoredFile:
+        """Store the message's file and return its record; leaves nothing half-made on failure.
+
+        `shareable`: give it a deep-link key, for files meant to be passed around by deep
+        link (auth channel posts); private files never get one.
+        """
         try:
             stored = await message.copy(self.bin_channel)
         except Exception as error:  # noqa: BLE001 - said in words, logged with cause
@@ -55,12 +62,15 @@ class FileIntake:
                 expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None,
                 owner_id=owner_id,
                 source=source,
+                deep_link_key=new_deep_link_key() if shareable else None,
             )
             await self.files.insert(record)
-            return record
         except BaseException:
             await self._delete_copy(stored.id)
             raise
+        for hook in self.on_stored:
+            hook(record)
+        return record
 
     async def _read_back(self, message_id: int):
         """Each bot needs its own file id, so a backend must be able to read the copy."""

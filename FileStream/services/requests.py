@@ -67,6 +67,8 @@ class RequestTracker:
         self.clock = clock
         self.timeout = timedelta(seconds=timeout_seconds)
         self._work: dict[str, asyncio.Task[Any]] = {}
+        # Told about every request opened here (the stale-request job wakes for its deadline).
+        self.on_opened: list[Callable[[Request], object]] = []
 
     # -- the request's life ---------------------------------------------------------------
 
@@ -80,7 +82,10 @@ class RequestTracker:
         if doc is None:  # ended and removed in between: nothing to hand out
             return None
         log.info("Request %s opened for %s (%s)", request_id, user_id, file_name)
-        return Request.from_doc(doc)
+        request = Request.from_doc(doc)
+        for hook in self.on_opened:
+            hook(request)
+        return request
 
     async def advance(self, request_id: str, state: str, **fields: Any) -> bool:
         """Move the request on; False when it already ended (revoked, timed out, possibly

@@ -11,6 +11,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from FileStream.core.models import StoredFile
+from FileStream.core.storage_copy import CopyClaim, KnownFileId
 
 # Expired records stay this long before MongoDB's TTL monitor deletes them. Expiry itself
 # is decided by `expires_at` in every query (the monitor is lazy anyway); the delay gives
@@ -19,6 +20,14 @@ KEEP_EXPIRED = timedelta(days=1)
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(StoredFile))
 _NOTICE_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+class CopyTask(NamedTuple):
+    """A file without a storage copy: its record, the file ids known for it, and its claim."""
+
+    file: StoredFile
+    known_ids: list[KnownFileId]
+    claim: CopyClaim | None
 
 
 class LinkMessage(NamedTuple):
@@ -33,9 +42,12 @@ def _live(now: datetime) -> dict[str, Any]:
     return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
 
 
-def _to_doc(file: StoredFile) -> dict[str, Any]:
+def file_document(file: StoredFile) -> dict[str, Any]:
+    """A StoredFile as the files collection holds it (`id` becomes `_id`)."""
     doc = {name: getattr(file, name) for name in _FIELDS}
     doc["_id"] = doc.pop("id")
+    if doc["deep_link_key"] is None:
+        del doc["deep_link_key"]  # kept out of the sparse unique index
     return doc
 
 
@@ -64,19 +76,39 @@ class FileStore:
         await self._files.create_index(
             [("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest"
         )
+        # Only shared files have a deep-link key; the others are written without the field,
+        # so a sparse index leaves them out (SecantusDB plans equality on sparse indexes, not
+        # on partial ones).
+        await self._files.create_index("deep_link_key", name="deep_link_key", unique=True, sparse=True)
+        # FileStreamBot's ObjectId of a migrated file: its old links name it. Sparse rather
+        # than partial: both leave out our own files, and SecantusDB (the embedded
+        # database) plans $in and equality on a sparse one. migrate_files.py relies on it.
+        await self._files.create_index("legacy_id", name="legacy_id_unique", unique=True, sparse=True)
 
     async def insert(self, file: StoredFile) -> None:
         """Add a record; raises DuplicateKeyError if the id is taken."""
-        await self._files.insert_one(_to_doc(file))
+        await self._files.insert_one(file_document(file))
 
     async def get(self, file_id: str) -> StoredFile | None:
         """The record even when expired (callers check `is_expired`); None when gone."""
         doc = await self._files.find_one({"_id": file_id})
         return None if doc is None else _from_doc(doc)
 
+    async def id_for_legacy(self, legacy_id: str) -> str | None:
+        """Our id of the file migrated from FileStreamBot's record `legacy_id` (an ObjectId in hex)."""
+        doc = await self._files.find_one({"legacy_id": legacy_id}, {"_id": 1})
+        return None if doc is None else doc["_id"]
+
     async def get_live(self, file_id: str, now: datetime) -> StoredFile | None:
         """The record only while it has not expired at `now`."""
         doc = await self._files.find_one({"_id": file_id, **_live(now)})
+        return None if doc is None else _from_doc(doc)
+
+    async def get_by_deep_link_key(self, key: str, now: datetime) -> StoredFile | None:
+        """The live record whose deep-link key is `key`."""
+        if not isinstance(key, str) or not key:
+            return None
+        doc = await self._files.find_one({"deep_link_key": key, **_live(now)})
         return None if doc is None else _from_doc(doc)
 
     async def delete(self, file_id: str) -> bool:
@@ -117,14 +149,28 @@ class FileStore:
         return [_from_doc(doc) async for doc in cursor]
 
     async def find_expired(
-        self, now: datetime, *, without_notice: str | None = None, limit: int = 500
+        self, now: datetime, *, without_notice: str | None = None, with_notice: str | None = None, limit: int = 500
     ) -> list[StoredFile]:
-        """Files expired at `now` that the TTL monitor has not removed yet, oldest first."""
+        """Files expired at `now` that the TTL monitor has not removed yet, oldest first.
+
+        `without_notice` / `with_notice`: only files not marked / marked with that notice kind.
+        """
         query: dict[str, Any] = {"expires_at": {"$lte": now}}
         if without_notice is not None:
             query[f"notices.{_check_kind(without_notice)}"] = {"$exists": False}
+        if with_notice is not None:
+            query[f"notices.{_check_kind(with_notice)}"] = {"$exists": True}
         cursor = self._files.find(query).sort("expires_at", ASCENDING).limit(limit)
         return [_from_doc(doc) async for doc in cursor]
+
+    async def next_expiry(self, *, after: datetime | None = None, without_notice: str | None = None) -> datetime | None:
+        """The earliest `expires_at` (later than `after`, when given) among files not marked
+        with that notice kind; None when there is none. What the expiry job sleeps until."""
+        query: dict[str, Any] = {"expires_at": {"$type": "date"} if after is None else {"$gt": after}}
+        if without_notice is not None:
+            query[f"notices.{_check_kind(without_notice)}"] = {"$exists": False}
+        doc = await self._files.find_one(query, {"expires_at": 1}, sort=[("expires_at", ASCENDING)])
+        return None if doc is None else doc["expires_at"]
 
     async def mark_notice(self, file_id: str, kind: str, now: datetime | None = None) -> bool:
         """Record that notice `kind` went out; True only for the first caller, on any instance."""
@@ -146,3 +192,60 @@ class FileStore:
         doc = await self._files.find_one({"_id": file_id}, {"link_message": 1})
         found = doc.get("link_message") if doc else None
         return None if not found else LinkMessage(found["chat_id"], found["message_id"])
+
+    # -- storage copies of migrated files (services/storage_copies.py) ---------------------
+
+    async def copy_task(self, file_id: str) -> CopyTask | None:
+        """What making `file_id`'s storage copy needs to know; None when the record is gone."""
+        doc = await self._files.find_one({"_id": file_id})
+        if doc is None:
+            return None
+        known = [KnownFileId(k["file_id"], k.get("bot_id")) for k in doc.get("legacy_file_ids") or []
+                 if isinstance(k, dict) and isinstance(k.get("file_id"), str)]
+        found = doc.get("storage_copy")
+        claim = None if not isinstance(found, dict) else CopyClaim(
+            state=found.get("state", ""), by=found.get("by", ""), at=found.get("at"), reason=found.get("reason", ""))
+        return CopyTask(_from_doc(doc), known, claim)
+
+    async def ids_needing_copy(self, now: datetime) -> list[str]:
+        """Live files without a storage copy that nobody found impossible yet, oldest first."""
+        query = {"storage_message_id": None, "storage_copy.state": {"$ne": "refused"}, **_live(now)}
+        cursor = self._files.find(query, {"_id": 1}).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return [doc["_id"] async for doc in cursor]
+
+    async def claim_copy(self, file_id: str, claimant: str, now: datetime, stale_before: datetime) -> bool:
+        """Take the job of making the copy; True only for one caller on any instance at a time.
+
+        A claim older than `stale_before` was left by an instance that stopped: it is taken over.
+        """
+        result = await self._files.update_one(
+            {"_id": file_id, "storage_message_id": None,
+             "$or": [{"storage_copy": None},
+                     {"storage_copy.state": "sending", "storage_copy.at": {"$lt": stale_before}}]},
+            {"$set": {"storage_copy": {"state": "sending", "by": claimant, "at": now}}},
+        )
+        return result.modified_count == 1
+
+    async def record_copy(self, file_id: str, chat_id: int, message_id: int, dc_id: int) -> bool:
+        """Keep the new storage message; False when the record has one already (or is gone)."""
+        result = await self._files.update_one(
+            {"_id": file_id, "storage_message_id": None},
+            {"$set": {"storage_chat_id": chat_id, "storage_message_id": message_id, "dc_id": dc_id},
+             "$unset": {"storage_copy": ""}},
+        )
+        return result.modified_count == 1
+
+    async def refuse_copy(self, file_id: str, claimant: str, reason: str, now: datetime) -> bool:
+        """Mark the copy as impossible; True only for the claimant that still held the claim."""
+        result = await self._files.update_one(
+            {"_id": file_id, "storage_copy.by": claimant, "storage_copy.state": "sending"},
+            {"$set": {"storage_copy": {"state": "refused", "reason": reason, "at": now}}},
+        )
+        return result.modified_count == 1
+
+    async def release_copy(self, file_id: str, claimant: str) -> None:
+        """Give the claim back (the copy could not be made now); someone may try again."""
+        await self._files.update_one(
+            {"_id": file_id, "storage_copy.by": claimant, "storage_copy.state": "sending"},
+            {"$unset": {"storage_copy": ""}},
+        )

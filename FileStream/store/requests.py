@@ -101,6 +101,11 @@ class RequestStore:
         cursor = self._requests.find({"active": True, "timeout_at": {"$lte": now}}).sort("timeout_at", ASCENDING)
         return [_public(doc) async for doc in cursor]
 
+    async def next_timeout(self) -> datetime | None:
+        """The earliest `timeout_at` of an open request; None when none is open."""
+        doc = await self._requests.find_one({"active": True}, {"timeout_at": 1}, sort=[("timeout_at", ASCENDING)])
+        return None if doc is None else doc["timeout_at"]
+
     async def counts_by_state(self, since: datetime) -> dict[str, int]:
         """How many requests created since `since` are in each state (every state listed)."""
         counts = {state.value: 0 for state in RequestState}

@@ -33,9 +33,12 @@ def session_name(token: str) -> str:
 
 
 def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, workers: int,
-                 receives_updates: bool) -> PacedClient:
-    """A bot client whose every message send and edit keeps within Telegram's limits (pacing.py)."""
-    Path(session_dir).mkdir(parents=True, exist_ok=True)
+                 receives_updates: bool, in_memory: bool = False) -> PacedClient:
+    """A bot client whose every message send and edit keeps within Telegram's limits (pacing.py).
+
+    in_memory: keep no session file (a one-off tool beside a running service that owns it)."""
+    if not in_memory:
+        Path(session_dir).mkdir(parents=True, exist_ok=True)
     return PacedClient(
         session_name(token),
         api_id=api_id,
@@ -44,6 +47,7 @@ def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, wo
         workdir=session_dir,
         workers=workers,
         no_updates=not receives_updates,
+        in_memory=in_memory,
         # Calls wait out FLOOD_WAITs up to this long (message sends: the pacer holds every
         # send to that chat meanwhile); the streamer and the broadcast ask with
         # sleep_threshold=0 and handle their own.

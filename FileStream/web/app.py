@@ -13,8 +13,8 @@ from aiohttp import web
 
 from FileStream.web import files as file_routes
 from FileStream.web import pages
-from FileStream.web.context import CONTEXT, WebContext, message_page
-from FileStream.web.ports import ByteSource, FileLookup, StreamObserver
+from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
+from FileStream.web.ports import ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
             return message_page(request, exc.status, title, message, **extra)
         raise
     except Exception:
-        log.exception("unexpected error serving %s %s", request.method, request.path)
+        log.exception("unexpected error serving %s", route_of(request))
         return message_page(
             request, 500, "Something went wrong",
             "The server hit an unexpected problem. Please try again later.",
@@ -70,6 +70,8 @@ def build_app(
     public_url: str,
     clock: Callable[[], datetime],
     observer: StreamObserver | None = None,
+    copies: StorageCopies | None = None,
+    legacy: LegacyLinks | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -79,6 +81,10 @@ def build_app(
     public_url: the base URL people reach this server at; links on the player page use it.
     clock: returns the current timezone-aware UTC time; decides expiry.
     observer: optional; told when each body starts and ends (metrics, load accounting).
+    copies: optional; makes the storage copy of a record that has none (migrated files)
+      before it is used. Without it such records are served as they are.
+    legacy: optional; answers FileStreamBot's old links /dl/<ObjectId>[/name] and
+      /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
 
     Run it with `web.AppRunner(app, handler_cancellation=True)` so a client disconnect
     cancels its handler at once; without it the handler still notices within a second.
@@ -102,6 +108,8 @@ def build_app(
         observer=observer,
         templates=templates,
         page_csp=_page_csp(public_url),
+        copies=copies,
+        legacy=legacy,
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)

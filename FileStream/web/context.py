@@ -9,7 +9,7 @@ from typing import Callable
 import jinja2
 from aiohttp import web
 
-from FileStream.web.ports import ByteSource, FileLookup, StreamObserver
+from FileStream.web.ports import ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,8 @@ class WebContext:
     observer: StreamObserver | None
     templates: jinja2.Environment
     page_csp: str
+    copies: StorageCopies | None = None
+    legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)
@@ -46,3 +48,11 @@ def message_page(request: web.Request, status: int, title: str, message: str, **
     response = render_page(request, "message.html", status=status, title=title, message=message)
     response.headers.update(extra)
     return response
+
+
+def route_of(request: web.Request) -> str:
+    """The request's method and route pattern (like "GET /stream/{token}"), never its path:
+    paths hold link tokens, which must not reach a log."""
+    route = request.match_info.route
+    resource = route.resource if route is not None else None
+    return f"{request.method} {resource.canonical if resource is not None else '(no route)'}"

@@ -43,7 +43,8 @@ def _header(request: web.Request, name: str) -> str | None:
 
 async def _serve(request: web.Request, *, download: bool) -> web.StreamResponse:
     try:
-        link = await open_link(request)
+        # FileStreamBot's download links were /dl/<ObjectId>[/name]; it had no /stream/.
+        link = await open_link(request, legacy_shape=download)
     except LinkRefused as refused:
         return refused.response
     ctx = request.app[CONTEXT]
@@ -96,7 +97,7 @@ async def _send_body(
         while chunk is not None:
             if sent + len(chunk) > expected:
                 log.error("file %s: source sent more than the %d bytes asked for; cutting the connection",
-                          file.id, expected)
+                          file.ref, expected)
                 _cut(request)
                 return response
             await response.write(chunk)
@@ -107,12 +108,12 @@ async def _send_body(
                 chunk = await _next_chunk(chunks)
             except _SourceFailed as failed:
                 log.warning("file %s: source failed after %d of %d bytes: %r; cutting the connection",
-                            file.id, sent, expected, failed.__cause__)
+                            file.ref, sent, expected, failed.__cause__)
                 _cut(request)
                 return response
         if sent < expected:
             log.warning("file %s: source ended after %d of %d bytes; cutting the connection",
-                        file.id, sent, expected)
+                        file.ref, sent, expected)
             _cut(request)
             return response
         await response.write_eof()
@@ -122,7 +123,7 @@ async def _send_body(
         # Only our own writes raise ConnectionError here (source errors arrive as
         # _SourceFailed). A seek or a closed tab: nothing to answer, nothing to log loudly.
         result = "client_gone"
-        log.debug("file %s: client gone after %d of %d bytes", file.id, sent, expected)
+        log.debug("file %s: client gone after %d of %d bytes", file.ref, sent, expected)
         _cut(request)
         # Whatever we return is never sent: the connection is closed.
         return response if response is not None else web.Response(status=499, reason="Client Closed Request")
@@ -173,7 +174,7 @@ async def _close(chunks: AsyncIterator[bytes], file: StoredFile) -> None:
     try:
         await aclose()
     except Exception as exc:
-        log.warning("file %s: closing the byte source failed: %r", file.id, exc)
+        log.warning("file %s: closing the byte source failed: %r", file.ref, exc)
 
 
 def _cut(request: web.Request) -> None:
@@ -187,13 +188,13 @@ def _cut(request: web.Request) -> None:
 def _source_failed_page(request: web.Request, file: StoredFile, exc: BaseException | None) -> web.Response:
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
-        log.warning("file %s: source busy before the first byte (retry after %ds): %r", file.id, retry_after, exc)
+        log.warning("file %s: source busy before the first byte (retry after %ds): %r", file.ref, retry_after, exc)
         return message_page(
             request, 503, "Telegram is busy",
             f"Telegram asked us to slow down. Please try again in {max(retry_after, 1)} seconds.",
             **{"Retry-After": str(max(retry_after, 1))},
         )
-    log.warning("file %s: source failed before the first byte: %r", file.id, exc)
+    log.warning("file %s: source failed before the first byte: %r", file.ref, exc)
     return message_page(
         request, 502, "The file could not be fetched",
         "Telegram did not deliver this file just now. Please try again in a minute.",

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from aiohttp import web
 
 from FileStream.core.models import StoredFile
-from FileStream.core.tokens import LinkClaim, read_link_token
-from FileStream.web.context import CONTEXT, message_page
+from FileStream.core.storage_copy import GONE_TITLE, GONE_WORDS, CopyNotNow, CopyRefused
+from FileStream.core.tokens import LinkClaim, log_ref, make_link_token, read_link_token
+from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
 
 log = logging.getLogger(__name__)
+
+# When the database does not answer a lookup in time (its deadline is the FileLookup's),
+# the client is asked to come back this much later.
+LOOKUP_RETRY_AFTER_SECONDS = 5
+
+# FileStreamBot's links named a file by its MongoDB ObjectId: 24 lowercase hex digits.
+_LEGACY_ID = re.compile(r"[0-9a-f]{24}")
 
 
 @dataclass(frozen=True, slots=True)
 class OpenLink:
-    """A link that works right now."""
+    """A link that works right now. `token` is a signed link token, also for an old link."""
 
     token: str
     claim: LinkClaim
@@ -53,33 +62,89 @@ def _expired(request: web.Request) -> LinkRefused:
     ))
 
 
-async def open_link(request: web.Request) -> OpenLink:
-    """The file behind the request's {token}; raises LinkRefused with a 404/410/503 page."""
+def _unavailable(request: web.Request) -> LinkRefused:
+    return LinkRefused(message_page(
+        request, 503, "Temporarily unavailable",
+        "The service cannot look up this file right now. Please try again in a few seconds.",
+        **{"Retry-After": str(LOOKUP_RETRY_AFTER_SECONDS)},
+    ))
+
+
+async def open_link(request: web.Request, *, legacy_shape: bool = False) -> OpenLink:
+    """The file behind the request's {token}; raises LinkRefused with a 404/410/503 page.
+
+    legacy_shape: the route also answers FileStreamBot's old links, whose {token} is the
+    ObjectId of a migrated record (when the app was given `legacy`).
+    """
     ctx = request.app[CONTEXT]
     token = request.match_info["token"]
-    claim = read_link_token(ctx.link_secret, token)
-    if claim is None:
-        # The token itself is a capability: never log it.
-        log.info("refused /%s/…: malformed or forged link token", request.path.split("/")[1])
-        raise _not_found(request)
     now = ctx.clock()
+    old_link = legacy_shape and _LEGACY_ID.fullmatch(token) is not None
+    if old_link:
+        claim = await _legacy_claim(request, ctx, token)
+    else:
+        found = read_link_token(ctx.link_secret, token)
+        if found is None:
+            # The token itself is a capability: never log it, nor the path that holds it.
+            log.info("refused %s: malformed or forged link token", route_of(request))
+            raise _not_found(request)
+        claim = found
+    ref = log_ref(claim.file_id)
     # Checked before the lookup so an expired link says "expired" even once its record is gone.
     if claim.is_expired(now):
-        log.info("refused file %s: link expired at %s", claim.file_id, claim.expires_at)
+        log.info("refused file %s: link expired at %s", ref, claim.expires_at)
         raise _expired(request)
     try:
         file = await ctx.files.get_file(claim.file_id)
     except Exception as exc:  # the database is down or slow: say so, keep the traceback out of the way
-        log.warning("file lookup for %s failed: %r", claim.file_id, exc)
-        raise LinkRefused(message_page(
-            request, 503, "Temporarily unavailable",
-            "The service cannot look up this file right now. Please try again in a minute.",
-            **{"Retry-After": "60"},
-        )) from exc
+        log.warning("file lookup for %s failed: %r", ref, exc)
+        raise _unavailable(request) from exc
     if file is None:
-        log.info("refused file %s: no such record (deleted?)", claim.file_id)
+        log.info("refused file %s: no such record (deleted?)", ref)
         raise _not_found(request)
     if file.is_expired(now):
-        log.info("refused file %s: record expired at %s", claim.file_id, file.expires_at)
+        log.info("refused file %s: record expired at %s", ref, file.expires_at)
         raise _expired(request)
+    file = await _with_storage_copy(request, ctx, file)
+    if old_link:
+        # Pages built from this link (the player's media URL) get the signed shape.
+        token = make_link_token(ctx.link_secret, file.id, file.expires_at)
     return OpenLink(token=token, claim=claim, file=file, now=now)
+
+
+async def _legacy_claim(request: web.Request, ctx: WebContext, legacy_id: str) -> LinkClaim:
+    """An old link of a migrated file was a permanent link: it claims the file, no expiry of its own."""
+    if ctx.legacy is None:
+        log.info("refused %s with an old id: old FileStreamBot links are off (LEGACY_LINKS)", route_of(request))
+        raise _not_found(request)
+    try:
+        file_id = await ctx.legacy.file_id_for_legacy(legacy_id)
+    except Exception as exc:
+        log.warning("old link lookup failed: %r", exc)  # the old id opens the file: never logged
+        raise _unavailable(request) from exc
+    if file_id is None:
+        log.info("refused %s with an old id: no migrated file has this id", route_of(request))
+        raise _not_found(request)
+    return LinkClaim(file_id=file_id, expires_at=None)
+
+
+async def _with_storage_copy(request: web.Request, ctx: WebContext, file: StoredFile) -> StoredFile:
+    """A migrated file gets its storage copy the first time one of its links is used."""
+    if ctx.copies is None or file.has_storage_copy:
+        return file
+    try:
+        return await ctx.copies.ready(file)
+    except CopyRefused as refused:
+        # Said in the log once, by the instance that found out; here only the answer.
+        log.debug("refused file %s: %s", file.ref, refused.reason)
+        raise LinkRefused(message_page(request, 410, GONE_TITLE, GONE_WORDS)) from refused
+    except CopyNotNow as later:
+        log.debug("file %s: storage copy not now: %s", file.ref, later)
+        raise LinkRefused(message_page(
+            request, 503, "Please try again soon",
+            f"Telegram is busy preparing this file. Please try again in {later.retry_after} seconds.",
+            **{"Retry-After": str(later.retry_after)},
+        )) from later
+    except Exception as exc:
+        log.warning("file %s: storage copy failed: %r", file.ref, exc)
+        raise _unavailable(request) from exc

@@ -24,7 +24,7 @@ async def index(request: web.Request) -> web.Response:
 async def watch(request: web.Request) -> web.Response:
     """GET /watch/{token}: name, size, an HTML5 player, and links to download or open elsewhere."""
     try:
-        link = await open_link(request)
+        link = await open_link(request, legacy_shape=True)  # FileStreamBot's /watch/<ObjectId> too
     except LinkRefused as refused:
         return refused.response
     ctx = request.app[CONTEXT]

@@ -15,6 +15,26 @@ class FileLookup(Protocol):
         ...
 
 
+class LegacyLinks(Protocol):
+    """Finds the file behind an old FileStreamBot link (/dl/<ObjectId>, /watch/<ObjectId>)."""
+
+    async def file_id_for_legacy(self, legacy_id: str) -> str | None:
+        """Our file id for a migrated record's old id (24 hex digits), or None."""
+        ...
+
+
+class StorageCopies(Protocol):
+    """Makes sure a record has its copy in the storage channel before its bytes are needed."""
+
+    async def ready(self, file: StoredFile) -> StoredFile:
+        """The record with a storage copy (made now if it had none, as for migrated files).
+
+        Raises core.storage_copy.CopyRefused when Telegram will never accept its file ids
+        (the web layer answers 410) and CopyNotNow with `retry_after` when not now (503).
+        """
+        ...
+
+
 class ByteSource(Protocol):
     """Delivers a file's bytes (the Telegram streamer implements this)."""
 

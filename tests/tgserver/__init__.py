@@ -14,6 +14,7 @@ from .content import SeededContent, SeededSpec, sha256_of
 from .crypto import RsaKey, session_rsa_key
 from .errors import RpcFail
 from .faults import Faults
+from .file_ids import file_id_for, file_unique_id_of
 from .control import RemoteServer
 from .serve import serve, serve_forever
 from .server import RpcCall, TelegramServer
@@ -22,6 +23,6 @@ from .world import Bot, BotMessage, Button, Channel, Document, Message, Photo, P
 __all__ = [
     "Bot", "BotMessage", "Button", "Channel", "Document", "Faults", "Message", "Person", "PersonEvent", "Photo",
     "RemoteServer", "RpcCall", "RpcFail", "RsaKey", "SeededContent", "SeededSpec", "TelegramServer", "User", "World",
-    "install", "install_from_file", "make_bot_client", "patched", "patched_for", "serve", "serve_forever", "session_rsa_key", "sha256_of",
+    "file_id_for", "file_unique_id_of", "install", "install_from_file", "make_bot_client", "patched", "patched_for", "serve", "serve_forever", "session_rsa_key", "sha256_of",
     "stop_client",
 ]

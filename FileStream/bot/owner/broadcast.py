@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 CANCEL = "owner:broadcast_cancel"
 PROGRESS_EVERY = 3.0        # seconds between two edits of the progress message, at most
 DRAIN_TIMEOUT = 5.0         # on shutdown, how long copies already sent may take to be confirmed
+RESTART_FIRST = 1.0         # after a run failed, seconds before it is resumed (doubling...)
+RESTART_MAX = 60.0          # ...up to this
 _PROGRESS_KEY = "broadcast_progress:"   # + broadcast id -> where its progress message is
 
 USAGE = ("Reply to the message you want to send to everyone with /broadcast. "
@@ -111,13 +113,23 @@ class BroadcastDesk:
         if source is None or argument(message):
             await answer(client, message, USAGE)
             return
-        broadcast = await self.engine.start(source.chat.id, source.id, owner_chat_id=message.chat.id)
+        try:
+            broadcast = await self.engine.start(source.chat.id, source.id, owner_chat_id=message.chat.id)
+        except Exception:
+            # The broadcast may exist although the answer was lost (a database timeout):
+            # it must not stay "running" without anyone sending it.
+            self._keep_running()
+            raise
         if broadcast is None:
+            self._keep_running()  # one left running without a worker here (a failed start) gets one
             await answer(client, message, ALREADY_RUNNING)
             return
-        status = await answer(client, message, "Broadcast starting…", markup=cancel_keyboard())
-        await ctx.db.settings.set(_PROGRESS_KEY + broadcast.id, {"chat_id": status.chat.id, "message_id": status.id})
-        self._spawn(self.engine.run(broadcast))
+        try:
+            status = await answer(client, message, "Broadcast starting…", markup=cancel_keyboard())
+            await ctx.db.settings.set(_PROGRESS_KEY + broadcast.id, {"chat_id": status.chat.id, "message_id": status.id})
+        finally:
+            # Whatever became of the reply, the broadcast runs (its first report then comes as a new message).
+            self._keep_running(self.engine.run(broadcast))
 
     async def on_cancel_button(self, ctx: BotContext, client, query) -> None:
         await self._cancel(query.answer)
@@ -140,8 +152,7 @@ class BroadcastDesk:
 
     async def resume(self) -> None:
         """After a restart: go on with the broadcast that was running, in the background."""
-        if await self._ctx.db.broadcasts.running() is not None:
-            self._spawn(self.engine.resume_running())
+        self._keep_running()
 
     async def stop(self) -> None:
         """Shutdown: let copies already sent finish and be saved, then stop; the broadcast stays
@@ -162,36 +173,62 @@ class BroadcastDesk:
 
     # -- progress -----------------------------------------------------------------------------
 
-    def _spawn(self, run) -> None:
-        if self._stopping:
-            # Started while shutting down: it stays running in MongoDB and the next start resumes it.
-            run.close()
+    def _keep_running(self, run=None) -> None:
+        """Make sure a task here sends the running broadcast to its end: `run` (a run of the
+        engine), else whatever broadcast the database says is running, if any."""
+        if self._stopping or (self._task is not None and not self._task.done()):
+            # Shutting down (the next start resumes it), or a task here already sends it.
+            if run is not None:
+                run.close()
             return
-        self._task = asyncio.get_running_loop().create_task(self._run(run))
+        self._task = asyncio.get_running_loop().create_task(self._supervise(run), name="broadcast")
 
-    async def _run(self, run) -> None:
-        try:
-            await run
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - said to the log; the owner's message shows where it stopped
-            log.exception("The broadcast stopped with an error")
+    async def _supervise(self, run) -> None:
+        """Runs the broadcast; if the run fails (the database stayed away through a step that
+        does not wait for it, a bug), resumes it from what the database kept, with backoff."""
+        delay = RESTART_FIRST
+        while True:
+            try:
+                await (run if run is not None else self.engine.resume_running())  # None: nothing was running
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - said to the log; the broadcast goes on after a pause
+                log.exception("The broadcast stopped with an error; resuming it in %.0f s", delay)
+            run = None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_MAX)
 
     async def _show(self, progress: Progress) -> None:
-        where = await self._ctx.db.settings.get(_PROGRESS_KEY + progress.broadcast_id)
+        """Edit the progress message; the final report reaches the owner even when that
+        message or its record is gone (then as a new message)."""
         text = escape_html(progress_text(progress))
         markup = None if progress.finished else cancel_keyboard()
-        if where is None:
-            if progress.owner_chat_id is None:
-                return
-            sent = await self._client.send_message(progress.owner_chat_id, text, reply_markup=markup)
-            where = {"chat_id": sent.chat.id, "message_id": sent.id}
-            await self._ctx.db.settings.set(_PROGRESS_KEY + progress.broadcast_id, where)
-            return
+        key = _PROGRESS_KEY + progress.broadcast_id
         try:
-            await edit(self._client, where["chat_id"], where["message_id"], text, markup=markup)
-        except MessageNotModified:
-            pass
+            where = await self._ctx.db.settings.get(key)
+        except Exception as error:  # noqa: BLE001
+            if not progress.finished:
+                raise
+            log.warning("Broadcast %s: where its progress message is is unknown (%r); reporting anew",
+                        progress.broadcast_id, error)
+            where = None
+        if where is not None:
+            try:
+                await edit(self._client, where["chat_id"], where["message_id"], text, markup=markup)
+                return
+            except MessageNotModified:
+                return
+            except Exception as error:  # noqa: BLE001 - deleted by the owner, say
+                if not progress.finished:
+                    raise
+                log.warning("Broadcast %s: could not edit its progress message (%r); reporting anew",
+                            progress.broadcast_id, error)
+        if progress.owner_chat_id is None:
+            return
+        sent = await self._client.send_message(progress.owner_chat_id, text, reply_markup=markup)
+        if where is None and not progress.finished:
+            await self._ctx.db.settings.set(key, {"chat_id": sent.chat.id, "message_id": sent.id})
 
 
 def register(client, ctx: BotContext) -> None:

@@ -46,12 +46,15 @@ async def on_delete(ctx: BotContext, client, message) -> None:
     if record is None or not await ctx.db.files.delete(file_id):
         await answer(client, message, "There is no such file: it was deleted already or never existed.")
         return
-    log.info("Owner %s deleted file %s (%s)", message.from_user.id, record.id, record.file_name)
+    log.info("Owner %s deleted file %s (%s)", message.from_user.id, record.ref, record.file_name)
     done = f"Deleted <b>{escape_html(record.file_name)}</b> ({human_size(record.file_size)}). Its links no longer work."
+    if not record.has_storage_copy:  # migrated from FileStreamBot and never used: nothing stored
+        await answer(client, message, done)
+        return
     try:
         await client.delete_messages(record.storage_chat_id, record.storage_message_id)
     except Exception as error:  # noqa: BLE001 - the record is gone; the owner is told what is left
-        log.warning("File %s: could not delete stored message %s in %s: %s", record.id,
+        log.warning("File %s: could not delete stored message %s in %s: %s", record.ref,
                     record.storage_message_id, record.storage_chat_id, error)
         done += (f"\nThe stored copy (message {record.storage_message_id} in the storage channel) could not be "
                  f"removed: {escape_html(str(error))}. You can delete it there by hand.")

@@ -57,7 +57,7 @@ async def on_upload(ctx: BotContext, client, message) -> None:
         await edit(client, status.chat.id, status.id, f"Upload of {escape_html(path.name)} failed: "
                                                       f"{escape_html(str(error) or type(error).__name__)}")
         return
-    log.info("Owner %s uploaded %s as file %s", message.from_user.id, path, record.id)
+    log.info("Owner %s uploaded %s as file %s", message.from_user.id, path, record.ref)
     text, markup = file_links(ctx, record)
     await edit(client, status.chat.id, status.id, text, markup=markup)
 

@@ -1,0 +1,46 @@
+"""Re-sending a file into the storage channel by a file id, with Telegram's answers sorted."""
+
+from __future__ import annotations
+
+from pyrogram.errors import FloodWait, RPCError
+
+from FileStream.core.storage_copy import REFUSALS
+from FileStream.telegram.media import facts_of
+
+
+class FileIdRefused(Exception):
+    """Telegram (or the client library, for an id it cannot read) will never accept this id
+    from this bot; `error_id` is Telegram's name for why."""
+
+    def __init__(self, error_id: str) -> None:
+        super().__init__(error_id)
+        self.error_id = error_id
+
+
+class SendLater(Exception):
+    """Telegram asked this bot to wait `retry_after` seconds before sending again."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"FLOOD_WAIT {retry_after} s")
+        self.retry_after = retry_after
+
+
+async def send_by_file_id(client, chat_id: int, file_id: str) -> tuple[int, int]:
+    """Send the file `file_id` names into `chat_id` (a cached-media send: no bytes uploaded).
+
+    Returns (new message id, DC of the file). Raises FileIdRefused or SendLater as above;
+    other errors (network, rights in the channel) pass through.
+    """
+    try:
+        message = await client.send_cached_media(chat_id, file_id)
+    except ValueError as error:  # the library could not decode the id: no send was made
+        raise FileIdRefused("FILE_ID_UNREADABLE") from error
+    except FloodWait as error:
+        raise SendLater(max(1, int(error.value or 1))) from error
+    except RPCError as error:
+        if getattr(error, "ID", None) in REFUSALS:
+            raise FileIdRefused(str(error.ID)) from error
+        raise
+    facts = facts_of(message)
+    return message.id, facts.dc_id if facts is not None else 0
+

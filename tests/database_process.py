@@ -1,0 +1,81 @@
+"""A database server in its own process that a test can freeze, thaw, stop and start again.
+
+It is SecantusDB run by FileStream's own EmbeddedDatabase (a child process, never imported),
+so these tests need no TEST_DATABASE_URL and work the same with or without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest_asyncio
+
+from FileStream.embedded_db import EmbeddedDatabase
+
+__all__ = ["DatabaseProcess", "database_process"]
+
+
+class DatabaseProcess:
+    def __init__(self, data_dir: Path) -> None:
+        self._data_dir = data_dir
+        self._server = EmbeddedDatabase()
+        self.url: str | None = None
+        self.port: int | None = None
+        self.frozen = False
+
+    async def start(self) -> str:
+        """Start it; after a stop, on the same port and data, so clients find it again."""
+        self.url = await self._server.start(self._data_dir, port=self.port)
+        self.port = urlsplit(self.url).port
+        return self.url
+
+    async def freeze(self) -> None:
+        """SIGSTOP: the process holds its sockets open and answers nothing.
+
+        kill() returns before every thread has stopped (a few milliseconds on a busy
+        machine, time enough to answer one more request), so this waits until the kernel
+        shows them all stopped.
+        """
+        pid = self._server.pid
+        os.kill(pid, signal.SIGSTOP)
+        self.frozen = True
+        deadline = time.monotonic() + 10
+        while not _all_threads_stopped(pid):
+            assert time.monotonic() < deadline, "the database process did not stop within 10 s of SIGSTOP"
+            await asyncio.sleep(0.001)
+
+    def thaw(self) -> None:
+        os.kill(self._server.pid, signal.SIGCONT)
+        self.frozen = False
+
+    async def stop(self) -> None:
+        """A clean stop (the data stays): connections are refused until start()."""
+        if self.frozen:
+            self.thaw()
+        await self._server.stop()
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError):
+            continue  # a thread that just ended
+    return bool(states) and all(state in ("T", "t") for state in states)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_process(tmp_path) -> AsyncIterator[DatabaseProcess]:
+    server = DatabaseProcess(tmp_path / "database")
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()

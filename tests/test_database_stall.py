@@ -1,0 +1,71 @@
+"""A database that stops answering (its process frozen with SIGSTOP) costs answers, never hangs:
+/health says 503 within 2 s, links say 503 with Retry-After within their deadline, and once
+the process runs again (SIGCONT) everything works and nothing stored before is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from FileStream.store.database import Deadlines
+from service_harness import http_client, make_world, running_service, send_and_get_links
+
+
+async def timed_get(http, url: str):
+    started = time.monotonic()
+    async with http.get(url) as response:
+        body = await response.read()
+    return response, body, time.monotonic() - started
+
+
+async def until_ready(http, health_url: str, within: float = 20.0) -> None:
+    """Ask /health until it says ready. A failed ask takes its deadline (1 s), so this does
+    not spin; a thawed process on a busy machine may need a moment to answer again."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        response, _, _ = await timed_get(http, health_url)
+        if response.status == 200:
+            return
+        assert loop.time() < deadline, f"/health still {response.status} {within:.0f} s after the thaw"
+
+
+async def test_a_frozen_database_gets_503_in_time_and_all_works_again_once_it_thaws(
+        telegram, stack_settings, database_process, caplog):
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    person = world.person
+    deadlines = Deadlines()
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    async with running_service(settings) as service, http_client() as http:
+        health_url = f"{service.public_url}/health"
+        before = await send_and_get_links(world, b"stored before the freeze", "before.txt")
+        response, _, _ = await timed_get(http, health_url)
+        assert response.status == 200
+
+        await database_process.freeze()
+        try:
+            response, body, took = await timed_get(http, health_url)
+            assert response.status == 503 and b'"database": false' in body
+            assert took < 2.0, f"/health took {took:.2f} s with the database frozen"
+            print(f"/health with the database frozen: {response.status} in {took:.2f} s")
+
+            response, body, took = await timed_get(http, before.links.download)
+            assert response.status == 503 and int(response.headers["Retry-After"]) > 0
+            assert b"try again" in body
+            assert took < deadlines.link_lookup + 1.0, f"the link took {took:.2f} s with the database frozen"
+            print(f"a link with the database frozen: {response.status} in {took:.2f} s")
+            assert database_process.frozen, "the answers came while the database was still frozen"
+        finally:
+            database_process.thaw()
+
+        await until_ready(http, health_url)
+        response, body, _ = await timed_get(http, before.links.download)
+        assert response.status == 200 and body == b"stored before the freeze"
+        after = await send_and_get_links(world, b"stored after the thaw", "after.txt")
+        async with http.get(after.links.download) as response:
+            assert await response.read() == b"stored after the thaw"
+        files, total = await service.db.files.list_by_owner(person.id, service.clock(), 0)
+        assert total == 2 and {f.file_name for f in files} == {"before.txt", "after.txt"}
+    assert any("file lookup for" in r.getMessage() for r in caplog.records), "the lookup failed during the freeze"
