@@ -7,8 +7,6 @@ local Telegram's own model of the limits (tgserver.limits), with network jitter 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import math
 
 import pytest
@@ -17,6 +15,7 @@ from pyrogram import raw
 from pyrogram.errors import FloodWait
 
 from FileStream.telegram.pacing import OVERALL, ChatHeld, PacedClient, Pacer, SendingLimits, counted_sends
+from clocks import VirtualTime
 from tgserver import make_bot_client
 from tgserver.errors import RpcFail
 from tgserver.limits import Limits
@@ -24,34 +23,6 @@ from tgserver.limits import Limits
 ALICE = ("private", 1)
 BOB = ("private", 2)
 CHANNEL = ("group", 77)
-
-
-class VirtualTime:
-    """A clock and a sleep for the pacer: time moves only when every task is asleep."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._sleepers: list = []
-        self._order = itertools.count()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._sleepers, (self.now + max(0.0, seconds), next(self._order), waiter))
-        await waiter
-
-    async def run(self, *coroutines):
-        tasks = [asyncio.ensure_future(c) for c in coroutines]
-        while not all(t.done() for t in tasks):
-            for _ in range(4):  # let every runnable task get to its next sleep
-                await asyncio.sleep(0)
-            if self._sleepers and not all(t.done() for t in tasks):
-                wake, _, waiter = heapq.heappop(self._sleepers)
-                self.now = max(self.now, wake)
-                waiter.set_result(None)
-        return [t.result() for t in tasks]
 
 
 def pacer_on(time: VirtualTime, limits: SendingLimits | None = None) -> Pacer:
