@@ -42,21 +42,26 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("REQUEST_TIMEOUT", "300", "seconds a file request may take before it is timed out"),
     ("KEEP_EXPIRED_COPIES", "false", "keep a file's stored copy in BIN_CHANNEL after its links expire; false: delete it at expiry"),
     ("WORKERS", "8", "concurrent bot update handlers"),
-    ("STREAM_PREFETCH", "8", "blocks in flight per stream"),
+    ("STREAM_PREFETCH", "32", "most blocks one stream fetches ahead; its window starts at 2 and grows while the client keeps reading"),
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
+    ("MEDIA_CONNECTIONS", "4", "connections per bot and DC for file transfers, 1 to 8 (Telegram's apps use up to 8)"),
+    ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2"),
     ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
+    ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
     ("BROADCAST_RATE", "25", "broadcast messages per second (never faster than Telegram takes, about 28)"),
-    ("UPLOAD_DIR", "", "directory for web uploads; empty: uploads off"),
+    ("UPLOAD_DIR", "", "folder the owner's /upload command sends files from; empty: /upload is off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
     ("DATA_DIR", "data", "directory for the embedded database"),
     ("LINK_ONLY", "false", "serve links only and handle no bot updates (extra instances)"),
     ("LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL"),
     ("LOG_JSON", "false", "log one JSON object per line"),
     ("SHUTDOWN_GRACE", "10", "seconds running streams get to finish on shutdown"),
+    ("METRICS_TOKEN", "", "token /metrics asks for (Authorization: Bearer <token>), 16+ characters; empty: /metrics is open to anyone"),
+    ("METRICS_REFRESH", "30", "seconds between two database counts behind /metrics (files live, requests by state); scrapes in between show the last counts"),
 )
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -117,13 +122,16 @@ class Settings:
     request_timeout: int = 300
     keep_expired_copies: bool = False
     workers: int = 8
-    stream_prefetch: int = 8
+    stream_prefetch: int = 32
     stream_stripe: bool = True
+    media_connections: int = 4
+    stream_memory_mb: int = 256
     auth_channel: int | None = None
     generate_download_links: bool = True
     force_sub_channel: int | str | None = None  # a chat id, or "@username"
     rate_limit_files: int = 10          # 0: no limit
     rate_limit_window: int = 60
+    bundle_max_files: int = 100
     broadcast_rate: float = 25.0
     upload_dir: Path | None = None
     session_dir: Path = Path("sessions")
@@ -132,8 +140,10 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = False
     shutdown_grace: int = 10
+    metrics_token: str | None = None    # None: /metrics answers anyone
+    metrics_refresh: int = 30
 
-    _SECRETS = frozenset({"api_hash", "bot_token", "multi_tokens", "link_secret"})
+    _SECRETS = frozenset({"api_hash", "bot_token", "multi_tokens", "link_secret", "metrics_token"})
 
     def __repr__(self) -> str:
         shown = []
@@ -190,9 +200,15 @@ class Settings:
             keep_expired_copies=r.flag("KEEP_EXPIRED_COPIES", False),
             workers=r.optional("WORKERS", _int_in("WORKERS", 1, None, "a count"), 8),
             stream_prefetch=r.optional(
-                "STREAM_PREFETCH", _int_in("STREAM_PREFETCH", 1, 64, "a count of blocks"), 8
+                "STREAM_PREFETCH", _int_in("STREAM_PREFETCH", 1, 64, "a count of blocks"), 32
             ),
             stream_stripe=r.flag("STREAM_STRIPE", True),
+            media_connections=r.optional(
+                "MEDIA_CONNECTIONS", _int_in("MEDIA_CONNECTIONS", 1, 8, "connections per bot and DC"), 4
+            ),
+            stream_memory_mb=r.optional(
+                "STREAM_MEMORY_MB", _int_in("STREAM_MEMORY_MB", 2, None, "MiB for blocks fetched ahead"), 256
+            ),
             auth_channel=r.optional("AUTH_CHANNEL", _chat_id("AUTH_CHANNEL"), None),
             generate_download_links=r.flag("GENERATE_DOWNLOAD_LINKS", True),
             force_sub_channel=r.optional("FORCE_SUB_CHANNEL", _force_sub_channel, None),
@@ -202,6 +218,9 @@ class Settings:
             rate_limit_window=r.optional(
                 "RATE_LIMIT_WINDOW", _int_in("RATE_LIMIT_WINDOW", 1, None, "a number of seconds"), 60
             ),
+            bundle_max_files=r.optional(
+                "BUNDLE_MAX_FILES", _int_in("BUNDLE_MAX_FILES", 1, 1000, "a count of files"), 100
+            ),
             broadcast_rate=r.optional("BROADCAST_RATE", _broadcast_rate, 25.0),
             upload_dir=r.optional("UPLOAD_DIR", Path, None),
             session_dir=r.optional("SESSION_DIR", Path, Path("sessions")),
@@ -210,6 +229,10 @@ class Settings:
             log_level=log_level,
             log_json=r.flag("LOG_JSON", False),
             shutdown_grace=r.optional("SHUTDOWN_GRACE", _seconds("SHUTDOWN_GRACE"), 10),
+            metrics_token=r.optional("METRICS_TOKEN", _metrics_token, None),
+            metrics_refresh=r.optional(
+                "METRICS_REFRESH", _int_in("METRICS_REFRESH", 1, None, "a number of seconds"), 30
+            ),
         )
 
 
@@ -414,6 +437,17 @@ def _link_secret(value: str) -> bytes:
             f"got {len(value)} characters",
         )
     return value.encode()
+
+
+def _metrics_token(value: str) -> str:
+    # Sent in an HTTP header: visible ASCII only. The value is a secret, so errors describe it.
+    if len(value) < _MIN_LINK_SECRET or not all("!" <= c <= "~" for c in value):
+        raise ConfigError(
+            "METRICS_TOKEN",
+            f"METRICS_TOKEN must be at least {_MIN_LINK_SECRET} visible ASCII characters without spaces "
+            f"(a long random string), got {len(value)} characters",
+        )
+    return value
 
 
 def _broadcast_rate(value: str) -> float:

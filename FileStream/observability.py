@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from FileStream import __version__
 from FileStream.metrics import Metrics
 
+
+log = logging.getLogger(__name__)
 
 # requests_by_state counts the requests started within this window, by their state now.
 REQUEST_STATS_WINDOW = timedelta(days=1)
@@ -37,12 +40,38 @@ class Operations:
     _files_live: float = 0.0
     _requests_by_state: dict = field(default_factory=dict)
     _started: float = field(default_factory=time.monotonic)
+    _counted_at: datetime | None = None
 
     def __post_init__(self) -> None:
         pool = lambda: self.service.pool  # noqa: E731 - read at scrape time
         self.metrics.pool_in_flight_from(lambda: {m.name: m.in_flight for m in pool().members} if pool() else {})
+        self._stream_gauges()
         self.metrics.files_live_from(lambda: self._files_live)
         self.metrics.requests_by_state_from(lambda: dict(self._requests_by_state))
+
+    def _stream_gauges(self) -> None:
+        """The stream memory budget and its use, blocks fetched ahead, media connections ready."""
+        def streamer_value(read):
+            return lambda: {(): read(self.service.streamer)} if self.service.streamer is not None else {}
+
+        gauge = self.metrics.add_gauge_callback
+        gauge("stream_memory_budget_bytes", "Bytes all streams together may hold in blocks fetched ahead "
+              "(STREAM_MEMORY_MB)", streamer_value(lambda s: s.budget.limit_bytes))
+        gauge("stream_memory_used_bytes", "Bytes of the stream memory budget held now (1 MiB per block)",
+              streamer_value(lambda s: s.budget.used_bytes))
+        gauge("stream_memory_peak_bytes", "Most bytes of the stream memory budget held at once since start",
+              streamer_value(lambda s: s.budget.peak * s.budget.block_bytes))
+        gauge("stream_memory_waiting", "Streams waiting for their first block of memory",
+              streamer_value(lambda s: s.budget.waiting))
+        gauge("stream_blocks_ahead", "Blocks requested ahead by all streams (in flight or ready)",
+              streamer_value(lambda s: s.blocks_ahead()))
+
+        def connections_ready():
+            sessions = self.service.sessions
+            return {(row["bot"], str(row["dc"])): row["ready"] for row in sessions.stats()} if sessions else {}
+
+        gauge("media_connections_ready", "Media connections ready per bot client and DC (MEDIA_CONNECTIONS each)",
+              connections_ready, ["client", "dc"])
 
     async def health(self) -> tuple[bool, dict]:
         service = self.service
@@ -59,11 +88,24 @@ class Operations:
                        "uptime_seconds": round(time.monotonic() - self._started)}
 
     async def exposition(self) -> tuple[bytes, str]:
-        # Database counts are read here, at scrape time, not on every request served.
-        db, now = self.service.db, self.service.clock()
-        try:
-            self._files_live = await db.files.count_live(now)
-            self._requests_by_state = await db.requests.counts_by_state(now - REQUEST_STATS_WINDOW)
-        except Exception:  # noqa: BLE001 - keep the last values; /health says the database is down
-            pass
+        await self._count_if_due()
         return self.metrics.render()
+
+    async def _count_if_due(self) -> None:
+        """Count files and requests in the database at most once per METRICS_REFRESH seconds,
+        whatever the scrape rate and however many scrapers there are."""
+        service = self.service
+        now = service.clock()
+        every = timedelta(seconds=service.settings.metrics_refresh)
+        if self._counted_at is not None and timedelta(0) <= now - self._counted_at < every:
+            return
+        self._counted_at = now  # before the first await: concurrent scrapes do not count too
+        db = service.db
+        try:
+            with db.deadline(db.deadlines.metrics):
+                files_live = await db.files.count_live(now)
+                by_state = await db.requests.counts_by_state(now - REQUEST_STATS_WINDOW)
+        except Exception as error:  # noqa: BLE001 - keep the last values; /health says the database is down
+            log.warning("/metrics: the database counts failed (%r); showing the last ones", error)
+            return
+        self._files_live, self._requests_by_state = files_live, by_state

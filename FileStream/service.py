@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
+from contextlib import aclosing
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
@@ -13,6 +14,7 @@ from aiohttp import web
 from pyrogram.enums import ParseMode
 from pyrogram.errors import FloodWait, RPCError
 
+from FileStream.bot import bundles as bot_bundles
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
 from FileStream.bot.context import BotContext
@@ -24,6 +26,8 @@ from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics
+from FileStream.core.requests import RequestState
+from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
@@ -39,9 +43,10 @@ from FileStream.telegram.clients import (
     stop_client,
 )
 from FileStream.telegram.media_sessions import MediaSessions
+from FileStream.telegram.memory_budget import MemoryBudget
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import Streamer, StreamTuning
-from FileStream.web.app import build_app
+from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -68,8 +73,11 @@ class ActiveStreams:
         self.count += 1
         self._idle.clear()
         try:
-            async for chunk in self._source.stream(file, start, end):
-                yield chunk
+            # aclosing: closing this stream closes the source's at once (its blocks fetched
+            # ahead cancelled, its leases and memory given back), not whenever it is collected.
+            async with aclosing(self._source.stream(file, start, end)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
             self.count -= 1
             if self.count == 0:
@@ -98,6 +106,28 @@ class _FileLookup:
     async def file_id_for_legacy(self, legacy_id: str):
         with self._db.deadline(self._db.deadlines.link_lookup):
             return await self._db.files.id_for_legacy(legacy_id)
+
+
+class _BundleLookup:
+    """The web layer's view of the bundles and files collections (web.ports.BundleLookup): the
+    lookups of a bundle link have the link lookup's deadline, like a file's."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get_bundle(self, bundle_id: str):
+        with self._db.deadline(self._db.deadlines.link_lookup):
+            return await self._db.bundles.get(bundle_id)
+
+    async def get_files(self, file_ids):
+        with self._db.deadline(self._db.deadlines.link_lookup):
+            return await self._db.files.get_many(list(file_ids))
+
+    async def get_crc32(self, file_id: str) -> int | None:
+        return await self._db.files.get_crc32(file_id)
+
+    async def set_crc32(self, file_id: str, crc: int) -> None:
+        await self._db.files.set_crc32(file_id, crc)
 
 
 class Service:
@@ -160,9 +190,11 @@ class Service:
             for n, token in enumerate(settings.multi_tokens if settings.multi_bot_mode else (), start=1)
         ]
         self.pool = BotPool(main=main)
-        self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key)
+        self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
+                                      connections=settings.media_connections)
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
-            prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics)
+            prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics,
+            budget=MemoryBudget(settings.stream_memory_mb << 20))
         self.streams = ActiveStreams(self.streamer)
         self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock)
 
@@ -187,6 +219,8 @@ class Service:
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
                 clock=self.clock, started_at=self.started_at, link_buttons=link_buttons,
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
+            ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
+                                      max_files=settings.bundle_max_files)
             register_handlers(self.main_client, ctx)
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx
@@ -228,9 +262,14 @@ class Service:
             except RPCError as error:
                 raise CopiesRefused(error.ID or str(error)) from error
 
+        async def timed_out(request: dict) -> None:
+            if request.get("bundle_id"):
+                await bot_bundles.end_unfinished(ctx, client, request["bundle_id"], RequestState.TIMED_OUT)
+
         expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
-                           delete_copies=None if self.settings.keep_expired_copies else delete_copies)
-        stale = StaleRequestJob(ctx.requests, send)
+                           delete_copies=None if self.settings.keep_expired_copies else delete_copies,
+                           bundles=self.db.bundles)
+        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out)
         expiry_job = PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS,
                                  next_due=expiry.next_due, clock=self.clock)
         stale_job = PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS,
@@ -255,11 +294,12 @@ class Service:
         lookup = _FileLookup(self.db)
         app = build_app(files=lookup, source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics),
-                        copies=self.copies, legacy=lookup if self.settings.legacy_links else None)
+                        copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
+                        bundles=_BundleLookup(self.db))
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
-                       count_status=self.ops.metrics.http_response)
+                       count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
-                                     handler_cancellation=True, access_log=None)
+                                     handler_cancellation=True, access_log=None, logger=HttpProtocolLog())
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
 

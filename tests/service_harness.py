@@ -7,6 +7,7 @@ of FileStream is replaced: the only thing patched is where the client library co
 
 from __future__ import annotations
 
+import os
 import re
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -143,3 +144,23 @@ def add_owner(world):
     """The bot's owner, a person of the world; pass OWNER_ID=owner.id to the settings."""
     user = world.telegram.world.add_user(first_name="Olga", username="olga")
     return world.telegram.person(user)
+
+
+def tracebacks(records) -> list[str]:
+    """Every log record that carries a traceback, as 'logger: message' (caplog.records)."""
+    return [f"{r.name}: {r.getMessage()}" for r in records if r.exc_info or r.stack_info]
+
+
+def under_libfaketime() -> bool:
+    """The suite runs with its clock moved by libfaketime (`faketime -f +400d make test`).
+
+    libfaketime then parses FAKETIME on every clock read, by us and by the database's storage
+    engine alike, which makes database-heavy work about fifteen times slower: the long fuzz
+    tests run a tenth of their examples there (the same first ones), enough to show they
+    hold a year ahead without running into the hang report's limit.
+    """
+    return "faketime" in os.environ.get("LD_PRELOAD", "")
+
+
+def fuzz_examples(full: int) -> int:
+    return max(1, full // 10) if under_libfaketime() else full

@@ -48,6 +48,7 @@ class FakeTelegram:
         self.flood = dict(flood or {})        # user -> FLOOD_WAIT seconds, answered once
         self.calls: list[tuple[int, datetime]] = []
         self.floods: list[tuple[int, datetime]] = []
+        self.raised: list[tuple[int, Exception]] = []  # every injected error, as the engine met it
         self.delivered: list[int] = []
         self.on_delivered: Callable[[int], None] | None = None
 
@@ -56,9 +57,9 @@ class FakeTelegram:
         self.calls.append((user_id, self.time()))
         if user_id in self.flood:
             self.floods.append((user_id, self.time()))
-            raise FloodWait(value=self.flood.pop(user_id))
+            self.raise_(user_id, FloodWait(value=self.flood.pop(user_id)))
         if user_id in self.errors:
-            raise self.errors[user_id]
+            self.raise_(user_id, self.errors[user_id])
         # A network round trip of varying length: other senders run meanwhile and
         # copies finish out of order.
         for _ in range(1 + user_id % 4):
@@ -66,6 +67,14 @@ class FakeTelegram:
         self.delivered.append(user_id)
         if self.on_delivered:
             self.on_delivered(len(self.delivered))
+
+
+    def raise_(self, user_id: int, error: Exception) -> None:
+        self.raised.append((user_id, error))
+        raise error
+
+    def raised_for(self, kind: type[Exception]) -> list[int]:
+        return [user_id for user_id, error in self.raised if isinstance(error, kind)]
 
 
 async def add_users(database: Database, ids: list[int]) -> None:
@@ -116,6 +125,11 @@ async def test_broadcast_reaches_everyone_paced_through_a_flood_wait(database):
     for user_id in BLOCKED:
         assert (await database.users.get(user_id)).blocked
     assert [u async for u in database.users.iter_active_ids()] == reachable
+
+    # Every injected refusal was met: each blocked person once, the flood wait once, mid-run.
+    assert sorted(tg.raised_for(UserIsBlocked)) == sorted(BLOCKED)
+    assert tg.raised_for(FloodWait) == [FLOODED]
+    assert 0 < [u for u, _ in tg.calls].index(FLOODED) < len(tg.calls) - 1
 
     # The pace: never more than 25 calls in any second, the flood wait held everyone.
     times = [t for _, t in tg.calls]
@@ -218,6 +232,9 @@ async def test_resume_after_a_crash_sends_nobody_twice_and_misses_nobody(
     assert_paced([t for _, t in tg.calls[calls_before:]], 25)
     after = await database.broadcasts.get(broadcast.id)
     assert (after["state"], after["sent"], after["blocked"]) == ("done", 280, 20)
+    # The injected refusals were met, across the two runs: every blocked person and the flood wait.
+    assert set(tg.raised_for(UserIsBlocked)) == BLOCKED
+    assert tg.raised_for(FloodWait) == [flood_user]
     assert await engine.resume_running() is None  # nothing left to resume
 
 
@@ -239,10 +256,13 @@ async def test_errors_are_sorted_into_failed_and_blocked(database):
     async def copy_to(user_id: int, broadcast: Broadcast) -> None:
         if user_id == 7:
             tg.calls.append((user_id, time()))
-            raise FloodWait(value=2)
+            tg.raise_(user_id, FloodWait(value=2))
         await always_flooding(user_id, broadcast)
 
+    progress_failures = []
+
     async def broken_progress(p: Progress) -> None:
+        progress_failures.append(p)
         raise RuntimeError("owner chat gone")
 
     engine = BroadcastEngine(database, copy_to, clock=time, sleep=time.sleep, concurrency=3,
@@ -252,6 +272,11 @@ async def test_errors_are_sorted_into_failed_and_blocked(database):
     assert sorted(tg.delivered) == [1, 8, 9, 10]
     assert [u for u, _ in tg.calls].count(7) == 3
     assert [(await database.users.get(u)).blocked for u in (2, 3, 4, 5, 6)] == [True, True, False, False, False]
+    # Every injected error was raised to the engine: once per person, three times for 7.
+    assert [u for u, _ in tg.raised].count(7) == 3
+    assert sorted({u: type(e) for u, e in tg.raised}.items()) == sorted(
+        {**{u: type(e) for u, e in errors.items()}, 7: FloodWait}.items())
+    assert progress_failures and progress_failures[-1] == final, "the broken progress report was tried to the end"
 
 
 async def test_cancel_stops_sending_and_ends_the_broadcast(database):

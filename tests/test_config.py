@@ -49,7 +49,8 @@ def test_defaults():
     assert (s.bind_address, s.port) == ("0.0.0.0", 8080)
     assert s.link_secret is None and s.legacy_links is True
     assert (s.file_ttl, s.channel_file_ttl, s.expiry_warning, s.request_timeout) == (3600, 0, 600, 300)
-    assert (s.workers, s.stream_prefetch, s.stream_stripe) == (8, 8, True)
+    assert (s.workers, s.stream_prefetch, s.stream_stripe) == (8, 32, True)
+    assert (s.media_connections, s.stream_memory_mb) == (4, 256)
     assert s.auth_channel is None and s.force_sub_channel is None
     assert s.generate_download_links is True
     assert (s.rate_limit_files, s.rate_limit_window, s.broadcast_rate) == (10, 60, 25.0)
@@ -178,6 +179,9 @@ def test_multi_tokens_merge_both_spellings_dedup_and_drop_main():
         ({"WORKERS": "0"}, "WORKERS", "at least 1"),
         ({"STREAM_PREFETCH": "1000"}, "STREAM_PREFETCH", "between 1 and 64"),
         ({"STREAM_STRIPE": "sometimes"}, "STREAM_STRIPE", "true or false"),
+        ({"MEDIA_CONNECTIONS": "9"}, "MEDIA_CONNECTIONS", "between 1 and 8"),
+        ({"MEDIA_CONNECTIONS": "0"}, "MEDIA_CONNECTIONS", "between 1 and 8"),
+        ({"STREAM_MEMORY_MB": "1"}, "STREAM_MEMORY_MB", "at least 2"),
         ({"AUTH_CHANNEL": "abc"}, "AUTH_CHANNEL", "whole number"),
         ({"GENERATE_DOWNLOAD_LINKS": "y"}, "GENERATE_DOWNLOAD_LINKS", "true or false"),
         ({"FORCE_SUB_CHANNEL": "@a"}, "FORCE_SUB_CHANNEL", "@mychannel"),
@@ -216,6 +220,17 @@ def test_secrets_never_shown():
         for secret in (API_HASH, TOKEN, TOKEN_B, "link-secret-value-1234", "hunter2"):
             assert secret not in text
         assert "db.example.com" in text and "api_id=12345" in text
+
+
+def test_metrics_token_is_a_long_visible_secret():
+    assert settings().metrics_token is None and settings().metrics_refresh == 30
+    s = settings(METRICS_TOKEN="metrics-token-value-1234", METRICS_REFRESH="5")
+    assert s.metrics_token == "metrics-token-value-1234" and s.metrics_refresh == 5
+    assert "metrics-token-value-1234" not in repr(s)
+    for bad in ("short", "has a space in the middle", "non-ascii-tökén-value-1234"):
+        error = config_error(METRICS_TOKEN=bad)
+        assert error.variable == "METRICS_TOKEN" and bad not in str(error)
+    assert config_error(METRICS_REFRESH="0").variable == "METRICS_REFRESH"
 
 
 def test_secret_values_not_echoed_in_errors():

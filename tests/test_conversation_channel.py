@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -71,25 +72,38 @@ async def test_without_download_links_the_post_gets_only_the_deep_links(telegram
 async def test_a_post_the_bot_cannot_edit_is_logged_once_in_words(telegram, stack_settings, caplog):
     world, editor, movies, _ = channel_world(telegram)
     caplog.set_level(logging.INFO, logger="FileStream")
-    async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id)) as service:
-        post = await editor.post_file(movies, b"oops", file_name="oops.bin")
-        telegram.world.delete([post], None)  # gone before the bot could add its buttons
-        await eventually(lambda: [r for r in caplog.records if "link buttons" in r.getMessage()])
-        said = [r for r in caplog.records if "could not add its link buttons" in r.getMessage()]
-        assert len(said) == 1 and said[0].exc_info is None
-        assert "admin of the channel" in said[0].getMessage()
-        assert len([f async for f in _channel_files(service)]) == 1
+    with logged("could not add its link buttons") as said_once:
+        async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id)) as service:
+            post = await editor.post_file(movies, b"oops", file_name="oops.bin")
+            telegram.world.delete([post], None)  # gone before the bot could add its buttons
+            await asyncio.wait_for(said_once.wait(), 10)
+            said = [r for r in caplog.records if "could not add its link buttons" in r.getMessage()]
+            assert len(said) == 1 and said[0].exc_info is None
+            assert "admin of the channel" in said[0].getMessage()
+            assert len([f async for f in _channel_files(service)]) == 1
+    # Telegram refused the edit because the post was gone.
+    edits = telegram.rpc_log(world.main_bot, "messages.EditMessage")
+    assert [c.error for c in edits] == ["MESSAGE_ID_INVALID"]
 
 
-async def eventually(predicate, timeout: float = 10.0):
-    """Log records are no change of the Telegram world, so look again every few milliseconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not (value := predicate()):
-        if loop.time() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.01)
-    return value
+@contextmanager
+def logged(words: str):
+    """An event set once FileStream logs a line containing `words` (log lines are no change of
+    the Telegram world, so its wait_until would not wake for them)."""
+    seen = asyncio.Event()
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if words in record.getMessage():
+                seen.set()
+
+    watch = Watch()
+    logger = logging.getLogger("FileStream")
+    logger.addHandler(watch)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(watch)
 
 
 async def _channel_files(service):

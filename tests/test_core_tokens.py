@@ -103,3 +103,18 @@ def test_make_rejects_bad_inputs():
     with pytest.raises(ValueError):
         make_link_token(SECRET, FILE_ID, datetime(1960, 1, 1, tzinfo=timezone.utc))
     assert read_link_token(b"", make_link_token(SECRET, FILE_ID, WHEN)) is None
+
+
+def test_bundle_tokens_round_trip_and_never_pass_for_file_tokens_or_the_reverse():
+    from FileStream.core.tokens import BundleClaim, make_bundle_token, read_bundle_token
+
+    bundle_token = make_bundle_token(SECRET, FILE_ID, WHEN)
+    assert len(bundle_token) == 48
+    assert read_bundle_token(SECRET, bundle_token) == BundleClaim(bundle_id=FILE_ID, expires_at=WHEN)
+    file_token = make_link_token(SECRET, FILE_ID, WHEN)
+    assert file_token != bundle_token
+    assert read_bundle_token(SECRET, file_token) is None, "a file link cannot open a bundle"
+    assert read_link_token(SECRET, bundle_token) is None, "a bundle link cannot open a file"
+    assert read_bundle_token(b"other" * 8, bundle_token) is None
+    forever = make_bundle_token(SECRET, FILE_ID, None)
+    assert read_bundle_token(SECRET, forever).expires_at is None

@@ -40,11 +40,12 @@ async def test_timeout_notice_expiry_warning_and_expiry_edit_come_within_2_s_of_
         sent = await send_and_get_links(world, b"twenty seconds", "short.txt")
         [file], _ = await service.db.files.list_by_owner(alice.id, service.clock(), 0)
         # Carol's request hangs: its copy into storage waits out a long FLOOD_WAIT.
-        telegram.faults.flood_wait(bot, COPY, seconds=25, times=1)
+        hang = telegram.faults.flood_wait(bot, COPY, seconds=25, times=1)
         await carol.send_file(bot, b"slow", file_name="slow.txt")
         status = await carol.next_message(bot)
         request = await service.ctx.requests.status(carol.id)
         assert request is not None and "Storing" in status.text
+        await telegram.wait_until(lambda: hang.hits)  # the copy met the FLOOD_WAIT while the request was open
 
         (warning, warned_at), (expired, expired_at), (notice, told_at) = await asyncio.gather(
             arrival(alice.next_message(bot, timeout=30)),

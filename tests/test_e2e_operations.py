@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import secrets
+from datetime import timedelta
 
-from service_harness import http_client, make_world, running_service, send_and_get_links, settings_for
+from FileStream.core.models import StoredFile
+from service_harness import Clock, http_client, make_world, running_service, send_and_get_links, settings_for
 
 
 async def test_health_says_ready_and_metrics_count_what_was_streamed(telegram, database_url, database_name, tmp_path):
@@ -41,3 +45,48 @@ async def test_health_answers_503_when_the_database_is_gone(telegram, database_u
             async with http.get(f"{service.public_url}/health") as response:
                 assert response.status == 503
                 assert (await response.json())["database"] is False
+
+
+def a_live_file(now, n: int) -> StoredFile:
+    return StoredFile(id=secrets.token_urlsafe(12), file_name=f"f{n}.bin", file_size=10, mime_type="text/plain",
+                      file_unique_id=f"u{n}", media_type="document", dc_id=2, storage_chat_id=-100,
+                      storage_message_id=n, created_at=now, expires_at=now + timedelta(hours=1), owner_id=7)
+
+
+async def test_metrics_ask_for_the_bearer_token_and_count_the_database_at_most_every_refresh(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    token = "scrape-me-" + secrets.token_urlsafe(16)
+    clock = Clock()
+    settings = stack_settings(world, METRICS_TOKEN=token, METRICS_REFRESH=30)
+    async with running_service(settings, clock) as service, http_client() as http:
+        url = f"{service.public_url}/metrics"
+
+        async def scrape(authorization: str | None = f"Bearer {token}") -> tuple[int, str]:
+            headers = {"Authorization": authorization} if authorization is not None else {}
+            async with http.get(url, headers=headers) as response:
+                return response.status, await response.text()
+
+        for refused in (None, "Bearer", f"Bearer {token}x", f"Basic {token}", token, f"Bearer {token[:-1]}",
+                        "Bearer " + "ü" * 20):
+            status, _ = await scrape(refused)
+            assert status == 401, refused
+        async with http.get(url) as response:
+            assert response.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+        async with http.get(f"{service.public_url}/health") as response:
+            assert response.status == 200  # load balancers need no token
+
+        await service.db.files.insert(a_live_file(clock(), 1))
+        status, text = await scrape(f"bearer   {token}  ")
+        assert status == 200 and "filestream_files_live 1.0" in text
+
+        # However often it is scraped, the database is counted again only after 30 s.
+        await service.db.files.insert(a_live_file(clock(), 2))
+        for _ in range(10):
+            texts = await asyncio.gather(*(scrape() for _ in range(10)))
+            assert all("filestream_files_live 1.0" in text for _, text in texts)
+            clock.advance(seconds=2.9)
+        clock.advance(seconds=1)
+        status, text = await scrape()
+        assert "filestream_files_live 2.0" in text
+    assert 'filestream_http_responses_total{status="401"} 8.0' in text

@@ -147,20 +147,44 @@ async def test_twelve_streams_spread_over_three_backends_and_every_counter_retur
 async def test_a_download_survives_expired_reference_flood_wait_and_a_dropped_backend(telegram, stack_settings):
     world = make_world(telegram, backends=2)
     data = pattern(6 * MIB + 999, seed=9)
+    get_file = "upload.GetFile"
     async with running_service(stack_settings(world, STREAM_PREFETCH=2)) as service:
         sent = await send_and_get_links(world, data, "movie.mp4", mime_type="video/mp4")
-        links = sent.links
+        # The server keeps the first request for the blocks at 2, 4 and 6 MiB unanswered until
+        # the test lets it go: while one waits, the stream cannot have fetched the blocks after
+        # it, so each fault is armed mid-download and that very request meets it.
+        at_2, at_4, at_6 = (telegram.faults.hold(get_file, when=lambda q, n=n: q.offset == n * MIB) for n in (2, 4, 6))
         async with http_client() as http:
-            async with http.get(links.download) as response:
-                first = await response.content.readexactly(MIB)
+            async with http.get(sent.links.download) as response:
+                received = await response.content.readexactly(MIB)  # the download is under way
+
+                await at_2.reached()
                 telegram.world.expire_file_reference(sent.message)
-                rest = await response.content.readexactly(MIB)
-                telegram.faults.flood_wait(world.backends[0], "upload.GetFile", seconds=1, times=1)
-                more = await response.content.readexactly(MIB)
-                telegram.faults.drop_connections(world.backends[1])
-                tail = await response.read()
-        assert first + rest + more + tail == data
-        assert all(m.streams == 0 and m.in_flight == 0 for m in service.pool.members)
+                at_2.release()
+
+                flooded = (await at_4.reached()).account
+                flood = telegram.faults.flood_wait(flooded, get_file, seconds=1, times=1)
+                at_4.release()
+
+                cut = (await at_6.reached()).account
+                dropped = telegram.faults.drop_connections(cut)
+                # The held request is never answered while the download runs: the stream must
+                # ask for that block again, which only the lost connection can make it do.
+                asked_again = telegram.faults.hold(get_file, when=lambda q: q.offset == 6 * MIB)
+                await asked_again.reached()
+                asked_again.release()
+                received += await response.read()
+        at_6.release()
+        assert received == data
+
+        # Each fault fired, between the first MiB the person had and the last byte.
+        errors = [c.error for c in telegram.rpc_log(method=get_file) if c.error]
+        assert "FILE_REFERENCE_EXPIRED" in errors
+        assert flood.hits == 1 and "FLOOD_WAIT_1" in [c.error for c in telegram.rpc_log(flooded, get_file)]
+        assert dropped >= 1
+        assert [hold.hits for hold in (at_2, at_4, at_6, asked_again)] == [1, 1, 1, 1]
+        assert await service.streams.wait_idle(10)
+        assert all(m.streams == 0 and m.in_flight == 0 for m in service.pool.members), service.pool.stats()
 
 
 async def test_a_file_on_another_dc_costs_one_authorization_for_many_requests(telegram, stack_settings):
@@ -211,9 +235,12 @@ async def test_a_long_flood_wait_on_every_bot_answers_503_with_retry_after(teleg
     data = pattern(100_000, seed=6)
     async with running_service(stack_settings(world)):
         links = (await send_and_get_links(world, data, "later.bin")).links
-        telegram.faults.flood_wait(world.main_bot, "upload.GetFile", seconds=120, times=None)
+        flood = telegram.faults.flood_wait(world.main_bot, "upload.GetFile", seconds=120, times=None)
         async with http_client() as http:
             async with http.get(links.download) as response:
                 assert response.status == 503
                 assert 110 <= int(response.headers["Retry-After"]) <= 120
                 assert "try again" in (await response.text()).lower()
+    # The answer came from Telegram's FLOOD_WAIT, once: the bot then rested instead of asking again.
+    assert flood.hits == 1
+    assert [c.error for c in telegram.rpc_log(world.main_bot, "upload.GetFile")] == ["FLOOD_WAIT_120"]

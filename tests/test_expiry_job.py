@@ -26,16 +26,21 @@ class Telegram:
         self.sent: list[tuple[int, str]] = []
         self.edited: list[tuple[int, int, str]] = []
         self.refuse = refuse
+        self.refused: list[tuple[str, int]] = []  # (error, chat) of every refusal raised to the job
 
     async def send(self, chat_id: int, text: str) -> None:
         if chat_id in self.refuse:
-            raise RuntimeError("USER_IS_BLOCKED")
+            self._refuse("USER_IS_BLOCKED", chat_id)
         self.sent.append((chat_id, text))
 
     async def edit(self, chat_id: int, message_id: int, text: str) -> None:
         if chat_id in self.refuse:
-            raise RuntimeError("MESSAGE_ID_INVALID")
+            self._refuse("MESSAGE_ID_INVALID", chat_id)
         self.edited.append((chat_id, message_id, text))
+
+    def _refuse(self, error: str, chat_id: int) -> None:
+        self.refused.append((error, chat_id))
+        raise RuntimeError(error)
 
 
 def stored(n: int, owner: int | None, *, created: datetime, expires: datetime | None, name: str = "") -> StoredFile:
@@ -105,8 +110,10 @@ async def test_refused_messages_never_block_the_others(database, clock):
     await add(database, stored(1, 7, created=T0 - HOUR, expires=T0 + timedelta(minutes=2)), link=(7, 1))
     await add(database, stored(2, 8, created=T0 - HOUR, expires=T0 + timedelta(minutes=3)), link=(8, 2))
     assert await job.run_once() == ExpiryReport(warned=1, warn_failed=1)
+    assert tg.refused == [("USER_IS_BLOCKED", 7)]
     clock.advance(minutes=5)
     assert await job.run_once() == ExpiryReport(edited=1, edit_failed=1, deleted=2)
+    assert tg.refused == [("USER_IS_BLOCKED", 7), ("MESSAGE_ID_INVALID", 7)]
     assert [chat for chat, _ in tg.sent] == [8]
     assert [chat for chat, _, _ in tg.edited] == [8]
 
@@ -144,13 +151,17 @@ async def test_custom_texts_and_no_warning(database, clock):
 
 async def test_database_errors_are_reported_not_raised(clock):
     class BrokenFiles:
+        raised = 0
+
         async def find_expiring(self, *args, **kwargs):
+            self.raised += 1
             raise ConnectionError("database unreachable")
 
         find_expired = find_expiring
 
-    tg = Telegram()
-    assert await ExpiryJob(BrokenFiles(), tg.send, tg.edit, clock).run_once() == ExpiryReport(errors=1)
+    tg, files = Telegram(), BrokenFiles()
+    assert await ExpiryJob(files, tg.send, tg.edit, clock).run_once() == ExpiryReport(errors=1)
+    assert files.raised >= 1, "the job met the database error"
 
 
 # -- jobs.runner ----------------------------------------------------------------------------

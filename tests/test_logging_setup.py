@@ -37,6 +37,8 @@ def test_mask_secrets() -> None:
     assert mask_secrets("mongodb://u:p@ss@h/x u@h") == "mongodb://u:***@h/x u@h"
     assert mask_secrets("mongodb://h:27017/x and 12345:short") == "mongodb://h:27017/x and 12345:short"
     assert mask_secrets("hash abcdef0123 here", ["abcdef0123"]) == "hash *** here"
+    bundle_token = "B" * 48
+    assert mask_secrets(f"GET https://f.example/b/{bundle_token}/zip/x.zip") == "GET https://f.example/b/***/zip/x.zip"
 
 
 def test_text_mode_is_one_line_per_event_with_secrets_masked(restore_logging: None) -> None:

@@ -6,12 +6,14 @@ the test types as the owner (or a person) would and reads what the bot answers.
 
 from __future__ import annotations
 
+import logging
 import os
 
 from pyrogram import raw
 
 from FileStream.bot.owner.guard import NOT_FOR_YOU
-from service_harness import add_owner, Clock, http_client, links_in, make_world, running_service, send_and_get_links
+from service_harness import (add_owner, Clock, http_client, links_in, make_world, running_service, send_and_get_links,
+                             tracebacks)
 
 OWNER_COMMANDS = ["botstats", "ban {victim}", "unban {banned}", "broadcast", "del {file_id}", "upload notes.txt"]
 
@@ -207,14 +209,16 @@ async def test_upload_sends_a_file_from_the_upload_dir_with_progress_and_answers
         live_posts = [m for m in world.bin_channel.messages.values() if not m.deleted]
         assert [m.id for m in live_posts] == [record.storage_message_id]
 
-        for path in ("../secret.txt", "films/../../secret.txt", str(tmp_path / "secret.txt"), "sneaky",
-                     "sneaky_dir/secret.txt"):
+        for path in ("../secret.txt", "films/../../secret.txt", str(tmp_path / "secret.txt")):
             refusal = await say(owner, bot, f"/upload {path}")
             assert refusal.text.startswith("That path leads outside the upload folder"), (path, refusal.text)
+        for path, link in (("sneaky", "sneaky"), ("sneaky_dir/secret.txt", "sneaky_dir")):
+            refusal = await say(owner, bot, f"/upload {path}")
+            assert refusal.text.startswith(f"{link} is a link; I only upload files"), (path, refusal.text)
         missing = await say(owner, bot, "/upload films/nope.mkv")
         assert missing.text == "There is no file called films/nope.mkv in the upload folder."
         folder = await say(owner, bot, "/upload films")
-        assert folder.text == "films is not a file."
+        assert folder.text == "films is a folder, not a file."
         empty = await say(owner, bot, "/upload empty.txt")
         assert "empty" in empty.text
         usage = await say(owner, bot, "/upload")
@@ -229,3 +233,88 @@ async def test_upload_says_uploads_are_off_without_upload_dir(telegram, stack_se
         answer = await say(owner, world.main_bot, "/upload films/holiday.mkv")
     assert answer.text.startswith("Uploads from the server are off: set UPLOAD_DIR")
     assert world.bin_channel.messages == {}
+
+
+async def test_upload_sends_the_file_it_opened_even_if_its_name_becomes_a_link_mid_upload(
+        telegram, stack_settings, tmp_path):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    bot = world.main_bot
+    upload_dir = tmp_path / "uploads"
+    upload_dir.mkdir()
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    (upload_dir / "report.pdf").write_bytes(data)
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"the server's secret " * 1000)
+    async with running_service(stack_settings(world, OWNER_ID=owner.id, UPLOAD_DIR=upload_dir)) as service:
+        # The bot's "Uploading…" message waits at Telegram: the owner's command was checked,
+        # nothing is uploaded yet. Meanwhile the name becomes a link to a secret.
+        status_held = telegram.faults.hold("messages.SendMessage", account=bot,
+                                           when=lambda query: query.message.startswith("Uploading"))
+        await owner.send_text(bot, "/upload report.pdf")
+        await status_held.reached()
+        assert telegram.rpc_log(bot, method="upload.SaveFilePart") == []
+        (upload_dir / "swap").symlink_to(secret)
+        os.replace(upload_dir / "swap", upload_dir / "report.pdf")
+        status_held.release()
+
+        final = await owner.next_message(bot, timeout=20)
+        assert final.text.startswith("Uploading report.pdf")
+        while links_in(final) is None:
+            final = await owner.next_edit(bot, timeout=20)
+        async with http_client() as http:
+            async with http.get(links_in(final).download) as response:
+                assert response.status == 200 and await response.read() == data
+        record = (await service.db.files.list_by_owner(owner.id, service.clock(), 0))[0][0]
+        assert record.file_name == "report.pdf" and record.file_size == len(data)
+    assert status_held.hits == 1
+
+
+async def test_every_bad_owner_argument_gets_an_answer_in_words_and_no_traceback(
+        telegram, stack_settings, tmp_path, caplog):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    bot = world.main_bot
+    upload_dir = tmp_path / "uploads"
+    (upload_dir / "folder").mkdir(parents=True)
+    (upload_dir / "fïlm 🎬.txt").write_bytes(b"unicode name")
+    os.mkfifo(upload_dir / "pipe")  # opening it for reading must not wait for a writer
+    (upload_dir / "vanishing.txt").write_bytes(b"here a moment ago")
+    (upload_dir / "vanishing.txt").unlink()
+    expected = {
+        "/upload " + "n" * 300: "That name is too long for the server's file system.",
+        "/upload " + "/".join(["deep"] * 900): "There is no file called deep/deep",
+        "/upload vanishing.txt": "There is no file called vanishing.txt in the upload folder.",
+        "/upload pipe": "pipe is not a regular file.",
+        "/upload folder": "folder is a folder, not a file.",
+        "/upload folder/../../etc/passwd": "That path leads outside the upload folder",
+        "/upload фильм.mkv": "There is no file called фильм.mkv in the upload folder.",
+        "/upload ..": "That path leads outside the upload folder",
+        "/upload \u202e\u0000x": "That path is not valid.",
+        "/del http://[": "Usage: /del",
+        "/del https://[::1/dl/x": "Usage: /del",
+        "/del " + "é" * 4000: "Usage: /del",
+        "/del \U0001F4A9": "Usage: /del",
+        "/del 99999999999999999999999999": "Usage: /del",
+        "/ban 99999999999999999999999999": "Usage: /ban",
+        "/ban ١٢٣": "Usage: /ban",
+        "/ban 0x10": "Usage: /ban",
+        "/ban 12 " + "spam " * 800: "The reason may be up to 500 characters long",
+        "/unban -0": "Usage: /unban",
+        "/unban 1e9": "Usage: /unban",
+        "/unban ％１": "Usage: /unban",
+        "/broadcast now please": "Reply to the message you want to send",
+        "/broadcast cancel": "No broadcast is running.",
+        "/botstats ; drop everything": "Bot pool",
+    }
+    async with running_service(stack_settings(world, OWNER_ID=owner.id, UPLOAD_DIR=upload_dir)):
+        with caplog.at_level(logging.INFO):
+            answers = {text: (await say(owner, bot, text)).text for text in expected}
+            uploaded = await say(owner, bot, "/upload fïlm 🎬.txt")
+            final = uploaded
+            while links_in(final) is None:
+                final = await owner.next_edit(bot, timeout=20)
+    wrong = {text[:60]: answer[:120] for text, answer in answers.items() if not answer.startswith(expected[text])}
+    assert wrong == {}
+    assert uploaded.text.startswith("Uploading fïlm 🎬.txt") and "fïlm 🎬.txt" in final.text
+    assert tracebacks(caplog.records) == []

@@ -1,4 +1,4 @@
-"""The pure parts behind the owner's commands: safe upload paths, progress pacing, stats, ids from links."""
+"""The parts behind the owner's commands: upload files opened safely, progress pacing, stats, ids from links."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from FileStream.bot.owner.bans import parse_user_id
 from FileStream.bot.owner.delete import file_id_from
 from FileStream.core.tokens import make_link_token, new_file_id
 from FileStream.services.stats import gather_stats, render_stats
-from FileStream.services.uploads import (ProgressMeter, UploadRefused, UploadStatus, progress_text,
-                                         resolve_upload_path)
+from FileStream.services.uploads import ProgressMeter, UploadRefused, UploadStatus, open_upload, progress_text
 from FileStream.telegram.pool import BotPool, PoolMember
 
 T0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -24,30 +23,45 @@ def upload_dir(tmp_path):
     (root / "films").mkdir(parents=True)
     (root / "films" / "a.mkv").write_bytes(b"a")
     (root / "inside_link").symlink_to(root / "films" / "a.mkv")
+    (root / "films_link").symlink_to(root / "films")
     (tmp_path / "outside.txt").write_bytes(b"x")
     (root / "out_link").symlink_to(tmp_path / "outside.txt")
     (root / "films" / "up").symlink_to(tmp_path)
     return root
 
 
-def test_upload_paths_resolve_inside_the_folder_only(upload_dir, tmp_path):
-    assert resolve_upload_path(upload_dir, "films/a.mkv") == upload_dir / "films" / "a.mkv"
-    assert resolve_upload_path(upload_dir, "./films/../films/a.mkv") == upload_dir / "films" / "a.mkv"
-    # A link that stays inside is fine, and what gets uploaded is its target.
-    assert resolve_upload_path(upload_dir, "inside_link") == upload_dir / "films" / "a.mkv"
-    for escape in ("../outside.txt", "films/../../outside.txt", str(tmp_path / "outside.txt"), "out_link",
-                   "films/up/outside.txt", "/etc/passwd", "../../../../../../etc/passwd"):
-        with pytest.raises(UploadRefused, match="outside the upload folder"):
-            resolve_upload_path(upload_dir, escape)
-    with pytest.raises(UploadRefused, match="not valid"):
-        resolve_upload_path(upload_dir, "films/a\x00.mkv")
-    with pytest.raises(UploadRefused, match="does not exist"):
-        resolve_upload_path(tmp_path / "nowhere", "a.mkv")
+def opened(upload_dir, requested: str) -> bytes:
+    with open_upload(upload_dir, requested) as upload:
+        assert upload.name == "a.mkv" and upload.size == 1
+        return upload.file.read()
+
+
+def refusal(upload_dir, requested: str) -> str:
+    with pytest.raises(UploadRefused) as refused:
+        open_upload(upload_dir, requested)
+    return refused.value.reason
+
+
+def test_upload_paths_open_inside_the_folder_only(upload_dir, tmp_path):
+    assert opened(upload_dir, "films/a.mkv") == b"a"
+    assert opened(upload_dir, "./films/../films/a.mkv") == b"a"
+    assert opened(upload_dir, str(upload_dir / "films" / "a.mkv")) == b"a"
+    for escape in ("../outside.txt", "films/../../outside.txt", str(tmp_path / "outside.txt"),
+                   "/etc/passwd", "../../../../../../etc/passwd"):
+        assert refusal(upload_dir, escape).startswith("That path leads outside the upload folder"), escape
+    assert refusal(upload_dir, "films/a\x00.mkv") == "That path is not valid."
+    assert refusal(tmp_path / "nowhere", "a.mkv").endswith("does not exist on the server.")
+    assert refusal(upload_dir / "films" / "a.mkv", "a.mkv").endswith("(Not a directory); check UPLOAD_DIR.")
+
+
+def test_links_are_never_followed_even_when_they_stay_inside(upload_dir):
+    for link in ("inside_link", "out_link", "films_link/a.mkv", "films/up/outside.txt"):
+        assert " is a link; I only upload files that are really inside" in refusal(upload_dir, link), link
 
 
 def test_an_upload_dir_reached_through_a_symlink_still_works(upload_dir, tmp_path):
     (tmp_path / "link_to_uploads").symlink_to(upload_dir)
-    assert resolve_upload_path(tmp_path / "link_to_uploads", "films/a.mkv") == upload_dir / "films" / "a.mkv"
+    assert opened(tmp_path / "link_to_uploads", "films/a.mkv") == b"a"
 
 
 def test_progress_is_reported_at_once_then_at_most_every_two_seconds():

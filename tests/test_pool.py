@@ -88,3 +88,15 @@ def test_blocks_of_a_striped_stream_go_to_the_least_busy_client():
         chosen.append(member.name)
     assert sorted(chosen) == sorted(["backend1", "backend2", "backend3"] * 2)
     assert chosen[0] == "backend1"  # ties go to the stream's own client
+
+
+def test_a_block_goes_to_the_client_whose_least_busy_connection_is_least_busy():
+    pool, _ = make_pool(3)
+    primary, second, third = pool.backends
+    # Requests in flight on each client's least busy connection to the file's DC.
+    loads = {primary: 3, second: 1, third: 1}
+    second.in_flight, third.in_flight = 4, 2
+    assert pool.pick_for_block(primary, load=loads.get) is third  # equal connections: fewer requests overall
+    assert pool.pick_for_block(primary, exclude=frozenset({third}), load=loads.get) is second
+    loads[primary] = 0
+    assert pool.pick_for_block(primary, load=loads.get) is primary

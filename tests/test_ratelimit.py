@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from clocks import Clock, real_now
 
-from FileStream.core.models import StoredFile
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.store.database import Database
 
@@ -59,23 +58,9 @@ async def test_limit_holds_across_instances(database, database_url, database_nam
         await other.close()
 
 
-async def test_limit_on_files_and_off_switch(database):
+async def test_a_limit_of_zero_lets_everything_through(database):
     clock = Clock(T0)
-
-    def file(n: int, owner: int, at: datetime) -> StoredFile:
-        return StoredFile(
-            id=f"f{n:015d}", file_name="a", file_size=1, mime_type="text/plain", file_unique_id=f"u{n}",
-            media_type="document", dc_id=2, storage_chat_id=-100, storage_message_id=n,
-            created_at=at, expires_at=at + timedelta(hours=1), owner_id=owner,
-        )
-
-    await database.files.insert(file(1, 7, T0 - timedelta(seconds=61)))  # outside the window
-    await database.files.insert(file(2, 7, T0 - timedelta(seconds=20)))
-    await database.files.insert(file(3, 9, T0 - timedelta(seconds=10)))
-    limit = FileRateLimit.on_files(database, limit=2, window_seconds=60, clock=clock)
-    assert await limit.check(7) is None
-    await database.files.insert(file(4, 7, T0 - timedelta(seconds=5)))
-    over = await limit.check(7)
-    assert over is not None and over.at == T0 + timedelta(seconds=40)
-    off = FileRateLimit.on_files(database, limit=0, window_seconds=60, clock=clock)
+    for _ in range(3):
+        await finish(database, 7, clock)
+    off = FileRateLimit.on_requests(database, limit=0, window_seconds=60, clock=clock)
     assert await off.check(7) is None

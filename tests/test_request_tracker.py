@@ -40,9 +40,11 @@ class Inbox:
     def __init__(self, fail_for: frozenset[int] = frozenset()) -> None:
         self.messages: list[tuple[int, str]] = []
         self.fail_for = fail_for
+        self.refused: list[int] = []  # people whose notice raised USER_IS_BLOCKED
 
     async def __call__(self, user_id: int, text: str) -> None:
         if user_id in self.fail_for:
+            self.refused.append(user_id)
             raise RuntimeError("USER_IS_BLOCKED")
         self.messages.append((user_id, text))
 
@@ -184,6 +186,7 @@ async def test_stale_job_survives_failed_notices(tracker, clock):
     clock.advance(seconds=301)
     assert await job.run_once() == StaleReport(timed_out=2, notified=1, notify_failed=1)
     assert [user_id for user_id, _ in inbox.messages] == [8]
+    assert inbox.refused == [7]
 
 
 async def test_work_ended_on_another_instance_is_cancelled_here(database, database_url, database_name, clock):

@@ -30,21 +30,11 @@ async def test_create_refuses_a_second_running_one(database, database_url, datab
     assert await database.broadcasts.create(111, 6, T1) is not None
 
 
-async def test_progress_and_resume_point(database):
-    bid = await database.broadcasts.create(111, 5, T0)
-    assert await database.broadcasts.advance(bid, 10, T0, sent=1)
-    assert await database.broadcasts.advance(bid, 20, T1, failed=1)
-    assert await database.broadcasts.advance(bid, 30, T1, blocked=1, sent=2)
-    b = await database.broadcasts.get(bid)
-    assert (b["last_user_id"], b["sent"], b["failed"], b["blocked"]) == (30, 3, 1, 1)
-    assert b["started_at"] == T0 and b["updated_at"] == T1
-
-
-async def test_cancel_stops_advance(database):
+async def test_a_cancelled_broadcast_cannot_be_finished_or_cancelled_again(database):
     bid = await database.broadcasts.create(111, 5, T0)
     assert await database.broadcasts.cancel(bid, T1)
-    assert not await database.broadcasts.advance(bid, 10, T1, sent=1)
     assert not await database.broadcasts.finish(bid, T1)
+    assert not await database.broadcasts.cancel(bid, T1)
     b = await database.broadcasts.get(bid)
     assert b["state"] == "cancelled" and b["sent"] == 0 and b["finished_at"] == T1
     with pytest.raises(ValueError):

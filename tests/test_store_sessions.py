@@ -11,6 +11,4 @@ async def test_media_keys(database):
     await database.sessions.set_media_key(1, 4, b"\x02" * 256)
     assert await database.sessions.get_media_key(1, 4) == b"\x02" * 256
     assert await database.sessions.get_media_key(2, 4) is None
-    assert await database.sessions.delete_media_key(1, 4) is True
-    assert await database.sessions.delete_media_key(1, 4) is False
     assert await database.sessions.get_media_key(1, 5) == b"\x01" * 256

@@ -65,20 +65,20 @@ async def test_flood_wait_every_time_reaches_the_caller_above_the_sleep_threshol
 
 async def test_round_trip_latency_delays_answers_without_serialising_them(bot_with_a_file):
     server, bot, client, post, message = bot_with_a_file
-    server.faults.latency = 0.05
+    server.faults.latency = 0.25
     requests = [_get_file(message, offset=i * 65536, limit=65536) for i in range(20)]
 
     started = time.monotonic()
-    for request in requests:
+    for request in requests[:4]:
         await client.invoke(request)
-    sequential = time.monotonic() - started
+    assert time.monotonic() - started >= 4 * 0.25, "each answer came the latency late"
+    assert server.faults.most_delayed_at_once == 1
 
-    started = time.monotonic()
     answers = await asyncio.gather(*(client.invoke(r) for r in requests))
-    concurrent = time.monotonic() - started
 
-    assert sequential >= 1.0
-    assert concurrent < sequential / 2
+    assert server.faults.delayed == 24, "every request was answered late"
+    # A server that answered in turn would never have two requests waiting at once.
+    assert server.faults.most_delayed_at_once >= 2, "requests wait out the latency side by side"
     assert b"".join(a.bytes for a in answers) == post.media.read(0, 20 * 65536)
 
 
@@ -91,6 +91,7 @@ async def test_bandwidth_cap_paces_each_connection(bot_with_a_file):
     elapsed = time.monotonic() - started
 
     assert answer.bytes == post.media.read(0, MIB)
+    assert server.faults.paced_bytes > MIB, "the answer went out at the cap's pace"
     assert 0.2 <= elapsed < 2
 
 
@@ -131,24 +132,106 @@ async def test_updates_survive_dropped_connections(telegram):
     await carol.send_text(bot, "one")
     assert (await carol.next_message(bot)).text == "echo one"
 
-    assert telegram.faults.drop_connections(bot) >= 1
+    before = telegram.connections_of(bot)
+    assert telegram.faults.drop_connections(bot) == len(before) >= 1
+    assert telegram.faults.dropped == len(before)
+    assert not telegram.connections_of(bot), "the bot has no socket left when the next update comes"
     await carol.send_text(bot, "two")  # queued for the session until the client reconnects
 
     assert (await carol.next_message(bot, timeout=15)).text == "echo two"
+    assert not set(before) & set(telegram.connections_of(bot)), "it came over a new connection"
 
 
 async def test_a_refusing_dc_comes_back(telegram):
     bot = telegram.world.add_bot(username="filestream_bot", home_dc=2)
     client = make_bot_client(telegram, bot)
     await client.start()
-    telegram.faults.refuse_dc(2, True)
-    assert not telegram.connections_of(bot)
+    refusal = telegram.faults.refuse_dc(2, True)
+    assert refusal.cut >= 1 and not telegram.connections_of(bot)
     import socket
 
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", telegram.ports[2]), timeout=1).close()
+    # The client lost its socket and tries again at once: it is refused before the DC comes back.
+    await telegram.wait_until(lambda: refusal.refused_attempts, timeout=10)
     telegram.faults.refuse_dc(2, False)
     await telegram.wait_until(lambda: telegram.connections_of(bot), timeout=15)
 
     me = await client.get_me()  # the client reconnected once the DC listened again
     assert me.id == bot.id
+
+
+async def test_a_held_request_is_answered_only_when_released_and_meets_what_was_armed_meanwhile(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    hold = server.faults.hold("upload.GetFile", when=lambda q: q.offset == MIB)
+    first = await client.invoke(_get_file(message, offset=0, limit=65536))  # not caught: another offset
+    waiting = asyncio.ensure_future(client.invoke(_get_file(message, offset=MIB, limit=65536)))
+
+    call = await hold.reached()
+    assert (call.method, call.account, call.dc_id, call.query.offset) == ("upload.GetFile", bot, 2, MIB)
+    assert not waiting.done()
+    server.world.expire_file_reference(post)   # armed while the request waits...
+    hold.release()
+
+    from pyrogram.errors import FileReferenceExpired
+
+    with pytest.raises(FileReferenceExpired):  # ...so that very request meets it
+        await waiting
+    assert first.bytes == post.media.read(0, 65536)
+    assert hold.hits == 1
+    assert [c.error for c in server.rpc_log(bot, "upload.GetFile")] == [None, "FILE_REFERENCE_EXPIRED"]
+
+
+class _Key:
+    def __init__(self, account):
+        self.account = account
+
+
+class _Session:
+    def __init__(self, account):
+        self.auth_key = _Key(account)
+
+
+class _Connection:
+    """What Faults.pace reads of a connection: its sessions and its own pacing clock."""
+
+    def __init__(self, account):
+        self.sessions = {_Session(account)}
+        self._next_free = 0.0
+
+
+def test_bandwidth_is_paced_per_connection_or_shared_by_all_connections_of_an_account(telegram):
+    world = telegram.world
+    bot, other = world.add_bot(username="one_bot"), world.add_bot(username="two_bot")
+    first, second, elsewhere = _Connection(bot), _Connection(bot), _Connection(other)
+    faults = telegram.faults
+    faults.bandwidth = 4 * MIB
+
+    # Per connection (the default): two connections of one bot each get the whole cap.
+    assert faults.pace(first, MIB, now=10.0) == pytest.approx(0.25)
+    assert faults.pace(second, MIB, now=10.0) == pytest.approx(0.25)
+    assert faults.pace(first, MIB, now=10.0) == pytest.approx(0.5)   # queued behind its own answer
+
+    # Per account: the bot's connections share one cap; another account has its own.
+    faults.bandwidth_per = "account"
+    assert faults.pace(first, MIB, now=20.0) == pytest.approx(0.25)
+    assert faults.pace(second, MIB, now=20.0) == pytest.approx(0.5)
+    assert faults.pace(elsewhere, MIB, now=20.0) == pytest.approx(0.25)
+    with pytest.raises(ValueError):
+        faults.bandwidth_per = "datacenter"
+    faults.bandwidth = None
+    assert faults.pace(first, MIB, now=30.0) == 0
+
+
+async def test_an_rpc_error_rule_answers_the_method_with_that_error(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    rule = server.faults.rpc_error(bot, "upload.GetFile", 400, "LOCATION_INVALID", times=1)
+
+    with pytest.raises(BadRequest) as error:
+        await client.invoke(_get_file(message))
+    assert "LOCATION_INVALID" in str(error.value)
+    answer = await client.invoke(_get_file(message))
+
+    assert answer.bytes == post.media.read(0, 4096)
+    assert rule.hits == 1
+    assert [c.error for c in server.rpc_log(bot, "upload.GetFile")] == ["LOCATION_INVALID", None]

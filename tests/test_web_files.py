@@ -10,12 +10,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from FileStream.core.formatting import download_url, stream_url
 from FileStream.core.models import StoredFile
 from FileStream.core.tokens import make_link_token, new_file_id
 from FileStream.web import files as file_routes
 from FileStream.web.app import build_app
 from FileStream.web.links import LOOKUP_RETRY_AFTER_SECONDS
-from FileStream.web.fakes import MemoryBytes, MemoryFiles
+from web_fakes import MemoryBytes, MemoryFiles
 
 MIB = 1 << 20
 SECRET = b"s" * 32
@@ -34,12 +35,14 @@ class Clock:
 class Observer:
     def __init__(self) -> None:
         self.events: list[tuple] = []
+        self.finished = asyncio.Event()  # set at each stream's end
 
     def stream_started(self, file, start, end):
         self.events.append(("start", file.id, start, end))
 
     def stream_finished(self, file, sent, result):
         self.events.append(("end", file.id, sent, result))
+        self.finished.set()
 
 
 class World:
@@ -219,6 +222,19 @@ async def test_name_part_is_cosmetic(world, data):
             assert await r.read() == data[:100]
 
 
+async def test_the_link_of_a_file_named_with_a_line_break_serves_it(world, data):
+    # Found by tests/test_fuzz_http.py: "/dl/<token>/%0A" was 404, so a file whose name holds
+    # a line break (Telegram allows it) had links that never worked.
+    file = world.add(data[:100], name="two\nlines\r\n.mp4")
+    for url in (download_url("http://files.test", world.token(file), file.file_name),
+                stream_url("http://files.test", world.token(file), file.file_name)):
+        path = url.removeprefix("http://files.test")
+        assert "%0A" in path
+        async with world.client.get(path) as r:
+            assert r.status == 200, path
+            assert await r.read() == data[:100]
+
+
 async def test_html_upload_is_an_attachment_with_nosniff(world):
     file = world.add(b"<script>alert(document.cookie)</script>", name="page.html", mime="text/html")
     async with world.client.get(f"/stream/{world.token(file)}/page.html") as r:
@@ -297,14 +313,19 @@ async def test_cache_control_never_outlives_the_link(world, data):
 
 async def test_lookup_failure_is_503_in_words(world, caplog):
     class Down:
+        raised = 0
+
         async def get_file(self, file_id):
+            self.raised += 1
             raise ConnectionError("database unreachable")
 
-    app = make_app(Down(), MemoryBytes(), Clock(), None)
+    down = Down()
+    app = make_app(down, MemoryBytes(), Clock(), None)
     async with TestClient(TestServer(app)) as client:
         async with client.get(f"/dl/{make_link_token(SECRET, new_file_id(), None)}") as r:
             assert r.status == 503 and r.headers["Retry-After"] == str(LOOKUP_RETRY_AFTER_SECONDS)
             assert "try again" in await r.text()
+    assert down.raised == 1
     assert no_tracebacks(caplog)
 
 
@@ -316,6 +337,7 @@ async def test_source_failure_before_first_byte_is_502_page(world, data, caplog)
     async with world.client.get(f"/dl/{world.token(file)}") as r:
         assert r.status == 502
         assert "Telegram did not deliver" in await r.text()
+    assert world.source.failed == [((file.id, 0, 999), 0)]        # the failure struck before the first byte
     assert world.observer.events[-1] == ("end", file.id, 0, "source_error")
     assert no_tracebacks(caplog)
 
@@ -325,18 +347,23 @@ async def test_flood_wait_before_first_byte_is_503_with_retry_after(world, data)
         retry_after = 17
 
     class Flooded:
+        raised = 0
+
         def stream(self, file, start, end):
             return self._gen()
 
         async def _gen(self):
+            self.raised += 1
             raise FloodWait()
             yield b""  # pragma: no cover
 
     file = world.add(data[:10])
-    app = make_app(world.files, Flooded(), world.clock, None)
+    flooded = Flooded()
+    app = make_app(world.files, flooded, world.clock, None)
     async with TestClient(TestServer(app)) as client:
         async with client.get(f"/dl/{world.token(file)}") as r:
             assert r.status == 503 and r.headers["Retry-After"] == "17"
+    assert flooded.raised == 1
 
 
 async def raw_get(client: TestClient, path: str, headers: dict[str, str] | None = None) -> tuple[str, dict, bytes]:
@@ -366,6 +393,8 @@ async def test_source_failure_mid_stream_cuts_the_body(world, data, caplog):
     assert int(headers["content-length"]) == len(data) - 10
     assert 0 < len(body) < len(data) - 10                       # visibly cut...
     assert body == data[10:10 + len(body)]                       # ...and never wrong
+    # Both failures struck mid-body: after MIB + 5 bytes of each stream, before its last.
+    assert [(key[0], yielded) for key, yielded in world.source.failed] == [(file.id, MIB + 5)] * 2
     assert world.observer.events[-1][-1] == "source_error"
     assert all(key in world.source.closed for key in world.source.opened)
     assert no_tracebacks(caplog)
@@ -428,8 +457,8 @@ async def test_client_disconnect_closes_the_source(world, data):
     async with TestClient(TestServer(app)) as client:               # handler_cancellation=True
         await _disconnect_mid_body(client.host, client.port, f"/dl/{world.token(file)}")
         await asyncio.wait_for(slow.closed.wait(), timeout=5)
-        await asyncio.sleep(0.05)
-    assert observer.events[-1] == ("end", file.id, 65536, "client_gone")
+        await asyncio.wait_for(observer.finished.wait(), timeout=5)
+    assert observer.events[-1] == ("end", file.id, 65536, "client_gone")   # gone after the first chunk
 
 
 async def test_client_disconnect_closes_the_source_without_handler_cancellation(world, data, monkeypatch):
@@ -445,11 +474,8 @@ async def test_client_disconnect_closes_the_source_without_handler_cancellation(
         port = runner.addresses[0][1]
         await _disconnect_mid_body("127.0.0.1", port, f"/dl/{world.token(file)}")
         await asyncio.wait_for(slow.closed.wait(), timeout=2)
-        for _ in range(100):
-            if observer.events[-1][0] == "end":
-                break
-            await asyncio.sleep(0.01)
-        assert observer.events[-1] == ("end", file.id, 65536, "client_gone")
+        await asyncio.wait_for(observer.finished.wait(), timeout=2)
+        assert observer.events[-1] == ("end", file.id, 65536, "client_gone")   # gone after the first chunk
     finally:
         await runner.cleanup()
 
@@ -465,6 +491,7 @@ async def test_every_started_stream_is_finished_once(world, data):
     async with world.client.get(f"/dl/{token}") as r:
         with pytest.raises(aiohttp.ClientPayloadError):
             await r.read()
+    assert [yielded for _, yielded in world.source.failed] == [150_000]
     starts = [e for e in world.observer.events if e[0] == "start"]
     ends = [e for e in world.observer.events if e[0] == "end"]
     assert len(starts) == len(ends) == 2

@@ -11,7 +11,7 @@ from FileStream.core.formatting import download_url, stream_url
 from FileStream.core.models import StoredFile
 from FileStream.core.tokens import make_link_token, new_file_id
 from FileStream.web.app import build_app
-from FileStream.web.fakes import MemoryBytes, MemoryFiles
+from web_fakes import MemoryBytes, MemoryFiles
 
 SECRET = b"p" * 32
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from FileStream.bot import access, channel, commands, files, intake, owner, requests, start
+from FileStream.bot import access, bundles, channel, commands, files, intake, owner, requests, start
 from FileStream.bot.context import BotContext
 
 
@@ -14,6 +14,7 @@ def register_handlers(client, ctx: BotContext) -> None:
         commands,   # the command menus, and the owner's once they write
         access,     # the gate before every handler: record, banned, force-subscribe
         requests,   # /status, /revoke
+        bundles,    # /bundle, /done (files of a bundle go through intake)
         files,      # /files and its buttons
         channel,    # AUTH_CHANNEL posts
         owner,      # the owner's commands: /botstats, /ban, /unban, /broadcast, /del, /upload

@@ -1,5 +1,6 @@
 """Who gets through to the handlers: everyone is recorded, banned people are told once and then
 ignored, and with FORCE_SUB_CHANNEL only members of that channel (owners always) get through.
+When the database cannot say whether someone is banned, nobody gets through (fail closed).
 
 The gate runs in its own group before every handler and stops the update only when it
 refuses it, so it is written once here instead of in every handler.
@@ -17,7 +18,8 @@ from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
 from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
-from FileStream.bot.replies import answer
+from FileStream.bot.replies import answer, edit
+from FileStream.bot.routing import tell
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,10 @@ class Membership:
             return None
 
 
+class BanUnknown(Exception):
+    """The database could not say whether the person is banned (the cause is attached)."""
+
+
 class Gate:
     def __init__(self, ctx: BotContext, membership: Membership | None) -> None:
         self.ctx = ctx
@@ -106,7 +112,7 @@ class Gate:
         if await self._banned(client, person.id, person.id):
             await query.answer(texts.BANNED, show_alert=True)
             raise StopPropagation
-        if query.data == keyboards.JOIN_RETRY:
+        if query.data == keyboards.JOIN_RETRY and self.membership is not None:
             await self._retry(client, query)
             raise StopPropagation
         if not await self._may_pass(person.id):
@@ -114,11 +120,11 @@ class Gate:
             raise StopPropagation
 
     async def _retry(self, client, query) -> None:
-        if self.membership is not None and not await self.membership.is_member(query.from_user.id, fresh=True):
+        if not await self.membership.is_member(query.from_user.id, fresh=True):
             await query.answer(texts.JOIN_STILL_MISSING, show_alert=True)
             return
         await query.answer()
-        await query.message.edit_text(texts.JOINED)
+        await edit(client, query.message.chat.id, query.message.id, texts.JOINED)
 
     async def _may_pass(self, user_id: int) -> bool:
         if self.membership is None or self.ctx.is_owner(user_id):
@@ -132,31 +138,45 @@ class Gate:
             log.warning("Could not record user %s: %s", person.id, error)
 
     async def _banned(self, client, user_id: int, chat_id: int) -> bool:
-        """True for a banned person; the first time after their ban they are told so."""
-        user = await self.ctx.db.users.get(user_id)
+        """True for a banned person; the first time after their ban they are told so.
+
+        Raises BanUnknown when the database does not answer: nobody gets through unchecked.
+        """
+        users = self.ctx.db.users
+        try:
+            user = await users.get(user_id) if await users.is_banned(user_id) else None
+        except Exception as error:  # noqa: BLE001 - said by the caller, in words
+            raise BanUnknown() from error
         if user is None or not user.banned:
             return False
         # A once-only mark in the database: holds across restarts and instances, and a
         # new ban (after an unban) gets its own notice.
         mark = f"ban_notice:{user_id}:{int(user.banned_at.timestamp() * 1000)}"
-        if await self.ctx.db.settings.add(mark, self.ctx.clock()):
-            try:
+        try:
+            if await self.ctx.db.settings.add(mark, self.ctx.clock()):
                 await client.send_message(chat_id, texts.BANNED)
-            except Exception as error:  # noqa: BLE001 - they may have blocked the bot
-                log.info("Could not tell banned user %s: %s", user_id, error)
+        except Exception as error:  # noqa: BLE001 - they may have blocked the bot; still banned
+            log.info("Could not tell banned user %s: %s", user_id, error)
         return True
 
 
-def _lenient(check):
-    """A failing check (database hiccup) is logged and lets the update through to its handler,
-    which answers in words if it fails too."""
+def _fail_closed(check):
+    """Nothing gets past a gate that could not decide: a database that does not answer (or any
+    other failure of the check) stops the update, and the person is asked to try again shortly."""
     async def run(client, update) -> None:
         try:
             await check(client, update)
         except StopPropagation:
             raise
-        except Exception:  # noqa: BLE001
-            log.exception("The access check failed; letting the update through")
+        except BanUnknown as error:
+            log.warning("Cannot tell whether %s is banned (%r); they were asked to try again",
+                        update.from_user.id, error.__cause__)
+            await tell(client, update, texts.TRY_AGAIN_SHORTLY)
+            raise StopPropagation from None
+        except Exception:  # noqa: BLE001 - a bug in the gate: the log gets the traceback
+            log.exception("The access check failed; the update was not processed")
+            await tell(client, update, texts.TRY_AGAIN_SHORTLY)
+            raise StopPropagation from None
     run.__name__ = check.__name__
     return run
 
@@ -164,5 +184,5 @@ def _lenient(check):
 def register(client, ctx: BotContext) -> None:
     channel = ctx.settings.force_sub_channel
     gate = Gate(ctx, Membership(client, channel, ctx.clock) if channel else None)
-    client.add_handler(MessageHandler(_lenient(gate.on_message), filters.private), GATE_GROUP)
-    client.add_handler(CallbackQueryHandler(_lenient(gate.on_callback)), GATE_GROUP)
+    client.add_handler(MessageHandler(_fail_closed(gate.on_message), filters.private), GATE_GROUP)
+    client.add_handler(CallbackQueryHandler(_fail_closed(gate.on_callback)), GATE_GROUP)

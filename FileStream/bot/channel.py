@@ -7,7 +7,7 @@ import logging
 from pyrogram import filters
 from pyrogram.errors import ChatAdminRequired, ChatWriteForbidden, MessageAuthorRequired
 
-from FileStream.bot import keyboards
+from FileStream.bot import bundles, keyboards
 from FileStream.bot.context import BotContext
 from FileStream.bot.routing import on_message
 from FileStream.core.deep_links import SEND_FILE, SEND_LINKS, make_payload
@@ -43,6 +43,10 @@ class ChannelPosts:
         self.edit_refused = False
 
     async def on_file(self, ctx: BotContext, client, post) -> None:
+        if post.media_group_id is not None and ctx.bundles is not None:
+            await bundles.on_channel_album(
+                ctx, client, post, lambda member, record, links: self._add_buttons(client, member, record, links))
+            return
         where = f"post {post.id} in AUTH_CHANNEL {post.chat.id}"
         try:
             record = await ctx.intake.take(post, owner_id=None, source="channel",
@@ -53,11 +57,18 @@ class ChannelPosts:
         except Exception:  # noqa: BLE001 - never answered in the channel itself
             log.exception("Could not store the file of %s", where)
             return
+        await self._add_buttons(client, post, record)
+
+    async def _add_buttons(self, client, post, record, bundle_links=None) -> None:
+        """The post's link buttons (and, for a post of an album, one to the whole album)."""
+        ctx = self.ctx
+        where = f"post {post.id} in AUTH_CHANNEL {post.chat.id}"
         show_links = ctx.settings.generate_download_links and ctx.link_buttons
         markup = keyboards.channel_post_keyboard(
             ctx.links.links(record) if show_links else None,
             bot_link=ctx.deep_link(make_payload(SEND_LINKS, record.deep_link_key)),
-            file_link=ctx.deep_link(make_payload(SEND_FILE, record.deep_link_key)))
+            file_link=ctx.deep_link(make_payload(SEND_FILE, record.deep_link_key)),
+            bundle=bundle_links if ctx.link_buttons else None)
         try:
             await client.edit_message_reply_markup(post.chat.id, post.id, reply_markup=markup)
         except _NO_EDIT_RIGHT as error:

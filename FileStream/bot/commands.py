@@ -20,6 +20,8 @@ EVERYONE: tuple[tuple[str, str], ...] = (
     ("files", "your files that still have working links"),
     ("status", "where your current file request stands"),
     ("revoke", "cancel your current file request"),
+    ("bundle", "[name]: start a bundle; the files you send next share one link"),
+    ("done", "close your bundle and get its links"),
 )
 OWNER: tuple[tuple[str, str], ...] = (
     ("botstats", "bot pool, requests, files and users"),

@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from FileStream.bot.pacing import StatusMessages
+from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
@@ -35,6 +37,8 @@ class BotContext:
     # the links then go as text only.
     link_buttons: bool = True
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
+    bundles: BundleMaker | None = None        # albums and /bundle … /done
+    statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)

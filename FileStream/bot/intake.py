@@ -9,7 +9,7 @@ import logging
 
 from pyrogram import filters
 
-from FileStream.bot import texts
+from FileStream.bot import bundles, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit, file_links
 from FileStream.bot.routing import on_message
@@ -78,6 +78,12 @@ class StatusMessage:
 
 
 async def on_private_file(ctx: BotContext, client, message) -> None:
+    # A bundle is one request: files sent while one is open join it instead of opening their own.
+    if await bundles.take_into_open_bundle(ctx, client, message):
+        return
+    if message.media_group_id is not None and ctx.bundles is not None:
+        await bundles.on_private_album(ctx, client, message)
+        return
     person = message.from_user
     over = await ctx.rate_limit.check(person.id)
     if over is not None:

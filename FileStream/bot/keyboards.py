@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyrogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from FileStream.services.links import FileLinks
+from FileStream.services.links import BundleLinks, FileLinks
 
 
 def file_links_keyboard(links: FileLinks, *, show_download: bool = True) -> InlineKeyboardMarkup:
@@ -18,11 +18,22 @@ def file_links_keyboard(links: FileLinks, *, show_download: bool = True) -> Inli
 FILES_PAGE = "files:"     # files:<page>
 FILE_CARD = "file:"       # file:<file id>
 FILE_DELETE = "del:"      # del:<file id>
+BUNDLE_CARD = "bundle:"   # bundle:<bundle id>
+BUNDLE_DELETE = "bdel:"   # bdel:<bundle id>
 JOIN_RETRY = "joined"
 
 
-def files_page_keyboard(files, page: int, pages: int) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton(_short(f.file_name), callback_data=FILE_CARD + f.id)] for f in files]
+def bundle_links_keyboard(links: BundleLinks, *, playable: bool = True) -> InlineKeyboardMarkup:
+    row = [InlineKeyboardButton("Download all (ZIP)", url=links.zip)]
+    if playable:
+        row.append(InlineKeyboardButton("Playlist (M3U)", url=links.playlist))
+    return InlineKeyboardMarkup([[InlineKeyboardButton("Open the bundle", url=links.page)], row])
+
+
+def files_page_keyboard(files, page: int, pages: int, bundles=()) -> InlineKeyboardMarkup:
+    """A button per bundle (first) and per file of the page, then the page buttons."""
+    rows = [[InlineKeyboardButton("🗂 " + _short(b.title), callback_data=BUNDLE_CARD + b.id)] for b in bundles]
+    rows += [[InlineKeyboardButton(_short(f.file_name), callback_data=FILE_CARD + f.id)] for f in files]
     nav = []
     if page > 0:
         nav.append(InlineKeyboardButton("« Previous", callback_data=f"{FILES_PAGE}{page - 1}"))
@@ -48,17 +59,32 @@ def file_card_keyboard(file_id: str, links: FileLinks | None, *, show_download: 
     ])
 
 
+def bundle_card_keyboard(bundle_id: str, links: BundleLinks | None) -> InlineKeyboardMarkup:
+    """The bundle's page and ZIP buttons when `links` is given (None: links as text only), then Delete and Back."""
+    rows = [[InlineKeyboardButton("Open the bundle", url=links.page),
+             InlineKeyboardButton("Download all (ZIP)", url=links.zip)]] if links is not None else []
+    return InlineKeyboardMarkup([
+        *rows,
+        [InlineKeyboardButton("Delete", callback_data=BUNDLE_DELETE + bundle_id)],
+        [InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")],
+    ])
+
+
 def back_to_files() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")]])
 
 
-def channel_post_keyboard(links: FileLinks | None, bot_link: str, file_link: str) -> InlineKeyboardMarkup:
-    """Stream and Download when `links` is given (GENERATE_DOWNLOAD_LINKS), then the deep links."""
+def channel_post_keyboard(links: FileLinks | None, bot_link: str, file_link: str,
+                          bundle: BundleLinks | None = None) -> InlineKeyboardMarkup:
+    """Stream and Download when `links` is given (GENERATE_DOWNLOAD_LINKS), then the deep links;
+    a post of an album gets its bundle's button beside them."""
     rows = []
     if links is not None:
         rows.append([InlineKeyboardButton("Stream", url=links.watch),
                      InlineKeyboardButton("Download", url=links.download)])
     rows.append([InlineKeyboardButton("Bot link", url=bot_link), InlineKeyboardButton("File", url=file_link)])
+    if bundle is not None:
+        rows.append([InlineKeyboardButton("Whole album", url=bundle.page)])
     return InlineKeyboardMarkup(rows)
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from pyrogram import StopPropagation
-
+from pyrogram import StopPropagation, filters
 from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
 from FileStream.bot.context import BotContext
@@ -32,7 +31,7 @@ def _bound(ctx: BotContext, fn: Handler, stop: bool):
             raise
         except Exception:  # noqa: BLE001 - the person gets words, the log the traceback
             log.exception("Handler %s failed", fn.__name__)
-            await _say_sorry(client, update)
+            await tell(client, update, SORRY)
         if stop:
             update.stop_propagation()
     handler.__name__ = fn.__name__
@@ -47,11 +46,24 @@ def on_callback(client, ctx: BotContext, fn: Handler, flt=None, *, group: int = 
     client.add_handler(CallbackQueryHandler(_bound(ctx, fn, stop=True), flt), group)
 
 
-async def _say_sorry(client, update) -> None:
+def data_starts_with(prefix: str):
+    """A filter for button presses whose data starts with `prefix`.
+
+    Callback data comes from the client as it likes: bytes that are not UTF-8 reach us as
+    bytes, which a text pattern (filters.regex) cannot even be matched against.
+    """
+    return filters.create(lambda _, __, query: isinstance(query.data, str) and query.data.startswith(prefix))
+
+
+async def tell(client, update, text: str) -> None:
+    """Say `text` to whoever sent `update`: an alert for a button press, a message otherwise.
+
+    Used when things went wrong, so a failure to say it is only logged.
+    """
     try:
         if hasattr(update, "data"):  # a button press
-            await update.answer(SORRY, show_alert=True)
+            await update.answer(text, show_alert=True)
         elif getattr(update, "chat", None) is not None:
-            await client.send_message(update.chat.id, SORRY)
+            await client.send_message(update.chat.id, text)
     except Exception as error:  # noqa: BLE001 - nothing more can be said
         log.warning("Could not tell the person about the failure: %s", error)

@@ -1,4 +1,4 @@
-"""/start (with its deep links), /help, /about, and a short answer to anything else."""
+"""/start (with its deep links), /help, /about, and a short answer to anything else (messages and buttons)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import FileStream
 from FileStream.bot import commands, texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, file_links
-from FileStream.bot.routing import FALLBACK_GROUP, on_message
+from FileStream.bot.routing import FALLBACK_GROUP, on_callback, on_message
 from FileStream.bot.stored import with_storage_copy
 from FileStream.core.deep_links import SEND_FILE, parse_payload
 from FileStream.core.formatting import escape_html
@@ -61,8 +61,14 @@ async def on_anything_else(ctx: BotContext, client, message) -> None:
     await answer(client, message, texts.HELP_FOR_NON_FILES)
 
 
+async def on_unknown_button(ctx: BotContext, client, query) -> None:
+    # Answered, or the person's client shows a spinner until it gives up; a toast, not an alert.
+    await query.answer(texts.UNKNOWN_BUTTON)
+
+
 def register(client, ctx: BotContext) -> None:
     on_message(client, ctx, on_start, filters.private & filters.command("start"))
     on_message(client, ctx, on_help, filters.private & filters.command("help"))
     on_message(client, ctx, on_about, filters.private & filters.command("about"))
     on_message(client, ctx, on_anything_else, filters.private, group=FALLBACK_GROUP)
+    on_callback(client, ctx, on_unknown_button, group=FALLBACK_GROUP)

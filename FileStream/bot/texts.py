@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from FileStream.core.formatting import escape_html, human_duration, human_size, time_left
-from FileStream.core.models import StoredFile
-from FileStream.services.links import FileLinks
+from FileStream.core.models import Bundle, StoredFile
+from FileStream.services.links import BundleLinks, FileLinks
 
 HELP_FOR_NON_FILES = (
     "Send me a file (document, video, audio, voice, animation, video note, photo or sticker) and I will give you "
@@ -16,7 +16,7 @@ INTAKE_FAILED = "Something went wrong while storing your file. Please try again 
 FILE_NOT_FOUND = "That file is not available any more: its links have expired or were deleted."
 
 
-def expiry_phrase(file: StoredFile, now: datetime) -> str:
+def expiry_phrase(file: StoredFile | Bundle, now: datetime) -> str:
     if file.expires_at is None:
         return "These links do not expire."
     left = max(0, int((file.expires_at - now).total_seconds()))
@@ -77,6 +77,7 @@ def busy(file_name: str, state: str) -> str:
 
 
 def request_status(file_name: str, state: str, since_seconds: float) -> str:
+    """/status of a one-file request."""
     return (
         f"Your current request: <b>{escape_html(file_name)}</b>\n"
         f"State: {state_words(state)}\n"
@@ -135,6 +136,10 @@ BANNED = "You are banned from using this bot. Messages you send will be ignored.
 JOIN_FIRST = "Please join our channel first, then tap <b>I joined</b>."
 JOIN_STILL_MISSING = "You have not joined the channel yet."
 JOINED = "Thanks for joining! Send me a file to get its links."
+# Said when the database cannot tell whether the person is banned: nothing is done for them.
+TRY_AGAIN_SHORTLY = "I cannot serve you right now. Please try again in a minute."
+# A press on a button this bot does not make (an old keyboard, a client sending what it likes).
+UNKNOWN_BUTTON = "That button no longer works."
 
 
 # -- about ------------------------------------------------------------------------------
@@ -149,3 +154,87 @@ def about(version: str, uptime_seconds: float, bots: int, file_ttl: int, channel
         f"Bots in the pool: {bots}",
         f"Link lifetime: {lifetime(file_ttl)} (channel files: {lifetime(channel_file_ttl)})",
     ])
+
+
+# -- bundles ----------------------------------------------------------------------------
+
+BUNDLE_HELP = (
+    "Send the files for your bundle now, one after another (up to {limit}); I count them here. "
+    "/done when you have sent them all gives you one link for all of them, /revoke cancels."
+)
+NO_OPEN_BUNDLE = "You have no bundle open. /bundle starts one; then send the files and /done."
+BUNDLE_EMPTY = "Your bundle has no files yet. Send some, then /done (or /revoke to cancel it)."
+BUNDLE_STILL_STORING = "Your bundle is closed. I am still storing its last files; the links follow here."
+NOTHING_STORED = "None of the files could be stored, so there is no bundle. Please try again in a minute."
+
+
+def stored_count(stored: int, received: int, failed: int = 0) -> str:
+    """The "n of N stored" that a bundle's status message and /status show."""
+    line = f"{stored} of {received} stored"
+    return line + (f", {failed} could not be stored" if failed else "")
+
+
+def bundle_progress(title: str, stored: int, received: int, failed: int, *, collecting: bool, limit: int) -> str:
+    """The one status message of a bundle while it is filled and stored."""
+    head = f"<b>{escape_html(title)}</b>\n\n"
+    count = stored_count(stored, received, failed) + "."
+    if collecting:
+        return head + count + "\n\n" + BUNDLE_HELP.format(limit=limit)
+    return head + f"Storing your files: {count}\n\n/status shows where it stands, /revoke cancels it."
+
+
+def bundle_closed(title: str, stored: int, received: int, failed: int) -> str:
+    return (f"<b>{escape_html(title)}</b>\n\n{stored_count(stored, received, failed)}. "
+            "Closed: its links are in the next message.")
+
+
+def bundle_full(limit: int) -> str:
+    return f"Your bundle is full ({limit} files). /done gives you its links; this file was not added."
+
+
+def bundle_ready(bundle: Bundle, links: BundleLinks, files: list[StoredFile], now: datetime, *,
+                 failed: int = 0, playable: bool = True) -> str:
+    count = len(files)
+    lines = [
+        f"<b>{escape_html(bundle.title)}</b>",
+        f"{count} file{'' if count == 1 else 's'}, {human_size(sum(f.file_size for f in files))}"
+        + (f" ({failed} could not be stored)" if failed else ""),
+        "",
+        f"Page: {escape_html(links.page)}",
+        f"ZIP: {escape_html(links.zip)}",
+    ]
+    if playable:
+        lines.append(f"Playlist: {escape_html(links.playlist)}")
+    lines += ["", expiry_phrase(bundle, now)]
+    return "\n".join(lines)
+
+
+def bundle_status(title: str, stored: int, received: int, failed: int, collecting: bool, since_seconds: float) -> str:
+    """/status of a bundle's request."""
+    more = " (still taking files: /done when you have sent them all)" if collecting else ""
+    return (
+        f"Your current request: bundle <b>{escape_html(title)}</b>\n"
+        f"State: {stored_count(stored, received, failed)}{more}\n"
+        f"Started {human_duration(since_seconds)} ago.\n\n"
+        "/revoke cancels it."
+    )
+
+
+def bundle_card(bundle: Bundle, links: BundleLinks, files: list[StoredFile], now: datetime) -> str:
+    count = len(files)
+    return "\n".join([
+        f"<b>{escape_html(bundle.title)}</b>",
+        f"{count} file{'' if count == 1 else 's'}, {human_size(sum(f.file_size for f in files))}",
+        f"Time left: {time_left(bundle.expires_at, now)}",
+        "",
+        f"Page: {escape_html(links.page)}",
+        f"ZIP: {escape_html(links.zip)}",
+    ])
+
+
+def bundle_deleted(title: str) -> str:
+    return f"Deleted the bundle <b>{escape_html(title)}</b> and its files. Its links no longer work."
+
+
+def bundle_links_expired(title: str) -> str:
+    return f"<b>{escape_html(title)}</b>\n\nThese links have expired. Send the files again for new ones."

@@ -88,3 +88,18 @@ def download_url(public_url: str, token: str, file_name: str) -> str:
 def watch_url(public_url: str, token: str) -> str:
     """Link to the player page of a file."""
     return f"{_base(public_url)}/watch/{token}"
+
+
+def bundle_url(public_url: str, token: str) -> str:
+    """Link to a bundle's page: every file, Play all, the ZIP and the playlist."""
+    return f"{_base(public_url)}/b/{token}"
+
+
+def bundle_zip_url(public_url: str, token: str, title: str) -> str:
+    """Link that downloads a whole bundle as one ZIP."""
+    return f"{_base(public_url)}/b/{token}/zip/{_path_name(title + '.zip')}"
+
+
+def bundle_playlist_url(public_url: str, token: str, title: str) -> str:
+    """Link to a bundle's M3U playlist (the .m3u8 name tells players it is UTF-8)."""
+    return f"{_base(public_url)}/b/{token}/m3u/{_path_name(title + '.m3u8')}"

@@ -162,7 +162,7 @@ def if_modified_since_unchanged(value: str, last_modified: datetime, *, now: dat
 # ---------------------------------------------------------------- headers
 
 
-def _clean_name(file_name: str) -> str:
+def clean_file_name(file_name: str) -> str:
     """The file name without controls, bidi tricks or path separators; never empty."""
     name = unicodedata.normalize("NFC", file_name or "")
     kept = []
@@ -193,7 +193,7 @@ def _ascii_fallback(name: str) -> str:
 
 def content_disposition(disposition: Disposition, file_name: str) -> str:
     """RFC 6266 header value with an ASCII `filename` and an RFC 8187 `filename*`."""
-    name = _clean_name(file_name)
+    name = clean_file_name(file_name)
     encoded = quote(name, safe=_ATTR_CHAR_PUNCT, encoding="utf-8", errors="replace")
     return f'{disposition}; filename="{_ascii_fallback(name)}"; filename*=UTF-8\'\'{encoded}'
 

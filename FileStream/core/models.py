@@ -34,6 +34,9 @@ class StoredFile:
     expires_at: datetime | None  # None: never expires (channel files by default)
     owner_id: int | None = None  # the person who sent it; None for channel posts
     source: str = "private"  # "private", "channel" or "upload"
+    duration: float | None = None  # seconds, for audio and video when Telegram says
+    bundle_id: str | None = None   # the bundle it was sent in; such files are listed by their bundle
+    crc32: int | None = None       # CRC-32 of the bytes, once a ZIP download computed it
     deep_link_key: str | None = None  # t.me/<bot>?start=file_<key>; None: no deep links
 
     @property
@@ -44,6 +47,32 @@ class StoredFile:
     @property
     def has_storage_copy(self) -> bool:
         return bool(self.storage_chat_id and self.storage_message_id)
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """Several stored files behind one link: an album, or files sent between /bundle and /done.
+
+    `id` is a public id like a file's (16 base64url characters) and appears inside bundle
+    link tokens. `file_ids` are in the order the person sent the files. A bundle lives as
+    long as its files: they all share its `expires_at`.
+    """
+
+    id: str
+    title: str
+    file_ids: tuple[str, ...]
+    created_at: datetime
+    expires_at: datetime | None
+    owner_id: int | None = None
+    source: str = "private"  # "private" or "channel"
+
+    @property
+    def ref(self) -> str:
+        """The bundle's name in logs: opens nothing (its id is inside its link tokens)."""
+        return log_ref(self.id)
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

@@ -13,8 +13,11 @@ from datetime import datetime, timezone
 # token = base64url_nopad(id_raw(12) || expires_unix(8, big-endian, 0 = never) || mac(16))
 # mac   = HMAC-SHA256(secret, DOMAIN || id_raw || expires)[:16]
 # The domain string keeps these MACs apart from anything else signed with the same secret;
-# bump its version if the layout ever changes so old tokens stop verifying.
+# bump its version if the layout ever changes so old tokens stop verifying. Bundle links use
+# the same layout under their own domain, so a file token never verifies as a bundle token
+# (or the other way round), even though both carry a 12-byte id.
 DOMAIN = b"filestream-link-v1"
+BUNDLE_DOMAIN = b"filestream-bundle-v1"
 ID_BYTES = 12
 EXPIRY_BYTES = 8
 MAC_BYTES = 16
@@ -35,6 +38,17 @@ class LinkClaim:
     """What a verified token says: which file, and until when (None: never expires)."""
 
     file_id: str
+    expires_at: datetime | None
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class BundleClaim:
+    """What a verified bundle token says: which bundle, and until when (None: never expires)."""
+
+    bundle_id: str
     expires_at: datetime | None
 
     def is_expired(self, now: datetime) -> bool:
@@ -76,8 +90,8 @@ def log_ref(file_id: str) -> str:
     return hashlib.sha256(_LOG_REF_DOMAIN + file_id.encode("utf-8", "replace")).hexdigest()[:12]
 
 
-def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, DOMAIN + payload, hashlib.sha256).digest()[:MAC_BYTES]
+def _mac(secret: bytes, payload: bytes, domain: bytes = DOMAIN) -> bytes:
+    return hmac.new(secret, domain + payload, hashlib.sha256).digest()[:MAC_BYTES]
 
 
 def _file_id_bytes(file_id: str) -> bytes:
@@ -91,9 +105,30 @@ def make_link_token(secret: bytes, file_id: str, expires_at: datetime | None) ->
 
     The expiry is stored in whole seconds, rounded down, so a link never outlives its file.
     """
+    return _make(secret, DOMAIN, file_id, expires_at)
+
+
+def make_bundle_token(secret: bytes, bundle_id: str, expires_at: datetime | None) -> str:
+    """The 48-character token for a bundle's links (same layout, its own MAC domain)."""
+    return _make(secret, BUNDLE_DOMAIN, bundle_id, expires_at)
+
+
+def read_link_token(secret: bytes, token: str) -> LinkClaim | None:
+    """The claim of a genuine token, or None when it is malformed or its MAC does not verify."""
+    read = _read(secret, DOMAIN, token)
+    return None if read is None else LinkClaim(file_id=read[0], expires_at=read[1])
+
+
+def read_bundle_token(secret: bytes, token: str) -> BundleClaim | None:
+    """The claim of a genuine bundle token; None for anything else, file tokens included."""
+    read = _read(secret, BUNDLE_DOMAIN, token)
+    return None if read is None else BundleClaim(bundle_id=read[0], expires_at=read[1])
+
+
+def _make(secret: bytes, domain: bytes, item_id: str, expires_at: datetime | None) -> str:
     if not secret:
         raise ValueError("link secret is empty")
-    id_raw = _file_id_bytes(file_id)
+    id_raw = _file_id_bytes(item_id)
     if expires_at is None:
         expires = 0
     else:
@@ -103,20 +138,19 @@ def make_link_token(secret: bytes, file_id: str, expires_at: datetime | None) ->
         if expires <= 0:
             raise ValueError("expires_at must be after 1970-01-01")
     payload = id_raw + expires.to_bytes(EXPIRY_BYTES, "big")
-    return _b64(payload + _mac(secret, payload))
+    return _b64(payload + _mac(secret, payload, domain))
 
 
-def read_link_token(secret: bytes, token: str) -> LinkClaim | None:
-    """The claim of a genuine token, or None when it is malformed or its MAC does not verify."""
+def _read(secret: bytes, domain: bytes, token: str) -> tuple[str, datetime | None] | None:
     if not secret or not isinstance(token, str) or not _TOKEN_RE.match(token):
         return None
     raw = _unb64(token)
     payload, mac = raw[: ID_BYTES + EXPIRY_BYTES], raw[ID_BYTES + EXPIRY_BYTES :]
-    if not hmac.compare_digest(mac, _mac(secret, payload)):
+    if not hmac.compare_digest(mac, _mac(secret, payload, domain)):
         return None
     expires = int.from_bytes(payload[ID_BYTES:], "big")
     try:
         expires_at = None if expires == 0 else datetime.fromtimestamp(expires, timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None  # only reachable with a forged-but-verifying token; treat as unknown
-    return LinkClaim(file_id=_b64(payload[:ID_BYTES]), expires_at=expires_at)
+    return _b64(payload[:ID_BYTES]), expires_at

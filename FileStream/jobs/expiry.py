@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from FileStream.core.formatting import escape_html, human_duration
-from FileStream.core.models import StoredFile
+from FileStream.core.models import Bundle, StoredFile
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,19 @@ def warning_text(file: StoredFile, now: datetime) -> str:
     )
 
 
+def bundle_warning_text(bundle: Bundle, now: datetime) -> str:
+    """The warning before a bundle's links stop working: once for the bundle, not per file."""
+    left = timedelta(seconds=round((bundle.expires_at - now).total_seconds())) if bundle.expires_at else timedelta(0)
+    return (
+        f"The links of your bundle <b>{escape_html(bundle.title)}</b> ({len(bundle.file_ids)} files) expire in "
+        f"{human_duration(left)}. Finish watching or downloading before then."
+    )
+
+
+def bundle_expired_text(bundle: Bundle) -> str:
+    return f"<b>{escape_html(bundle.title)}</b>\n\nThese links have expired. Send the files again for new ones."
+
+
 def expired_text(file: StoredFile) -> str:
     """What the bot's link message becomes once the links expired (Telegram HTML)."""
     return f"<b>{escape_html(file.file_name)}</b>\n\nThese links have expired. Send the file again for new ones."
@@ -49,6 +62,8 @@ def expired_text(file: StoredFile) -> str:
 class ExpiryTexts:
     warning: Callable[[StoredFile, datetime], str] = warning_text
     expired: Callable[[StoredFile], str] = expired_text
+    bundle_warning: Callable[[Bundle, datetime], str] = bundle_warning_text
+    bundle_expired: Callable[[Bundle], str] = bundle_expired_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +110,10 @@ class ExpiryJob:
         texts: ExpiryTexts | None = None,
         batch: int = 200,
         delete_copies: DeleteCopies | None = None,
+        bundles: Any = None,
     ) -> None:
         self.files = files  # store.files.FileStore
+        self.bundles = bundles  # store.bundles.BundleStore: files of a bundle are warned about as one
         self._send = send
         self._edit = edit
         self._delete_copies = delete_copies
@@ -151,8 +168,12 @@ class ExpiryJob:
                     continue  # another instance (or an earlier pass) has it
                 if file.owner_id is None or file.expires_at - file.created_at <= self.warning:
                     continue  # nobody to tell, or the link message already said it
+                bundle = await self._bundle_of(file)
+                if bundle is not None and not await self.bundles.mark_notice(bundle.id, WARNED, now):
+                    continue  # another file of the bundle carried the warning
                 try:
-                    await self._send(file.owner_id, self.texts.warning(file, now))
+                    text = self.texts.bundle_warning(bundle, now) if bundle else self.texts.warning(file, now)
+                    await self._send(file.owner_id, text)
                     counts["warned"] += 1
                     log.info("Warned %s that file %s expires at %s", file.owner_id, file.ref, file.expires_at)
                 except Exception as error:  # noqa: BLE001 - blocked bot and the like
@@ -215,12 +236,24 @@ class ExpiryJob:
                 dealt_with.extend(batch)
         return dealt_with
 
+    async def _bundle_of(self, file: StoredFile) -> Bundle | None:
+        if file.bundle_id is None or self.bundles is None:
+            return None
+        return await self.bundles.get(file.bundle_id)
+
     async def _edit_link_message(self, file: StoredFile, counts: dict[str, int]) -> None:
-        where = await self.files.link_message(file.id)
+        bundle = await self._bundle_of(file)
+        if bundle is not None:
+            # One edit for the bundle's message, by whichever of its files expires first here.
+            if not await self.bundles.mark_notice(bundle.id, EXPIRED):
+                return
+            where, text = await self.bundles.link_message(bundle.id), self.texts.bundle_expired(bundle)
+        else:
+            where, text = await self.files.link_message(file.id), self.texts.expired(file)
         if where is None:
             return  # channel files and files whose reply was never recorded
         try:
-            await self._edit(where.chat_id, where.message_id, self.texts.expired(file))
+            await self._edit(where.chat_id, where.message_id, text)
             counts["edited"] += 1
         except Exception as error:  # noqa: BLE001 - message deleted, chat gone, blocked
             counts["edit_failed"] += 1

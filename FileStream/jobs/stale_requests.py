@@ -43,6 +43,8 @@ class StaleRequestJob:
 
     `notify(user_id, text)` sends a Telegram-HTML message to the person; its errors are
     logged and never stop the pass. `text`: optional (file_name, timeout) -> str.
+    `on_timed_out(request)`: optional, run for each request this pass timed out (a bundle's
+    request leaves stored files to take away); its errors are logged.
     """
 
     def __init__(
@@ -51,10 +53,12 @@ class StaleRequestJob:
         notify: Notify,
         *,
         text: Callable[[str, timedelta], str] = timed_out_text,
+        on_timed_out: Callable[[dict], Awaitable[object]] | None = None,
     ) -> None:
         self.tracker = tracker
         self._notify = notify
         self._text = text
+        self._on_timed_out = on_timed_out
 
     async def next_due(self) -> datetime | None:
         """When the next open request times out; None when none is open."""
@@ -81,6 +85,11 @@ class StaleRequestJob:
             timeout = doc["timeout_at"] - doc["created_at"]
             log.info("Request %s of %s (%s) timed out after %s", doc["id"], doc["user_id"],
                      doc.get("file_name"), human_duration(timeout))
+            if self._on_timed_out is not None:
+                try:
+                    await self._on_timed_out(doc)
+                except Exception:  # noqa: BLE001 - the person is still told below
+                    log.exception("Stale requests: cleaning up after request %s failed", doc["id"])
             try:
                 await self._notify(doc["user_id"], self._text(doc.get("file_name") or "", timeout))
                 notified += 1

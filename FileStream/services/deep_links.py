@@ -39,7 +39,12 @@ class DeepLinks:
         if request is None:
             return None
         file = await self.find_file(request.key)
-        if file is None or not may_open(file, person_id):
+        if file is None:
+            return None
+        # FileStreamBot's links were made to be shared and opened for anyone; they keep
+        # doing so while LEGACY_LINKS is on (its old /dl/<id> links serve the bytes to
+        # anyone anyway). Every key of ours follows the owner rule.
+        if not (_LEGACY_ID.fullmatch(request.key) or may_open(file, person_id)):
             return None
         return DeepLinkTarget(request.action, file)
 

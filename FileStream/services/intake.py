@@ -34,9 +34,10 @@ class FileIntake:
     on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
-                   shareable: bool = False) -> StoredFile:
+                   bundle_id: str | None = None, shareable: bool = False) -> StoredFile:
         """Store the message's file and return its record; leaves nothing half-made on failure.
 
+        `bundle_id`: the bundle the file is sent in (it is then listed with the bundle, not alone).
         `shareable`: give it a deep-link key, for files meant to be passed around by deep
         link (auth channel posts); private files never get one.
         """
@@ -62,6 +63,8 @@ class FileIntake:
                 expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None,
                 owner_id=owner_id,
                 source=source,
+                duration=facts.duration,
+                bundle_id=bundle_id,
                 deep_link_key=new_deep_link_key() if shareable else None,
             )
             await self.files.insert(record)
@@ -96,6 +99,14 @@ class FileIntake:
             return facts
         log.error("No bot client could read stored message %s: %s", message_id, last_error)
         raise IntakeError("I could not read your file back from storage. Please try again in a minute.")
+
+    async def discard(self, record: StoredFile) -> None:
+        """Undo a stored file: no record, no stored copy (its links stop at once)."""
+        try:
+            await self.files.delete(record.id)
+        except Exception as error:  # noqa: BLE001 - it expires by itself; say so
+            log.warning("Could not delete the record of file %s: %s", record.ref, error)
+        await self._delete_copy(record.storage_message_id)
 
     async def _delete_copy(self, message_id: int) -> None:
         try:

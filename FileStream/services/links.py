@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from FileStream.core.formatting import download_url, stream_url, watch_url
-from FileStream.core.models import StoredFile
-from FileStream.core.tokens import make_link_token
+from FileStream.core.formatting import (
+    bundle_playlist_url,
+    bundle_url,
+    bundle_zip_url,
+    download_url,
+    stream_url,
+    watch_url,
+)
+from FileStream.core.models import Bundle, StoredFile
+from FileStream.core.tokens import make_bundle_token, make_link_token
 
 
 @dataclass(frozen=True)
@@ -14,6 +21,13 @@ class FileLinks:
     watch: str
     stream: str
     download: str
+
+
+@dataclass(frozen=True)
+class BundleLinks:
+    page: str        # every file, Play all, the ZIP and the playlist
+    zip: str         # the whole bundle as one ZIP
+    playlist: str    # M3U of the audio and video
 
 
 @dataclass(frozen=True)
@@ -27,4 +41,12 @@ class LinkMaker:
             watch=watch_url(self.public_url, token),
             stream=stream_url(self.public_url, token, file.file_name),
             download=download_url(self.public_url, token, file.file_name),
+        )
+
+    def bundle_links(self, bundle: Bundle) -> BundleLinks:
+        token = make_bundle_token(self.secret, bundle.id, bundle.expires_at)
+        return BundleLinks(
+            page=bundle_url(self.public_url, token),
+            zip=bundle_zip_url(self.public_url, token, bundle.title),
+            playlist=bundle_playlist_url(self.public_url, token, bundle.title),
         )

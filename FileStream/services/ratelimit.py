@@ -38,9 +38,9 @@ class FileRateLimit:
     not a reservation: two instances racing on the same person's files may both let one
     through, which at worst admits one file too many.
 
-    Build it with `on_requests(database, ...)` (each file sent in private chat opens a
-    request, whatever its outcome, so failed attempts count too) or `on_files(database, ...)`
-    (only files that were stored). `limit <= 0` switches the limit off.
+    Build it with `on_requests(database, ...)`: each file sent in private chat opens a
+    request, whatever its outcome, so failed attempts count too. `limit <= 0` switches
+    the limit off.
     """
 
     def __init__(
@@ -67,12 +67,6 @@ class FileRateLimit:
         """Count the person's file requests (store.database.Database's `requests` collection)."""
         return cls(database.db["requests"], limit=limit, window_seconds=window_seconds, clock=clock,
                    person_field="user_id")
-
-    @classmethod
-    def on_files(cls, database: Any, *, limit: int, window_seconds: int, clock: Callable[[], datetime]) -> FileRateLimit:
-        """Count the person's stored files (the `files` collection, indexed by owner and time)."""
-        return cls(database.db["files"], limit=limit, window_seconds=window_seconds, clock=clock,
-                   person_field="owner_id")
 
     async def check(self, user_id: int) -> RetryAfter | None:
         if self.limit <= 0:

@@ -28,10 +28,17 @@ class Request:
     updated_at: datetime
     timeout_at: datetime
     finished_at: datetime | None = None
+    bundle_id: str | None = None   # set for a bundle's request: one request for all its files
+    stored: int = 0                # a bundle's files stored so far ...
+    total: int = 0                 # ... of the files received for it
 
     @property
     def active(self) -> bool:
         return not is_terminal(self.state)
+
+    @property
+    def is_bundle(self) -> bool:
+        return self.bundle_id is not None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Request:
@@ -44,6 +51,9 @@ class Request:
             updated_at=doc.get("updated_at") or doc["created_at"],
             timeout_at=doc["timeout_at"],
             finished_at=doc.get("finished_at"),
+            bundle_id=doc.get("bundle_id"),
+            stored=int(doc.get("stored") or 0),
+            total=int(doc.get("total") or 0),
         )
 
 
@@ -72,10 +82,16 @@ class RequestTracker:
 
     # -- the request's life ---------------------------------------------------------------
 
-    async def begin(self, user_id: int, file_name: str) -> Request | None:
-        """Open a request in `processing`; None when the person already has one open."""
+    async def begin(self, user_id: int, file_name: str, *, bundle_id: str | None = None,
+                    total: int = 0) -> Request | None:
+        """Open a request in `processing`; None when the person already has one open.
+
+        With `bundle_id` the request stands for a whole bundle; `total` is how many files
+        are known to be coming (an album), 0 while the person is still sending (/bundle).
+        """
         now = self.clock()
-        request_id = await self.store.start(user_id, file_name, now, now + self.timeout)
+        extra = {"bundle_id": bundle_id, "stored": 0, "total": total} if bundle_id is not None else {}
+        request_id = await self.store.start(user_id, file_name, now, now + self.timeout, **extra)
         if request_id is None:
             return None
         doc = await self.store.get(request_id)
@@ -97,6 +113,15 @@ class RequestTracker:
         elif is_terminal(state):
             self._work.pop(request_id, None)
         return moved
+
+    async def count(self, request_id: str, *, stored: int = 0, total: int = 0, extend: bool = False) -> Request | None:
+        """Count a bundle's files in (`total`) and stored (`stored`); `extend` gives the person
+        another REQUEST_TIMEOUT from now (a bundle being filled times out when idle, not when
+        long). None when the request has ended."""
+        now = self.clock()
+        doc = await self.store.count(request_id, now, timeout_at=now + self.timeout if extend else None,
+                                     stored=stored, total=total)
+        return None if doc is None else Request.from_doc(doc)
 
     async def revoke(self, user_id: int) -> Request | None:
         """End the person's own active request as revoked and cancel its work here.

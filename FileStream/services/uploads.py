@@ -1,12 +1,17 @@
-"""Uploading a file from the server's UPLOAD_DIR into BIN_CHANNEL: safe paths, progress, a record."""
+"""Uploading a file from the server's UPLOAD_DIR into BIN_CHANNEL: opened once and safely, progress, a record."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import posixpath
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from FileStream.core.formatting import human_duration, human_size
 from FileStream.core.models import StoredFile
@@ -26,36 +31,153 @@ class UploadRefused(Exception):
         self.reason = reason
 
 
-def resolve_upload_path(upload_dir: Path, requested: str) -> Path:
-    """The real file that `requested` names inside `upload_dir`, or UploadRefused.
+# Paths are echoed back in answers; Telegram takes messages up to 4096 characters.
+SHOWN_PATH_MAX = 200
+# Directories on the way are opened, never followed if they are links; the file too, and
+# without blocking on a FIFO that nobody writes to (fstat then says it is no regular file).
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_OUTSIDE = ("That path leads outside the upload folder, so I will not upload it. "
+            "Only files inside UPLOAD_DIR can be uploaded.")
 
-    Resolved first (symlinks followed, `..` folded), then checked to lie inside the
-    resolved folder, so neither `../x` nor a link pointing out escapes. The resolved
-    path is what gets uploaded, so a link swapped afterwards changes nothing.
+
+@dataclass
+class UploadFile:
+    """A file of the upload folder, opened once: what is uploaded is what was checked.
+
+    Nothing is looked up by name again, so a name swapped for a link (or another file)
+    after the check changes nothing; a file removed meanwhile is still read to the end.
     """
-    requested = requested.strip()
-    if not requested:
+
+    file: BinaryIO
+    name: str    # the file's own name, as Telegram gets it
+    size: int
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> UploadFile:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def shown(path: str) -> str:
+    """A path as the owner's answers show it: one line, at most SHOWN_PATH_MAX characters."""
+    text = " ".join(path.split())
+    return text if len(text) <= SHOWN_PATH_MAX else text[: SHOWN_PATH_MAX - 1] + "…"
+
+
+def open_upload(upload_dir: Path, requested: str) -> UploadFile:
+    """Open the regular file `requested` names inside `upload_dir`, or raise UploadRefused.
+
+    The path is walked one name at a time from the folder (openat), refusing `..` above
+    the folder and every symbolic link on the way, so nothing outside can be reached.
+    `upload_dir` itself may be a link: that is the operator's choice, not the owner's.
+    """
+    parts = _inside_parts(upload_dir, requested.strip())
+    if not parts:
         raise UploadRefused("Say which file: /upload <path inside the upload folder>.")
+    name = parts[-1]
+    what = shown("/".join(parts))
+    try:
+        folder = os.open(upload_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise UploadRefused(f"The upload folder {shown(str(upload_dir))} does not exist on the server.") from None
+    except OSError as error:  # not a folder, no permission: the operator's to fix (UPLOAD_DIR)
+        raise UploadRefused(f"The upload folder {shown(str(upload_dir))} cannot be opened on the server "
+                            f"({error.strerror}); check UPLOAD_DIR.") from None
+    fd = -1
+    try:
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            try:
+                opened = os.open(part, _FILE_FLAGS if last else _DIR_FLAGS, dir_fd=folder)
+            except (OSError, ValueError) as error:
+                raise _refusal(error, folder, part, what) from None
+            if last:
+                fd = opened
+            else:
+                os.close(folder)
+                folder = opened
+        facts = os.fstat(fd)
+        _check_opened(fd, facts, upload_dir, what)
+        file = os.fdopen(fd, "rb")
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        raise
+    finally:
+        os.close(folder)
+    file.raw.name = name  # the client library names the upload after it
+    return UploadFile(file=file, name=name, size=facts.st_size)
+
+
+def _inside_parts(upload_dir: Path, requested: str) -> list[str]:
+    """The names from the folder down to the file; UploadRefused for paths that leave it."""
     if "\x00" in requested:
         raise UploadRefused("That path is not valid.")
-    root = upload_dir.resolve()
-    if not root.is_dir():
-        raise UploadRefused(f"The upload folder {upload_dir} does not exist on the server.")
-    target = (root / requested).resolve()
-    if not target.is_relative_to(root):
-        raise UploadRefused(
-            "That path leads outside the upload folder, so I will not upload it. "
-            "Only files inside UPLOAD_DIR can be uploaded.")
-    if not target.exists():
-        raise UploadRefused(f"There is no file called {requested} in the upload folder.")
-    if not target.is_file():
-        raise UploadRefused(f"{requested} is not a file.")
-    size = target.stat().st_size
-    if size == 0:
-        raise UploadRefused(f"{requested} is empty; Telegram does not take empty files.")
-    if size > MAX_UPLOAD_BYTES:
-        raise UploadRefused(f"{requested} is {human_size(size)}; Telegram takes files up to 2000 MiB.")
-    return target
+    if posixpath.isabs(requested):
+        # An absolute path is fine when it names something inside the folder.
+        for root in (str(upload_dir), os.path.realpath(upload_dir)):
+            relative = posixpath.relpath(posixpath.normpath(requested), posixpath.normpath(root))
+            if relative != ".." and not relative.startswith("../"):
+                requested = relative
+                break
+        else:
+            raise UploadRefused(_OUTSIDE)
+    normal = posixpath.normpath(requested) if requested else ""
+    if normal == ".." or normal.startswith("../"):
+        raise UploadRefused(_OUTSIDE)
+    return [part for part in normal.split("/") if part not in ("", ".")]
+
+
+def _refusal(error: Exception, folder: int, part: str, what: str) -> UploadRefused:
+    if isinstance(error, ValueError):  # a NUL byte, or a name the file system cannot encode
+        return UploadRefused("That path is not valid.")
+    code = error.errno
+    if code == errno.ENAMETOOLONG:
+        return UploadRefused("That name is too long for the server's file system.")
+    if code in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK) and _is_link(folder, part):
+        return UploadRefused(f"{shown(part)} is a link; I only upload files that are really inside the "
+                             "upload folder, never through links.")
+    if code in (errno.ENOENT, errno.ENOTDIR):
+        return UploadRefused(f"There is no file called {what} in the upload folder.")
+    if code in (errno.EACCES, errno.EPERM):
+        return UploadRefused(f"The server may not read {what} (permission denied).")
+    return UploadRefused(f"{what} cannot be opened: {error.strerror or type(error).__name__}.")
+
+
+def _is_link(folder: int, part: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(part, dir_fd=folder, follow_symlinks=False).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _check_opened(fd: int, facts: os.stat_result, upload_dir: Path, what: str) -> None:
+    """The file opened is a regular file, inside the folder, that Telegram will take."""
+    if stat.S_ISDIR(facts.st_mode):
+        raise UploadRefused(f"{what} is a folder, not a file.")
+    if not stat.S_ISREG(facts.st_mode):
+        raise UploadRefused(f"{what} is not a regular file.")
+    # The walk already kept inside; where the kernel says the open file is confirms it.
+    where = _path_of(fd)
+    if where is not None and not where.is_relative_to(upload_dir.resolve()):
+        raise UploadRefused(_OUTSIDE)
+    if facts.st_size == 0:
+        raise UploadRefused(f"{what} is empty; Telegram does not take empty files.")
+    if facts.st_size > MAX_UPLOAD_BYTES:
+        raise UploadRefused(f"{what} is {human_size(facts.st_size)}; Telegram takes files up to 2000 MiB.")
+
+
+def _path_of(fd: int) -> Path | None:
+    """The path the kernel has for an open file (Linux /proc); None where there is no /proc."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}"))
+    except OSError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -121,10 +243,10 @@ class Uploader:
         self._bin_channel = bin_channel
         self._ttl_seconds = ttl_seconds
 
-    async def upload(self, path: Path, *, owner_id: int,
+    async def upload(self, upload: UploadFile, *, owner_id: int,
                      progress: Callable[[int, int], Awaitable[None]] | None = None) -> StoredFile:
         """Raises IntakeError (with words) when the record could not be made; other errors as they come."""
-        sent = await self._client.send_document(self._bin_channel, str(path), file_name=path.name,
+        sent = await self._client.send_document(self._bin_channel, upload.file, file_name=upload.name,
                                                 force_document=True, progress=progress)
         try:
             return await self._intake.take(sent, owner_id=owner_id, source="upload", ttl_seconds=self._ttl_seconds)

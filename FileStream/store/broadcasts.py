@@ -67,21 +67,6 @@ class BroadcastStore:
             return None
         return str(result.inserted_id)
 
-    async def advance(
-        self, broadcast_id: str, last_user_id: int, now: datetime, *, sent: int = 0, failed: int = 0, blocked: int = 0
-    ) -> bool:
-        """Record progress up to `last_user_id`; False when the broadcast is no longer running
-        (cancelled from another chat or instance), which tells the sender to stop.
-        """
-        result = await self._broadcasts.update_one(
-            {"_id": _object_id(broadcast_id), "state": RUNNING},
-            {
-                "$set": {"last_user_id": last_user_id, "updated_at": now},
-                "$inc": {"sent": sent, "failed": failed, "blocked": blocked},
-            },
-        )
-        return result.modified_count == 1
-
     async def finish(self, broadcast_id: str, now: datetime, state: str = DONE) -> bool:
         """End a running broadcast as done or cancelled; False when it was not running."""
         if state not in (DONE, CANCELLED):

@@ -14,6 +14,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 
 from FileStream.config import mask_url
 from FileStream.store.broadcasts import BroadcastStore
+from FileStream.store.bundles import BundleStore
 from FileStream.store.files import KEEP_EXPIRED, FileStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
@@ -36,6 +37,7 @@ class Deadlines:
     default: float = 5.0            # every call not named below: handlers, jobs, broadcast steps
     link_lookup: float = 3.0        # a link request; it answers 503 with Retry-After after this
     health: float = 1.0             # /health's ping: /health answers within 2 s
+    metrics: float = 2.0            # /metrics' counts; past it the scrape shows the last ones
     startup: float = 60.0           # connecting and making indexes
     listing: float = 120.0          # reading every recipient of a broadcast at once
     server_selection: float = 15.0  # the first answer at start-up; later each call's deadline bounds it
@@ -62,6 +64,7 @@ class Database:
         self.db = db
         self.deadlines = deadlines or Deadlines()
         self.files = FileStore(db["files"], keep_expired=keep_expired)
+        self.bundles = BundleStore(db["bundles"], keep_expired=keep_expired)
         self.users = UserStore(db["users"])
         self.requests = RequestStore(db["requests"])
         self.settings = SettingsStore(db["settings"])
@@ -118,7 +121,7 @@ class Database:
 
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
-        for store in (self.files, self.users, self.requests, self.settings, self.broadcasts, self.sessions):
+        for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts, self.sessions):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:

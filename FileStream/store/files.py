@@ -62,6 +62,18 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
+async def claim_notice(collection: AsyncCollection[dict[str, Any]], record_id: str, kind: str,
+                       now: datetime | None = None) -> bool:
+    """Mark notice `kind` as sent on a record; True only for the first caller, on any instance."""
+    path = f"notices.{_check_kind(kind)}"
+    # The condition and the write are one atomic update, so two instances racing on the
+    # same record cannot both win.
+    result = await collection.update_one(
+        {"_id": record_id, path: {"$exists": False}}, {"$set": {path: now if now is not None else True}}
+    )
+    return result.modified_count == 1
+
+
 class FileStore:
     """Files by public id. Datetimes come back at millisecond precision (BSON dates)."""
 
@@ -119,18 +131,54 @@ class FileStore:
     async def list_by_owner(
         self, owner_id: int, now: datetime, page: int, page_size: int = 10
     ) -> tuple[list[StoredFile], int]:
-        """One page (0-based) of a person's unexpired files, newest first, and their total."""
+        """One page (0-based) of a person's unexpired files, newest first, and their total.
+
+        Files sent in a bundle are left out: they are listed by their bundle.
+        """
         if page < 0 or page_size < 1:
             raise ValueError(f"page must be >= 0 and page_size >= 1, got {page}, {page_size}")
-        query = {"owner_id": owner_id, **_live(now)}
+        files, total = await self.list_alone(owner_id, now, skip=page * page_size, limit=page_size)
+        return files, total
+
+    async def list_alone(self, owner_id: int, now: datetime, *, skip: int, limit: int) -> tuple[list[StoredFile], int]:
+        """`limit` of a person's unexpired files outside bundles after the first `skip`, newest
+        first, and how many there are in all."""
+        query = {"owner_id": owner_id, "bundle_id": None, **_live(now)}
         total = await self._files.count_documents(query)
+        if limit <= 0:
+            return [], total
         cursor = (
             self._files.find(query)
             .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .skip(page * page_size)
-            .limit(page_size)
+            .skip(skip)
+            .limit(limit)
         )
         return [_from_doc(doc) async for doc in cursor], total
+
+    async def get_many(self, file_ids: list[str]) -> dict[str, StoredFile]:
+        """The records that exist among `file_ids` (expired ones too), by id."""
+        cursor = self._files.find({"_id": {"$in": list(file_ids)}})
+        return {doc["_id"]: _from_doc(doc) async for doc in cursor}
+
+    async def set_expiry(self, file_ids: list[str], expires_at: datetime | None) -> int:
+        """Give files one expiry (a bundle's files expire together); returns how many matched."""
+        result = await self._files.update_many({"_id": {"$in": list(file_ids)}}, {"$set": {"expires_at": expires_at}})
+        return result.matched_count
+
+    async def delete_many(self, file_ids: list[str]) -> int:
+        result = await self._files.delete_many({"_id": {"$in": list(file_ids)}})
+        return result.deleted_count
+
+    async def get_crc32(self, file_id: str) -> int | None:
+        doc = await self._files.find_one({"_id": file_id}, {"crc32": 1})
+        value = doc.get("crc32") if doc else None
+        return value if isinstance(value, int) else None
+
+    async def set_crc32(self, file_id: str, crc: int) -> None:
+        """Keep a file's CRC-32 (computed once, by streaming it; the bytes never change)."""
+        if not 0 <= crc <= 0xFFFFFFFF:
+            raise ValueError(f"not a CRC-32: {crc}")
+        await self._files.update_one({"_id": file_id}, {"$set": {"crc32": crc}})
 
     async def count_live(self, now: datetime) -> int:
         return await self._files.count_documents(_live(now))
@@ -174,13 +222,7 @@ class FileStore:
 
     async def mark_notice(self, file_id: str, kind: str, now: datetime | None = None) -> bool:
         """Record that notice `kind` went out; True only for the first caller, on any instance."""
-        path = f"notices.{_check_kind(kind)}"
-        # The condition and the write are one atomic update, so two instances racing
-        # on the same file cannot both win.
-        result = await self._files.update_one(
-            {"_id": file_id, path: {"$exists": False}}, {"$set": {path: now if now is not None else True}}
-        )
-        return result.modified_count == 1
+        return await claim_notice(self._files, file_id, kind, now)
 
     async def set_link_message(self, file_id: str, chat_id: int, message_id: int) -> bool:
         result = await self._files.update_one(

@@ -7,7 +7,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -49,11 +49,18 @@ class RequestStore:
         )
         await self._requests.create_index([("created_at", ASCENDING)], name="created_at")
 
-    async def start(self, user_id: int, file_name: str, now: datetime, timeout_at: datetime) -> str | None:
-        """Open a request in the initial state; None when the person already has one open."""
+    async def start(self, user_id: int, file_name: str, now: datetime, timeout_at: datetime,
+                    **fields: Any) -> str | None:
+        """Open a request in the initial state; None when the person already has one open.
+
+        `fields` are stored with it (a bundle's request: kind, bundle_id, stored, total).
+        """
+        if clash := _RESERVED.intersection(fields):
+            raise ValueError(f"start cannot set {sorted(clash)}")
         try:
             result = await self._requests.insert_one(
                 {
+                    **fields,
                     "user_id": user_id,
                     "file_name": file_name,
                     "state": INITIAL.value,
@@ -86,6 +93,22 @@ class RequestStore:
             {"_id": oid, "state": {"$in": [s.value for s in sources_of(target)]}}, {"$set": update}
         )
         return result.modified_count == 1
+
+    async def count(self, request_id: str, now: datetime, *, timeout_at: datetime | None = None,
+                    **increments: int) -> dict[str, Any] | None:
+        """Add to counters of an open request (a bundle's `stored` and `total`), optionally
+        moving its deadline; the request after, or None when it has ended."""
+        oid = _object_id(request_id)
+        if oid is None:
+            return None
+        if clash := _RESERVED.intersection(increments):
+            raise ValueError(f"count cannot change {sorted(clash)}")
+        update: dict[str, Any] = {"$inc": increments, "$set": {"updated_at": now}}
+        if timeout_at is not None:
+            update["$set"]["timeout_at"] = timeout_at
+        doc = await self._requests.find_one_and_update(
+            {"_id": oid, "active": True}, update, return_document=ReturnDocument.AFTER)
+        return None if doc is None else _public(doc)
 
     async def get(self, request_id: str) -> dict[str, Any] | None:
         oid = _object_id(request_id)

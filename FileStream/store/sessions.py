@@ -27,8 +27,3 @@ class SessionStore:
             {"$set": {"bot_id": bot_id, "dc_id": dc_id, "auth_key": Binary(auth_key)}},
             upsert=True,
         )
-
-    async def delete_media_key(self, bot_id: int, dc_id: int) -> bool:
-        """Forget a key Telegram no longer accepts; True when there was one."""
-        result = await self._sessions.delete_one({"_id": f"{bot_id}:{dc_id}"})
-        return result.deleted_count == 1

@@ -23,6 +23,7 @@ class MediaFacts:
     mime_type: str
     file_unique_id: str
     dc_id: int
+    duration: float | None = None   # seconds (audio, video, voice, animation, video note)
 
 
 def media_of(message):
@@ -48,8 +49,10 @@ def facts_of(message) -> MediaFacts | None:
         name = f"{kind}_{message.id}{extension or ''}"
     if not mime:
         mime = "image/jpeg" if kind == "photo" else (mimetypes.guess_type(name)[0] or "application/octet-stream")
+    duration = getattr(media, "duration", None)
     return MediaFacts(kind=kind, file_name=name, file_size=int(media.file_size or 0), mime_type=mime,
-                      file_unique_id=media.file_unique_id, dc_id=file_id.dc_id)
+                      file_unique_id=media.file_unique_id, dc_id=file_id.dc_id,
+                      duration=float(duration) if isinstance(duration, (int, float)) and duration > 0 else None)
 
 
 def location_of(message):

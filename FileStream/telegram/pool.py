@@ -95,11 +95,20 @@ class BotPool:
         preferred = [m for m in candidates if m not in exclude] or candidates
         return min(preferred, key=lambda m: (m.streams, m.in_flight, m.served))
 
-    def pick_for_block(self, primary: PoolMember, exclude: frozenset[PoolMember] = frozenset()) -> PoolMember:
-        """Where the next block of a striped stream goes: least GetFile in flight."""
+    def pick_for_block(self, primary: PoolMember, exclude: frozenset[PoolMember] = frozenset(),
+                       load: Callable[[PoolMember], float] | None = None) -> PoolMember:
+        """Where the next block of a striped stream goes: the least busy client.
+
+        `load(member)` says how busy a client is for this block (the streamer gives the
+        answers its least busy connection to the file's DC carries); by default,
+        its GetFile requests in flight. Ties go to the client with fewer requests in flight
+        overall (one whose connections are still being made has its waiting requests), then
+        to the stream's own client.
+        """
         candidates = self._candidates()
         preferred = [m for m in candidates if m not in exclude] or candidates
-        return min(preferred, key=lambda m: (m.in_flight, m is not primary, m.streams))
+        busy = load or (lambda m: m.in_flight)
+        return min(preferred, key=lambda m: (busy(m), m.in_flight, m is not primary, m.streams))
 
     @contextmanager
     def stream_lease(self, member: PoolMember) -> Iterator[PoolMember]:
@@ -126,7 +135,13 @@ class BotPool:
         member.failures_in_row = 0
 
     def record_failure(self, member: PoolMember, error: BaseException | str) -> None:
-        """A network or auth failure: the client is left out for a growing while."""
+        """A failure of the client itself (its authorisation, or no connection to a DC at all):
+        left out for a growing while.
+
+        Errors about one request (a bad location, a 400 about one file) are not the
+        client's fault and are not recorded here; a failed connection is replaced by
+        the media connections without leaving the client out.
+        """
         member.errors += 1
         member.failures_in_row += 1
         member.last_error = str(error) or type(error).__name__
@@ -150,6 +165,3 @@ class BotPool:
 
     def stats(self) -> list[dict[str, Any]]:
         return [m.stats() for m in self.members] + [{**m.stats(), "left_out": True} for m in self.left_out]
-
-    def total_load(self) -> int:
-        return sum(m.streams + m.in_flight for m in self.members)

@@ -1,9 +1,10 @@
 """Turns (file, byte range) into ordered bytes from upload.GetFile, fetched ahead and striped.
 
-A stream keeps up to `prefetch` blocks in flight and yields them in order, so it is not
-limited to one block per round trip; with striping on, each block goes to the pool
-member with the fewest GetFile requests in flight, so one download can use several
-bots' connections at once. Memory per stream is bounded by the prefetch window.
+A stream requests blocks ahead of its reader and hands them out in order. How far ahead
+is its window (core/prefetch.py: it grows while the reader keeps up and shrinks when the
+reader stalls) within the memory budget every stream shares (memory_budget.py). Each
+block goes to the least busy media connection (media_sessions.py: several per bot and
+DC) of the least busy bot, so one download uses every connection of every bot.
 """
 
 from __future__ import annotations
@@ -13,26 +14,34 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from pyrogram import raw
-from pyrogram.errors import FileReferenceExpired, FloodWait, RPCError, Unauthorized
+from pyrogram.errors import FileReferenceExpired, Flood, RPCError, Unauthorized
 
 from FileStream.core.blocks import Block, ShortBlockError, plan_blocks
 from FileStream.core.models import StoredFile
+from FileStream.core.prefetch import PrefetchWindow
 from FileStream.telegram.media import LocationCache, location_of
-from FileStream.telegram.media_sessions import MediaSessions
+from FileStream.telegram.media_sessions import MediaConnection, MediaSessions
+from FileStream.telegram.memory_budget import MemoryBudget, MemoryWaitTimeout
 from FileStream.telegram.pool import BotPool, NoClientAvailable, PoolMember
 
 log = logging.getLogger(__name__)
+
+# A stream's window never shrinks below this many blocks: one being sent, one on its way.
+MIN_WINDOW = 2
+# Seconds a new stream is told to wait when every unit of stream memory is held.
+MEMORY_RETRY_AFTER = 5
 
 
 class StreamError(Exception):
     """The bytes of a block could not be delivered; the response must be cut, not faked.
 
-    `retry_after`: seconds until a bot can serve again, when that is why (the web layer
-    then answers 503 with Retry-After before the first byte).
+    `retry_after`: seconds until the stream could be served, when that is why (no bot can
+    serve yet, or no stream memory is free); the web layer then answers 503 with
+    Retry-After before the first byte.
     """
 
     def __init__(self, message: str, retry_after: int | None = None) -> None:
@@ -44,81 +53,100 @@ class FileGone(StreamError):
     """The stored message or its media no longer exists."""
 
 
+class _ConnectionFailed(Exception):
+    """A request failed because of its connection (now being replaced); the block goes elsewhere."""
+
+    def __init__(self, connection: MediaConnection) -> None:
+        super().__init__(f"media connection {connection.index} failed")
+        self.connection = connection
+
+
+class _NoConnection(Exception):
+    """The client has no media connection ready to the DC (all are being replaced)."""
+
+
+class _CannotConnect(Exception):
+    """The client could not make its first media connection to the DC."""
+
+
 @dataclass(frozen=True)
 class StreamTuning:
-    prefetch: int = 8               # blocks in flight per stream, at most
-    initial_window: int = 2         # blocks in flight at a stream's start; one more per block sent
-    stripe: bool = True             # spread one stream's blocks over the pool
-    per_client_requests: int = 8    # GetFile in flight per bot client, all streams together
-    block_timeout: float = 20.0     # seconds one GetFile may take before another client is tried
-    max_attempts: int = 6           # tries per block, across clients
-    max_flood_wait: float = 60.0    # longer FLOOD_WAITs with no other client fail the stream
+    prefetch: int = 32                # most blocks one stream fetches ahead (its window's ceiling)
+    initial_window: int = 2           # blocks a stream fetches ahead at its start
+    stripe: bool = True               # spread one stream's blocks over the pool
+    per_connection_requests: int = 8  # GetFile in flight per media connection, all streams together
+    block_timeout: float = 20.0       # seconds one GetFile may take before another connection is tried
+    max_attempts: int = 6             # tries per block, across connections and clients
+    max_request_errors: int = 2       # 400-class answers about a block before the stream fails
+    max_flood_wait: float = 60.0      # longer FLOOD_WAITs with no other client fail the stream
+    memory_wait: float = 30.0         # seconds a new stream waits for memory before a 503
 
 
 class Streamer:
     """Reads byte ranges of stored files through the bot pool (implements web's ByteSource)."""
 
     def __init__(self, pool: BotPool, sessions: MediaSessions, tuning: StreamTuning = StreamTuning(),
-                 metrics=None) -> None:
+                 metrics=None, budget: MemoryBudget | None = None) -> None:
         self.pool = pool
         self.metrics = metrics  # FileStream.metrics.Metrics, optional
         self.sessions = sessions
         self.tuning = tuning
+        self.budget = budget if budget is not None else MemoryBudget(256 << 20)
         self.locations = LocationCache()
+        self.active: set[_Prefetch] = set()
+        self.blocks_moved = 0  # blocks tried again on another connection after theirs failed
         self._location_reads: dict[tuple[str, int, int], asyncio.Future] = {}
         self._request_slots: dict[str, asyncio.Semaphore] = {}
 
     async def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
         if end < start:
             return
-        blocks = iter(plan_blocks(start, end, file.file_size))
-        primary = self.pool.pick()
-        # The window opens small and grows by one block per block sent (up to `prefetch`):
-        # players probe and seek with requests they abandon after a few bytes, and every block
-        # still in flight then is sent by Telegram anyway, ahead of the next request's answers.
-        limit = max(1, min(self.tuning.initial_window, self.tuning.prefetch))
+        try:
+            primary = self.pool.pick()
+        except NoClientAvailable as error:
+            raise self._no_client(error) from error
         with self.pool.stream_lease(primary):
-            window: deque[asyncio.Task] = deque()
+            prefetch = _Prefetch(self, file, plan_blocks(start, end, file.file_size), primary)
+            self.active.add(prefetch)
             try:
-                self._fill(window, limit, blocks, file, primary)
-                while window:
-                    data = await window.popleft()
-                    limit = min(limit + 1, self.tuning.prefetch)
-                    # Refilled before the chunk goes out, so the next requests run meanwhile.
-                    self._fill(window, limit, blocks, file, primary)
+                await prefetch.begin()
+                while (data := await prefetch.next()) is not None:
                     yield data
+                    prefetch.sent()
             finally:
-                for task in window:
-                    task.cancel()
-                if window:
-                    await asyncio.gather(*window, return_exceptions=True)
+                self.active.discard(prefetch)
+                await prefetch.close()
 
-    def _fill(self, window: deque[asyncio.Task], limit: int, blocks: Iterator[Block], file: StoredFile,
-              primary: PoolMember) -> None:
-        while len(window) < limit:
-            block = next(blocks, None)
-            if block is None:
-                return
-            window.append(asyncio.ensure_future(self._fetch(file, block, primary)))
+    def blocks_ahead(self) -> int:
+        """Blocks requested ahead by every running stream (in flight or waiting for their reader)."""
+        return sum(len(p.slots) for p in self.active)
 
+    def _no_client(self, error: Exception) -> StreamError:
+        wait = self.pool.earliest_available_in()
+        return StreamError(str(error), retry_after=max(1, math.ceil(wait)))
+
+    # -- one block --------------------------------------------------------------------------
     async def _fetch(self, file: StoredFile, block: Block, primary: PoolMember) -> bytes:
         tried: set[PoolMember] = set()
+        avoid: set[MediaConnection] = set()
+        request_errors = 0
         last_error: BaseException | None = None
         for _attempt in range(self.tuning.max_attempts):
-            member = await self._choose(primary, frozenset(tried))
+            member = await self._choose(file, primary, frozenset(tried))
             with self.pool.request_lease(member):
                 async with self._slots(member):
                     try:
-                        data = await self._get_file(member, file, block)
+                        data = await self._get_file(member, file, block, frozenset(avoid))
                     except FileReferenceExpired as error:
                         # The reference aged out: read the message again, same offset.
                         self.locations.evict(self._location_key(member, file))
                         last_error = error
                         continue
-                    except FloodWait as error:
-                        self.pool.record_flood(member, float(error.value or 1))
+                    except Flood as error:
+                        seconds = float(getattr(error, "value", None) or 1)
+                        self.pool.record_flood(member, seconds)
                         if self.metrics is not None:
-                            self.metrics.flood_wait(member.name, float(error.value or 1))
+                            self.metrics.flood_wait(member.name, seconds)
                         tried.add(member)
                         last_error = error
                         continue
@@ -130,10 +158,30 @@ class Streamer:
                         continue
                     except FileGone:
                         raise
-                    except (TimeoutError, OSError, ConnectionError, RPCError) as error:
+                    except _ConnectionFailed as failure:
+                        # Only that connection is replaced; the client stays in the pool.
+                        avoid.add(failure.connection)
+                        self.blocks_moved += 1
+                        last_error = failure.__cause__
+                        continue
+                    except _NoConnection as error:
+                        tried.add(member)
+                        last_error = error
+                        continue
+                    except _CannotConnect as error:
                         self.pool.record_failure(member, error)
                         tried.add(member)
                         last_error = error
+                        continue
+                    except RPCError as error:
+                        # About this request, not the client (a bad location, a 400 about one
+                        # file): the client stays healthy; its location is read again.
+                        self.locations.evict(self._location_key(member, file))
+                        tried.add(member)
+                        last_error = error
+                        request_errors += 1
+                        if request_errors >= self.tuning.max_request_errors:
+                            break
                         continue
             self.pool.record_success(member, len(data))
             return data
@@ -143,32 +191,57 @@ class Streamer:
         """The member's GetFile slots, shared by every stream (Telegram limits per connection)."""
         slots = self._request_slots.get(member.name)
         if slots is None:
-            slots = self._request_slots[member.name] = asyncio.Semaphore(self.tuning.per_client_requests)
+            size = self.sessions.connections * self.tuning.per_connection_requests
+            slots = self._request_slots[member.name] = asyncio.Semaphore(size)
         return slots
 
-    async def _choose(self, primary: PoolMember, tried: frozenset[PoolMember]) -> PoolMember:
+    async def _choose(self, file: StoredFile, primary: PoolMember, tried: frozenset[PoolMember]) -> PoolMember:
+        def load(member: PoolMember) -> float:
+            return self.sessions.load(member.name, file.dc_id)
+
         while True:
             try:
                 if self.tuning.stripe:
-                    return self.pool.pick_for_block(primary, exclude=tried)
+                    return self.pool.pick_for_block(primary, exclude=tried, load=load)
                 if primary not in tried and primary.available(self.pool.clock()):
                     return primary
                 return self.pool.pick(exclude=tried)
             except NoClientAvailable as error:
                 wait = self.pool.earliest_available_in()
                 if wait > self.tuning.max_flood_wait:
-                    raise StreamError(str(error), retry_after=math.ceil(wait)) from error
+                    raise self._no_client(error) from error
                 # Every client waits out a FLOOD_WAIT or a backoff: a short pause beats failing.
                 await asyncio.sleep(max(wait, 0.05))
 
-    async def _get_file(self, member: PoolMember, file: StoredFile, block: Block) -> bytes:
+    async def _get_file(self, member: PoolMember, file: StoredFile, block: Block,
+                        avoid: frozenset[MediaConnection]) -> bytes:
         location, dc_id = await self._location(member, file)
-        session = await self.sessions.get(member.name, member.client, dc_id)
-        began = time.perf_counter()
+        try:
+            connections = await self.sessions.get(member.name, member.client, dc_id)
+        except (OSError, ConnectionError) as error:
+            raise _CannotConnect(f"{member.name} cannot connect to DC{dc_id}: {error}") from error
+        connection = connections.pick(avoid)
+        if connection is None:
+            if not await connections.wait_ready(self.tuning.block_timeout):
+                raise _NoConnection(f"{member.name} has no media connection to DC{dc_id} ready")
+            connection = connections.pick(avoid)
+            if connection is None:
+                raise _NoConnection(f"{member.name} has no media connection to DC{dc_id} ready")
+        session = connection.session
         precise = not (block.offset % 4096 == 0 and block.limit % 4096 == 0 and (1 << 20) % block.limit == 0)
-        answer = await session.invoke(
-            raw.functions.upload.GetFile(location=location, offset=block.offset, limit=block.limit, precise=precise or None),
-            retries=1, timeout=self.tuning.block_timeout, sleep_threshold=0)
+        with connections.lease(connection):
+            began = time.perf_counter()
+            try:
+                answer = await session.invoke(
+                    raw.functions.upload.GetFile(location=location, offset=block.offset, limit=block.limit,
+                                                 precise=precise or None),
+                    retries=1, timeout=self.tuning.block_timeout, sleep_threshold=0, retry_delay=0)
+            except (OSError, ConnectionError) as error:
+                # No answer in time, a dropped socket, or (after the library's own retry) a 500:
+                # that connection is replaced and the block tried on another one.
+                connections.failed(connection, session, error)
+                raise _ConnectionFailed(connection) from error
+        connections.succeeded(connection)
         if self.metrics is not None:
             self.metrics.getfile(member.name, dc_id, time.perf_counter() - began)
         try:
@@ -176,6 +249,7 @@ class Streamer:
         except ShortBlockError as error:
             raise FileGone(f"{error}; the stored file is shorter than its record") from error
 
+    # -- where a bot reads the file -----------------------------------------------------------
     def _location_key(self, member: PoolMember, file: StoredFile) -> tuple[str, int, int]:
         return (member.name, file.storage_chat_id, file.storage_message_id)
 
@@ -200,3 +274,100 @@ class Streamer:
         entry = (location, dc_id)
         self.locations.put(self._location_key(member, file), entry)
         return entry
+
+
+@dataclass(eq=False)
+class _Slot:
+    block: Block
+    task: asyncio.Task
+
+
+class _Prefetch:
+    """One stream's blocks: requested ahead within its window and its memory lease, handed out in order.
+
+    Memory units (memory_budget.py) held = blocks requested and not yet handed out, plus
+    the block being sent to the reader. A unit freed by the reader is reused for the
+    next block while the stream holds no more than its fair share, else given back.
+    """
+
+    def __init__(self, streamer: Streamer, file: StoredFile, blocks: list[Block], primary: PoolMember) -> None:
+        self._streamer = streamer
+        self._file = file
+        self._primary = primary
+        tuning = streamer.tuning
+        self.pending: deque[Block] = deque(blocks)      # not requested yet (shed blocks come back first)
+        self.slots: deque[_Slot] = deque()               # requested, in order
+        minimum = min(MIN_WINDOW, tuning.prefetch)
+        self.window = PrefetchWindow(initial=max(minimum, tuning.initial_window), maximum=tuning.prefetch,
+                                     minimum=minimum)
+        self.memory = streamer.budget.lease(self._shed)
+        self.sending = 0
+
+    async def begin(self) -> None:
+        try:
+            await self.memory.admit(len(self.pending), self._streamer.tuning.memory_wait)
+        except MemoryWaitTimeout as error:
+            raise StreamError(str(error), retry_after=MEMORY_RETRY_AFTER) from error
+        self._top_up()
+
+    async def next(self) -> bytes | None:
+        """The next block's bytes in order, or None at the end."""
+        if not self.slots:
+            self._top_up()
+            if not self.slots:
+                return None
+        head = self.slots[0]
+        waited = not head.task.done()
+        data = await head.task
+        self.slots.popleft()
+        self.sending = 1
+        self.window.taken(ready_behind=sum(1 for slot in self.slots if slot.task.done()), waited=waited)
+        # Refilled before the bytes go out, so the next requests run meanwhile.
+        self._top_up()
+        return data
+
+    def sent(self) -> None:
+        """The reader is done with the last block's bytes: its unit goes to the next block or back."""
+        self.sending = 0
+        self._top_up()
+
+    def _free_units(self) -> int:
+        return self.memory.held - len(self.slots) - self.sending
+
+    def _top_up(self) -> None:
+        share = self._streamer.budget.fair_share()
+        while self.pending and len(self.slots) < self.window.limit:
+            if self._free_units() > 0 and (self.memory.held <= share or not self.slots):
+                pass  # a unit this stream holds already
+            elif not self.memory.try_grow():
+                break
+            self._start(self.pending.popleft())
+        # Units neither holding a block nor the reader's go back to the other streams.
+        self.memory.release(self._free_units())
+
+    def _start(self, block: Block) -> None:
+        task = asyncio.ensure_future(self._streamer._fetch(self._file, block, self._primary))
+        self.slots.append(_Slot(block, task))
+
+    def _shed(self, keep: int) -> None:
+        """Asked by the budget: drop the farthest blocks (never the next one) until holding `keep` units."""
+        while len(self.slots) > 1 and self.memory.held > keep:
+            slot = self.slots.pop()
+            if slot.task.done():
+                if not slot.task.cancelled():
+                    slot.task.exception()  # retrieved: a dropped block's failure is nobody's news
+            else:
+                slot.task.cancel()
+            self.pending.appendleft(slot.block)
+            self.memory.release(1)
+
+    async def close(self) -> None:
+        tasks = [slot.task for slot in self.slots]
+        self.slots.clear()
+        for task in tasks:
+            task.cancel()
+        try:
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            self.memory.close()

@@ -10,11 +10,14 @@ from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
+from FileStream.services.bundle_zip import Crc32Keeper
+from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
-from FileStream.web.ports import ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
+from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,10 @@ _ROUTER_MESSAGES = {
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# The name after a link token is cosmetic and may be anything the file was called, a line
+# break included (%0A): "." alone stops at one, and the link would answer 404.
+_ANY_NAME = "{name:(?s:.*)}"
+
 
 @web.middleware
 async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -62,6 +69,26 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
         )
 
 
+class HttpProtocolLog(logging.LoggerAdapter):
+    """The logger aiohttp's connection handler is given (`web.AppRunner(..., logger=...)`).
+
+    aiohttp logs every request it cannot parse (a bad URL, a bad header, a bad version)
+    as an error with a traceback and the raw request line, which may hold a link token.
+    A malformed request is the client's business: it gets its 400 and this log gets one
+    debug line naming the error. Anything else still goes out with its traceback.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        super().__init__(logger or logging.getLogger(f"{__name__}.http"), {})
+
+    def exception(self, msg, *args, exc_info=True, **kwargs) -> None:
+        error = exc_info if isinstance(exc_info, BaseException) else None
+        if isinstance(error, HttpProcessingError):
+            self.logger.debug("Refused a malformed HTTP request (%s %s)", error.code, type(error).__name__)
+            return
+        self.logger.error(msg, *args, exc_info=exc_info, **kwargs)
+
+
 def build_app(
     *,
     files: FileLookup,
@@ -72,6 +99,7 @@ def build_app(
     observer: StreamObserver | None = None,
     copies: StorageCopies | None = None,
     legacy: LegacyLinks | None = None,
+    bundles: BundleLookup | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -85,9 +113,12 @@ def build_app(
       before it is used. Without it such records are served as they are.
     legacy: optional; answers FileStreamBot's old links /dl/<ObjectId>[/name] and
       /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
+    bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
+        it every bundle link answers 404.
 
-    Run it with `web.AppRunner(app, handler_cancellation=True)` so a client disconnect
-    cancels its handler at once; without it the handler still notices within a second.
+    Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
+    a client disconnect cancels its handler at once (without it the handler still notices
+    within a second) and malformed requests do not fill the log with tracebacks.
     """
     if not link_secret:
         raise ValueError("link_secret is empty")
@@ -110,13 +141,20 @@ def build_app(
         page_csp=_page_csp(public_url),
         copies=copies,
         legacy=legacy,
+        bundles=bundles,
+        crcs=Crc32Keeper(source, bundles.get_crc32, bundles.set_crc32) if bundles is not None else None,
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)
     app.router.add_get("/watch/{token}", pages.watch)
     app.router.add_get("/stream/{token}", file_routes.stream)
-    app.router.add_get("/stream/{token}/{name:.*}", file_routes.stream)
+    app.router.add_get("/stream/{token}/" + _ANY_NAME, file_routes.stream)
     app.router.add_get("/dl/{token}", file_routes.download)
-    app.router.add_get("/dl/{token}/{name:.*}", file_routes.download)
+    app.router.add_get("/dl/{token}/" + _ANY_NAME, file_routes.download)
+    app.router.add_get("/b/{token}", bundle_routes.page)
+    app.router.add_get("/b/{token}/zip", bundle_routes.archive)
+    app.router.add_get("/b/{token}/zip/" + _ANY_NAME, bundle_routes.archive)
+    app.router.add_get("/b/{token}/m3u", bundle_routes.playlist)
+    app.router.add_get("/b/{token}/m3u/" + _ANY_NAME, bundle_routes.playlist)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
     return app

@@ -9,7 +9,7 @@ from typing import Callable
 import jinja2
 from aiohttp import web
 
-from FileStream.web.ports import ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
+from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,8 @@ class WebContext:
     page_csp: str
     copies: StorageCopies | None = None
     legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
+    bundles: BundleLookup | None = None
+    crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)

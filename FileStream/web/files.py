@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from aiohttp import web
 
@@ -41,6 +41,17 @@ def _header(request: web.Request, name: str) -> str | None:
     return ", ".join(values) if values else None
 
 
+def request_facts(request: web.Request) -> RequestFacts:
+    """The parts of an HTTP request that decide how a body is answered (core.http_plan)."""
+    return RequestFacts(
+        method=request.method,
+        range=_header(request, "Range"),
+        if_range=_header(request, "If-Range"),
+        if_none_match=_header(request, "If-None-Match"),
+        if_modified_since=_header(request, "If-Modified-Since"),
+    )
+
+
 async def _serve(request: web.Request, *, download: bool) -> web.StreamResponse:
     try:
         # FileStreamBot's download links were /dl/<ObjectId>[/name]; it had no /stream/.
@@ -49,23 +60,13 @@ async def _serve(request: web.Request, *, download: bool) -> web.StreamResponse:
         return refused.response
     ctx = request.app[CONTEXT]
     outcome = plan_response(
-        RequestFacts(
-            method=request.method,
-            range=_header(request, "Range"),
-            if_range=_header(request, "If-Range"),
-            if_none_match=_header(request, "If-None-Match"),
-            if_modified_since=_header(request, "If-Modified-Since"),
-        ),
+        request_facts(request),
         file_facts(link.file, download=download),
         now=link.now,
         link_expires_at=link.expires_at,
     )
     if not outcome.send_body:
-        # HEAD, 304, 416 and empty files: headers only, the source is never touched.
-        response = web.StreamResponse(status=outcome.status, headers=outcome.headers)
-        await response.prepare(request)
-        await response.write_eof()
-        return response
+        return await send_headers_only(request, outcome)
     return await _send_body(request, ctx, link, outcome)
 
 
@@ -75,12 +76,33 @@ async def _send_body(
     window = outcome.window
     assert window is not None
     file = link.file
+    _notify(ctx, "stream_started", file, window.start, window.end)
+    return await send_body(
+        request, outcome, ctx.source.stream(file, window.start, window.end), f"file {file.ref}",
+        finished=lambda sent, result: _notify(ctx, "stream_finished", file, sent, result))
+
+
+async def send_body(
+    request: web.Request,
+    outcome: Outcome,
+    chunks: AsyncIterator[bytes],
+    label: str,
+    *,
+    finished: Callable[[int, str], None] | None = None,
+) -> web.StreamResponse:
+    """Send the planned body from `chunks`, exactly `outcome.window.length` bytes or a cut connection.
+
+    A source that fails before the first byte gets an error page (503 with Retry-After when
+    it says how long to wait, else 502); after it, the connection is cut so the client sees
+    a short body. `label` names the thing in logs; `finished(sent_bytes, result)` is called
+    once at the end, with result "complete", "client_gone" or "source_error".
+    """
+    window = outcome.window
+    assert window is not None
     expected = window.length
     sent = 0
     result = "source_error"
     response: web.StreamResponse | None = None
-    chunks = ctx.source.stream(file, window.start, window.end)
-    _notify(ctx, "stream_started", file, window.start, window.end)
     handler = asyncio.current_task()
     assert handler is not None
     watchdog = asyncio.create_task(_watch_client(request, handler))
@@ -88,16 +110,16 @@ async def _send_body(
         try:
             chunk = await _next_chunk(chunks)
         except _SourceFailed as failed:
-            return _source_failed_page(request, file, failed.__cause__)
+            return _source_failed_page(request, label, failed.__cause__)
         if chunk is None:
-            return _source_failed_page(request, file, EOFError("the source sent no bytes"))
+            return _source_failed_page(request, label, EOFError("the source sent no bytes"))
 
         response = web.StreamResponse(status=outcome.status, headers=outcome.headers)
         await response.prepare(request)
         while chunk is not None:
             if sent + len(chunk) > expected:
-                log.error("file %s: source sent more than the %d bytes asked for; cutting the connection",
-                          file.ref, expected)
+                log.error("%s: source sent more than the %d bytes asked for; cutting the connection",
+                          label, expected)
                 _cut(request)
                 return response
             await response.write(chunk)
@@ -107,13 +129,13 @@ async def _send_body(
             try:
                 chunk = await _next_chunk(chunks)
             except _SourceFailed as failed:
-                log.warning("file %s: source failed after %d of %d bytes: %r; cutting the connection",
-                            file.ref, sent, expected, failed.__cause__)
+                log.warning("%s: source failed after %d of %d bytes: %r; cutting the connection",
+                            label, sent, expected, failed.__cause__)
                 _cut(request)
                 return response
         if sent < expected:
-            log.warning("file %s: source ended after %d of %d bytes; cutting the connection",
-                        file.ref, sent, expected)
+            log.warning("%s: source ended after %d of %d bytes; cutting the connection",
+                        label, sent, expected)
             _cut(request)
             return response
         await response.write_eof()
@@ -123,7 +145,7 @@ async def _send_body(
         # Only our own writes raise ConnectionError here (source errors arrive as
         # _SourceFailed). A seek or a closed tab: nothing to answer, nothing to log loudly.
         result = "client_gone"
-        log.debug("file %s: client gone after %d of %d bytes", file.ref, sent, expected)
+        log.debug("%s: client gone after %d of %d bytes", label, sent, expected)
         _cut(request)
         # Whatever we return is never sent: the connection is closed.
         return response if response is not None else web.Response(status=499, reason="Client Closed Request")
@@ -134,8 +156,17 @@ async def _send_body(
     finally:
         # Before any await: the watchdog must not cancel us for a connection we cut ourselves.
         watchdog.cancel()
-        await _close(chunks, file)
-        _notify(ctx, "stream_finished", file, sent, result)
+        await _close(chunks, label)
+        if finished is not None:
+            finished(sent, result)
+
+
+async def send_headers_only(request: web.Request, outcome: Outcome) -> web.StreamResponse:
+    """HEAD, 304, 416 and empty bodies: the planned headers, and the source is never touched."""
+    response = web.StreamResponse(status=outcome.status, headers=outcome.headers)
+    await response.prepare(request)
+    await response.write_eof()
+    return response
 
 
 async def _next_chunk(chunks: AsyncIterator[bytes]) -> bytes | None:
@@ -167,14 +198,14 @@ async def _watch_client(request: web.Request, handler: asyncio.Task) -> None:
             return
 
 
-async def _close(chunks: AsyncIterator[bytes], file: StoredFile) -> None:
+async def _close(chunks: AsyncIterator[bytes], label: str) -> None:
     aclose = getattr(chunks, "aclose", None)
     if aclose is None:
         return
     try:
         await aclose()
     except Exception as exc:
-        log.warning("file %s: closing the byte source failed: %r", file.ref, exc)
+        log.warning("%s: closing the byte source failed: %r", label, exc)
 
 
 def _cut(request: web.Request) -> None:
@@ -185,16 +216,16 @@ def _cut(request: web.Request) -> None:
         transport.close()
 
 
-def _source_failed_page(request: web.Request, file: StoredFile, exc: BaseException | None) -> web.Response:
+def _source_failed_page(request: web.Request, label: str, exc: BaseException | None) -> web.Response:
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
-        log.warning("file %s: source busy before the first byte (retry after %ds): %r", file.ref, retry_after, exc)
+        log.warning("%s: source busy before the first byte (retry after %ds): %r", label, retry_after, exc)
         return message_page(
             request, 503, "Telegram is busy",
             f"Telegram asked us to slow down. Please try again in {max(retry_after, 1)} seconds.",
             **{"Retry-After": str(max(retry_after, 1))},
         )
-    log.warning("file %s: source failed before the first byte: %r", file.ref, exc)
+    log.warning("%s: source failed before the first byte: %r", label, exc)
     return message_page(
         request, 502, "The file could not be fetched",
         "Telegram did not deliver this file just now. Please try again in a minute.",

@@ -48,24 +48,27 @@ class LinkRefused(Exception):
         self.response = response
 
 
-def _not_found(request: web.Request) -> LinkRefused:
+def link_not_found(request: web.Request) -> LinkRefused:
     return LinkRefused(message_page(
         request, 404, "Link not found",
         "This link does not exist or was mistyped. Ask the person who shared it for a new one.",
     ))
 
 
-def _expired(request: web.Request) -> LinkRefused:
-    return LinkRefused(message_page(
-        request, 410, "This link has expired",
-        "The file behind this link is no longer available. Send the file to the bot again to get a new link.",
-    ))
+_GONE = {
+    "file": "The file behind this link is no longer available. Send the file to the bot again to get a new link.",
+    "bundle": "The files behind this link are no longer available. Send them to the bot again to get a new link.",
+}
 
 
-def _unavailable(request: web.Request) -> LinkRefused:
+def link_expired(request: web.Request, what: str = "file") -> LinkRefused:
+    return LinkRefused(message_page(request, 410, "This link has expired", _GONE[what]))
+
+
+def lookup_failed(request: web.Request, what: str = "file") -> LinkRefused:
     return LinkRefused(message_page(
         request, 503, "Temporarily unavailable",
-        "The service cannot look up this file right now. Please try again in a few seconds.",
+        f"The service cannot look up this {what} right now. Please try again in a few seconds.",
         **{"Retry-After": str(LOOKUP_RETRY_AFTER_SECONDS)},
     ))
 
@@ -87,24 +90,24 @@ async def open_link(request: web.Request, *, legacy_shape: bool = False) -> Open
         if found is None:
             # The token itself is a capability: never log it, nor the path that holds it.
             log.info("refused %s: malformed or forged link token", route_of(request))
-            raise _not_found(request)
+            raise link_not_found(request)
         claim = found
     ref = log_ref(claim.file_id)
     # Checked before the lookup so an expired link says "expired" even once its record is gone.
     if claim.is_expired(now):
         log.info("refused file %s: link expired at %s", ref, claim.expires_at)
-        raise _expired(request)
+        raise link_expired(request)
     try:
         file = await ctx.files.get_file(claim.file_id)
     except Exception as exc:  # the database is down or slow: say so, keep the traceback out of the way
         log.warning("file lookup for %s failed: %r", ref, exc)
-        raise _unavailable(request) from exc
+        raise lookup_failed(request) from exc
     if file is None:
         log.info("refused file %s: no such record (deleted?)", ref)
-        raise _not_found(request)
+        raise link_not_found(request)
     if file.is_expired(now):
         log.info("refused file %s: record expired at %s", ref, file.expires_at)
-        raise _expired(request)
+        raise link_expired(request)
     file = await _with_storage_copy(request, ctx, file)
     if old_link:
         # Pages built from this link (the player's media URL) get the signed shape.
@@ -116,15 +119,15 @@ async def _legacy_claim(request: web.Request, ctx: WebContext, legacy_id: str) -
     """An old link of a migrated file was a permanent link: it claims the file, no expiry of its own."""
     if ctx.legacy is None:
         log.info("refused %s with an old id: old FileStreamBot links are off (LEGACY_LINKS)", route_of(request))
-        raise _not_found(request)
+        raise link_not_found(request)
     try:
         file_id = await ctx.legacy.file_id_for_legacy(legacy_id)
     except Exception as exc:
         log.warning("old link lookup failed: %r", exc)  # the old id opens the file: never logged
-        raise _unavailable(request) from exc
+        raise lookup_failed(request) from exc
     if file_id is None:
         log.info("refused %s with an old id: no migrated file has this id", route_of(request))
-        raise _not_found(request)
+        raise link_not_found(request)
     return LinkClaim(file_id=file_id, expires_at=None)
 
 
@@ -147,4 +150,4 @@ async def _with_storage_copy(request: web.Request, ctx: WebContext, file: Stored
         )) from later
     except Exception as exc:
         log.warning("file %s: storage copy failed: %r", file.ref, exc)
-        raise _unavailable(request) from exc
+        raise lookup_failed(request) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -11,8 +12,12 @@ Exposition = Callable[[], Awaitable[tuple[bytes, str]]]
 
 
 def add_ops_routes(app: web.Application, *, health: Health, metrics: Exposition,
-                   count_status: Callable[[int], None] | None = None) -> None:
-    """Adds GET /health (200 ready, 503 not) and GET /metrics (Prometheus text)."""
+                   count_status: Callable[[int], None] | None = None, metrics_token: str | None = None) -> None:
+    """Adds GET /health (200 ready, 503 not) and GET /metrics (Prometheus text).
+
+    With `metrics_token`, /metrics answers only `Authorization: Bearer <metrics_token>`
+    and 401 otherwise; /health stays open for load balancers.
+    """
 
     async def health_route(request: web.Request) -> web.Response:
         ready, report = await health()
@@ -20,6 +25,9 @@ def add_ops_routes(app: web.Application, *, health: Health, metrics: Exposition,
                                  headers={"Cache-Control": "no-store"})
 
     async def metrics_route(request: web.Request) -> web.Response:
+        if metrics_token is not None and not _bearer_is(request, metrics_token):
+            return web.Response(status=401, text="401: /metrics needs Authorization: Bearer <METRICS_TOKEN>\n",
+                                headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"})
         body, content_type = await metrics()
         response = web.Response(body=body, headers={"Cache-Control": "no-store"})
         response.headers["Content-Type"] = content_type
@@ -29,6 +37,13 @@ def add_ops_routes(app: web.Application, *, health: Health, metrics: Exposition,
     app.router.add_get("/metrics", metrics_route)
     if count_status is not None:
         app.middlewares.append(_status_counter(count_status))
+
+
+def _bearer_is(request: web.Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    # Compared in constant time, as bytes: a header may hold anything, a str compare wants ASCII.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("utf-8", "replace"), token.encode("utf-8"))
 
 
 def _status_counter(count_status: Callable[[int], None]):

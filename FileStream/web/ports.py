@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import AsyncIterator, Protocol
 
-from FileStream.core.models import StoredFile
+from FileStream.core.models import Bundle, StoredFile
 
 
 class FileLookup(Protocol):
@@ -13,6 +14,22 @@ class FileLookup(Protocol):
     async def get_file(self, file_id: str) -> StoredFile | None:
         """The record, or None if there is none. May return an expired record: the web layer checks expiry."""
         ...
+
+
+class BundleLookup(Protocol):
+    """Finds a bundle and its files, and keeps the CRC-32 a ZIP of them needs (the stores implement this)."""
+
+    async def get_bundle(self, bundle_id: str) -> Bundle | None:
+        """A finished bundle, expired ones included (the web layer checks expiry); None if there is none."""
+        ...
+
+    async def get_files(self, file_ids: Sequence[str]) -> dict[str, StoredFile]:
+        """The records that exist among `file_ids`, by id (expired ones included)."""
+        ...
+
+    async def get_crc32(self, file_id: str) -> int | None: ...
+
+    async def set_crc32(self, file_id: str, crc: int) -> None: ...
 
 
 class LegacyLinks(Protocol):

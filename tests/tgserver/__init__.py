@@ -13,7 +13,7 @@ from .client_patch import install, install_from_file, patched, patched_for
 from .content import SeededContent, SeededSpec, sha256_of
 from .crypto import RsaKey, session_rsa_key
 from .errors import RpcFail
-from .faults import Faults
+from .faults import Faults, FloodRule, HeldCall, Hold, Refusal
 from .file_ids import file_id_for, file_unique_id_of
 from .control import RemoteServer
 from .serve import serve, serve_forever
@@ -21,8 +21,9 @@ from .server import RpcCall, TelegramServer
 from .world import Bot, BotMessage, Button, Channel, Document, Message, Photo, PersonEvent, User, World
 
 __all__ = [
-    "Bot", "BotMessage", "Button", "Channel", "Document", "Faults", "Message", "Person", "PersonEvent", "Photo",
-    "RemoteServer", "RpcCall", "RpcFail", "RsaKey", "SeededContent", "SeededSpec", "TelegramServer", "User", "World",
-    "file_id_for", "file_unique_id_of", "install", "install_from_file", "make_bot_client", "patched", "patched_for", "serve", "serve_forever", "session_rsa_key", "sha256_of",
-    "stop_client",
+    "Bot", "BotMessage", "Button", "Channel", "Document", "Faults", "FloodRule", "HeldCall", "Hold", "Message",
+    "Person", "PersonEvent", "Photo", "Refusal", "RemoteServer", "RpcCall", "RpcFail", "RsaKey", "SeededContent",
+    "SeededSpec", "TelegramServer", "User", "World",
+    "file_id_for", "file_unique_id_of", "install", "install_from_file", "make_bot_client", "patched", "patched_for",
+    "serve", "serve_forever", "session_rsa_key", "sha256_of", "stop_client",
 ]

@@ -57,6 +57,34 @@ class Person:
         media = self._media(data, size, seed, kind, file_name, mime_type, dc_id, attrs)
         return self.world.send_private(self.user, bot, caption or "", media=media)
 
+    async def send_album(self, bot: Bot, items: Iterable[dict], *, allow_mixed: bool = False) -> list[Message]:
+        """Sends an album (media group) to the bot: one dict per file with the keywords of
+        send_file (data or size/seed, file_name, mime_type, kind, dc_id, caption, ...).
+
+        Telegram refuses albums that mix kinds (photos/videos, audio, documents);
+        `allow_mixed=True` relaxes that rule explicitly."""
+        from .albums import send_album
+
+        return send_album(self.world, self.user, bot, self._album_items(items), allow_mixed=allow_mixed)
+
+    async def post_album(self, channel: Channel, items: Iterable[dict], *, allow_mixed: bool = False) -> list[Message]:
+        """Posts an album in a channel as its admin (items as for send_album)."""
+        from .albums import post_album
+
+        self._check_admin(channel)
+        return post_album(self.world, channel, self.user, self._album_items(items), allow_mixed=allow_mixed)
+
+    def _album_items(self, items: Iterable[dict]) -> list[tuple[Media, str]]:
+        made = []
+        for item in items:
+            item = dict(item)
+            caption = item.pop("caption", None) or ""
+            media = self._media(item.pop("data", None), item.pop("size", None), item.pop("seed", 0),
+                                item.pop("kind", "document"), item.pop("file_name", None), item.pop("mime_type", None),
+                                item.pop("dc_id", None), item)
+            made.append((media, caption))
+        return made
+
     async def forward_to(self, bot: Bot, message: Message) -> Message:
         """Forwards a channel post or another message (with its media) to the bot."""
         from .world import ForwardInfo
@@ -132,8 +160,12 @@ class Person:
 
     # ------------------------------------------------------------------ buttons
     async def press_button(self, bot: Bot, message_id: int, callback_data: bytes | str, timeout: float = 10,
-                           channel: Channel | None = None) -> str | None:
-        """Presses an inline button; returns the text of the bot's setBotCallbackAnswer (None if empty)."""
+                           channel: Channel | None = None, any_data: bool = False) -> str | None:
+        """Presses an inline button; returns the text of the bot's setBotCallbackAnswer (None if empty).
+
+        `any_data`: press with data the message's buttons do not carry, as a press on a keyboard
+        an earlier version of the bot made, or a client sending what it likes, would arrive.
+        """
         data = callback_data.encode() if isinstance(callback_data, str) else bytes(callback_data)
         if channel is not None:
             message = channel.messages.get(message_id)
@@ -141,7 +173,7 @@ class Person:
             message = self.world.private_messages.get(message_id)
         if message is None or message.deleted or not message.visible_to(self.user):
             raise LookupError(f"{self.user.name} cannot see message {message_id}")
-        if not any(b.callback_data == data for row in message.buttons for b in row):
+        if not any_data and not any(b.callback_data == data for row in message.buttons for b in row):
             raise LookupError(f"message {message_id} has no button with data {data!r}: {message.buttons}")
         loop = asyncio.get_running_loop()
         query_id = self.world.new_query_id()

@@ -11,10 +11,11 @@ Only this module touches pyrogram; the service code itself has no test hooks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pyrogram.connection.connection as _connection_module
 from pyrogram.crypto import rsa as _rsa
@@ -30,6 +31,38 @@ class _Target:
 
 _targets: list[_Target] = []
 _originals: dict[str, object] = {}
+# Told (host, port) of every connection attempt the operating system refused: a refusing DC
+# has nothing listening, so only the client side sees them (tgserver.faults.Refusal).
+_refused_listeners: list[Callable[[str, int], None]] = []
+
+
+def on_refused_connect(listener: Callable[[str, int], None]) -> Callable[[], None]:
+    """Call `listener(host, port)` for each refused connection attempt; returns the undo."""
+    _refused_listeners.append(listener)
+    return lambda: _refused_listeners.remove(listener) if listener in _refused_listeners else None
+
+
+def _reporting_refusals(protocol_factory):
+    """The library's transport factory, with each transport's connect reporting a refusal."""
+
+    def make(*args, **kwargs):
+        protocol = protocol_factory(*args, **kwargs)
+        connect = protocol.connect
+
+        async def reporting_connect(address):
+            try:
+                await connect(address)
+            except OSError as e:
+                if e.errno == errno.ECONNREFUSED:
+                    for listener in list(_refused_listeners):
+                        listener(address[0], address[1])
+                raise
+
+        protocol.connect = reporting_connect
+        return protocol
+
+    make.reports_refusals = True
+    return make
 
 
 def _fingerprint(n: int, e: int) -> int:
@@ -66,6 +99,8 @@ def _patch() -> None:
                 self.server_address = target.host
                 self.port = port
                 self.ipv6 = False
+        if not getattr(self.protocol_factory, "reports_refusals", False):
+            self.protocol_factory = _reporting_refusals(self.protocol_factory)
         await original_connect(self)
 
     Connection.connect = connect

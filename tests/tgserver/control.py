@@ -109,12 +109,20 @@ class ControlServer:
                 server.faults.latency = float(args["latency"] or 0)
             if "bandwidth" in args:
                 server.faults.bandwidth = args["bandwidth"]
+            if "bandwidth_per" in args:
+                server.faults.bandwidth_per = args["bandwidth_per"]
+            if "rpc_error" in args:
+                spec = args["rpc_error"]
+                bot = self._get(spec["bot"]) if spec.get("bot") is not None else None
+                server.faults.rpc_error(bot, spec["method"], int(spec.get("code", 400)),
+                                        spec.get("message", "LOCATION_INVALID"), spec.get("times", 1))
             if "flood_wait" in args:
                 spec = args["flood_wait"]
                 server.faults.flood_wait(self._get(spec["bot"]), spec["method"], int(spec.get("seconds", 2)),
                                          spec.get("times", 1))
             if "drop_connections" in args:
-                return server.faults.drop_connections(self._get(args["drop_connections"]))
+                return server.faults.drop_connections(self._get(args["drop_connections"]), args.get("dc_id"),
+                                                      args.get("limit"))
             if "refuse_dc" in args:
                 server.faults.refuse_dc(int(args["refuse_dc"]), bool(args.get("refuse", True)))
             return True

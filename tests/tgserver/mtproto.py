@@ -158,7 +158,7 @@ class Connection:
         self.closed = False
         self.sessions: set[ServerSession] = set()
         self.send_lock = asyncio.Lock()
-        self._next_free = 0.0  # bandwidth pacing: when the link is free again
+        self._next_free = 0.0  # bandwidth pacing per connection (faults.pace): when the link is free again
         self.bytes_sent = 0
         peer = writer.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
@@ -338,12 +338,9 @@ class Connection:
             prefix = bytes([words]) if words < 0x7F else b"\x7f" + words.to_bytes(3, "little")
         else:
             prefix = struct.pack("<i", size)
-        bandwidth = self.server.faults.bandwidth
-        if bandwidth:
-            loop_time = asyncio.get_running_loop().time()
-            start = max(loop_time, self._next_free)
-            self._next_free = start + (size + len(prefix)) / bandwidth
-            await asyncio.sleep(self._next_free - loop_time)
+        wait = self.server.faults.pace(self, size + len(prefix), asyncio.get_running_loop().time())
+        if wait > 0:
+            await asyncio.sleep(wait)
             if self.closed:
                 return False
         try:

@@ -119,6 +119,7 @@ def message(msg: Message, viewer: Account) -> raw.base.Message:
             views=1,
             forwards=0,
             edit_date=msg.edit_date,
+            grouped_id=msg.grouped_id,
         )
     return raw.types.Message(
         id=msg.id,
@@ -133,6 +134,7 @@ def message(msg: Message, viewer: Account) -> raw.base.Message:
         reply_markup=msg.reply_markup,
         entities=msg.entities or None,
         edit_date=msg.edit_date,
+        grouped_id=msg.grouped_id,
     )
 
 

@@ -199,6 +199,7 @@ class TelegramServer:
             await stop_client(client)
         self.clients.clear()
         self.stopping = True
+        self.faults.stop()
         for dc in self.dcs.values():
             await dc.stop()
         tasks = [t for t in self._tasks if not t.done()]
@@ -262,14 +263,13 @@ class TelegramServer:
         index = len(self.rpc_calls)
         self.rpc_calls.append((name, connection.dc.dc_id, time.monotonic(), session.auth_key))
         try:
-            if self.faults.latency:
-                await asyncio.sleep(self.faults.latency)
+            await self.faults.delay()
             handler = self.handlers.get(type(inner))
             if handler is None:
                 raise RpcFail(400, f"METHOD_NOT_SUPPORTED_{name}")
             if handler.needs_auth and session.auth_key.account is None:
                 raise RpcFail(401, "AUTH_KEY_UNREGISTERED")
-            self.faults.check(session.auth_key.account, name)
+            await self.faults.before_answer(session.auth_key.account, name, inner, connection.dc.dc_id)
             # A client message id holds the time the client made it (seconds * 2**32).
             self.limits.check(session.auth_key.account, inner, name, sent_at=msg_id / 2**32)
             ctx = Ctx(self, connection, session, msg_id, without_updates)

@@ -437,6 +437,7 @@ class Message:
     version: int = 0
     random_id: int | None = None
     reply_to: int | None = None  # id of the message (same chat) this one answers
+    grouped_id: int | None = None  # the album (media group) it belongs to; see albums.py
 
     @property
     def is_channel_post(self) -> bool:

@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 BAN_USAGE = "Usage: /ban &lt;user id&gt; [reason]. The user id is the person's numeric Telegram id."
 UNBAN_USAGE = "Usage: /unban &lt;user id&gt;. The user id is the person's numeric Telegram id."
 NO_REASON = "no reason given"
+# The reason is stored and repeated in the answer, which Telegram limits to 4096 characters.
+REASON_MAX = 500
 
 
 def parse_user_id(text: str) -> int | None:
@@ -45,6 +47,10 @@ async def on_ban(ctx: BotContext, client, message) -> None:
         await answer(client, message, "That is an owner of this bot; owners cannot be banned.")
         return
     reason = words[1].strip() if len(words) > 1 else NO_REASON
+    if len(reason) > REASON_MAX:
+        await answer(client, message, f"The reason may be up to {REASON_MAX} characters long; that one has "
+                                      f"{len(reason)}. Nobody was banned.")
+        return
     person = await who(ctx, user_id)
     if not await ctx.db.users.ban(user_id, reason, ctx.clock()):
         await answer(client, message, f"{person} was already banned.")

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 from pyrogram import raw
-from pyrogram.errors import MessageNotModified
 from pyrogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from FileStream.bot.context import BotContext
@@ -219,9 +218,7 @@ class BroadcastDesk:
         if where is not None:
             try:
                 await edit(self._client, where["chat_id"], where["message_id"], text, markup=markup)
-                return
-            except MessageNotModified:
-                return
+                return  # an edit that changes nothing is fine too (edit() returns None)
             except Exception as error:  # noqa: BLE001 - deleted by the owner, say
                 if not progress.finished:
                     raise

@@ -27,7 +27,11 @@ def file_id_from(text: str, secret: bytes) -> str | None:
     text = text.strip()
     if _FILE_ID.match(text):
         return text
-    segments = [s for s in urlsplit(text).path.split("/") if s]
+    try:
+        path = urlsplit(text).path
+    except ValueError:  # not a URL at all, like "http://[" (an unclosed IPv6 host)
+        return None
+    segments = [s for s in path.split("/") if s]
     candidates = [segments[i + 1] for i, s in enumerate(segments[:-1]) if s in _LINK_KINDS]
     for token in candidates or [text]:
         claim = read_link_token(secret, token)

@@ -6,7 +6,7 @@ from pyrogram import filters
 
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer
-from FileStream.bot.routing import Handler, on_callback, on_message
+from FileStream.bot.routing import Handler, data_starts_with, on_callback, on_message
 
 NOT_FOR_YOU = "Sorry, that command is only for the owner of this bot."
 
@@ -34,7 +34,7 @@ def on_owner_button(client, ctx: BotContext, prefix: str, fn: Handler) -> None:
         await fn(ctx, client, query)
 
     guarded.__name__ = fn.__name__
-    on_callback(client, ctx, guarded, filters.regex(f"^{prefix}"))
+    on_callback(client, ctx, guarded, data_starts_with(prefix))
 
 
 def argument(message) -> str:

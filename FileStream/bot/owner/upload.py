@@ -9,7 +9,8 @@ from FileStream.bot.owner.guard import argument, on_owner_command
 from FileStream.bot.replies import answer, edit, file_links
 from FileStream.core.formatting import escape_html, human_size
 from FileStream.services.intake import IntakeError
-from FileStream.services.uploads import ProgressMeter, UploadRefused, Uploader, progress_text, resolve_upload_path
+from FileStream.services.uploads import (ProgressMeter, UploadFile, UploadRefused, Uploader, open_upload, progress_text,
+                                         shown)
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,17 @@ async def on_upload(ctx: BotContext, client, message) -> None:
         await answer(client, message, USAGE)
         return
     try:
-        path = resolve_upload_path(upload_dir, requested)
+        upload = open_upload(upload_dir, requested)
     except UploadRefused as refusal:
         await answer(client, message, escape_html(refusal.reason))
         return
+    with upload:
+        await _send(ctx, client, message, upload)
 
-    size = path.stat().st_size
-    status = await answer(client, message, f"Uploading {escape_html(path.name)} ({human_size(size)})…")
+
+async def _send(ctx: BotContext, client, message, upload: UploadFile) -> None:
+    name = shown(upload.name)
+    status = await answer(client, message, f"Uploading {escape_html(name)} ({human_size(upload.size)})…")
     meter = ProgressMeter()
 
     async def show_progress(done: int, total: int) -> None:
@@ -41,23 +46,23 @@ async def on_upload(ctx: BotContext, client, message) -> None:
         if report is None:
             return
         try:
-            await edit(client, status.chat.id, status.id, escape_html(progress_text(path.name, report)))
+            await edit(client, status.chat.id, status.id, escape_html(progress_text(name, report)))
         except Exception as error:  # noqa: BLE001 - a missed progress edit must not stop the upload
             log.warning("Upload progress edit failed: %s", error)
 
     uploader = Uploader(client, ctx.intake, ctx.settings.bin_channel, ttl_seconds=ctx.settings.channel_file_ttl)
     try:
-        record = await uploader.upload(path, owner_id=message.from_user.id, progress=show_progress)
+        record = await uploader.upload(upload, owner_id=message.from_user.id, progress=show_progress)
     except IntakeError as error:
-        await edit(client, status.chat.id, status.id, f"Upload of {escape_html(path.name)} failed: "
+        await edit(client, status.chat.id, status.id, f"Upload of {escape_html(name)} failed: "
                                                       f"{escape_html(error.reason)}")
         return
     except Exception as error:  # noqa: BLE001 - the owner gets words, the log the traceback
-        log.exception("Uploading %s failed", path)
-        await edit(client, status.chat.id, status.id, f"Upload of {escape_html(path.name)} failed: "
+        log.exception("Uploading %s failed", upload.name)
+        await edit(client, status.chat.id, status.id, f"Upload of {escape_html(name)} failed: "
                                                       f"{escape_html(str(error) or type(error).__name__)}")
         return
-    log.info("Owner %s uploaded %s as file %s", message.from_user.id, path, record.ref)
+    log.info("Owner %s uploaded %s as file %s", message.from_user.id, upload.name, record.ref)
     text, markup = file_links(ctx, record)
     await edit(client, status.chat.id, status.id, text, markup=markup)
 

@@ -28,3 +28,4 @@ def rpc(*functions: type, auth: bool = True):
 
 from . import auth, bots, channels, help, messages, updates, upload, users  # noqa: E402,F401
 from . import cached_media  # noqa: E402,F401  (wraps messages.sendMedia: after messages)
+from . import albums  # noqa: E402,F401  (messages.sendMultiMedia; uses messages' input_media)

@@ -1,4 +1,4 @@
-"""In-memory FileLookup and ByteSource, for tests of the web layer and local demos."""
+"""In-memory FileLookup, BundleLookup and ByteSource: test doubles for the web layer (never shipped in FileStream/)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
-from FileStream.core.models import StoredFile
+from FileStream.core.models import Bundle, StoredFile
 
 
 @dataclass
@@ -29,7 +29,8 @@ class MemoryBytes:
 
     `chunk_size` shapes the stream; `fail_after` makes it raise once that many bytes of
     a stream were yielded (0: before the first byte); `delay` sleeps before each chunk.
-    It records every stream it opened and whether it was closed, for tests to inspect.
+    It records every stream it opened, whether it was closed and where a failure struck
+    (`failed`: the stream and the bytes yielded before it), for tests to inspect.
     """
 
     contents: dict[str, bytes] = field(default_factory=dict)
@@ -38,6 +39,7 @@ class MemoryBytes:
     delay: float = 0.0
     opened: list[tuple[str, int, int]] = field(default_factory=list)
     closed: list[tuple[str, int, int]] = field(default_factory=list)
+    failed: list[tuple[tuple[str, int, int], int]] = field(default_factory=list)
 
     def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
         return self._stream(file, start, end)
@@ -51,6 +53,7 @@ class MemoryBytes:
             position = start
             while position <= end:
                 if self.fail_after is not None and yielded >= self.fail_after:
+                    self.failed.append((key, yielded))
                     raise ConnectionError("fake source failure")
                 if self.delay:
                     await asyncio.sleep(self.delay)
@@ -63,3 +66,28 @@ class MemoryBytes:
                 yield chunk
         finally:
             self.closed.append(key)
+
+
+@dataclass
+class MemoryBundles:
+    """A BundleLookup over dicts: bundles, the MemoryFiles they point into, and kept CRC-32s."""
+
+    files: MemoryFiles
+    bundles: dict[str, Bundle] = field(default_factory=dict)
+    crcs: dict[str, int] = field(default_factory=dict)
+
+    def add(self, bundle: Bundle) -> Bundle:
+        self.bundles[bundle.id] = bundle
+        return bundle
+
+    async def get_bundle(self, bundle_id: str) -> Bundle | None:
+        return self.bundles.get(bundle_id)
+
+    async def get_files(self, file_ids) -> dict[str, StoredFile]:
+        return {i: self.files.records[i] for i in file_ids if i in self.files.records}
+
+    async def get_crc32(self, file_id: str) -> int | None:
+        return self.crcs.get(file_id)
+
+    async def set_crc32(self, file_id: str, crc: int) -> None:
+        self.crcs[file_id] = crc

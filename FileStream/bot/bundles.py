@@ -1,0 +1,266 @@
+"""Bundles in the conversation: an album becomes one bundle, /bundle … /done collects the files sent
+in between, and one status message counts them ("n of N stored") until it hands out the links.
+
+In the auth channel an album's posts get a button to the whole album beside their own buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyrogram import filters
+
+from FileStream.bot import keyboards, texts
+from FileStream.bot.context import BotContext
+from FileStream.bot.replies import answer, edit, send
+from FileStream.bot.routing import on_message
+from FileStream.core.playlist import is_playable
+from FileStream.core.requests import RequestState
+from FileStream.core.tokens import log_ref
+from FileStream.services.bundles import Finished, Progress, bundle_title
+from FileStream.services.intake import IntakeError
+from FileStream.store.bundles import OPEN
+from FileStream.telegram.media import media_of
+
+log = logging.getLogger(__name__)
+
+
+# -- the status message ----------------------------------------------------------------------
+
+def _status(ctx: BotContext, client, progress: Progress):
+    chat_id, message_id = progress.status_message
+    return ctx.statuses.get(progress.bundle_id, lambda text: edit(client, chat_id, message_id, text))
+
+
+def _progress_text(ctx: BotContext, progress: Progress) -> str:
+    return texts.bundle_progress(progress.title, progress.stored, progress.received, progress.failed,
+                                 collecting=progress.state == OPEN, limit=ctx.bundles.max_files)
+
+
+async def _refresh(ctx: BotContext, client, bundle_id: str) -> None:
+    """Show the bundle's newest count on its status message (paced)."""
+    progress = await ctx.bundles.progress(bundle_id)
+    if progress is not None and progress.status_message is not None:
+        await _status(ctx, client, progress).show(_progress_text(ctx, progress), progress.version)
+
+
+async def _final(ctx: BotContext, client, progress: Progress, text: str, markup=None) -> None:
+    if progress.status_message is None:
+        return
+    chat_id, message_id = progress.status_message
+    status = ctx.statuses.get(progress.bundle_id, lambda _text: edit(client, chat_id, message_id, _text))
+    try:
+        await status.final(text, lambda final: edit(client, chat_id, message_id, final, markup=markup))
+    finally:
+        ctx.statuses.forget(progress.bundle_id)
+
+
+# -- finishing ------------------------------------------------------------------------------
+
+async def finish_if_settled(ctx: BotContext, client, bundle_id: str, reply_to=None) -> bool:
+    """Close the bundle when every file it received is stored or failed, and hand out its links.
+
+    Whoever calls this last (the handler of the last file, /done, the album's worker) finishes:
+    the database lets exactly one caller win.
+    """
+    finished = await ctx.bundles.finish(bundle_id, ctx.settings.file_ttl)
+    if finished is None:
+        return False
+    await _announce(ctx, client, finished, reply_to)
+    return True
+
+
+async def _announce(ctx: BotContext, client, finished: Finished, reply_to) -> None:
+    progress = finished.progress
+    if finished.bundle is None:
+        await _final(ctx, client, progress, texts.request_ended(progress.title, RequestState.FAILED,
+                                                                texts.NOTHING_STORED))
+        return
+    bundle = finished.bundle
+    files = list((await ctx.db.files.get_many(list(bundle.file_ids))).values())
+    links = ctx.links.bundle_links(bundle)
+    playable = any(is_playable(f.mime_type, f.file_name) for f in files)
+    text = texts.bundle_ready(bundle, links, files, ctx.clock(), failed=progress.failed, playable=playable)
+    markup = keyboards.bundle_links_keyboard(links, playable=playable)
+    if progress.origin == "album" and progress.status_message is not None:
+        # As with one file: the status message becomes the links.
+        await _final(ctx, client, progress, text, markup)
+        chat_id, message_id = progress.status_message
+    else:
+        # /done is answered with the links; the status message keeps the final count.
+        await _final(ctx, client, progress, texts.bundle_closed(progress.title, progress.stored, progress.received,
+                                                                progress.failed))
+        chat_id = bundle.owner_id   # a private chat's id is the person's
+        sent = await send(client, chat_id, text, markup=markup, reply_to=reply_to.id if reply_to else None)
+        message_id = sent.id
+    await ctx.db.bundles.set_link_message(bundle.id, chat_id, message_id)
+    log.info("Bundle %s of %s: links sent", bundle.ref, bundle.owner_id)
+
+
+async def end_unfinished(ctx: BotContext, client, bundle_id: str, state: str) -> None:
+    """The bundle's request ended without links (revoked, timed out): nothing of it is kept, and
+    its status message says how it ended."""
+    progress = await ctx.bundles.cancel(bundle_id)
+    if progress is not None:
+        await _final(ctx, client, progress, texts.request_ended(progress.title, state))
+
+
+# -- /bundle and the files sent after it --------------------------------------------------------
+
+async def on_bundle(ctx: BotContext, client, message) -> None:
+    person = message.from_user
+    over = await ctx.rate_limit.check(person.id)
+    if over is not None:
+        await answer(client, message, over.text(), quote=True)
+        return
+    parts = (message.text or "").split(maxsplit=1)
+    title = bundle_title(parts[1] if len(parts) > 1 else "", "Bundle")
+    started = await ctx.bundles.start_command(person.id, title)
+    if started is None:
+        current = await ctx.requests.status(person.id)
+        await answer(client, message, texts.busy(current.file_name if current else title,
+                                                 current.state if current else RequestState.PROCESSING), quote=True)
+        return
+    bundle_id, request = started
+    try:
+        status = await answer(client, message, texts.bundle_progress(title, 0, 0, 0, collecting=True,
+                                                                     limit=ctx.bundles.max_files), quote=True)
+    except BaseException:
+        await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
+        await ctx.bundles.cancel(bundle_id)
+        raise
+    await ctx.bundles.set_status_message(bundle_id, status.chat.id, status.id)
+    log.info("Bundle %s started by %s", log_ref(bundle_id), person.id)
+
+
+async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
+    """A file sent while the person's bundle is open joins it; False when no bundle takes it."""
+    if ctx.bundles is None:
+        return False
+    person = message.from_user
+    request = await ctx.requests.status(person.id)
+    if request is None or not request.is_bundle:
+        return False
+    if await ctx.bundles.join(request) is None:
+        if await ctx.bundles.is_full(request.bundle_id):
+            await answer(client, message, texts.bundle_full(ctx.bundles.max_files), quote=True)
+            return True
+        return False   # an album being stored, or a bundle closing: the person is busy
+    await _refresh(ctx, client, request.bundle_id)
+    await _store_one(ctx, client, request.bundle_id, message, request_id=request.id, owner_id=person.id)
+    await finish_if_settled(ctx, client, request.bundle_id)
+    return True
+
+
+async def _store_one(ctx: BotContext, client, bundle_id: str, message, *, request_id: str | None,
+                     owner_id: int | None, source: str = "private"):
+    try:
+        record = await ctx.bundles.store(bundle_id, message, message.id, owner_id=owner_id, source=source,
+                                         request_id=request_id)
+    except IntakeError as error:
+        log.warning("A file of bundle %s was not stored: %s", log_ref(bundle_id), error.reason)
+        record = None
+    except Exception:  # noqa: BLE001 - counted as failed; the bundle goes on with the others
+        log.exception("A file of bundle %s was not stored", log_ref(bundle_id))
+        record = None
+    if source == "private":
+        await _refresh(ctx, client, bundle_id)
+    return record
+
+
+async def on_done(ctx: BotContext, client, message) -> None:
+    request = await ctx.requests.status(message.from_user.id)
+    if request is None or not request.is_bundle:
+        await answer(client, message, texts.NO_OPEN_BUNDLE)
+        return
+    progress = await ctx.bundles.progress(request.bundle_id)
+    if progress is not None and progress.state == OPEN and progress.received == 0:
+        await answer(client, message, texts.BUNDLE_EMPTY)
+        return
+    if progress is None or progress.origin != "command" or await ctx.bundles.start_closing(request.bundle_id) is None:
+        await answer(client, message, texts.BUNDLE_STILL_STORING)
+        return
+    if not await finish_if_settled(ctx, client, request.bundle_id, reply_to=message):
+        await answer(client, message, texts.BUNDLE_STILL_STORING)
+
+
+# -- albums --------------------------------------------------------------------------------
+
+async def _album_members(ctx: BotContext, client, message) -> list:
+    members = await client.get_media_group(message.chat.id, message.id)
+    files = sorted((m for m in members if media_of(m)[0] is not None), key=lambda m: m.id)
+    return files[:ctx.bundles.max_files]
+
+
+def _album_title(members, fallback: str) -> str:
+    caption = next((m.caption for m in members if getattr(m, "caption", None)), None)
+    return bundle_title(caption, fallback)
+
+
+async def on_private_album(ctx: BotContext, client, message) -> None:
+    """The first message of an album to arrive takes the whole album; the others say nothing."""
+    person = message.from_user
+    bundle_id = await ctx.bundles.claim_album(message.chat.id, message.media_group_id, owner_id=person.id,
+                                              source="private")
+    if bundle_id is None:
+        return
+    over = await ctx.rate_limit.check(person.id)
+    if over is not None:
+        await ctx.bundles.refuse(bundle_id)
+        await answer(client, message, over.text(), quote=True)
+        return
+    members = await _album_members(ctx, client, message)
+    title = _album_title(members, f"Album of {len(members)} files")
+    request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id)
+    if request is None:
+        current = await ctx.requests.status(person.id)
+        await answer(client, message, texts.busy(current.file_name if current else title,
+                                                 current.state if current else RequestState.PROCESSING), quote=True)
+        return
+    try:
+        status = await answer(client, message, texts.bundle_progress(title, 0, len(members), 0, collecting=False,
+                                                                     limit=ctx.bundles.max_files), quote=True)
+        await ctx.bundles.set_status_message(bundle_id, status.chat.id, status.id)
+    except BaseException:
+        await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
+        await ctx.bundles.cancel(bundle_id)
+        raise
+
+    async def store_all() -> bool:
+        for member in members:
+            await _store_one(ctx, client, bundle_id, member, request_id=request.id, owner_id=person.id)
+        return await finish_if_settled(ctx, client, bundle_id)
+
+    try:
+        await ctx.requests.run_guarded(request.id, store_all())
+    except Exception:  # noqa: BLE001 - the request is failed already; nothing of it is kept
+        log.exception("Storing album bundle %s failed", log_ref(bundle_id))
+        await end_unfinished(ctx, client, bundle_id, RequestState.FAILED)
+
+
+async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:
+    """An album posted in AUTH_CHANNEL: every file stored into one bundle, then each post gets
+    its own buttons plus one to the whole album (`add_buttons(post, record, bundle_links)`)."""
+    bundle_id = await ctx.bundles.claim_album(post.chat.id, post.media_group_id, owner_id=None, source="channel")
+    if bundle_id is None:
+        return
+    members = await _album_members(ctx, client, post)
+    title = _album_title(members, f"{getattr(post.chat, 'title', None) or 'Channel'} album")
+    await ctx.bundles.begin_channel_album(bundle_id, title, len(members))
+    stored = []
+    for member in members:
+        record = await _store_one(ctx, client, bundle_id, member, request_id=None, owner_id=None, source="channel")
+        if record is not None:
+            stored.append((member, record.id))
+    finished = await ctx.bundles.finish(bundle_id, ctx.settings.channel_file_ttl)
+    bundle_links = ctx.links.bundle_links(finished.bundle) if finished and finished.bundle else None
+    records = await ctx.db.files.get_many([file_id for _m, file_id in stored])   # with the bundle's expiry
+    for member, file_id in stored:
+        if file_id in records:
+            await add_buttons(member, records[file_id], bundle_links)
+    log.info("Album of %d posts in %s stored as bundle %s", len(members), post.chat.id, log_ref(bundle_id))
+
+
+def register(client, ctx: BotContext) -> None:
+    on_message(client, ctx, on_bundle, filters.private & filters.command("bundle"))
+    on_message(client, ctx, on_done, filters.private & filters.command("done"))

@@ -1,0 +1,178 @@
+"""The /b/ routes of a bundle link: its page, its M3U playlist, and the whole bundle as one streamed ZIP."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from aiohttp import web
+
+from FileStream.core.formatting import (
+    bundle_playlist_url,
+    bundle_zip_url,
+    download_url,
+    human_size,
+    stream_url,
+    time_left,
+    watch_url,
+)
+from FileStream.core.http_plan import FileFacts, cache_control, content_disposition, plan_response, strong_etag
+from FileStream.core.mime import effective_mime_type, player_kind
+from FileStream.core.models import Bundle, StoredFile
+from FileStream.core.playlist import M3U_CONTENT_TYPE, PlaylistItem, is_playable, m3u_playlist
+from FileStream.core.tokens import BundleClaim, log_ref, make_link_token, read_bundle_token
+from FileStream.services.bundle_zip import BundleArchive
+from FileStream.web.context import CONTEXT, render_page
+from FileStream.web.files import request_facts, send_body, send_headers_only
+from FileStream.web.links import LinkRefused, link_expired, link_not_found, lookup_failed
+
+log = logging.getLogger(__name__)
+
+ZIP_CONTENT_TYPE = "application/zip"
+
+
+@dataclass(frozen=True, slots=True)
+class OpenBundle:
+    """A bundle link that works right now, with the files of the bundle still live, in order."""
+
+    token: str
+    claim: BundleClaim
+    bundle: Bundle
+    files: tuple[StoredFile, ...]
+    now: datetime
+    secret: bytes = field(default=b"", repr=False)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        ends = [t for t in (self.claim.expires_at, self.bundle.expires_at) if t is not None]
+        ends += [f.expires_at for f in self.files if f.expires_at is not None]
+        return min(ends) if ends else None
+
+    def file_token(self, file: StoredFile) -> str:
+        """The token of one file's own links (they live as long as the file)."""
+        return make_link_token(self.secret, file.id, file.expires_at)
+
+
+async def open_bundle(request: web.Request) -> OpenBundle:
+    """The bundle behind the request's {token}; raises LinkRefused with a 404/410/503 page.
+
+    A bundle expires with its files: once none of them is live, its link answers 410.
+    """
+    ctx = request.app[CONTEXT]
+    token = request.match_info["token"]
+    claim = read_bundle_token(ctx.link_secret, token)
+    if claim is None or ctx.bundles is None:
+        log.info("refused /b/…: malformed or forged bundle token")
+        raise link_not_found(request)
+    now = ctx.clock()
+    if claim.is_expired(now):
+        log.info("refused bundle %s: link expired at %s", log_ref(claim.bundle_id), claim.expires_at)
+        raise link_expired(request, "bundle")
+    try:
+        bundle = await ctx.bundles.get_bundle(claim.bundle_id)
+        records = await ctx.bundles.get_files(bundle.file_ids) if bundle is not None else {}
+    except Exception as exc:  # the database is down or slow
+        log.warning("bundle lookup for %s failed: %r", log_ref(claim.bundle_id), exc)
+        raise lookup_failed(request, "bundle") from exc
+    if bundle is None:
+        log.info("refused bundle %s: no such bundle (deleted?)", log_ref(claim.bundle_id))
+        raise link_not_found(request)
+    live = tuple(records[i] for i in bundle.file_ids if i in records and not records[i].is_expired(now))
+    if bundle.is_expired(now) or not live:
+        log.info("refused bundle %s: expired (bundle until %s, %d live files)", bundle.ref, bundle.expires_at,
+                 len(live))
+        raise link_expired(request, "bundle")
+    return OpenBundle(token=token, claim=claim, bundle=bundle, files=live, now=now, secret=ctx.link_secret)
+
+
+async def _open_or_refuse(request: web.Request) -> OpenBundle | web.Response:
+    try:
+        return await open_bundle(request)
+    except LinkRefused as refused:
+        return refused.response
+
+
+def _expiry_words(link: OpenBundle) -> str:
+    if link.expires_at is None:
+        return "link never expires"
+    return f"link expires in {time_left(link.expires_at, link.now)}"
+
+
+async def page(request: web.Request) -> web.Response:
+    """GET /b/{token}: every file with its links, Play all, the ZIP and the playlist."""
+    link = await _open_or_refuse(request)
+    if isinstance(link, web.Response):
+        return link
+    ctx = request.app[CONTEXT]
+    rows = []
+    for file in link.files:
+        token = link.file_token(file)
+        mime_type = effective_mime_type(file.mime_type, file.file_name)
+        rows.append({
+            "name": file.file_name or "file",
+            "size": human_size(file.file_size),
+            "mime_type": mime_type,
+            "kind": player_kind(mime_type),
+            "playable": is_playable(file.mime_type, file.file_name),
+            "watch_url": watch_url(ctx.public_url, token),
+            "stream_url": stream_url(ctx.public_url, token, file.file_name),
+            "download_url": download_url(ctx.public_url, token, file.file_name),
+        })
+    title = link.bundle.title
+    return render_page(
+        request, "bundle.html",
+        title=title,
+        count=len(rows),
+        total_size=human_size(sum(f.file_size for f in link.files)),
+        expiry=_expiry_words(link),
+        files=rows,
+        playable=any(row["playable"] for row in rows),
+        zip_url=bundle_zip_url(ctx.public_url, link.token, title),
+        playlist_url=bundle_playlist_url(ctx.public_url, link.token, title),
+    )
+
+
+async def playlist(request: web.Request) -> web.Response:
+    """GET|HEAD /b/{token}/m3u[/{name}]: an extended M3U of the bundle's audio and video stream links."""
+    link = await _open_or_refuse(request)
+    if isinstance(link, web.Response):
+        return link
+    ctx = request.app[CONTEXT]
+    items = [PlaylistItem(file.file_name or "file", stream_url(ctx.public_url, link.file_token(file), file.file_name),
+                          file.duration)
+             for file in link.files if is_playable(file.mime_type, file.file_name)]
+    response = web.Response(body=m3u_playlist(items).encode("utf-8"))
+    response.headers["Content-Type"] = f"{M3U_CONTENT_TYPE}; charset=utf-8"
+    response.headers["Content-Disposition"] = content_disposition("attachment", link.bundle.title + ".m3u8")
+    response.headers["Cache-Control"] = cache_control(link.now, link.expires_at)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+async def archive(request: web.Request) -> web.StreamResponse:
+    """GET|HEAD /b/{token}/zip[/{name}]: the whole bundle as one stored ZIP, made while it is sent.
+
+    Its size is known before the first byte and any Range is answered with exactly the
+    bytes a full download has there (see services/bundle_zip.py).
+    """
+    link = await _open_or_refuse(request)
+    if isinstance(link, web.Response):
+        return link
+    ctx = request.app[CONTEXT]
+    zipped = BundleArchive.of(link.bundle.id, link.files)
+    facts = FileFacts(
+        size=zipped.size,
+        etag=strong_etag(zipped.etag_id()),
+        last_modified=max(f.created_at for f in link.files),
+        content_type=ZIP_CONTENT_TYPE,
+        file_name=link.bundle.title + ".zip",
+        disposition="attachment",
+    )
+    outcome = plan_response(request_facts(request), facts, now=link.now, link_expires_at=link.expires_at)
+    if not outcome.send_body:
+        return await send_headers_only(request, outcome)
+    window = outcome.window
+    assert window is not None
+    return await send_body(request, outcome, zipped.stream(window.start, window.end, ctx.source, ctx.crcs),
+                           f"bundle {link.bundle.ref} (ZIP)")

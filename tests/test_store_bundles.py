@@ -1,0 +1,83 @@
+"""BundleStore: one bundle per album, files counted in and out atomically, closed once, cancelled whole."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from FileStream.core.tokens import new_file_id
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+LATER = NOW + timedelta(hours=1)
+
+
+async def open_bundle(database, **extra):
+    bundle_id = new_file_id()
+    assert await database.bundles.open(bundle_id, title="Holiday", owner_id=7, source="private", now=NOW,
+                                       deadline=NOW + timedelta(days=1), **extra)
+    return bundle_id
+
+
+async def test_an_album_gets_one_bundle_however_many_of_its_messages_race(database):
+    results = await asyncio.gather(*(
+        database.bundles.open(new_file_id(), title="Album", owner_id=7, source="private", now=NOW,
+                              deadline=LATER, group_key="7:555") for _ in range(4)))
+    assert sorted(results) == [False, False, False, True]
+    other_album = await database.bundles.open(new_file_id(), title="Album", owner_id=7, source="private", now=NOW,
+                                              deadline=LATER, group_key="7:556")
+    assert other_album
+    assert await database.bundles.open(new_file_id(), title="B", owner_id=7, source="private", now=NOW, deadline=LATER)
+    assert await database.bundles.open(new_file_id(), title="C", owner_id=7, source="private", now=NOW, deadline=LATER)
+
+
+async def test_files_count_in_up_to_the_limit_and_the_bundle_closes_once_all_are_accounted_for(database):
+    bundle_id = await open_bundle(database)
+    positions = [(await database.bundles.receive(bundle_id, limit=3))["received"] for _ in range(3)]
+    assert positions == [1, 2, 3]
+    assert await database.bundles.receive(bundle_id, limit=3) is None, "full"
+    await database.bundles.add_item(bundle_id, "F3", 3)
+    await database.bundles.add_item(bundle_id, "F1", 1)
+    assert await database.bundles.get(bundle_id) is None, "not closed yet"
+
+    closing = await database.bundles.start_closing(bundle_id)
+    assert closing["state"] == "closing"
+    assert await database.bundles.receive(bundle_id, limit=100) is None, "no more files after /done"
+    assert await database.bundles.close(bundle_id, NOW, LATER) is None, "one file still being stored"
+    await database.bundles.add_failure(bundle_id)
+
+    results = await asyncio.gather(*(database.bundles.close(bundle_id, NOW, LATER) for _ in range(3)))
+    [bundle] = [r for r in results if r is not None]
+    assert bundle.file_ids == ("F1", "F3") and bundle.title == "Holiday" and bundle.expires_at == LATER
+    assert await database.bundles.get(bundle_id) == bundle
+    assert await database.bundles.add_item(bundle_id, "F9", 9) is None
+    assert await database.bundles.cancel(bundle_id) is None, "a closed bundle is deleted, not cancelled"
+
+
+async def test_a_cancelled_bundle_hands_back_its_items_and_is_gone(database):
+    bundle_id = await open_bundle(database)
+    await database.bundles.receive(bundle_id, limit=100)
+    await database.bundles.add_item(bundle_id, "F1", 1)
+    doc = await database.bundles.cancel(bundle_id)
+    assert [i["file_id"] for i in doc["items"]] == ["F1"]
+    assert await database.bundles.get_doc(bundle_id) is None
+    assert await database.bundles.add_item(bundle_id, "F2", 2) is None
+
+
+async def test_listing_shows_a_persons_live_closed_bundles_newest_first(database):
+    ids = []
+    for age in (30, 20, 10):
+        bundle_id = new_file_id()
+        await database.bundles.open(bundle_id, title=f"b{age}", owner_id=8, source="private",
+                                    now=NOW - timedelta(seconds=age), deadline=LATER)
+        await database.bundles.start_closing(bundle_id)
+        await database.bundles.close(bundle_id, NOW, LATER if age != 30 else NOW - timedelta(seconds=1))
+        ids.append(bundle_id)
+    await open_bundle(database)   # someone else's, still open
+    bundles, total = await database.bundles.list_by_owner(8, NOW, skip=0, limit=10)
+    assert total == 2 and [b.title for b in bundles] == ["b10", "b20"]
+    assert (await database.bundles.list_by_owner(8, NOW, skip=1, limit=1))[0][0].title == "b20"
+    assert await database.bundles.mark_notice(ids[1], "expired") and not await database.bundles.mark_notice(ids[1], "expired")
+    await database.bundles.set_link_message(ids[1], 5, 6)
+    assert tuple(await database.bundles.link_message(ids[1])) == (5, 6)
+    deleted = await database.bundles.delete(ids[1])
+    assert deleted.title == "b20" and await database.bundles.get(ids[1]) is None

@@ -1,0 +1,262 @@
+"""The /b/ routes over in-memory stores: the bundle page, its M3U playlist and its streamed ZIP
+(exact length, valid for zipfile and unzip, any Range equal to the same bytes of a full download)."""
+
+from __future__ import annotations
+
+import io
+import random
+import zipfile
+import zlib
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from FileStream.core.models import Bundle, StoredFile
+from FileStream.core.tokens import make_bundle_token, make_link_token, new_file_id
+from FileStream.services.bundle_zip import BundleArchive
+from FileStream.web.app import build_app
+from web_fakes import MemoryBundles, MemoryBytes, MemoryFiles
+from test_web_pages import parse
+from zip_helpers import unzip_test
+
+SECRET = b"b" * 32
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+PUBLIC = "https://files.example.org"
+LATER = NOW + timedelta(hours=1)
+
+
+class Site:
+    def __init__(self, client, files, bundles, source):
+        self.client, self.files, self.bundles, self.source = client, files, bundles, source
+
+    def add_file(self, name, mime, data, *, expires_at=LATER, duration=None) -> StoredFile:
+        file = StoredFile(id=new_file_id(), file_name=name, file_size=len(data), mime_type=mime,
+                          file_unique_id="u" + new_file_id(), media_type="document", dc_id=2,
+                          storage_chat_id=-1001, storage_message_id=1, created_at=NOW - timedelta(minutes=5),
+                          expires_at=expires_at, duration=duration)
+        self.files.add(file)
+        self.source.contents[file.id] = data
+        return file
+
+    def add_bundle(self, files, title="Holiday <2026>", expires_at=LATER) -> tuple[Bundle, str]:
+        bundle = self.bundles.add(Bundle(id=new_file_id(), title=title, file_ids=tuple(f.id for f in files),
+                                         created_at=NOW - timedelta(minutes=5), expires_at=expires_at, owner_id=7))
+        return bundle, make_bundle_token(SECRET, bundle.id, expires_at)
+
+
+@pytest.fixture
+async def site():
+    files = MemoryFiles()
+    bundles = MemoryBundles(files)
+    source = MemoryBytes(chunk_size=1000)
+    app = build_app(files=files, source=source, link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW,
+                    bundles=bundles)
+    async with TestClient(TestServer(app)) as client:
+        yield Site(client, files, bundles, source)
+
+
+def four_files(site):
+    return [
+        site.add_file("clip.mp4", "video/mp4", bytes(random.Random(1).randbytes(7000)), duration=12.5),
+        site.add_file("song.mp3", "audio/mpeg", bytes(random.Random(2).randbytes(5000))),
+        site.add_file("notes <b>.pdf", "application/pdf", b"%PDF" * 900),
+        site.add_file("photo.jpg", "image/jpeg", bytes(random.Random(3).randbytes(3000))),
+    ]
+
+
+def local(url: str) -> str:
+    assert url.startswith(PUBLIC)
+    return url[len(PUBLIC):]
+
+
+async def fetch(site, url, **headers):
+    async with site.client.get(local(url) if url.startswith("http") else url, headers=headers) as response:
+        return response.status, response.headers, await response.read()
+
+
+async def test_the_page_lists_every_file_with_its_links_and_offers_play_all_zip_and_playlist(site):
+    files = four_files(site)
+    bundle, token = site.add_bundle(files)
+    async with site.client.get(f"/b/{token}") as r:
+        assert r.status == 200 and r.content_type == "text/html"
+        html = await r.text()
+        csp = r.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    async with site.client.get(f"/watch/{make_link_token(SECRET, files[0].id, files[0].expires_at)}") as r:
+        assert r.headers["Content-Security-Policy"] == csp, "the same CSP as the watch page"
+    assert "Holiday &lt;2026&gt;" in html and "notes &lt;b&gt;.pdf" in html and "<b>.pdf" not in html
+    tags = parse(html)
+    assert [s["src"] for s in tags.find("script")] == ["/static/bundle.js"]
+    assert "/static/bundle.css" in [link["href"] for link in tags.find("link")]
+    items = [li for li in tags.find("li") if "bundle-file" in (li.get("class") or "")]
+    assert len(items) == 4
+    assert [li.get("data-title") for li in items] == ["clip.mp4", "song.mp3", None, None], "audio and video play"
+    hrefs = [a["href"] for a in tags.find("a")]
+    for file in files:
+        file_token = make_link_token(SECRET, file.id, file.expires_at)
+        assert f"{PUBLIC}/watch/{file_token}" in hrefs
+        assert any(h.startswith(f"{PUBLIC}/stream/{file_token}/") for h in hrefs)
+        assert any(h.startswith(f"{PUBLIC}/dl/{file_token}/") for h in hrefs)
+    for mime in ("video/mp4", "audio/mpeg", "application/pdf", "image/jpeg"):
+        assert mime in html
+    assert "6.8 KiB" in html and "4 files" in html
+    assert any(h.endswith("/zip/Holiday%20%3C2026%3E.zip") for h in hrefs)
+    assert any(h.endswith("/m3u/Holiday%20%3C2026%3E.m3u8") for h in hrefs)
+    assert [b.get("id") for b in tags.find("button")][:1] == ["play-all"]
+
+    # Every link on the page serves exactly the file's bytes.
+    for href in hrefs:
+        if "/stream/" in href or "/dl/" in href:
+            status, _headers, body = await fetch(site, href)
+            file = next(f for f in files if make_link_token(SECRET, f.id, f.expires_at) in href)
+            assert status == 200 and body == site.source.contents[file.id]
+
+
+async def test_a_bundle_with_nothing_to_play_has_no_play_all_and_no_playlist_button(site):
+    _bundle, token = site.add_bundle([site.add_file("a.txt", "text/plain", b"a"), site.add_file("b.zip", None, b"b")])
+    async with site.client.get(f"/b/{token}") as r:
+        html = await r.text()
+    assert "play-all" not in html and "/m3u/" not in html and "/zip/" in html
+
+
+async def test_the_playlist_lists_exactly_the_audio_and_video_and_each_entry_streams_them(site):
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    status, headers, body = await fetch(site, f"/b/{token}/m3u/Holiday.m3u8")
+    assert status == 200
+    assert headers["Content-Type"] == "audio/x-mpegurl; charset=utf-8"
+    assert "filename*=UTF-8''Holiday%20%3C2026%3E.m3u8" in headers["Content-Disposition"]
+    lines = body.decode("utf-8").splitlines()
+    assert lines[0] == "#EXTM3U"
+    assert lines[1] == "#EXTINF:13,clip.mp4" and lines[3] == "#EXTINF:-1,song.mp3" and len(lines) == 5
+    for url, file in zip(lines[2::2], files[:2]):
+        status, headers, streamed = await fetch(site, url)
+        assert status == 200 and streamed == site.source.contents[file.id]
+        assert headers["Content-Disposition"].startswith("inline")
+    async with site.client.head(f"/b/{token}/m3u") as r:
+        assert r.status == 200 and r.headers["Content-Type"].startswith("audio/x-mpegurl") and await r.read() == b""
+
+
+async def test_the_zip_has_an_exact_length_and_zipfile_and_unzip_verify_every_crc(site, tmp_path):
+    files = four_files(site) + [site.add_file("empty.txt", "text/plain", b""),
+                                site.add_file("clip.mp4", "video/mp4", b"second clip, same name")]
+    _bundle, token = site.add_bundle(files)
+    status, headers, body = await fetch(site, f"/b/{token}/zip/Holiday.zip")
+    assert status == 200 and int(headers["Content-Length"]) == len(body)
+    assert headers["Content-Type"] == "application/zip" and headers["Accept-Ranges"] == "bytes"
+    assert headers["Content-Disposition"].startswith("attachment;") and ".zip" in headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+        assert names == ["clip.mp4", "song.mp3", "notes <b>.pdf", "photo.jpg", "empty.txt", "clip (2).mp4"]
+        for name, file in zip(names, files):
+            assert archive.read(name) == site.source.contents[file.id]
+    (tmp_path / "bundle.zip").write_bytes(body)
+    unzip_test(tmp_path / "bundle.zip")
+    expected = {f.id: zlib.crc32(site.source.contents[f.id]) for f in files if f.file_size}
+    assert site.bundles.crcs == expected, "a full download keeps every CRC-32 it computed"
+
+
+async def test_range_requests_anywhere_match_the_full_download_and_crcs_are_computed_once(site):
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    archive = BundleArchive.of("x", files)
+    url = f"/b/{token}/zip"
+    central = next(s for s in archive.layout.segments if s.kind == "central")
+
+    # First request: the end of the archive, before anything computed a CRC-32.
+    status, headers, tail = await fetch(site, url, Range=f"bytes={central.offset}-")
+    assert status == 206 and headers["Content-Range"] == f"bytes {central.offset}-{archive.size - 1}/{archive.size}"
+    whole_reads = [o for o in site.source.opened if o[1] == 0]
+    assert len(whole_reads) == 4 and len(site.bundles.crcs) == 4, "each file streamed once for its CRC-32"
+    status, _headers, _tail = await fetch(site, url, Range="bytes=-30")
+    assert status == 206 and len(site.source.opened) == 4, "kept: the second request computes nothing"
+
+    status, headers, full = await fetch(site, url)
+    assert status == 200 and len(full) == archive.size and full[central.offset:] == tail
+
+    rng = random.Random(13)
+    starts = [rng.randrange(archive.size) for _ in range(120)]
+    for segment in archive.layout.segments:   # inside and at the edges of every header, file and descriptor
+        starts += [segment.offset, segment.offset + segment.length // 2, segment.end - 1]
+    starts += [archive.size - 22, archive.size - 1]
+    assert len(starts) >= 150
+    for start in starts[:200]:
+        end = min(archive.size - 1, start + rng.choice([0, 1, 29, 512, 4000, 20000]))
+        status, headers, part = await fetch(site, url, Range=f"bytes={start}-{end}")
+        assert status == 206 and part == full[start:end + 1], (start, end)
+        assert int(headers["Content-Length"]) == end - start + 1
+
+
+async def test_zip_head_validators_and_stale_if_range(site):
+    _bundle, token = site.add_bundle(four_files(site))
+    url = f"/b/{token}/zip/Holiday.zip"
+    async with site.client.head(url) as r:
+        assert r.status == 200 and await r.read() == b""
+        size, etag = int(r.headers["Content-Length"]), r.headers["ETag"]
+    assert site.source.opened == [], "HEAD touches no bytes"
+    status, headers, body = await fetch(site, url, Range="bytes=10-19", **{"If-Range": etag})
+    assert status == 206 and len(body) == 10
+    status, headers, body = await fetch(site, url, Range="bytes=10-19", **{"If-Range": '"stale"'})
+    assert status == 200 and len(body) == size
+    status, _headers, _body = await fetch(site, url, **{"If-None-Match": etag})
+    assert status == 304
+    status, headers, _body = await fetch(site, url, Range=f"bytes={size}-")
+    assert status == 416 and headers["Content-Range"] == f"bytes */{size}"
+
+
+async def test_an_expired_bundle_or_one_whose_files_expired_answers_410_and_forged_links_404(site):
+    gone = site.add_file("a.mp4", "video/mp4", b"a", expires_at=NOW - timedelta(seconds=1))
+    _b, files_gone = site.add_bundle([gone])
+    _b, bundle_gone = site.add_bundle([site.add_file("b.mp4", "video/mp4", b"b")], expires_at=NOW)
+    for token in (files_gone, bundle_gone):
+        for path in ("", "/zip", "/m3u/x.m3u8"):
+            status, _h, body = await fetch(site, f"/b/{token}{path}")
+            assert status == 410 and b"no longer available" in body
+
+    live = site.add_file("c.mp4", "video/mp4", b"c")
+    file_token = make_link_token(SECRET, live.id, live.expires_at)
+    bundle, bundle_token = site.add_bundle([live])
+    assert (await fetch(site, f"/b/{file_token}"))[0] == 404, "a file token does not open a bundle"
+    assert (await fetch(site, f"/watch/{bundle_token}"))[0] == 404, "a bundle token does not open a file"
+    assert (await fetch(site, f"/b/{make_bundle_token(SECRET, new_file_id(), LATER)}"))[0] == 404
+    assert (await fetch(site, "/b/" + "x" * 48 + "/zip"))[0] == 404
+
+
+async def test_a_deleted_file_leaves_the_page_and_the_zip(site):
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    del site.files.records[files[1].id]
+    async with site.client.get(f"/b/{token}") as r:
+        html = await r.text()
+    assert "song.mp3" not in html and "clip.mp4" in html
+    status, _h, body = await fetch(site, f"/b/{token}/zip")
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.namelist() == ["clip.mp4", "notes <b>.pdf", "photo.jpg"]
+
+
+async def test_without_a_bundle_store_bundle_links_are_not_found():
+    files = MemoryFiles()
+    app = build_app(files=files, source=MemoryBytes(), link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW)
+    async with TestClient(TestServer(app)) as client:
+        async with client.get(f"/b/{make_bundle_token(SECRET, new_file_id(), None)}") as r:
+            assert r.status == 404
+
+
+async def test_the_bundle_pages_script_and_styles_are_ours(site):
+    for path, kind in (("/static/bundle.js", "javascript"), ("/static/bundle.css", "text/css")):
+        async with site.client.get(path) as r:
+            assert r.status == 200 and kind in r.content_type
+            assert "http://" not in await r.text() and "https://" not in await r.text()
+
+
+async def test_two_requests_needing_the_same_crcs_at_once_compute_each_only_once(site):
+    import asyncio
+
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    site.source.delay = 0.001   # each chunk yields to the loop, so the two requests interleave
+    results = await asyncio.gather(*(fetch(site, f"/b/{token}/zip", Range="bytes=-100") for _ in range(2)))
+    assert [status for status, _h, _b in results] == [206, 206] and results[0][2] == results[1][2]
+    assert len([o for o in site.source.opened if o[1] == 0]) == 4, "one computation per file, shared"
