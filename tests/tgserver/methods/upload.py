@@ -61,6 +61,12 @@ async def get_file(ctx, q):
         if thumb is None:
             raise RpcFail(400, "LOCATION_INVALID")
         content = thumb.content
+    if isinstance(location, raw.types.InputPhotoFileLocation):
+        # A photo is read one size at a time; thumb_size names which.
+        size = media.size_of_type(location.thumb_size)
+        if size is None:
+            raise RpcFail(400, "LOCATION_INVALID")
+        content = size.content
     check_block(q.offset, q.limit, bool(q.precise))
     if media.dc_id != ctx.dc_id:
         raise RpcFail(303, f"FILE_MIGRATE_{media.dc_id}")
