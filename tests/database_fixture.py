@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import threading
 import time
 import tempfile
@@ -53,30 +54,24 @@ def database_url() -> Iterator[str]:
         server = SecantusDBServer(
             "127.0.0.1", 0, storage_path=storage, ttl_sweep_seconds=0 if moved_clock else TTL_SWEEP_SECONDS
         )
-        if not moved_clock:
-            with server:
-                yield server.uri
-            return
-        # A year ahead: the sweeps below, and no server.stop() at the end (it joins its accept
-        # thread with a timeout, which waits 400 days for the same reason); the process ends
-        # with its daemon threads.
-        server.start()
-        with _ttl_sweeps_that_sleep(server.storage):
+        with server, (_a_year_ahead(server) if moved_clock else contextlib.nullcontext()):
             yield server.uri
 
 
 @contextlib.contextmanager
-def _ttl_sweeps_that_sleep(storage) -> Iterator[None]:
-    """SecantusDB's own TTL sweeps, run from a thread that waits with time.sleep.
+def _a_year_ahead(server) -> Iterator[None]:
+    """What SecantusDB needs to run under `faketime -f +400d` (the suite run a year ahead).
 
-    Under `faketime -f +400d` (the suite run a year ahead) the database's sweeper thread
-    never wakes: it waits with threading.Event.wait, which Python turns into sem_clockwait
-    on CLOCK_MONOTONIC with a deadline read from the moved clock, and libfaketime 0.9.10
-    does not move that call, so the kernel waits 400 days. (Every timed wait of a Python
-    thread does the same there; asyncio's waits are relative and unaffected.) time.sleep goes through
-    clock_nanosleep, which libfaketime does move. The sweep itself is SecantusDB's, judging
-    expiry by the moved wall clock as it would on its own.
+    There every timed wait of a Python thread sleeps for 400 days: Python turns it into
+    sem_clockwait on CLOCK_MONOTONIC with a deadline read from the moved clock, and
+    libfaketime 0.9.10 does not move that call (asyncio's waits are relative and
+    unaffected). So the database's TTL sweeper, which waits with threading.Event.wait,
+    never wakes: its sweeps run here from a thread that waits with time.sleep
+    (clock_nanosleep, which libfaketime does move), judging expiry by the moved wall clock
+    as SecantusDB would. And stop() joins the accept thread with a timeout that would never
+    end, so that thread is woken by one last connection instead.
     """
+    storage = server.storage
     stop = threading.Event()
 
     def sweep() -> None:
@@ -95,6 +90,9 @@ def _ttl_sweeps_that_sleep(storage) -> Iterator[None]:
     finally:
         stop.set()
         sweeper.join()
+        server._stop_event.set()
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
