@@ -52,7 +52,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
     ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
-    ("BROADCAST_RATE", "25", "broadcast messages per second"),
+    ("BROADCAST_RATE", "25", "broadcast messages per second (never faster than Telegram takes, about 28)"),
     ("UPLOAD_DIR", "", "folder the owner's /upload command sends files from; empty: /upload is off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
     ("DATA_DIR", "data", "directory for the embedded database"),

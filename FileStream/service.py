@@ -19,6 +19,7 @@ from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import NO_PREVIEW
+from FileStream.core.button_urls import telegram_takes_button_url
 from FileStream.embedded_db import EmbeddedDatabase, EmbeddedDatabaseError
 from FileStream.errors import StartupError
 from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
@@ -223,6 +224,11 @@ class Service:
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
         self.links = LinkMaker(public_url=self.public_url, secret=secret)
+        link_buttons = telegram_takes_button_url(self.public_url)
+        if not link_buttons and not settings.link_only:
+            log.warning("Telegram refuses buttons that link to PUBLIC_URL %s (a web address in a button needs "
+                        "a host with a dot, like files.example.com, or an IP address): the bot sends links as "
+                        "text only", self.public_url)
         # The main bot must answer people, so its handlers exist before it starts.
         ctx = None
         if not settings.link_only:
@@ -234,7 +240,7 @@ class Service:
                 requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout),
                 rate_limit=FileRateLimit.on_requests(self.db, limit=settings.rate_limit_files,
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
-                clock=self.clock, started_at=self.started_at,
+                clock=self.clock, started_at=self.started_at, link_buttons=link_buttons,
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
             ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
                                       max_files=settings.bundle_max_files)

@@ -238,7 +238,8 @@ class Bench:
         """A person sends a seeded file to the bot; returns the download link of the bot's reply."""
         await self.remote.call("send_file", user="alice", bot="main", size=size, seed=seed, dc_id=dc_id,
                                file_name=f"{key}.mp4", kind="video", mime_type="video/mp4")
-        # The bot answers "Making your links…" and then edits that message to hold the links.
+        # The bot answers with the links, or (when storing takes a while) with a status
+        # message that it then edits to hold them.
         name = f"{key}.mp4"
         reply = {"text": ""}
         for n in range(8):

@@ -159,6 +159,35 @@ async def test_broadcast_reaches_everyone_paced_through_a_flood_wait(database):
     assert await engine.start(-100555, 43, owner_chat_id=1) is not None
 
 
+async def test_a_long_flood_wait_holds_only_that_persons_sender(database):
+    """With the pacer's split (short waits may be the bot's overall limit, long ones are one
+    chat's own), a long FLOOD_WAIT for one person does not stall everybody else."""
+    users = USERS[:60]
+    await add_users(database, users)
+    verdict_over = asyncio.Event()
+
+    class Time(FakeTime):
+        async def sleep(self, seconds: float) -> None:
+            if seconds >= 40:  # the flooded chat's wait: over when the test says so
+                await verdict_over.wait()
+            await super().sleep(seconds)
+
+    time = Time()
+    flooded = users[10]
+    others_done = asyncio.Event()
+    tg = FakeTelegram(time, flood={flooded: 40})
+    tg.on_delivered = lambda n: others_done.set() if n == len(users) - 1 else None
+    engine = engine_for(database, tg, time, rate_per_second=25, concurrency=8, pause_all_max_seconds=5.0)
+    run = asyncio.create_task(engine.run(await engine.start(-100555, 42, owner_chat_id=1)))
+
+    await asyncio.wait_for(others_done.wait(), 30)
+    assert flooded not in tg.delivered, "everyone else got it while that chat's verdict held"
+    verdict_over.set()
+    final = await run
+    assert (final.sent, final.failed) == (60, 0) and sorted(tg.delivered) == sorted(users)
+    assert [u for u, _ in tg.calls].count(flooded) == 2
+
+
 @pytest.mark.parametrize("crash_after", [1, 100, 279])
 @pytest.mark.parametrize("concurrency", [1, 8])
 async def test_resume_after_a_crash_sends_nobody_twice_and_misses_nobody(

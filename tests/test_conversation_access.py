@@ -45,6 +45,38 @@ async def test_force_subscribe_refuses_until_the_person_joins_then_retry_works(t
         assert membership_checks(telegram, bot) == asked + 1
 
 
+async def test_a_person_who_left_or_was_kicked_from_the_channel_is_asked_to_join_again(telegram, stack_settings):
+    world = make_world(telegram)
+    alice, bot = world.person, world.main_bot
+    bob = telegram.person(telegram.world.add_user(first_name="Bob"))
+    news = telegram.world.add_channel(title="News", username="filestream_news", admins=[bot],
+                                      members=[alice.user, bob.user])
+    clock = Clock()
+    async with running_service(stack_settings(world, FORCE_SUB_CHANNEL=news.id), clock):
+        for person in (alice, bob):
+            await person.send_command(bot, "status")
+            assert "no file request" in (await person.next_message(bot)).text
+
+        news.leave(alice.user)
+        news.kick(bob.user)
+        clock.advance(seconds=61)  # past the minute a membership answer is remembered
+        refusals = {}
+        for person in (alice, bob):
+            await person.send_command(bot, "status")
+            refusal = refusals[person] = await person.next_message(bot)
+            assert "join our channel first" in refusal.text
+            assert refusal.button("Join").url == "https://t.me/filestream_news"
+        outcomes = [c.error for c in telegram.rpc_log(bot, method="channels.GetParticipant")]
+        assert outcomes == [None, None, "USER_NOT_PARTICIPANT", None], "left; then kicked: a banned participant"
+
+        # Alice comes back; Bob cannot while he is banned.
+        news.join(alice.user)
+        await alice.press_button(bot, refusals[alice].message_id, refusals[alice].button("I joined").callback_data)
+        assert "Thanks for joining" in (await alice.next_edit(bot)).text
+        assert "not joined the channel yet" in await bob.press_button(
+            bot, refusals[bob].message_id, refusals[bob].button("I joined").callback_data)
+
+
 async def test_the_owner_is_never_asked_to_join(telegram, stack_settings):
     world = make_world(telegram)
     news = telegram.world.add_channel(title="News", admins=[world.main_bot])

@@ -87,15 +87,19 @@ async def test_a_post_the_bot_cannot_edit_is_logged_once_in_words(telegram, stac
 
 
 @contextmanager
-def logged(words: str):
-    """An event set once FileStream logs a line containing `words` (log lines are no change of
-    the Telegram world, so its wait_until would not wake for them)."""
+def logged(words: str, times: int = 1):
+    """An event set once FileStream has logged `times` lines containing `words` (log lines are
+    no change of the Telegram world, so its wait_until would not wake for them)."""
     seen = asyncio.Event()
+    count = 0
 
     class Watch(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
+            nonlocal count
             if words in record.getMessage():
-                seen.set()
+                count += 1
+                if count >= times:
+                    seen.set()
 
     watch = Watch()
     logger = logging.getLogger("FileStream")
@@ -109,3 +113,23 @@ def logged(words: str):
 async def _channel_files(service):
     async for doc in service.db.db["files"].find({"source": "channel"}):
         yield await service.db.files.get(doc["_id"])
+
+
+async def test_without_the_right_to_edit_posts_the_posts_stay_and_it_is_said_once(telegram, stack_settings, caplog):
+    world, editor, movies, _ = channel_world(telegram)
+    movies.set_rights(world.main_bot, edit_messages=False)
+    caplog.set_level(logging.INFO, logger="FileStream")
+    with logged("without link buttons", times=3) as all_said:
+        async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id)) as service:
+            posts = [await editor.post_file(movies, f"film {n}".encode(), file_name=f"film{n}.mkv") for n in range(3)]
+            refused = await telegram.wait_until(
+                lambda: len(edits := telegram.rpc_log(world.main_bot, "messages.EditMessage")) == 3 and edits)
+            assert [c.error for c in refused] == ["MESSAGE_AUTHOR_REQUIRED"] * 3
+            await asyncio.wait_for(all_said.wait(), 10)
+
+            warned = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("FileStream")]
+            assert len(warned) == 1, [r.getMessage() for r in warned]
+            assert "right to edit messages of others" in warned[0].getMessage() and warned[0].exc_info is None
+            for n, post in enumerate(posts):
+                assert not post.deleted and post.buttons == [] and post.media.read() == f"film {n}".encode()
+            assert len([f async for f in _channel_files(service)]) == 3, "every file is stored all the same"

@@ -1,5 +1,5 @@
-"""Conversations about file requests: one status message that becomes the links, one request at
-a time, /status and /revoke, the timeout, and the expiry warning and end of links.
+"""Conversations about file requests: the links as the one answer (or one status message that becomes
+them), one request at a time, /status and /revoke, the timeout, and the expiry warning and end of links.
 
 The real service runs against the local Telegram server and the test database; time is the
 harness clock and the background jobs are woken by hand, so nothing sleeps.
@@ -14,10 +14,9 @@ import pytest
 
 from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
 
-# The copy into BIN_CHANNEL is messages.sendMedia; a FLOOD_WAIT shorter than the client's
-# sleep threshold keeps the request "storing" (the client sleeps it) until something ends it.
-COPY = "messages.SendMedia"
-
+# A bot reads the stored copy back with channels.getMessages; a FLOOD_WAIT on it (shorter than
+# the client sleeps through) keeps the request "storing" until it passes or something ends it.
+READ_BACK = "channels.GetMessages"
 
 
 def job(service, name):
@@ -31,26 +30,35 @@ async def run_job(service, name):
     return await the_job.next_pass()
 
 
-async def test_a_file_moves_through_one_status_message_to_its_links(telegram, stack_settings):
+async def test_a_quickly_stored_file_gets_its_links_as_the_one_answer(telegram, stack_settings):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
     async with running_service(stack_settings(world), Clock()) as service:
-        await person.send_file(bot, b"hello there", file_name="greeting.txt", mime_type="text/plain")
-        status = await person.next_message(bot)
-        assert "greeting.txt" in status.text and "Storing your file" in status.text
-        making = await person.next_edit(bot)
-        assert making.message_id == status.message_id and "Making your links" in making.text
-        done = await person.next_edit(bot)
-        assert done.message_id == status.message_id
-        links = links_in(done)
-        assert links is not None and "expire in 1 h" in done.text
-        assert len(person.messages_from(bot)) == 1, "one status message, edited as it moved"
+        sent = await send_and_get_links(world, b"hello there", "greeting.txt", mime_type="text/plain")
+        links = sent.links
+        assert links is not None and "greeting.txt" in sent.reply.text and "expire in 1 h" in sent.reply.text
+        # The links (a status message first only if storing took over a second, edited into them).
+        assert len(person.messages_from(bot)) == 1
 
-        request = await service.ctx.requests.store.active_for(person.id)
-        assert request is None
+        assert await service.ctx.requests.store.active_for(person.id) is None
         async with http_client() as http:
             async with http.get(links.download) as response:
                 assert response.status == 200 and await response.read() == b"hello there"
+
+
+async def test_a_slowly_stored_file_moves_through_one_status_message_to_its_links(telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    async with running_service(stack_settings(world), Clock()):
+        slow = telegram.faults.flood_wait(bot, READ_BACK, seconds=2, times=1)
+        await person.send_file(bot, b"hello there", file_name="greeting.txt", mime_type="text/plain")
+        status = await person.next_message(bot)
+        assert "greeting.txt" in status.text and "Storing your file" in status.text
+        done = await person.next_edit(bot)
+        assert done.message_id == status.message_id
+        assert links_in(done) is not None and "expire in 1 h" in done.text
+        assert slow.hits == 1
+        assert len(person.messages_from(bot)) == 1, "one status message, edited as it moved"
 
 
 async def test_a_second_file_while_one_is_active_gets_a_polite_answer_and_nothing_else(telegram, stack_settings):
@@ -58,11 +66,11 @@ async def test_a_second_file_while_one_is_active_gets_a_polite_answer_and_nothin
     person, bot = world.person, world.main_bot
     clock = Clock()
     async with running_service(stack_settings(world), clock) as service:
-        flood = telegram.faults.flood_wait(bot, COPY, seconds=25, times=1)
+        flood = telegram.faults.flood_wait(bot, READ_BACK, seconds=25, times=1)
         await person.send_file(bot, b"first", file_name="first.txt")
         status = await person.next_message(bot)
         assert "Storing your file" in status.text
-        await telegram.wait_until(lambda: flood.hits)  # the copy met the FLOOD_WAIT: the request is stuck storing
+        await telegram.wait_until(lambda: flood.hits)  # the read-back met the FLOOD_WAIT: the request is stuck storing
 
         await person.send_file(bot, b"second", file_name="second.txt")
         busy = await person.next_message(bot)
@@ -92,9 +100,9 @@ async def test_a_second_file_while_one_is_active_gets_a_polite_answer_and_nothin
         # The request is over, so the next file goes through.
         sent = await send_and_get_links(world, b"third", "third.txt")
         assert sent.links is not None
-        # The first copy was refused once and never tried again; the second file was never copied.
+        # The first read-back was refused once and never tried again; the second file was never stored.
         assert flood.hits == 1
-        assert [c.error for c in telegram.rpc_log(bot, COPY)] == ["FLOOD_WAIT_25", None]
+        assert [c.error for c in telegram.rpc_log(bot, READ_BACK)] == ["FLOOD_WAIT_25", None]
 
 
 async def test_a_request_still_open_after_the_timeout_is_ended_and_the_person_told(telegram, stack_settings):
@@ -102,10 +110,10 @@ async def test_a_request_still_open_after_the_timeout_is_ended_and_the_person_to
     person, bot = world.person, world.main_bot
     clock = Clock()
     async with running_service(stack_settings(world, REQUEST_TIMEOUT=60), clock) as service:
-        flood = telegram.faults.flood_wait(bot, COPY, seconds=25, times=1)
+        flood = telegram.faults.flood_wait(bot, READ_BACK, seconds=25, times=1)
         await person.send_file(bot, b"slow", file_name="slow.bin")
         status = await person.next_message(bot)
-        await telegram.wait_until(lambda: flood.hits)  # the copy met the FLOOD_WAIT: the request is stuck storing
+        await telegram.wait_until(lambda: flood.hits)  # the read-back met the FLOOD_WAIT: the request is stuck storing
 
         clock.advance(seconds=30)
         report = await run_job(service, "stale requests")
@@ -123,7 +131,7 @@ async def test_a_request_still_open_after_the_timeout_is_ended_and_the_person_to
         await person.send_command(bot, "status")
         assert "no file request in progress" in (await person.next_message(bot)).text
         assert (await service.db.files.list_by_owner(person.id, clock(), 0))[1] == 0
-        assert [c.error for c in telegram.rpc_log(bot, COPY)] == ["FLOOD_WAIT_25"], "the copy was never tried again"
+        assert [c.error for c in telegram.rpc_log(bot, READ_BACK)] == ["FLOOD_WAIT_25"], "never tried again"
 
 
 async def test_links_say_when_they_expire_warn_once_and_end_with_410(telegram, stack_settings):
@@ -164,21 +172,19 @@ async def test_a_file_that_cannot_be_stored_ends_the_request_as_failed_in_words(
     person, bot = world.person, world.main_bot
     clock = Clock()
     async with running_service(stack_settings(world), clock) as service:
-        # Longer than the client sleeps through: the copy into BIN_CHANNEL fails.
-        flood = telegram.faults.flood_wait(bot, COPY, seconds=300, times=1)
+        # Someone took the bot's right to post in BIN_CHANNEL: the copy there is refused.
+        world.bin_channel.set_rights(bot, post_messages=False)
         await person.send_file(bot, b"unlucky", file_name="unlucky.txt")
-        status = await person.next_message(bot)
-        failed = await person.next_edit(bot)
-        assert failed.message_id == status.message_id
+        failed = await person.next_message(bot)
         assert "Failed. I could not store your file right now" in failed.text and links_in(failed) is None
         assert "Traceback" not in failed.text
         [doc] = [d async for d in service.db.db["requests"].find({"user_id": person.id})]
         assert doc["state"] == "failed"
 
+        world.bin_channel.set_rights(bot, post_messages=True)
         sent = await send_and_get_links(world, b"lucky", "lucky.txt")
         assert sent.links is not None
-        assert flood.hits == 1
-        assert [c.error for c in telegram.rpc_log(bot, COPY)] == ["FLOOD_WAIT_300", None]
+        assert [c.error for c in telegram.rpc_log(bot, "messages.SendMedia")] == ["CHAT_ADMIN_REQUIRED", None]
 
 
 @pytest.mark.parametrize("keep", [False, True], ids=["copies deleted", "KEEP_EXPIRED_COPIES"])

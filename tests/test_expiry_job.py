@@ -218,6 +218,29 @@ async def test_periodic_job_survives_failures_and_stops_promptly():
     await job.stop()  # twice is fine
 
 
+async def test_a_stop_whose_cancellation_a_library_swallowed_still_ends_the_job():
+    """Python 3.11's asyncio.wait_for returns its inner call's result when that call finished
+    just as the cancellation came: a pass that uses it (the client library, the database
+    driver) can swallow the stop. The job must end all the same, not run on forever."""
+    in_pass = asyncio.Event()
+
+    async def swallowing() -> str:
+        in_pass.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass  # what the race in wait_for amounts to
+        return "done"
+
+    job = PeriodicJob("swallowing", swallowing, interval_seconds=3600)
+    job.start()
+    loop_task = job._task
+    await in_pass.wait()
+    stopping = asyncio.create_task(job.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert stopping in done and loop_task.done(), "stop() returned, and the job's loop ended"
+
+
 async def test_periodic_job_rejects_a_bad_interval():
     async def nothing() -> None:
         return None

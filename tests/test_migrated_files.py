@@ -245,7 +245,7 @@ async def test_old_links_answer_404_when_legacy_links_are_off(
     assert stored_copies(world) == [f.media.id]
 
 
-async def test_telegram_asking_to_wait_during_the_resend_answers_503_and_the_next_request_makes_the_copy(
+async def test_telegram_asking_to_wait_during_the_resend_answers_503_until_the_wait_is_over(
     telegram, stack_settings, database_url, database_client, database_name
 ):
     world, _, f = await one_migrated_file(telegram, database_url, database_client, database_name, "Pia",
@@ -259,8 +259,25 @@ async def test_telegram_asking_to_wait_during_the_resend_answers_503_and_the_nex
                 assert rule.hits == 1  # the fault fired, during the re-send
                 assert response.status == 503 and response.headers["Retry-After"] == "45"
                 assert "try again" in (await response.text()).lower()
+            # Asked again at once: the same answer, and Telegram is not asked while its wait holds.
+            async with http.get(service.public_url + f.old_download) as response:
+                assert response.status == 503 and 40 <= int(response.headers["Retry-After"]) <= 45
+            assert len(telegram.rpc_log(world.main_bot, "messages.SendMedia")) == 1
             assert stored_copies(world) == []
+
+
+async def test_a_short_wait_telegram_asks_during_the_resend_is_waited_out_and_the_file_served(
+    telegram, stack_settings, database_url, database_client, database_name
+):
+    world, _, f = await one_migrated_file(telegram, database_url, database_client, database_name, "Pia",
+                                          "video", 2, 400 * KIB, "soon.mp4", "video/mp4", seed=4)
+    rule = telegram.faults.flood_wait(world.main_bot, "messages.SendMedia", seconds=2, times=1)
+
+    async with running_service(stack_settings(world)) as service:
+        async with http_client() as http:
             assert await fetch(http, service.public_url + f.old_download) == (200, f.data)
+    assert rule.hits == 1
+    assert [c.error for c in telegram.rpc_log(world.main_bot, "messages.SendMedia")] == ["FLOOD_WAIT_2", None]
     assert stored_copies(world) == [f.media.id]
 
 

@@ -1,8 +1,9 @@
-"""/broadcast in conversation: 300 people, some who blocked the bot, a FLOOD_WAIT, a restart, a cancel.
+"""/broadcast in conversation: 200 people under Telegram's limits; 300, some who blocked the bot, a
+FLOOD_WAIT, a restart; a cancel.
 
-The real service against the local Telegram server and the test database. Sending is paced
-in real time (BROADCAST_RATE), so the rates here are high enough to keep each story short
-while the pacing bound is still checked against the server's own log of the copies.
+The real service against the local Telegram server (its sending limits on) and the test
+database. Sending is paced in real time: at BROADCAST_RATE, and never faster than Telegram
+takes, which the server's own log of the copies shows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 from FileStream.bot.owner.broadcast import ALREADY_RUNNING, CANCEL, NOTHING_RUNNING, USAGE
 from FileStream.bot.owner.guard import NOT_FOR_YOU
 from service_harness import add_owner, make_world, running_service
+from tgserver.limits import SendingLimits
 
 NEWS = "Big news: version 2 is out"
 COPY = "messages.ForwardMessages"
@@ -46,6 +48,39 @@ def busiest_window(times: list[float], width: float) -> int:
     return most
 
 
+def within_telegrams_pace(times: list[float]) -> bool:
+    """Telegram's overall limit as the local Telegram models it: a second's worth (30) at once,
+    then 30 a second, so never more than 30 + 30 * W in any W seconds."""
+    limits = SendingLimits()
+    return all(busiest_window(times, width) <= limits.overall_burst + limits.overall_per_second * width
+               for width in (1.0, 5.0))
+
+
+async def test_a_broadcast_to_200_people_under_telegrams_limits_reaches_each_once(telegram, stack_settings):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    bot = world.main_bot
+    async with running_service(stack_settings(world, OWNER_ID=owner.id)) as service:  # the default BROADCAST_RATE
+        people = await add_people(telegram, service, bot, 200)
+        news = await owner.send_text(bot, NEWS)
+        await owner.next_message(bot)  # the bot's hint that it takes files
+        await owner.send_command(bot, "broadcast", reply_to=news)
+        status = await owner.next_message(bot)
+        progress = telegram.world.private_messages[status.message_id]
+        await telegram.world.wait_until(lambda: progress.text.startswith("Broadcast finished"), timeout=120)
+
+    everyone = {p.id for p in people} | {owner.id}
+    assert progress.text == f"Broadcast finished\nSent: {len(everyone)}\nFailed: 0\nBlocked or deleted: 0"
+    received = copies_received(telegram, bot)
+    assert set(received) == everyone and set(received.values()) == {1}, "each person exactly once"
+    calls = telegram.rpc_log(bot, COPY)
+    assert within_telegrams_pace([c.at for c in calls])
+    # Any FLOOD_WAIT (the network may bunch paced copies) was waited out by every sender:
+    # the server counts sends that came while a verdict held (the fixture fails on any too).
+    assert telegram.limits.unhonoured == []
+    assert len(calls) == len(everyone) + len([c for c in calls if c.error]), "one try each, and one per refusal"
+
+
 async def test_broadcast_to_300_people_with_blocked_ones_a_flood_wait_and_a_restart(telegram, stack_settings):
     world = make_world(telegram)
     owner = add_owner(world)
@@ -75,9 +110,11 @@ async def test_broadcast_to_300_people_with_blocked_ones_a_flood_wait_and_a_rest
         await owner.send_command(bot, "broadcast", reply_to=news)
         await telegram.world.wait_until(lambda: any(m.text == ALREADY_RUNNING for m in owner.messages_from(bot)))
 
-        await telegram.world.wait_until(lambda: sum(copies_received(telegram, bot).values()) >= 60)
+        # Copies go at Telegram's pace (under 30 a second), so these take seconds: the waits are generous.
+        await telegram.world.wait_until(lambda: sum(copies_received(telegram, bot).values()) >= 60, timeout=60)
         flood = telegram.faults.flood_wait(bot, COPY, seconds=1, times=1)
-        await telegram.world.wait_until(lambda: flood.hits and sum(copies_received(telegram, bot).values()) >= 150)
+        await telegram.world.wait_until(lambda: flood.hits and sum(copies_received(telegram, bot).values()) >= 150,
+                                        timeout=60)
         running = await service.db.broadcasts.running()
         assert running is not None
     # Stopped mid-broadcast; the next start picks it up where it stopped.
@@ -86,7 +123,7 @@ async def test_broadcast_to_300_people_with_blocked_ones_a_flood_wait_and_a_rest
 
     async with running_service(settings) as service:
         progress = telegram.world.private_messages[status.message_id]
-        await telegram.world.wait_until(lambda: progress.text.startswith("Broadcast finished"), timeout=20)
+        await telegram.world.wait_until(lambda: progress.text.startswith("Broadcast finished"), timeout=120)
         record = await service.db.broadcasts.get(running["id"])
         for person in gone:
             assert (await service.db.users.get(person)).blocked
@@ -101,20 +138,21 @@ async def test_broadcast_to_300_people_with_blocked_ones_a_flood_wait_and_a_rest
     assert set(received.values()) == {1}, "nobody gets the news twice"
 
     calls = telegram.rpc_log(bot, COPY)
-    assert len(calls) == len(recipients) + 1      # one try each, plus the one refused with FLOOD_WAIT
-    floods = [c for c in calls if c.error == "FLOOD_WAIT_1"]
-    assert len(floods) == 1 and flood.hits == 1
+    floods = [c for c in calls if c.error and c.error.startswith("FLOOD_WAIT_")]
+    assert {c.error for c in floods} == {"FLOOD_WAIT_1"} and flood.hits == 1
+    # One try each, plus the ones refused with FLOOD_WAIT: the injected one, and any the
+    # network caused by bunching paced copies together on their way.
+    assert len(calls) == len(recipients) + len(floods)
     # The flood wait came mid-broadcast: armed after 60 copies, with copies after it.
     assert 60 <= calls.index(floods[0]) < len(calls) - 1
     # Telegram refused each person who blocked the bot or deleted their account, once.
-    refused = Counter(c.error for c in calls if c.error and c.error != "FLOOD_WAIT_1")
+    refused = Counter(c.error for c in calls if c.error and not c.error.startswith("FLOOD_WAIT_"))
     assert refused == {"USER_IS_BLOCKED": len(blocked), "INPUT_USER_DEACTIVATED": len(deleted)}
     # Every sender held still for the second Telegram asked (copies already under way aside).
-    assert not [c for c in calls if floods[0].at + 0.2 < c.at < floods[0].at + 0.95]
-    # Copies start paced at BROADCAST_RATE; at most the senders' copies under way (8) can bunch up on arrival.
-    started = [c.at for c in calls]
-    assert busiest_window(started, 1.0) <= rate + 8
-    assert busiest_window(started, 0.1) <= rate * 0.1 + 8
+    for refused in floods:
+        assert not [c for c in calls if refused.at + 0.2 < c.at < refused.at + 0.95]
+    # BROADCAST_RATE asks for more than Telegram takes: the copies keep to Telegram's pace.
+    assert within_telegrams_pace([c.at for c in calls])
 
     # One progress message, edited at most every few seconds (plus a last word per run).
     edits = [c.at for c in telegram.rpc_log(bot, "messages.EditMessage")]

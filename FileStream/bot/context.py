@@ -33,6 +33,9 @@ class BotContext:
     started_at: datetime
     deep_links: DeepLinks
     bot_username: str = ""
+    # False when Telegram refuses buttons that link to PUBLIC_URL (its host has no dot):
+    # the links then go as text only.
+    link_buttons: bool = True
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
     bundles: BundleMaker | None = None        # albums and /bundle … /done
     statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages

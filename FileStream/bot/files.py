@@ -46,7 +46,7 @@ async def on_file_card(ctx: BotContext, client, query) -> None:
     await query.answer()
     await edit(client, query.message.chat.id, query.message.id,
                texts.file_card(file, links, ctx.clock(), show_download=show),
-               markup=keyboards.file_card_keyboard(file.id, links, show_download=show))
+               markup=keyboards.file_card_keyboard(file.id, links if ctx.link_buttons else None, show_download=show))
 
 
 async def on_file_delete(ctx: BotContext, client, query) -> None:

@@ -1,8 +1,10 @@
-"""A person sends a file in private chat: one request at a time, one status message that
-moves from "storing" to "making links" to the links themselves (or says how it ended)."""
+"""A person sends a file in private chat: one request at a time, and one message about it: the links
+themselves when storing is quick, or a status message that moves from "storing" to the links
+(or says how it ended) when it takes a while."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from pyrogram import filters
@@ -19,8 +21,60 @@ log = logging.getLogger(__name__)
 
 FILE_MESSAGES = filters.private & (
     filters.document | filters.video | filters.audio | filters.voice | filters.animation | filters.photo
-    | filters.video_note
+    | filters.video_note | filters.sticker
 )
+
+# Most files are stored well within this; their links then come as the first and only
+# message. Only slower ones get a status message first. One message a file instead of
+# two or three keeps a person who sends a batch of files within Telegram's per-chat limit.
+STATUS_AFTER_SECONDS = 1.0
+
+
+class StatusMessage:
+    """The one message of a request: sent late (only if storing takes a while), edited after."""
+
+    def __init__(self, client, message) -> None:
+        self._client = client
+        self._message = message
+        self.sent = None            # the bot's message, once there is one
+        self._showing: asyncio.Task | None = None
+        self._sending = False
+
+    def show_after(self, seconds: float, text: str) -> None:
+        self._showing = asyncio.get_running_loop().create_task(self._show_later(seconds, text))
+
+    async def _show_later(self, seconds: float, text: str) -> None:
+        await asyncio.sleep(seconds)
+        self._sending = True
+        self.sent = await answer(self._client, self._message, text, quote=True)
+
+    async def settle(self) -> None:
+        """The status is either shown or never will be: a send under way is let finish."""
+        showing, self._showing = self._showing, None
+        if showing is None:
+            return
+        if not self._sending:
+            showing.cancel()
+        try:
+            await showing
+        except asyncio.CancelledError:
+            if not showing.cancelled():  # our own caller is being cancelled
+                raise
+        except Exception as error:  # noqa: BLE001 - the end result is sent as a new message then
+            log.warning("Could not send the status message of a file request: %s", error)
+
+    def abandon(self) -> None:
+        if self._showing is not None:
+            self._showing.cancel()
+
+    async def say(self, text: str, *, markup=None):
+        """Show `text` in the status message (sending it now if it was not yet); the message."""
+        await self.settle()
+        if self.sent is None:
+            self.sent = await answer(self._client, self._message, text, markup=markup, quote=True)
+        else:
+            await edit(self._client, self.sent.chat.id, self.sent.id, text, markup=markup)
+        return self.sent
 
 
 async def on_private_file(ctx: BotContext, client, message) -> None:
@@ -42,53 +96,48 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
         await answer(client, message, texts.busy(current.file_name if current else file_name,
                                                  current.state if current else RequestState.PROCESSING), quote=True)
         return
+    status = StatusMessage(client, message)
+    status.show_after(STATUS_AFTER_SECONDS, texts.request_progress(file_name, RequestState.PROCESSING))
     try:
-        status = await answer(client, message, texts.request_progress(file_name, RequestState.PROCESSING), quote=True)
-    except BaseException:
-        await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
-        raise
-
-    async def show_end(state: str, reason: str = "") -> None:
-        await edit(client, status.chat.id, status.id, texts.request_ended(file_name, state, reason))
-
-    try:
-        finished = await ctx.requests.run_guarded(request.id, _store_and_link(ctx, client, message, request.id, status))
+        record = await ctx.requests.run_guarded(request.id, _store(ctx, client, message, request.id))
     except IntakeError as error:
-        await show_end(RequestState.FAILED, error.reason)
+        await status.say(texts.request_ended(file_name, RequestState.FAILED, error.reason))
         return
     except Exception:  # noqa: BLE001 - the person gets words, the log gets the traceback
         log.exception("Storing a file from %s failed", person.id)
-        await show_end(RequestState.FAILED, texts.INTAKE_FAILED)
+        await status.say(texts.request_ended(file_name, RequestState.FAILED, texts.INTAKE_FAILED))
         return
-    if not finished:
-        # Revoked by the person or timed out: whoever ended it told them; the status says it too.
-        ended = await ctx.requests.get(request.id)
-        await show_end(ended.state if ended else RequestState.REVOKED)
+    except BaseException:
+        status.abandon()
+        raise
+    await status.settle()
+    if record is None:
+        # Revoked by the person or timed out: whoever ended it told them; a status message
+        # they already have says it too.
+        if status.sent is not None:
+            ended = await ctx.requests.get(request.id)
+            await status.say(texts.request_ended(file_name, ended.state if ended else RequestState.REVOKED))
+        return
+    text, markup = file_links(ctx, record)
+    shown = await status.say(text, markup=markup)
+    await ctx.db.files.set_link_message(record.id, shown.chat.id, shown.id)
+    log.info("File %s (%s bytes) stored for %s", record.ref, record.file_size, record.owner_id)
 
 
-async def _store_and_link(ctx: BotContext, client, message, request_id: str, status) -> bool:
-    """The request's work: store the file, then turn the status message into the links.
-
-    False when the request ended elsewhere meanwhile; nothing of the file is kept then.
-    """
+async def _store(ctx: BotContext, client, message, request_id: str):
+    """The request's work: store the file and complete the request; the record, or None when
+    the request ended elsewhere meanwhile (nothing of the file is kept then)."""
     record = await ctx.intake.take(message, owner_id=message.from_user.id, source="private",
                                    ttl_seconds=ctx.settings.file_ttl)
     try:
-        if not await ctx.requests.advance(request_id, RequestState.GENERATING_LINK, file_id=record.id):
+        if (not await ctx.requests.advance(request_id, RequestState.GENERATING_LINK, file_id=record.id)
+                or not await ctx.requests.advance(request_id, RequestState.COMPLETED)):
             await _forget(ctx, client, record)
-            return False
-        await edit(client, status.chat.id, status.id, texts.request_progress(record.file_name, RequestState.GENERATING_LINK))
-        await ctx.db.files.set_link_message(record.id, status.chat.id, status.id)
-        if not await ctx.requests.advance(request_id, RequestState.COMPLETED):
-            await _forget(ctx, client, record)
-            return False
+            return None
     except BaseException:
         await _forget(ctx, client, record)
         raise
-    text, markup = file_links(ctx, record)
-    await edit(client, status.chat.id, status.id, text, markup=markup)
-    log.info("File %s (%s bytes) stored for %s", record.ref, record.file_size, record.owner_id)
-    return True
+    return record
 
 
 async def _forget(ctx: BotContext, client, record) -> None:

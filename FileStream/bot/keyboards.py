@@ -44,12 +44,16 @@ def files_page_keyboard(files, page: int, pages: int, bundles=()) -> InlineKeybo
     return InlineKeyboardMarkup(rows)
 
 
-def file_card_keyboard(file_id: str, links: FileLinks, *, show_download: bool = True) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton("Stream", url=links.watch)]
-    if show_download:
-        row.append(InlineKeyboardButton("Download", url=links.download))
+def file_card_keyboard(file_id: str, links: FileLinks | None, *, show_download: bool = True) -> InlineKeyboardMarkup:
+    """Stream and Download buttons when `links` is given (None: Telegram refuses their host), then Delete and Back."""
+    rows = []
+    if links is not None:
+        row = [InlineKeyboardButton("Stream", url=links.watch)]
+        if show_download:
+            row.append(InlineKeyboardButton("Download", url=links.download))
+        rows.append(row)
     return InlineKeyboardMarkup([
-        row,
+        *rows,
         [InlineKeyboardButton("Delete", callback_data=FILE_DELETE + file_id)],
         [InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")],
     ])
@@ -88,6 +92,13 @@ def join_keyboard(join_url: str | None) -> InlineKeyboardMarkup:
     rows = [[InlineKeyboardButton("Join the channel", url=join_url)]] if join_url else []
     rows.append([InlineKeyboardButton("I joined", callback_data=JOIN_RETRY)])
     return InlineKeyboardMarkup(rows)
+
+
+def without_link_buttons(markup: InlineKeyboardMarkup) -> InlineKeyboardMarkup | None:
+    """The same keyboard with its URL buttons left out; None when nothing is left."""
+    rows = [[b for b in row if b.url is None] for row in markup.inline_keyboard]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def _short(name: str, limit: int = 40) -> str:

@@ -9,7 +9,7 @@ from FileStream.core.models import Bundle, StoredFile
 from FileStream.services.links import BundleLinks, FileLinks
 
 HELP_FOR_NON_FILES = (
-    "Send me a file (document, video, audio, voice, animation or photo) and I will give you "
+    "Send me a file (document, video, audio, voice, animation, video note, photo or sticker) and I will give you "
     "links to stream and download it. /help lists what else I can do."
 )
 INTAKE_FAILED = "Something went wrong while storing your file. Please try again in a minute."

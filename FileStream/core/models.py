@@ -24,7 +24,7 @@ class StoredFile:
     file_size: int
     mime_type: str
     file_unique_id: str      # Telegram's stable identity of the bytes: the ETag
-    media_type: str          # document, video, audio, voice, animation, photo
+    media_type: str          # document, video, audio, voice, animation, video_note, photo, sticker
     dc_id: int               # the DC that holds the bytes
     # The copy in BIN_CHANNEL every bot reads for its own file_id. None for a file migrated
     # from FileStreamBot until its copy is made (services/storage_copies.py).

@@ -40,6 +40,10 @@ class TokenBucket:
             return 0
         return max(0, self._tat - self._tolerance - now_us)
 
+    def is_full(self, now_us: int) -> bool:
+        """True when a whole burst could go now: the bucket is as good as new."""
+        return self._tat is None or self._tat <= now_us
+
     def try_take(self, now_us: int) -> int:
         """Take a token and return 0, or take nothing and return the microseconds to wait."""
         wait = self.wait_us(now_us)

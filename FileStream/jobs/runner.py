@@ -110,7 +110,13 @@ class PeriodicJob:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
+        this = asyncio.current_task()
         while True:
+            # A stop() whose cancellation a library swallowed (Python 3.11's wait_for returns
+            # the result when its inner call finished at the same moment) still ends the loop,
+            # instead of leaving stop() waiting on a job that goes on forever.
+            if this is not None and this.cancelling():
+                raise asyncio.CancelledError
             self._run_now = False
             self._wake_at = math.inf  # a due_at() during the pass lowers it
             self._started += 1
@@ -131,7 +137,7 @@ class PeriodicJob:
             self._wake_at = min(self._wake_at, loop.time() + delay)
             while not self._run_now:
                 remaining = self._wake_at - loop.time()
-                if remaining <= 0:
+                if remaining <= 0 or (this is not None and this.cancelling()):
                     break
                 self._nudge.clear()
                 try:

@@ -213,7 +213,9 @@ class BroadcastEngine:
     - One global pace for all senders: a token bucket at `rate_per_second` (BROADCAST_RATE),
       so never more than that many copies start in any second, whatever `concurrency` is.
     - FLOOD_WAIT pauses every sender for the seconds Telegram asks, then the same user is
-      retried (up to `max_flood_retries` times).
+      retried (up to `max_flood_retries` times). With `pause_all_max_seconds` set, only a
+      wait that short pauses everyone (it may be the bot's overall limit); a longer one is
+      that person's chat's own verdict, so only its sender waits it out and the rest go on.
     - Users who blocked the bot or deleted their account are marked blocked.
     - Progress goes to MongoDB after every copy (the contiguous high-water mark of user
       ids plus the few done out of order), so after a restart `resume_running()` goes on
@@ -244,6 +246,7 @@ class BroadcastEngine:
         progress: Callable[[Progress], Awaitable[object]] | None = None,
         progress_interval: float = 3.0,
         max_flood_retries: int = 5,
+        pause_all_max_seconds: float | None = None,
     ) -> None:
         if concurrency < 1 or max_flood_retries < 0:
             raise ValueError(f"need concurrency >= 1 and max_flood_retries >= 0, got {concurrency}, {max_flood_retries}")
@@ -258,8 +261,10 @@ class BroadcastEngine:
         self._progress = progress
         self._progress_every_us = int(progress_interval * MICROSECONDS)
         self._max_flood_retries = max_flood_retries
+        self._pause_all_max = pause_all_max_seconds
         self._epoch = clock()
         self._bucket = TokenBucket(rate_per_second)
+        self._paused_until_us = 0
         self._gate = asyncio.Lock()     # one sender at a time waits on the bucket
         self._save_lock = asyncio.Lock()  # progress snapshots reach MongoDB in order
         self._database_ok = asyncio.Event()  # cleared while the database is away: no new copies
@@ -419,10 +424,21 @@ class BroadcastEngine:
                 return "sent"
             except FloodWait as flood:
                 wait = int(flood.value or 0)
+                if self._pause_all_max is not None and wait > self._pause_all_max:
+                    log.warning("Broadcast %s: FLOOD_WAIT %s s for the chat of user %s; the others go on",
+                                broadcast.id, wait, user_id)
+                    await self._sleep(wait)
+                    continue
+                until = self._now_us() + wait * MICROSECONDS
                 # The verdict is on the bot, not on this call: hold every sender.
-                self._bucket.pause_until(self._now_us() + wait * MICROSECONDS)
-                log.warning("Broadcast %s: FLOOD_WAIT %s s at user %s; all senders paused",
-                            broadcast.id, wait, user_id)
+                self._bucket.pause_until(until)
+                # Said once per verdict, not by every sender it stopped (whole seconds: the
+                # same verdict told again later rounds up to a slightly later end).
+                said = until <= self._paused_until_us + MICROSECONDS
+                self._paused_until_us = max(self._paused_until_us, until)
+                if not said:
+                    log.warning("Broadcast %s: FLOOD_WAIT %s s at user %s; all senders paused",
+                                broadcast.id, wait, user_id)
             except _GONE as error:
                 log.debug("Broadcast %s: user %s is gone (%s)", broadcast.id, user_id, error.ID)
                 return "blocked"

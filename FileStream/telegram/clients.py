@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pyrogram import Client
 
+from FileStream.telegram.pacing import PacedClient
 from FileStream.telegram.pool import PoolMember
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,13 @@ def session_name(token: str) -> str:
 
 
 def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, workers: int,
-                 receives_updates: bool, in_memory: bool = False) -> Client:
-    """in_memory: keep no session file (a one-off tool beside a running service that owns it)."""
+                 receives_updates: bool, in_memory: bool = False) -> PacedClient:
+    """A bot client whose every message send and edit keeps within Telegram's limits (pacing.py).
+
+    in_memory: keep no session file (a one-off tool beside a running service that owns it)."""
     if not in_memory:
         Path(session_dir).mkdir(parents=True, exist_ok=True)
-    return Client(
+    return PacedClient(
         session_name(token),
         api_id=api_id,
         api_hash=api_hash,
@@ -45,8 +48,9 @@ def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, wo
         workers=workers,
         no_updates=not receives_updates,
         in_memory=in_memory,
-        # The library sleeps through short FLOOD_WAITs of the conversation itself; the
-        # streamer handles its own (it asks with sleep_threshold=0 and moves on).
+        # Calls wait out FLOOD_WAITs up to this long (message sends: the pacer holds every
+        # send to that chat meanwhile); the streamer and the broadcast ask with
+        # sleep_threshold=0 and handle their own.
         sleep_threshold=30,
     )
 

@@ -10,7 +10,7 @@ from pyrogram import raw
 from pyrogram.file_id import FileId, FileType
 
 # Kinds of media a person can send that FileStream streams, in the order checked.
-MEDIA_KINDS = ("document", "video", "audio", "voice", "animation", "video_note", "photo")
+MEDIA_KINDS = ("document", "video", "audio", "voice", "animation", "video_note", "photo", "sticker")
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ class Person:
     async def send_file(self, bot: Bot, data: Any = None, *, size: int | None = None, seed: int = 0,
                         file_name: str | None = None, mime_type: str | None = None, kind: str = "document",
                         dc_id: int | None = None, caption: str | None = None, **attrs: Any) -> Message:
-        """Sends a file (document, video, audio, voice, animation or photo) stored on `dc_id`.
+        """Sends a file of any kind in world.KINDS (document, video, photo, sticker, ...) stored on `dc_id`.
 
         data: bytes, or SeededSpec(size, seed) / size=N for big deterministic content."""
         media = self._media(data, size, seed, kind, file_name, mime_type, dc_id, attrs)

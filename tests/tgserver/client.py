@@ -12,12 +12,14 @@ log = logging.getLogger("tgserver.client")
 _names = itertools.count(1)
 
 
-def make_bot_client(server, bot, name: str | None = None, **kwargs: Any) -> pyrogram.Client:
-    """A kurigram Client for `bot` (in memory, api_id=1). The server stops it when it stops."""
+def make_bot_client(server, bot, name: str | None = None, *, client_class: type = pyrogram.Client,
+                    **kwargs: Any) -> pyrogram.Client:
+    """A kurigram Client (or a `client_class` built like one) for `bot`, in memory, api_id=1.
+    The server stops it when it stops."""
     options: dict[str, Any] = dict(api_id=1, api_hash="x" * 32, bot_token=bot.token, in_memory=True,
                                    workers=4)
     options.update(kwargs)
-    client = pyrogram.Client(name or f"{bot.username}-{next(_names)}", **options)
+    client = client_class(name or f"{bot.username}-{next(_names)}", **options)
     if server is not None:
         server.clients.append(client)
     return client

@@ -16,7 +16,8 @@ async def telegram():
     """A started TelegramServer (5 DCs, empty world) with pyrogram patched to reach it.
 
     Clients made with make_bot_client() are stopped at teardown; a bug inside the server
-    (an answer it failed to build) fails the test here even if the client hid it."""
+    (an answer it failed to build) fails the test here even if the client hid it, and so
+    does a send a bot made while a FLOOD_WAIT verdict on it still held (`limits.unhonoured`)."""
     server = TelegramServer(dc_count=5)
     await server.start()
     try:
@@ -28,6 +29,9 @@ async def telegram():
             await server.stop()
     if server.bugs:
         pytest.fail("the Telegram test server hit bugs:\n" + "\n".join(server.bugs))
+    if server.limits.unhonoured:
+        pytest.fail("a bot sent while Telegram had told it to wait (FLOOD_WAIT not honoured):\n"
+                    + "\n".join(map(str, server.limits.unhonoured[:10])))
 
 
 @pytest.fixture

@@ -8,10 +8,6 @@ from pyrogram import raw
 
 from .world import Account, Bot, Channel, Document, Event, Message, Photo, PrivateChat, now
 
-FULL_ADMIN_RIGHTS = dict(change_info=True, post_messages=True, edit_messages=True, delete_messages=True,
-                         invite_users=True, pin_messages=True, manage_call=True, other=True)
-
-
 def user(account: Account, viewer: Account | None) -> raw.types.User:
     is_bot = isinstance(account, Bot)
     return raw.types.User(
@@ -29,7 +25,7 @@ def user(account: Account, viewer: Account | None) -> raw.types.User:
 
 
 def channel(ch: Channel, viewer: Account | None) -> raw.base.Chat:
-    is_admin = viewer is not None and ch.is_admin(viewer)
+    rights = ch.rights_of(viewer) if viewer is not None else None
     if viewer is not None and not ch.can_read(viewer):
         return raw.types.ChannelForbidden(id=ch.raw_id, access_hash=ch.access_hash, title=ch.title, broadcast=True)
     return raw.types.Channel(
@@ -41,7 +37,7 @@ def channel(ch: Channel, viewer: Account | None) -> raw.base.Chat:
         broadcast=True,
         access_hash=ch.access_hash,
         username=ch.username,
-        admin_rights=raw.types.ChatAdminRights(**FULL_ADMIN_RIGHTS) if is_admin else None,
+        admin_rights=rights.raw() if rights is not None else None,
         participants_count=len(ch.members),
     )
 
@@ -66,12 +62,19 @@ def document(doc: Document) -> raw.types.Document:
 
 
 def photo(p: Photo) -> raw.types.Photo:
+    # As Telegram sends them: a stripped preview, the smaller sizes, and the largest as a
+    # progressive JPEG whose `sizes` are the byte counts of its scans (the last: the whole file).
+    *smaller, largest = p.sizes
+    sizes: list[Any] = [raw.types.PhotoStrippedSize(type="i", bytes=b"\x01\x28\x16" + bytes(16))]
+    sizes += [raw.types.PhotoSize(type=s.type, w=s.w, h=s.h, size=s.size) for s in smaller]
+    scans = sorted({max(1, largest.size // 8), max(1, largest.size // 2), largest.size})
+    sizes.append(raw.types.PhotoSizeProgressive(type=largest.type, w=largest.w, h=largest.h, sizes=scans))
     return raw.types.Photo(
         id=p.id,
         access_hash=p.access_hash,
         file_reference=p.file_reference,
         date=p.date,
-        sizes=[raw.types.PhotoSize(type="y", w=p.w, h=p.h, size=p.size)],
+        sizes=sizes,
         dc_id=p.dc_id,
     )
 
@@ -83,7 +86,8 @@ def media(m: Document | Photo | None) -> raw.base.MessageMedia | None:
         return raw.types.MessageMediaPhoto(photo=photo(m))
     return raw.types.MessageMediaDocument(
         document=document(m),
-        video=(m.kind in ("video",)) or None,
+        video=(m.kind == "video") or None,
+        round=(m.kind == "video_note") or None,
         voice=(m.kind == "voice") or None,
     )
 

@@ -19,6 +19,7 @@ from . import crypto, render
 from .errors import RpcFail
 from .faults import Faults
 from .handshake import Handshake
+from .limits import Limits
 from .mtproto import (AuthKey, Connection, MsgIdClock, Serialized, ServerSession, new_session_created,
                       serialize_result)
 from .tl import SerializationBug, check_roundtrip, method_name, normalize, peel
@@ -164,6 +165,7 @@ class TelegramServer:
         self.world = world or World(dc_count=dc_count)
         self.world.deliver = self._deliver
         self.faults = Faults(self)
+        self.limits = Limits()  # Telegram's sending limits, strict unless a test relaxes them
         self.msg_ids = MsgIdClock()
         self.auth_keys: dict[bytes, AuthKey] = {}
         self.sessions: dict[tuple[bytes, bytes], ServerSession] = {}
@@ -268,6 +270,8 @@ class TelegramServer:
             if handler.needs_auth and session.auth_key.account is None:
                 raise RpcFail(401, "AUTH_KEY_UNREGISTERED")
             await self.faults.before_answer(session.auth_key.account, name, inner, connection.dc.dc_id)
+            # A client message id holds the time the client made it (seconds * 2**32).
+            self.limits.check(session.auth_key.account, inner, name, sent_at=msg_id / 2**32)
             ctx = Ctx(self, connection, session, msg_id, without_updates)
             result = await handler.fn(ctx, inner)
             if isinstance(result, Serialized):

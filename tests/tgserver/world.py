@@ -8,12 +8,12 @@ import os
 import random
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from pyrogram import raw
 
-from .content import as_content
+from .content import BytesContent, as_content
 
 if TYPE_CHECKING:
     from .server import TelegramServer
@@ -138,8 +138,29 @@ class Document:
         return self.file_reference
 
 
+# The smaller sizes Telegram keeps of a photo besides the one it was sent at: (type, longest side).
+PHOTO_THUMB_SIZES = (("m", 320), ("x", 800))
+
+
+@dataclass(frozen=True)
+class PhotoSize:
+    """One stored size of a photo; `type` is what InputPhotoFileLocation.thumb_size names."""
+
+    type: str
+    w: int
+    h: int
+    content: Any
+
+    @property
+    def size(self) -> int:
+        return self.content.size
+
+
 @dataclass(eq=False)
 class Photo:
+    """A photo in several sizes; the largest ("y") is the file that was sent, the others are
+    smaller, different bytes, so a download of the wrong size never matches by accident."""
+
     id: int
     access_hash: int
     dc_id: int
@@ -151,10 +172,24 @@ class Photo:
     kind: str = "photo"
     mime_type: str = "image/jpeg"
     file_name: str | None = None
+    sizes: list[PhotoSize] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.sizes:
+            longest = max(self.w, self.h)
+            for type_, side in PHOTO_THUMB_SIZES:
+                scale = side / longest
+                length = max(16, min(self.content.size, int(self.content.size * scale * scale), 1 << 20))
+                data = random.Random(f"{self.id}:{type_}").randbytes(length)
+                self.sizes.append(PhotoSize(type_, round(self.w * scale), round(self.h * scale), BytesContent(data)))
+            self.sizes.append(PhotoSize("y", self.w, self.h, self.content))
 
     @property
     def size(self) -> int:
         return self.content.size
+
+    def size_of_type(self, type_: str) -> PhotoSize | None:
+        return next((s for s in self.sizes if s.type == type_), None)
 
     def read(self, offset: int = 0, limit: int | None = None) -> bytes:
         limit = self.size - offset if limit is None else limit
@@ -167,41 +202,71 @@ class Photo:
 
 Media = Document | Photo
 
-KINDS = ("document", "video", "audio", "voice", "animation", "photo")
+# Every kind of media a person can send a bot.
+KINDS = ("document", "video", "audio", "voice", "animation", "video_note", "photo", "sticker")
 DEFAULT_MIME = {
     "document": "application/octet-stream",
     "video": "video/mp4",
     "audio": "audio/mpeg",
     "voice": "audio/ogg",
     "animation": "video/mp4",
+    "video_note": "video/mp4",
     "photo": "image/jpeg",
+    "sticker": "image/webp",
 }
+# Kinds Telegram gives no file name of their own (the apps send none).
+NAMELESS_KINDS = ("voice", "video_note")
+
+
+@dataclass(frozen=True)
+class StickerSet:
+    id: int
+    access_hash: int
+    short_name: str
+    title: str
+
+    def input(self) -> raw.types.InputStickerSetID:
+        return raw.types.InputStickerSetID(id=self.id, access_hash=self.access_hash)
 
 
 def attributes_for(kind: str, file_name: str | None, duration: int = 5, w: int = 1280, h: int = 720,
-                   title: str | None = None, performer: str | None = None) -> list[Any]:
+                   title: str | None = None, performer: str | None = None,
+                   sticker_set: StickerSet | None = None, emoji: str = "\U0001F642") -> list[Any]:
     attributes: list[Any] = []
     if kind in ("video", "animation"):
         attributes.append(raw.types.DocumentAttributeVideo(duration=float(duration), w=w, h=h,
                                                            supports_streaming=True))
+    if kind == "video_note":  # round, square
+        side = min(w, h, 640)
+        attributes.append(raw.types.DocumentAttributeVideo(duration=float(duration), w=side, h=side,
+                                                           round_message=True, supports_streaming=True))
     if kind == "animation":
         attributes.append(raw.types.DocumentAttributeAnimated())
     if kind == "audio":
         attributes.append(raw.types.DocumentAttributeAudio(duration=duration, title=title, performer=performer))
     if kind == "voice":
         attributes.append(raw.types.DocumentAttributeAudio(duration=duration, voice=True))
-    if file_name and kind != "voice":
+    if kind == "sticker":
+        attributes.append(raw.types.DocumentAttributeImageSize(w=512, h=512))
+        stickerset = sticker_set.input() if sticker_set is not None else raw.types.InputStickerSetEmpty()
+        attributes.append(raw.types.DocumentAttributeSticker(alt=emoji, stickerset=stickerset))
+    if file_name and kind not in NAMELESS_KINDS:
         attributes.append(raw.types.DocumentAttributeFilename(file_name=file_name))
     return attributes
 
 
 def kind_of(attributes: Iterable[Any]) -> str:
-    kinds = {type(a) for a in attributes}
-    if raw.types.DocumentAttributeAnimated in kinds:
-        return "animation"
+    """The kind a document's attributes make it, checked in the order the client library does."""
+    attributes = list(attributes)
+    video = next((a for a in attributes if isinstance(a, raw.types.DocumentAttributeVideo)), None)
+    round_video = video is not None and bool(video.round_message)
+    if any(isinstance(a, raw.types.DocumentAttributeAnimated) for a in attributes):
+        return "video_note" if round_video else "animation"
+    if any(isinstance(a, raw.types.DocumentAttributeSticker) for a in attributes):
+        return "sticker"
+    if video is not None:
+        return "video_note" if round_video else "video"
     for a in attributes:
-        if isinstance(a, raw.types.DocumentAttributeVideo):
-            return "video"
         if isinstance(a, raw.types.DocumentAttributeAudio):
             return "voice" if a.voice else "audio"
     return "document"
@@ -227,6 +292,30 @@ class PrivateChat:
         return account is self.a or account is self.b
 
 
+@dataclass(frozen=True)
+class AdminRights:
+    """What one admin of a channel may do: each right on its own, as Telegram keeps them.
+    A bot made admin of a channel gets all of them unless someone unticks one."""
+
+    change_info: bool = True
+    post_messages: bool = True
+    edit_messages: bool = True     # edit messages of others
+    delete_messages: bool = True   # delete messages of others
+    invite_users: bool = True
+    pin_messages: bool = True
+    manage_call: bool = True
+    other: bool = True
+
+    def raw(self) -> raw.types.ChatAdminRights:
+        return raw.types.ChatAdminRights(**{name: value or None for name, value in vars(self).items()})
+
+
+@dataclass(frozen=True)
+class Ban:
+    by: Account | None
+    date: int
+
+
 @dataclass(eq=False)
 class Channel:
     id: int  # as pyrogram shows it: -100xxxxxxxxxx
@@ -237,6 +326,8 @@ class Channel:
     date: int = field(default_factory=now)
     admins: dict[int, Account] = field(default_factory=dict, repr=False)
     members: dict[int, Account] = field(default_factory=dict, repr=False)
+    rights: dict[int, AdminRights] = field(default_factory=dict, repr=False)  # per admin
+    banned: dict[int, Ban] = field(default_factory=dict, repr=False)  # kicked members, by account id
     creator: Account | None = None
     messages: dict[int, "Message"] = field(default_factory=dict, repr=False)
     last_message_id: int = 0
@@ -246,22 +337,70 @@ class Channel:
     def raw_id(self) -> int:
         return ZERO_CHANNEL_ID - self.id
 
-    def add_admin(self, account: Account) -> "Channel":
+    def add_admin(self, account: Account, rights: AdminRights | None = None) -> "Channel":
         self.admins[account.id] = account
+        self.members[account.id] = account
+        self.rights[account.id] = rights or AdminRights()
+        self.banned.pop(account.id, None)
+        self.world.notify()
+        return self
+
+    def set_rights(self, account: Account, **rights: bool) -> "Channel":
+        """Change some rights of an admin: `channel.set_rights(bot, edit_messages=False)`."""
+        if not self.is_admin(account):
+            raise ValueError(f"{account.name} is not an admin of {self.title}")
+        self.rights[account.id] = replace(self.rights_of(account), **rights)
+        self.world.notify()
+        return self
+
+    def rights_of(self, account: Account) -> AdminRights | None:
+        """The admin rights of `account` (all of them for the creator); None for a non-admin."""
+        if not self.is_admin(account):
+            return None
+        if self.creator is account:
+            return AdminRights()
+        return self.rights.get(account.id, AdminRights())
+
+    def can(self, account: Account, right: str) -> bool:
+        rights = self.rights_of(account)
+        return rights is not None and getattr(rights, right)
+
+    def add_member(self, account: Account) -> "Channel":
+        """`account` joins (a banned one cannot until unbanned)."""
+        if account.id in self.banned:
+            raise PermissionError(f"{account.name} is banned from {self.title}")
         self.members[account.id] = account
         self.world.notify()
         return self
 
-    def add_member(self, account: Account) -> "Channel":
-        self.members[account.id] = account
-        self.world.notify()
-        return self
+    join = add_member
 
     def remove(self, account: Account) -> "Channel":
         self.admins.pop(account.id, None)
+        self.rights.pop(account.id, None)
         self.members.pop(account.id, None)
         self.world.notify()
         return self
+
+    def leave(self, account: Account) -> "Channel":
+        """`account` leaves the channel: getParticipant answers USER_NOT_PARTICIPANT for them."""
+        return self.remove(account)
+
+    def kick(self, account: Account, by: Account | None = None) -> "Channel":
+        """An admin removes `account` (in a channel that bans them): getParticipant answers
+        ChannelParticipantBanned until `unban`."""
+        self.banned[account.id] = Ban(by=by or self.creator, date=now())
+        return self.remove(account)
+
+    ban = kick
+
+    def unban(self, account: Account) -> "Channel":
+        self.banned.pop(account.id, None)
+        self.world.notify()
+        return self
+
+    def is_banned(self, account: Account) -> bool:
+        return account.id in self.banned
 
     def is_admin(self, account: Account) -> bool:
         return account.id in self.admins
@@ -408,6 +547,9 @@ class World:
         self._media_ids = itertools.count(5_100_000_000_000_001, 101)
         self._private_message_ids = itertools.count(1)
         self._query_ids = itertools.count(int.from_bytes(os.urandom(6), "little") << 8)
+        # The one sticker set people's stickers come from (messages.getStickerSet answers it).
+        self.sticker_set = StickerSet(id=_random_long(), access_hash=_random_long(), short_name="TestAnimals",
+                                      title="Test animals")
         self._changed = asyncio.Event()
         self._version = 0
         # set by the server: deliver(account, event) pushes one event to an account's sessions
@@ -473,6 +615,7 @@ class World:
         for account in admins:
             channel.admins[account.id] = account
             channel.members[account.id] = account
+            channel.rights[account.id] = AdminRights()
         for account in members:
             channel.members[account.id] = account
         if creator is not None:
@@ -487,12 +630,16 @@ class World:
         content = as_content(data)
         media_id = next(self._media_ids)
         if kind == "photo":
+            size = {k: attrs[k] for k in ("w", "h") if k in attrs}
             photo = Photo(id=media_id, access_hash=_random_long(), dc_id=self._check_dc(dc_id),
-                          content=content, file_name=file_name)
+                          content=content, file_name=file_name, **size)
             self.photos[photo.id] = photo
             return photo
-        if file_name is None and kind in ("document", "video", "audio", "animation"):
-            file_name = f"file{media_id % 100000}.{ {'video': 'mp4', 'audio': 'mp3', 'animation': 'mp4'}.get(kind, 'bin') }"
+        if file_name is None and kind in ("document", "video", "audio", "animation", "sticker"):
+            extension = {'video': 'mp4', 'audio': 'mp3', 'animation': 'mp4', 'sticker': 'webp'}.get(kind, 'bin')
+            file_name = "sticker.webp" if kind == "sticker" else f"file{media_id % 100000}.{extension}"
+        if kind == "sticker":
+            attrs.setdefault("sticker_set", self.sticker_set)
         document = Document(id=media_id, access_hash=_random_long(), dc_id=self._check_dc(dc_id),
                             mime_type=mime_type or DEFAULT_MIME[kind],
                             attributes=attributes_for(kind, file_name, **attrs), content=content, kind=kind)

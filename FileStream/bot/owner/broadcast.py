@@ -96,9 +96,12 @@ class BroadcastDesk:
         self._client = client
         self._ctx = ctx
         self._copier = Copier(client)
+        # A PacedClient tells which FLOOD_WAITs hold every chat (short ones) and which one chat.
+        pacer = getattr(client, "pacer", None)
         self.engine = BroadcastEngine(
             ctx.db, self._copier.copy_to, clock=steady_utc_clock(), rate_per_second=ctx.settings.broadcast_rate,
-            progress=self._show, progress_interval=PROGRESS_EVERY)
+            progress=self._show, progress_interval=PROGRESS_EVERY,
+            pause_all_max_seconds=pacer.limits.overall_verdict_max_seconds if pacer is not None else None)
         self._task: asyncio.Task | None = None
         self._stopping = False
 

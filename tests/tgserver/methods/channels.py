@@ -61,6 +61,9 @@ async def get_messages(ctx, q):
 async def delete_messages(ctx, q):
     channel = admin_channel(ctx, input_channel(ctx, q.channel))
     found = [channel.messages[i] for i in q.id or [] if i in channel.messages and not channel.messages[i].deleted]
+    # Anyone's own posts; others' only with the right to delete messages.
+    if any(m.sender is not ctx.me for m in found) and not channel.can(ctx.me, "delete_messages"):
+        raise RpcFail(403, "MESSAGE_DELETE_FORBIDDEN")
     if found:
         ctx.world.delete(found, ctx.me)
     return raw.types.messages.AffectedMessages(pts=channel.pts, pts_count=len(found))
@@ -71,9 +74,19 @@ async def get_participant(ctx, q):
     me = ctx.me
     channel = readable_channel(ctx, q.channel)
     who = input_peer(ctx, q.participant)
-    if not isinstance(who, Account) or not channel.is_member(who):
+    if not isinstance(who, Account):
         raise RpcFail(400, "USER_NOT_PARTICIPANT")
-    rights = raw.types.ChatAdminRights(**render.FULL_ADMIN_RIGHTS)
+    ban = channel.banned.get(who.id)
+    if ban is not None:  # kicked: Telegram keeps them as banned, not as "not a participant"
+        kicker = ban.by or me
+        participant = raw.types.ChannelParticipantBanned(
+            peer=raw.types.PeerUser(user_id=who.id), kicked_by=kicker.id, date=ban.date, left=True,
+            banned_rights=raw.types.ChatBannedRights(until_date=0, view_messages=True, send_messages=True))
+        return raw.types.channels.ChannelParticipant(participant=participant, chats=[render.channel(channel, me)],
+                                                     users=[render.user(who, me), render.user(kicker, me)])
+    if not channel.is_member(who):  # never joined, or left
+        raise RpcFail(400, "USER_NOT_PARTICIPANT")
+    rights = channel.rights_of(who).raw() if channel.is_admin(who) else None
     if channel.creator is who:
         participant = raw.types.ChannelParticipantCreator(user_id=who.id, admin_rights=rights)
     elif channel.is_admin(who):

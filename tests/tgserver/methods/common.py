@@ -65,3 +65,11 @@ def admin_channel(ctx, channel: Channel) -> Channel:
     if not channel.is_admin(ctx.me):
         raise RpcFail(403, "CHAT_WRITE_FORBIDDEN")
     return channel
+
+
+def posting_channel(ctx, channel: Channel) -> Channel:
+    """A channel `ctx.me` may post in: an admin with the right to post messages."""
+    admin_channel(ctx, channel)
+    if not channel.can(ctx.me, "post_messages"):
+        raise RpcFail(400, "CHAT_ADMIN_REQUIRED")
+    return channel

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pyrogram import raw
 
 from .. import render
@@ -10,21 +12,66 @@ from ..errors import RpcFail
 from ..tl import message_refs, normalize
 from ..world import Account, Bot, Channel, Document, Event, ForwardInfo, Message, Photo, User, now
 from . import rpc
-from .common import admin_channel, input_peer
+from .common import admin_channel, input_peer, posting_channel
 
 MESSAGE_LENGTH_MAX = 4096
 CAPTION_LENGTH_MAX = 1024
 UPLOAD_PART_MAX = 512 * 1024
 
 
+BUTTON_URL_SCHEMES = ("http", "https", "tg")
+URL_BUTTON_TYPES = ("InlineButtonTypeUrl", "KeyboardButtonUrl")
+
+
 def _markup(value):
     return normalize(value) if value is not None else None
+
+
+def text_length(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def button_url_refused(url: str) -> bool:
+    """Telegram takes only http, https and tg links in buttons, and a web link's host must have
+    a dot: `http://localhost:8080` is refused, `http://127.0.0.1:8080` and `tg://resolve` are not.
+
+    Written apart from FileStream's own check on purpose: this is the model of Telegram the
+    product is tested against, so it must not be the product's code."""
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        return True
+    scheme = parts.scheme.lower()
+    if scheme not in BUTTON_URL_SCHEMES:
+        return True
+    return scheme != "tg" and "." not in host.strip(".")
+
+
+def _check_buttons(reply_markup) -> None:
+    if not isinstance(reply_markup, raw.types.ReplyInlineMarkup):
+        return
+    for row in reply_markup.rows or []:
+        for button in row.buttons or []:
+            # kurigram's layer: KeyboardButton(type=InlineButtonTypeUrl); older: KeyboardButtonUrl.
+            kind = getattr(button, "type", button)
+            if type(kind).__name__ in URL_BUTTON_TYPES and button_url_refused(kind.url):
+                raise RpcFail(400, "BUTTON_URL_INVALID")
+
+
+def _check_reachable(ctx, target: Account) -> None:
+    """A person the bot may still write to (send or edit in their chat)."""
+    if isinstance(target, User) and target.deleted:
+        raise RpcFail(400, "INPUT_USER_DEACTIVATED")
+    if isinstance(target, User) and ctx.me.id in target.blocked_bots:
+        raise RpcFail(403, "USER_IS_BLOCKED")
 
 
 def _check_can_send(ctx, target: Account | Channel) -> None:
     me = ctx.me
     if isinstance(target, Channel):
-        admin_channel(ctx, target)
+        posting_channel(ctx, target)
         return
     if isinstance(me, Bot):
         if isinstance(target, Bot):
@@ -32,10 +79,7 @@ def _check_can_send(ctx, target: Account | Channel) -> None:
         # A bot cannot start a conversation: the person must have written to it first.
         if frozenset((me.id, target.id)) not in ctx.world.private_chats:
             raise RpcFail(400, "PEER_ID_INVALID")
-        if isinstance(target, User) and target.deleted:
-            raise RpcFail(400, "INPUT_USER_DEACTIVATED")
-        if isinstance(target, User) and me.id in target.blocked_bots:
-            raise RpcFail(403, "USER_IS_BLOCKED")
+        _check_reachable(ctx, target)
 
 
 def _send(ctx, target: Account | Channel, text: str, *, media=None, entities=None, reply_markup=None,
@@ -56,8 +100,9 @@ async def send_message(ctx, q):
     _check_can_send(ctx, target)
     if not q.message.strip():
         raise RpcFail(400, "MESSAGE_EMPTY")
-    if len(q.message) > MESSAGE_LENGTH_MAX:
+    if text_length(q.message) > MESSAGE_LENGTH_MAX:
         raise RpcFail(400, "MESSAGE_TOO_LONG")
+    _check_buttons(q.reply_markup)
     msg, pts = _send(ctx, target, q.message, entities=normalize(q.entities), reply_markup=q.reply_markup,
                      random_id=q.random_id)
     return render.sent_updates(msg, ctx.me, pts)
@@ -111,8 +156,9 @@ def input_media(ctx, value):
 async def send_media(ctx, q):
     target = input_peer(ctx, q.peer)
     _check_can_send(ctx, target)
-    if len(q.message or "") > CAPTION_LENGTH_MAX:
+    if text_length(q.message or "") > CAPTION_LENGTH_MAX:
         raise RpcFail(400, "MEDIA_CAPTION_TOO_LONG")
+    _check_buttons(q.reply_markup)
     media = input_media(ctx, q.media)
     msg, pts = _send(ctx, target, q.message or "", media=media, entities=normalize(q.entities),
                      reply_markup=q.reply_markup, random_id=q.random_id)
@@ -142,10 +188,23 @@ async def edit_message(ctx, q):
     if isinstance(target, Channel):
         admin_channel(ctx, target)
     msg = find_message(ctx, target, q.id)
-    if not isinstance(target, Channel) and msg.sender is not me:
-        raise RpcFail(403, "MESSAGE_AUTHOR_REQUIRED")
+    if isinstance(target, Channel):
+        # Own posts with the right to post; others' only with the right to edit messages.
+        right = "post_messages" if msg.sender is me else "edit_messages"
+        if not target.can(me, right):
+            raise RpcFail(403, "MESSAGE_AUTHOR_REQUIRED" if msg.sender is not me else "CHAT_ADMIN_REQUIRED")
+    else:
+        if msg.sender is not me:
+            raise RpcFail(403, "MESSAGE_AUTHOR_REQUIRED")
+        _check_reachable(ctx, target)
     new_markup = _markup(q.reply_markup)
     media = input_media(ctx, q.media) if q.media is not None else None
+    if q.message is not None:
+        has_media = media is not None or msg.media is not None
+        limit, error = (CAPTION_LENGTH_MAX, "MEDIA_CAPTION_TOO_LONG") if has_media else (MESSAGE_LENGTH_MAX, "MESSAGE_TOO_LONG")
+        if text_length(q.message) > limit:
+            raise RpcFail(400, error)
+    _check_buttons(new_markup)
     text_changes = q.message is not None and (q.message != msg.text or normalize(q.entities) != msg.entities)
     if not text_changes and media is None and _markup_bytes(new_markup) == _markup_bytes(msg.reply_markup):
         raise RpcFail(400, "MESSAGE_NOT_MODIFIED")
@@ -248,6 +307,22 @@ async def set_bot_callback_answer(ctx, q):
         waiter.set_result(answer)
     ctx.world.notify()
     return True
+
+
+@rpc(raw.functions.messages.GetStickerSet)
+async def get_sticker_set(ctx, q):
+    """The world's one sticker set (the client asks for its name when it reads a sticker)."""
+    sticker_set = ctx.world.sticker_set
+    wanted = q.stickerset
+    if not (isinstance(wanted, raw.types.InputStickerSetID) and wanted.id == sticker_set.id
+            or isinstance(wanted, raw.types.InputStickerSetShortName)
+            and wanted.short_name.lower() == sticker_set.short_name.lower()):
+        raise RpcFail(406, "STICKERSET_INVALID")
+    stickers = [d for d in ctx.world.documents.values() if d.kind == "sticker"]
+    full = raw.types.StickerSet(id=sticker_set.id, access_hash=sticker_set.access_hash, title=sticker_set.title,
+                                short_name=sticker_set.short_name, count=len(stickers), hash=0)
+    return raw.types.messages.StickerSet(set=full, packs=[], keywords=[],
+                                         documents=[render.document(d) for d in stickers])
 
 
 @rpc(raw.functions.messages.SetTyping)

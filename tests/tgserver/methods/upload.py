@@ -54,13 +54,20 @@ async def get_file(ctx, q):
         raise RpcFail(400, f"LOCATION_NOT_SUPPORTED_{type(location).__name__}")
     if media is None or media.access_hash != location.access_hash:
         raise RpcFail(400, "LOCATION_INVALID")
+    content = media.content
+    if isinstance(location, raw.types.InputPhotoFileLocation):
+        # A photo is read one size at a time; thumb_size names which.
+        size = media.size_of_type(location.thumb_size)
+        if size is None:
+            raise RpcFail(400, "LOCATION_INVALID")
+        content = size.content
     check_block(q.offset, q.limit, bool(q.precise))
     if media.dc_id != ctx.dc_id:
         raise RpcFail(303, f"FILE_MIGRATE_{media.dc_id}")
     if location.file_reference != media.file_reference:
         raise RpcFail(400, "FILE_REFERENCE_EXPIRED")
-    if q.offset >= media.size:
+    if q.offset >= content.size:
         data = b""
     else:
-        data = media.content.read(q.offset, min(q.limit, media.size - q.offset))
+        data = content.read(q.offset, min(q.limit, content.size - q.offset))
     return file_answer(media.date, data)
