@@ -49,6 +49,11 @@ def zip_bytes_before_second_file(contents: list[bytes]) -> int:
     return (30 + len("part0.bin")) + len(contents[0]) + 16 + (30 + len("part1.bin"))
 
 
+def hold_block(telegram, media, offset: int):
+    """Telegram keeps the GetFile of `media`'s block at `offset` unanswered until released."""
+    return telegram.faults.hold(GET_FILE, when=lambda q: q.location.id == media.id and q.offset == offset)
+
+
 async def until_refused(url: str, timeout: float = 10) -> None:
     """Until the service takes no new connections (the first step of its shutdown)."""
     parts = urlsplit(url)
@@ -71,9 +76,8 @@ async def test_a_shutdown_begun_between_two_files_of_a_zip_lets_the_whole_zip_fi
     try:
         await service.start()
         zip_url, sent = await zip_link_of_album(world, contents)
-        second = sent[1].media
         # The second file's first block waits at Telegram until the shutdown has begun.
-        held = telegram.faults.hold(GET_FILE, when=lambda q: q.location.id == second.id and q.offset == 0)
+        held = hold_block(telegram, sent[1].media, 0)
         caplog.set_level(logging.WARNING, logger="FileStream.service")
         async with http_client() as http:
             async with http.get(zip_url) as response:
@@ -109,14 +113,12 @@ async def test_a_download_still_running_at_the_shutdown_deadline_is_cut_and_said
         await service.start()
         if download == "a single file":
             single = await send_and_get_links(world, contents[0], "part0.bin")
-            url, media = single.links.download, single.message.media
-            before_hold = MIB
-            held = telegram.faults.hold(GET_FILE, when=lambda q: q.location.id == media.id and q.offset == MIB)
+            url, before_hold = single.links.download, MIB
+            held = hold_block(telegram, single.message.media, MIB)
         else:
             url, sent = await zip_link_of_album(world, contents)
-            media = sent[1].media
             before_hold = zip_bytes_before_second_file(contents)
-            held = telegram.faults.hold(GET_FILE, when=lambda q: q.location.id == media.id and q.offset == 0)
+            held = hold_block(telegram, sent[1].media, 0)
         caplog.set_level(logging.WARNING, logger="FileStream.service")
         async with http_client() as http:
             async with http.get(url) as response:
