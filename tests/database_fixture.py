@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 import time
 import tempfile
 import uuid
@@ -46,12 +48,53 @@ def database_url() -> Iterator[str]:
     # Imported here: SecantusDB is GPL-2.0 and a test-only dependency, never FileStream's.
     from secantus import SecantusDBServer
 
+    moved_clock = "faketime" in os.environ.get("LD_PRELOAD", "")
     with tempfile.TemporaryDirectory(prefix="filestream-testdb-") as storage:
         server = SecantusDBServer(
-            "127.0.0.1", 0, storage_path=storage, ttl_sweep_seconds=TTL_SWEEP_SECONDS
+            "127.0.0.1", 0, storage_path=storage, ttl_sweep_seconds=0 if moved_clock else TTL_SWEEP_SECONDS
         )
-        with server:
+        if not moved_clock:
+            with server:
+                yield server.uri
+            return
+        # A year ahead: the sweeps below, and no server.stop() at the end (it joins its accept
+        # thread with a timeout, which waits 400 days for the same reason); the process ends
+        # with its daemon threads.
+        server.start()
+        with _ttl_sweeps_that_sleep(server.storage):
             yield server.uri
+
+
+@contextlib.contextmanager
+def _ttl_sweeps_that_sleep(storage) -> Iterator[None]:
+    """SecantusDB's own TTL sweeps, run from a thread that waits with time.sleep.
+
+    Under `faketime -f +400d` (the suite run a year ahead) the database's sweeper thread
+    never wakes: it waits with threading.Event.wait, which Python turns into sem_clockwait
+    on CLOCK_MONOTONIC with a deadline read from the moved clock, and libfaketime 0.9.10
+    does not move that call, so the kernel waits 400 days. (Every timed wait of a Python
+    thread does the same there; asyncio's waits are relative and unaffected.) time.sleep goes through
+    clock_nanosleep, which libfaketime does move. The sweep itself is SecantusDB's, judging
+    expiry by the moved wall clock as it would on its own.
+    """
+    stop = threading.Event()
+
+    def sweep() -> None:
+        try:
+            while not stop.is_set():
+                time.sleep(TTL_SWEEP_SECONDS)
+                storage._reset_thread_session()   # see a fresh snapshot, as SecantusDB's sweeper does
+                storage.prune_ttl_all_collections()
+        finally:
+            storage._reset_thread_session()
+
+    sweeper = threading.Thread(target=sweep, name="test-ttl-sweeper", daemon=True)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sweeper.join()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
