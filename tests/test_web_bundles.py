@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import zipfile
@@ -14,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.tokens import make_bundle_token, make_link_token, new_file_id
+from FileStream.service import ActiveStreams
 from FileStream.services.bundle_zip import BundleArchive
 from FileStream.web.app import build_app
 from web_fakes import MemoryBundles, MemoryBytes, MemoryFiles
@@ -260,3 +262,68 @@ async def test_two_requests_needing_the_same_crcs_at_once_compute_each_only_once
     results = await asyncio.gather(*(fetch(site, f"/b/{token}/zip", Range="bytes=-100") for _ in range(2)))
     assert [status for status, _h, _b in results] == [206, 206] and results[0][2] == results[1][2]
     assert len([o for o in site.source.opened if o[1] == 0]) == 4, "one computation per file, shared"
+
+
+class SlowCrcStore(MemoryBundles):
+    """A bundle store whose CRC-32 writes wait until the test lets them go, noting how many
+    responses were running the moment each began."""
+
+    def __init__(self, files: MemoryFiles) -> None:
+        super().__init__(files)
+        self.gate = asyncio.Event()
+        self.writing = asyncio.Event()
+        self.running_then: list[int] = []
+        self.running = lambda: -1
+
+    async def set_crc32(self, file_id: str, crc: int) -> None:
+        self.running_then.append(self.running())
+        self.writing.set()
+        await self.gate.wait()
+        await super().set_crc32(file_id, crc)
+
+
+async def test_a_zip_is_one_running_stream_from_its_first_byte_to_its_last_even_between_its_files():
+    # ActiveStreams is what the service's shutdown waits on; here it counts over the in-memory bytes.
+    files, source = MemoryFiles(), MemoryBytes(chunk_size=1000)
+    store = SlowCrcStore(files)
+    streams = ActiveStreams(source)
+    store.running = lambda: streams.count
+    app = build_app(files=files, source=streams, link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW,
+                    bundles=store)
+    async with TestClient(TestServer(app)) as client:
+        site = Site(client, files, store, source)
+        listed = four_files(site)
+        _bundle, token = site.add_bundle(listed)
+        whole = asyncio.ensure_future(fetch(site, f"/b/{token}/zip"))
+        # The first file's data has passed and its CRC-32 is being kept: the ZIP is between two files.
+        await asyncio.wait_for(store.writing.wait(), 5)
+        assert streams.count == 1 and source.opened[0][0] == listed[0].id
+        store.gate.set()
+        status, _headers, body = await whole
+        assert await streams.wait_idle(5) and streams.count == 0
+    assert status == 200 and store.running_then == [1, 1, 1, 1]
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert [archive.read(i) for i in archive.infolist()] == [source.contents[f.id] for f in listed]
+
+
+async def test_the_zip_is_exact_when_the_sources_chunks_run_across_its_files():
+    files = MemoryFiles()
+    source = MemoryBytes(chunk_size=777, parts_joined=True)
+    bundles = MemoryBundles(files)
+    app = build_app(files=files, source=source, link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW,
+                    bundles=bundles)
+    async with TestClient(TestServer(app)) as client:
+        site = Site(client, files, bundles, source)
+        listed = four_files(site) + [site.add_file("tiny.txt", "text/plain", b"x")]
+        _bundle, token = site.add_bundle(listed)
+        archive = BundleArchive.of("x", listed)
+        status, _headers, full = await fetch(site, f"/b/{token}/zip")
+        assert status == 200 and len(full) == archive.size
+        with zipfile.ZipFile(io.BytesIO(full)) as unpacked:
+            assert unpacked.testzip() is None
+            assert [unpacked.read(i) for i in unpacked.infolist()] == [source.contents[f.id] for f in listed]
+        for segment in archive.layout.segments:
+            for start in (segment.offset, segment.offset + segment.length // 2):
+                end = min(archive.size - 1, start + 3000)
+                status, _headers, part = await fetch(site, f"/b/{token}/zip", Range=f"bytes={start}-{end}")
+                assert status == 206 and part == full[start:end + 1], (start, end)
