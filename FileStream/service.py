@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
-from contextlib import aclosing
+from collections.abc import Callable, Iterator
+from contextlib import aclosing, contextmanager
 from datetime import datetime, timezone
 from urllib.parse import urlsplit, urlunsplit
 
@@ -66,27 +66,50 @@ def utc_now() -> datetime:
 
 
 class ActiveStreams:
-    """Counts streams being sent, so shutdown can let them finish (wraps the byte source)."""
+    """Counts the responses reading the byte source, so shutdown can let them finish (wraps the
+    source; the web layer's ByteSource).
+
+    One response is one running stream however many streams it reads: a bundle's ZIP holds
+    the source for its whole length (`hold`) and reads its files' bytes and CRC-32 passes
+    inside that, so the count never touches zero between two of its files. Streams and
+    holds are counted per task (a response's handler reads its source in its own task).
+    """
 
     def __init__(self, source) -> None:
         self._source = source
-        self.count = 0
+        self._users: dict[asyncio.Task | None, int] = {}   # task -> streams and holds it has open
         self._idle = asyncio.Event()
         self._idle.set()
 
-    async def stream(self, file, start: int, end: int):
-        self.count += 1
-        self._idle.clear()
-        try:
+    @property
+    def count(self) -> int:
+        return len(self._users)
+
+    def stream(self, file, start: int, end: int):
+        return self.stream_parts(((file, start, end),))
+
+    async def stream_parts(self, parts):
+        with self.hold():
             # aclosing: closing this stream closes the source's at once (its blocks fetched
             # ahead cancelled, its leases and memory given back), not whenever it is collected.
-            async with aclosing(self._source.stream(file, start, end)) as chunks:
+            async with aclosing(self._source.stream_parts(parts)) as chunks:
                 async for chunk in chunks:
                     yield chunk
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        user = asyncio.current_task()   # kept: a generator may be closed from another task
+        self._users[user] = self._users.get(user, 0) + 1
+        self._idle.clear()
+        try:
+            yield
         finally:
-            self.count -= 1
-            if self.count == 0:
-                self._idle.set()
+            if self._users[user] > 1:
+                self._users[user] -= 1
+            else:
+                del self._users[user]
+                if not self._users:
+                    self._idle.set()
 
     async def wait_idle(self, timeout: float) -> bool:
         try:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import socket
+import threading
 import time
 import tempfile
 import uuid
@@ -46,12 +49,50 @@ def database_url() -> Iterator[str]:
     # Imported here: SecantusDB is GPL-2.0 and a test-only dependency, never FileStream's.
     from secantus import SecantusDBServer
 
+    moved_clock = "faketime" in os.environ.get("LD_PRELOAD", "")
     with tempfile.TemporaryDirectory(prefix="filestream-testdb-") as storage:
         server = SecantusDBServer(
-            "127.0.0.1", 0, storage_path=storage, ttl_sweep_seconds=TTL_SWEEP_SECONDS
+            "127.0.0.1", 0, storage_path=storage, ttl_sweep_seconds=0 if moved_clock else TTL_SWEEP_SECONDS
         )
-        with server:
+        with server, (_a_year_ahead(server) if moved_clock else contextlib.nullcontext()):
             yield server.uri
+
+
+@contextlib.contextmanager
+def _a_year_ahead(server) -> Iterator[None]:
+    """What SecantusDB needs to run under `faketime -f +400d` (the suite run a year ahead).
+
+    There every timed wait of a Python thread sleeps for 400 days: Python turns it into
+    sem_clockwait on CLOCK_MONOTONIC with a deadline read from the moved clock, and
+    libfaketime 0.9.10 does not move that call (asyncio's waits are relative and
+    unaffected). So the database's TTL sweeper, which waits with threading.Event.wait,
+    never wakes: its sweeps run here from a thread that waits with time.sleep
+    (clock_nanosleep, which libfaketime does move), judging expiry by the moved wall clock
+    as SecantusDB would. And stop() joins the accept thread with a timeout that would never
+    end, so that thread is woken by one last connection instead.
+    """
+    storage = server.storage
+    stop = threading.Event()
+
+    def sweep() -> None:
+        try:
+            while not stop.is_set():
+                time.sleep(TTL_SWEEP_SECONDS)
+                storage._reset_thread_session()   # see a fresh snapshot, as SecantusDB's sweeper does
+                storage.prune_ttl_all_collections()
+        finally:
+            storage._reset_thread_session()
+
+    sweeper = threading.Thread(target=sweep, name="test-ttl-sweeper", daemon=True)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sweeper.join()
+        server._stop_event.set()
+        with contextlib.suppress(OSError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

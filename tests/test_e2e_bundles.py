@@ -7,6 +7,7 @@ compared byte for byte with what the person sent.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import zipfile
@@ -20,6 +21,7 @@ from zip_helpers import crc32_of_zeros, sparse_file_dir, unzip_list, unzip_test
 
 MIB = 1 << 20
 COPY = "messages.SendMedia"   # a file's copy into BIN_CHANNEL
+GET_FILE = "upload.GetFile"
 
 
 class Page(HTMLParser):
@@ -449,3 +451,33 @@ async def test_a_full_bundle_says_so_and_takes_no_more_files(telegram, stack_set
         assert "3 files" in reply.text
         assert await service.db.db["files"].count_documents({"file_name": "extra.txt"}) == 0
         assert extra.media is not None
+
+
+async def test_a_zip_asks_for_the_next_files_first_block_while_the_last_block_of_the_one_before_is_on_its_way(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    contents = [SeededContent(3 * MIB + 5, seed=70).bytes(), SeededContent(2 * MIB + 7, seed=71).bytes()]
+    async with running_service(stack_settings(world)):
+        sent = await person.send_album(bot, [dict(data=data, file_name=f"part{n}.bin")
+                                             for n, data in enumerate(contents)])
+        status = await person.next_message(bot)
+        zip_url = button_urls(await until_buttons(world, status.message_id, "Download all (ZIP)"))["Download all (ZIP)"]
+        first, second = (message.media for message in sent)
+        # Telegram keeps both unanswered: the first file's last block (a 4 KiB tail at 3 MiB) and
+        # the second file's first block. Both are asked for at once only if the ZIP's stream runs
+        # on into the next file instead of starting it once the file before has ended.
+        last_of_first = telegram.faults.hold(GET_FILE, when=lambda q: q.location.id == first.id and q.offset == 3 * MIB)
+        start_of_second = telegram.faults.hold(GET_FILE, when=lambda q: q.location.id == second.id and q.offset == 0)
+        async with http_client() as http:
+            whole = asyncio.ensure_future(get(http, zip_url))
+            await last_of_first.reached()
+            await start_of_second.reached()
+            assert not last_of_first.released and not whole.done()
+            last_of_first.release()
+            start_of_second.release()
+            code, _headers, body = await whole
+    assert code == 200
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert archive.testzip() is None
+        assert [archive.read(f"part{n}.bin") for n in range(2)] == contents

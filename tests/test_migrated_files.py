@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import pytest
 from bson import ObjectId
 
 from clocks import real_now
-from service_harness import http_client, links_in, make_world, running_service
+from FileStream.core.formatting import human_size
+from service_harness import add_owner, http_client, links_in, make_world, running_service
+from test_owner_commands import say
 from tgserver import file_id_for, file_unique_id_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -344,3 +347,36 @@ async def test_an_old_deep_link_opens_for_whoever_it_was_shared_with_as_in_files
         async with http_client() as http:
             assert await fetch(http, links.download) == (200, f.data)
 
+
+
+@pytest.mark.parametrize("legacy_links", ["true", "false"])
+async def test_del_takes_every_old_link_shape_of_a_migrated_file_and_says_when_none_is_known(
+    telegram, stack_settings, database_url, database_client, database_name, legacy_links
+):
+    world = make_world(telegram)
+    tg, bot = telegram.world, world.main_bot
+    owner = add_owner(world)
+    person = tg.add_user(first_name="Petra", username="petra")
+    files = [old_file(tg, bot, "document", 2, 10 * KIB + n, f"old {n}.txt", "text/plain", owner=person.id, seed=30 + n)
+             for n in range(5)]
+    await seed_filestreambot(database_client[database_name], files, [person.id])
+    await migrate(database_url, database_name)
+    shapes = ["{base}/dl/{oid}/{name}", "{base}/watch/{oid}", "https://t.me/filestream_bot?start=file_{oid}",
+              "t.me/filestream_bot?start=stream_{oid}", "{oid}"]
+    async with running_service(stack_settings(world, OWNER_ID=owner.id, LEGACY_LINKS=legacy_links)) as service:
+        base = service.public_url
+        async with http_client() as http:
+            if legacy_links == "true":   # used once: it has its stored copy now, which /del removes too
+                assert await fetch(http, base + files[0].old_download) == (200, files[0].data)
+                assert stored_copies(world) == [files[0].media.id]
+            for f, shape in zip(files, shapes):
+                link = shape.format(base=base, oid=f.oid, name=quote(f.name))
+                answer = await say(owner, bot, f"/del {link}")
+                assert answer.text == f"Deleted {f.name} ({human_size(len(f.data))}). Its links no longer work.", link
+                assert await service.db.files.id_for_legacy(str(f.oid)) is None
+                assert (await fetch(http, base + f.old_download))[0] == 404
+        assert [m for m in world.bin_channel.messages.values() if not m.deleted] == []
+        for unknown in (str(files[0].oid), f"{base}/watch/{ObjectId()}"):
+            answer = await say(owner, bot, f"/del {unknown}")
+            assert answer.text.startswith("No file migrated from FileStreamBot has that id"), answer.text
+        assert await service.db.db["files"].count_documents({}) == 0

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 from pyrogram import raw
 
 from FileStream.bot.owner.guard import NOT_FOR_YOU
 from service_harness import (add_owner, Clock, http_client, links_in, make_world, running_service, send_and_get_links,
                              tracebacks)
+from test_e2e_bundles import button_urls, until_buttons
 
 OWNER_COMMANDS = ["botstats", "ban {victim}", "unban {banned}", "broadcast", "del {file_id}", "upload notes.txt"]
 
@@ -173,6 +175,47 @@ async def test_del_ends_a_file_by_link_or_id_and_removes_its_stored_message(tele
         for nonsense in ("/del", "/del hello", "/del https://example.org/dl/" + "A" * 48 + "/x.txt"):
             answer = await say(owner, bot, nonsense)
             assert answer.text.startswith("Usage: /del"), (nonsense, answer.text)
+
+
+async def test_del_with_a_bundle_link_ends_the_bundle_and_every_file_in_it(telegram, stack_settings):
+    world = make_world(telegram)
+    owner = add_owner(world)
+    person, bot = world.person, world.main_bot
+
+    async def album(size: int) -> dict[str, str]:
+        """The person sends an album of three files; the buttons of the bot's answer."""
+        await person.send_album(bot, [dict(data=bytes([n]) * size, file_name=f"{n}.pdf") for n in range(3)])
+        status = await person.next_message(bot)
+        return button_urls(await until_buttons(world, status.message_id, "Download all (ZIP)"))
+
+    async with running_service(stack_settings(world, OWNER_ID=owner.id)) as service:
+        alone = await send_and_get_links(world, b"alone", "alone.txt")
+        first, second = await album(100), await album(200)
+        async with http_client() as http:
+            async with http.get(first["Open the bundle"]) as page:
+                file_links = re.findall(r'href="([^"]+/dl/[^"]+)"', await page.text())
+        assert len(file_links) == 3
+        copies = {m.id for m in world.bin_channel.messages.values() if not m.deleted}
+        assert len(copies) == 7
+
+        by_page = await say(owner, bot, f"/del {first['Open the bundle']}")
+        assert by_page.text == ("Deleted the bundle Album of 3 files and its 3 files (300 B). "
+                                "Its links and its files' links no longer work."), by_page.text
+        by_zip = await say(owner, bot, f"/del {second['Download all (ZIP)']}")
+        assert by_zip.text.startswith("Deleted the bundle Album of 3 files and its 3 files (600 B).")
+        again = await say(owner, bot, f"/del {first['Open the bundle']}")
+        assert again.text == "There is no such bundle: it was deleted already or never existed."
+
+        async with http_client() as http:
+            for url in [*first.values(), *second.values(), *file_links]:
+                async with http.get(url) as response:
+                    assert response.status in (404, 410), url
+            async with http.get(alone.links.download) as response:
+                assert await response.read() == b"alone"
+        assert await service.db.db["files"].count_documents({}) == 1
+        assert await service.db.db["bundles"].count_documents({}) == 0
+        left = {m.id for m in world.bin_channel.messages.values() if not m.deleted}
+        assert len(left) == 1 and left < copies, "every stored copy of the bundles' files is gone, the other stays"
 
 
 async def test_upload_sends_a_file_from_the_upload_dir_with_progress_and_answers_with_links(

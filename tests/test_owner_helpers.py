@@ -1,4 +1,4 @@
-"""The parts behind the owner's commands: upload files opened safely, progress pacing, stats, ids from links."""
+"""The parts behind the owner's commands: upload files opened safely, progress pacing, stats, user ids."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from FileStream.bot.owner.bans import parse_user_id
-from FileStream.bot.owner.delete import file_id_from
-from FileStream.core.tokens import make_link_token, new_file_id
 from FileStream.services.stats import gather_stats, render_stats
 from FileStream.services.uploads import ProgressMeter, UploadRefused, UploadStatus, open_upload, progress_text
 from FileStream.telegram.pool import BotPool, PoolMember
@@ -87,18 +85,6 @@ def test_progress_text_says_percent_speed_and_time_left():
     assert progress_text("a.mkv", status) == (
         "Uploading a.mkv: 25% (5.0 MiB of 20.0 MiB), 2.5 MiB/s, about 6 s left")
     assert "time left unknown" in progress_text("a.mkv", UploadStatus(0, 10, 0.0))
-
-
-def test_file_ids_come_from_every_kind_of_link_a_raw_id_or_a_bare_token():
-    secret = b"s" * 32
-    file_id = new_file_id()
-    token = make_link_token(secret, file_id, T0)
-    for text in (f"https://x.example/dl/{token}/a%20b.mkv", f"http://127.0.0.1:8080/stream/{token}/a.mkv",
-                 f"https://x.example/watch/{token}", f"  https://x.example/base/watch/{token}?t=1  ", token, file_id):
-        assert file_id_from(text, secret) == file_id, text
-    forged = make_link_token(b"o" * 32, file_id, T0)
-    for text in (f"https://x.example/dl/{forged}/a.mkv", "hello", "", "https://x.example/dl/", "/watch/" + "A" * 48):
-        assert file_id_from(text, secret) is None, text
 
 
 def test_user_ids_are_positive_integers():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 import zipfile
@@ -15,9 +16,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.tokens import make_bundle_token, make_link_token, new_file_id
+from FileStream.service import ActiveStreams
 from FileStream.services.bundle_zip import BundleArchive
 from FileStream.web.app import build_app
-from FileStream.web.bundles import ObservedSource
+from FileStream.web.bundles import ZipPartsObserver
 from FileStream.web.context import CONTEXT
 from web_fakes import MemoryBundles, MemoryBytes, MemoryFiles
 from test_web_files import Observer
@@ -31,7 +33,7 @@ LATER = NOW + timedelta(hours=1)
 
 
 class Site:
-    def __init__(self, client, files, bundles, source, observer):
+    def __init__(self, client, files, bundles, source, observer=None):
         self.client, self.files, self.bundles, self.source = client, files, bundles, source
         self.observer = observer   # hears every body of a file, the ZIP's parts too
 
@@ -268,6 +270,71 @@ async def test_two_requests_needing_the_same_crcs_at_once_compute_each_only_once
     assert len([o for o in site.source.opened if o[1] == 0]) == 4, "one computation per file, shared"
 
 
+class SlowCrcStore(MemoryBundles):
+    """A bundle store whose CRC-32 writes wait until the test lets them go, noting how many
+    responses were running the moment each began."""
+
+    def __init__(self, files: MemoryFiles) -> None:
+        super().__init__(files)
+        self.gate = asyncio.Event()
+        self.writing = asyncio.Event()
+        self.running_then: list[int] = []
+        self.running = lambda: -1
+
+    async def set_crc32(self, file_id: str, crc: int) -> None:
+        self.running_then.append(self.running())
+        self.writing.set()
+        await self.gate.wait()
+        await super().set_crc32(file_id, crc)
+
+
+async def test_a_zip_is_one_running_stream_from_its_first_byte_to_its_last_even_between_its_files():
+    # ActiveStreams is what the service's shutdown waits on; here it counts over the in-memory bytes.
+    files, source = MemoryFiles(), MemoryBytes(chunk_size=1000)
+    store = SlowCrcStore(files)
+    streams = ActiveStreams(source)
+    store.running = lambda: streams.count
+    app = build_app(files=files, source=streams, link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW,
+                    bundles=store)
+    async with TestClient(TestServer(app)) as client:
+        site = Site(client, files, store, source)
+        listed = four_files(site)
+        _bundle, token = site.add_bundle(listed)
+        whole = asyncio.ensure_future(fetch(site, f"/b/{token}/zip"))
+        # The first file's data has passed and its CRC-32 is being kept: the ZIP is between two files.
+        await asyncio.wait_for(store.writing.wait(), 5)
+        assert streams.count == 1 and source.opened[0][0] == listed[0].id
+        store.gate.set()
+        status, _headers, body = await whole
+        assert await streams.wait_idle(5) and streams.count == 0
+    assert status == 200 and store.running_then == [1, 1, 1, 1]
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert [archive.read(i) for i in archive.infolist()] == [source.contents[f.id] for f in listed]
+
+
+async def test_the_zip_is_exact_when_the_sources_chunks_run_across_its_files():
+    files = MemoryFiles()
+    source = MemoryBytes(chunk_size=777, parts_joined=True)
+    bundles = MemoryBundles(files)
+    app = build_app(files=files, source=source, link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW,
+                    bundles=bundles)
+    async with TestClient(TestServer(app)) as client:
+        site = Site(client, files, bundles, source)
+        listed = four_files(site) + [site.add_file("tiny.txt", "text/plain", b"x")]
+        _bundle, token = site.add_bundle(listed)
+        archive = BundleArchive.of("x", listed)
+        status, _headers, full = await fetch(site, f"/b/{token}/zip")
+        assert status == 200 and len(full) == archive.size
+        with zipfile.ZipFile(io.BytesIO(full)) as unpacked:
+            assert unpacked.testzip() is None
+            assert [unpacked.read(i) for i in unpacked.infolist()] == [source.contents[f.id] for f in listed]
+        for segment in archive.layout.segments:
+            for start in (segment.offset, segment.offset + segment.length // 2):
+                end = min(archive.size - 1, start + 3000)
+                status, _headers, part = await fetch(site, f"/b/{token}/zip", Range=f"bytes={start}-{end}")
+                assert status == 206 and part == full[start:end + 1], (start, end)
+
+
 async def test_a_full_zip_tells_the_observer_each_file_from_its_first_byte_to_its_last(site):
     """What download counts and "bytes served" hear of a ZIP: every file's data as one body of that
     file, from byte 0 (so a download of each) to its end; headers and directory are not file bytes."""
@@ -320,7 +387,7 @@ async def test_a_zip_closed_in_the_middle_of_a_file_tells_the_observer_that_clie
     ctx = build_app(files=site.files, source=site.source, link_secret=SECRET, public_url=PUBLIC,
                     clock=lambda: NOW, bundles=site.bundles, observer=site.observer)[CONTEXT]
     archive = BundleArchive.of("x", files)
-    chunks = archive.stream(0, archive.size - 1, ObservedSource(ctx), ctx.crcs)
+    chunks = archive.stream(0, archive.size - 1, ctx.source, ctx.crcs, ZipPartsObserver(ctx))
     taken = [await anext(chunks) for _ in range(3)]    # the local header, then two chunks of the clip
     await chunks.aclose()
     assert [len(c) for c in taken[1:]] == [1000, 1000]

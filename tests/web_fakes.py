@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
@@ -29,8 +31,9 @@ class MemoryBytes:
 
     `chunk_size` shapes the stream; `fail_after` makes it raise once that many bytes of
     a stream were yielded (0: before the first byte); `delay` sleeps before each chunk.
-    It records every stream it opened, whether it was closed and where a failure struck
-    (`failed`: the stream and the bytes yielded before it), for tests to inspect.
+    It records every stream it opened (each part of `stream_parts` as one), whether it was
+    closed and where a failure struck (`failed`: the stream and the bytes yielded before
+    it), and how many responses hold it (`held`), for tests to inspect.
     """
 
     contents: dict[str, bytes] = field(default_factory=dict)
@@ -40,9 +43,30 @@ class MemoryBytes:
     opened: list[tuple[str, int, int]] = field(default_factory=list)
     closed: list[tuple[str, int, int]] = field(default_factory=list)
     failed: list[tuple[tuple[str, int, int], int]] = field(default_factory=list)
+    held: int = 0   # responses holding the source (hold()) right now
+    parts_joined: bool = False   # stream_parts cuts its parts' bytes, joined, into chunks across their edges
 
     def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
         return self._stream(file, start, end)
+
+    async def stream_parts(self, parts) -> AsyncIterator[bytes]:
+        if self.parts_joined:
+            joined = b"".join(self.contents[file.id][start:end + 1] for file, start, end in parts)
+            for offset in range(0, len(joined), self.chunk_size):
+                yield joined[offset:offset + self.chunk_size]
+            return
+        for file, start, end in parts:
+            async with aclosing(self._stream(file, start, end)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        self.held += 1
+        try:
+            yield
+        finally:
+            self.held -= 1
 
     async def _stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
         key = (file.id, start, end)

@@ -28,7 +28,7 @@ OWNER: tuple[tuple[str, str], ...] = (
     ("ban", "<user_id> [reason]: stop someone using the bot"),
     ("unban", "<user_id>: let them back in"),
     ("broadcast", "as a reply: copy that message to every user"),
-    ("del", "<file id or link>: delete a file and end its links"),
+    ("del", "<file id or link>: delete a file, or a bundle with its files, and end their links"),
     ("upload", "<path>: upload a file from UPLOAD_DIR"),
 )
 

@@ -114,37 +114,79 @@ class BundleArchive:
             digest.update(b"\0" + file.file_unique_id.encode("utf-8", "surrogatepass"))
         return "zip-" + digest.hexdigest()[:40]
 
-    async def stream(self, first: int, last: int, source, crcs: Crc32Keeper) -> AsyncIterator[bytes]:
+    async def stream(self, first: int, last: int, source, crcs: Crc32Keeper, observer) -> AsyncIterator[bytes]:
         """Bytes `first`..`last` (inclusive) of the archive, exactly as a full download has them.
 
-        A file whose data this window covers whole gets its CRC-32 computed on the way (and
-        kept); a descriptor or central directory that needs one it does not know gets it
-        from the keeper just before those bytes go out.
+        The files' data in the window are read as one stream of the source (`stream_parts`),
+        so what it fetches ahead runs on from one file into the next instead of starting
+        again at every file; the whole response is one running stream for a shutdown
+        (`source.hold()`). A file whose data this window covers whole gets its CRC-32
+        computed on the way (and kept, while the next bytes go out); a descriptor or central directory that needs one it
+        does not know gets it from the keeper just before those bytes go out.
+
+        `observer.part(file, first, last)` hears each file's part (download counts, bytes
+        served): a context around its bytes, told `handing(size)` before each chunk goes out.
         """
+        pieces = list(self.layout.pieces(first, last))
+        parts = [(self.files[p.segment.entry], p.first, p.last) for p in pieces if p.segment.kind == "data"]
         known = {index: file.crc32 for index, file in enumerate(self.files) if file.crc32 is not None}
         rendered: dict[int, bytes] = {}
-        for piece in self.layout.pieces(first, last):
-            segment = piece.segment
-            if segment.kind == "data":
-                file = self.files[segment.entry]
-                whole = piece.whole
-                crc = 0
-                chunks = source.stream(file, piece.first, piece.last)
-                try:
-                    async for chunk in chunks:
-                        if whole:
-                            crc = zlib.crc32(chunk, crc)
-                        yield chunk
-                finally:
-                    await chunks.aclose()
-                if whole:
-                    if segment.entry not in known:
-                        await crcs.remember(file.id, crc)
-                    known[segment.entry] = crc
-                continue
-            for index in segment.needs:
-                if index not in known:
-                    known[index] = await crcs.crc_of(self.files[index])
-            if segment.offset not in rendered:
-                rendered[segment.offset] = self.layout.render(segment, known)
-            yield rendered[segment.offset][piece.first:piece.last + 1]
+        saving: list[asyncio.Task] = []   # CRC-32s being kept: the next file's bytes do not wait for the database
+        with source.hold():
+            data = _PartReader(source.stream_parts(parts)) if parts else None
+            try:
+                for piece in pieces:
+                    segment = piece.segment
+                    if segment.kind == "data":
+                        assert data is not None
+                        file = self.files[segment.entry]
+                        crc = 0 if piece.whole and segment.entry not in known else None
+                        left = piece.last - piece.first + 1
+                        with observer.part(file, piece.first, piece.last) as told:
+                            while left > 0:
+                                chunk = await data.next(left, file)
+                                left -= len(chunk)
+                                if crc is not None:
+                                    crc = zlib.crc32(chunk, crc)
+                                told.handing(len(chunk))
+                                yield chunk
+                        if crc is not None:
+                            saving.append(asyncio.ensure_future(crcs.remember(file.id, crc)))
+                            known[segment.entry] = crc
+                        continue
+                    for index in segment.needs:
+                        if index not in known:
+                            known[index] = await crcs.crc_of(self.files[index])
+                    if segment.offset not in rendered:
+                        rendered[segment.offset] = self.layout.render(segment, known)
+                    yield rendered[segment.offset][piece.first:piece.last + 1]
+            finally:
+                if data is not None:
+                    await data.aclose()
+                if saving:
+                    await asyncio.gather(*saving)
+
+
+class _PartReader:
+    """Reads the parts of one `stream_parts` stream one after another, by their lengths (a
+    chunk that runs into the next part is split)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    async def next(self, most: int, file: StoredFile) -> bytes | memoryview:
+        """The next chunk, at most `most` bytes of the current part (of `file`, named if the stream ends)."""
+        chunk, self._left = self._left, b""
+        if not chunk:
+            try:
+                chunk = await anext(self._chunks)
+            except StopAsyncIteration:
+                raise OSError(f"file {file.ref}: the stream ended {most} bytes short") from None
+        if len(chunk) > most:
+            view = memoryview(chunk)
+            chunk, self._left = view[:most], view[most:]
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()

@@ -5,6 +5,10 @@ is its window (core/prefetch.py: it grows while the reader keeps up and shrinks 
 reader stalls) within the memory budget every stream shares (memory_budget.py). Each
 block goes to the least busy media connection (media_sessions.py: several per bot and
 DC) of the least busy bot, so one download uses every connection of every bot.
+
+A stream may cover several ranges of several files one after another (a bundle's ZIP):
+they are one run of blocks, so the window it has learned carries on into the next file
+and that file's first blocks are on their way while the last ones of the current arrive.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from pyrogram import raw
@@ -83,7 +87,8 @@ class StreamTuning:
 
 
 class Streamer:
-    """Reads byte ranges of stored files through the bot pool (implements web's ByteSource)."""
+    """Reads byte ranges of stored files through the bot pool (`stream` and `stream_parts` of
+    web's ByteSource; the service counts its streams around it, service.ActiveStreams)."""
 
     def __init__(self, pool: BotPool, sessions: MediaSessions, tuning: StreamTuning = StreamTuning(),
                  metrics=None, budget: MemoryBudget | None = None) -> None:
@@ -98,15 +103,22 @@ class Streamer:
         self._location_reads: dict[tuple[str, int, int], asyncio.Future] = {}
         self._request_slots: dict[str, asyncio.Semaphore] = {}
 
-    async def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
-        if end < start:
+    def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
+        """Bytes `start`..`end` (inclusive) of `file`, in order."""
+        return self.stream_parts(((file, start, end),))
+
+    async def stream_parts(self, parts: Iterable[tuple[StoredFile, int, int]]) -> AsyncIterator[bytes]:
+        """The bytes of every (file, start, end) part in turn, as one stream: one window, one
+        memory lease, fetched ahead across the parts' boundaries. No chunk spans two parts."""
+        parts = [(file, start, end) for file, start, end in parts if end >= start]
+        if not parts:
             return
         try:
             primary = self.pool.pick()
         except NoClientAvailable as error:
             raise self._no_client(error) from error
         with self.pool.stream_lease(primary):
-            prefetch = _Prefetch(self, file, plan_blocks(start, end, file.file_size), primary)
+            prefetch = _Prefetch(self, parts, primary)
             self.active.add(prefetch)
             try:
                 await prefetch.begin()
@@ -278,24 +290,28 @@ class Streamer:
 
 @dataclass(eq=False)
 class _Slot:
+    file: StoredFile
     block: Block
     task: asyncio.Task
 
 
 class _Prefetch:
-    """One stream's blocks: requested ahead within its window and its memory lease, handed out in order.
+    """One stream's blocks (of one file or of several in turn): requested ahead within its window
+    and its memory lease, handed out in order. Parts are planned into blocks as the window
+    reaches them (a ZIP of a hundred large files would otherwise list a million blocks).
 
     Memory units (memory_budget.py) held = blocks requested and not yet handed out, plus
     the block being sent to the reader. A unit freed by the reader is reused for the
     next block while the stream holds no more than its fair share, else given back.
     """
 
-    def __init__(self, streamer: Streamer, file: StoredFile, blocks: list[Block], primary: PoolMember) -> None:
+    def __init__(self, streamer: Streamer, parts: list[tuple[StoredFile, int, int]], primary: PoolMember) -> None:
         self._streamer = streamer
-        self._file = file
         self._primary = primary
         tuning = streamer.tuning
-        self.pending: deque[Block] = deque(blocks)      # not requested yet (shed blocks come back first)
+        self._parts = deque(parts)                       # not planned into blocks yet
+        # planned, not requested yet (shed blocks come back first)
+        self.pending: deque[tuple[StoredFile, Block]] = deque()
         self.slots: deque[_Slot] = deque()               # requested, in order
         minimum = min(MIN_WINDOW, tuning.prefetch)
         self.window = PrefetchWindow(initial=max(minimum, tuning.initial_window), maximum=tuning.prefetch,
@@ -304,6 +320,7 @@ class _Prefetch:
         self.sending = 0
 
     async def begin(self) -> None:
+        self._planned(MIN_WINDOW)
         try:
             await self.memory.admit(len(self.pending), self._streamer.tuning.memory_wait)
         except MemoryWaitTimeout as error:
@@ -336,18 +353,26 @@ class _Prefetch:
 
     def _top_up(self) -> None:
         share = self._streamer.budget.fair_share()
-        while self.pending and len(self.slots) < self.window.limit:
+        while len(self.slots) < self.window.limit and self._planned(1):
             if self._free_units() > 0 and (self.memory.held <= share or not self.slots):
                 pass  # a unit this stream holds already
             elif not self.memory.try_grow():
                 break
-            self._start(self.pending.popleft())
+            self._start(*self.pending.popleft())
         # Units neither holding a block nor the reader's go back to the other streams.
         self.memory.release(self._free_units())
 
-    def _start(self, block: Block) -> None:
-        task = asyncio.ensure_future(self._streamer._fetch(self._file, block, self._primary))
-        self.slots.append(_Slot(block, task))
+    def _planned(self, wanted: int) -> bool:
+        """Whether a block is planned and waits to be requested, planning parts until `wanted` are
+        (or every part is)."""
+        while len(self.pending) < wanted and self._parts:
+            file, start, end = self._parts.popleft()
+            self.pending.extend((file, block) for block in plan_blocks(start, end, file.file_size))
+        return bool(self.pending)
+
+    def _start(self, file: StoredFile, block: Block) -> None:
+        task = asyncio.ensure_future(self._streamer._fetch(file, block, self._primary))
+        self.slots.append(_Slot(file, block, task))
 
     def _shed(self, keep: int) -> None:
         """Asked by the budget: drop the farthest blocks (never the next one) until holding `keep` units."""
@@ -358,7 +383,7 @@ class _Prefetch:
                     slot.task.exception()  # retrieved: a dropped block's failure is nobody's news
             else:
                 slot.task.cancel()
-            self.pending.appendleft(slot.block)
+            self.pending.appendleft((slot.file, slot.block))
             self.memory.release(1)
 
     async def close(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -56,43 +55,55 @@ class OpenBundle:
         return make_link_token(self.secret, file.id, file.expires_at)
 
 
-class ObservedSource:
-    """The byte source as a ZIP reads it: each file's part of the archive is told to the stream
-    observer as a body of that file, like a /dl response of the same bytes.
+class ZipPartsObserver:
+    """Tells the stream observer of each file's part of a ZIP response as a body of that file,
+    like a /dl response of the same bytes (BundleArchive.stream calls `part`).
 
     So "bytes served" (/metrics, /botstats) includes the files' bytes in ZIPs, and a file
     whose data a ZIP response sends from its first byte counts as downloaded (the rule of
     core.usage: from byte 0, not a probe). The ZIP's own headers and central directory are
-    not file content and are not counted. The CRC-32 pass of Crc32Keeper reads the plain
-    source: those bytes go to nobody.
+    not file content and are not counted, nor are the CRC-32 passes (their bytes go to nobody).
     """
 
     def __init__(self, ctx: WebContext) -> None:
         self._ctx = ctx
 
-    async def stream(self, file: StoredFile, start: int, end: int):
-        notify_observer(self._ctx, "stream_started", file, start, end)
-        sent = handed = 0
-        result = "source_error"
-        try:
-            async with aclosing(self._ctx.source.stream(file, start, end)) as chunks:
-                async for chunk in chunks:
-                    handed = len(chunk)
-                    yield chunk
-                    # Resumed: the ZIP stream asked for more, so that chunk was written.
-                    sent, handed = sent + handed, 0
-            result = "complete"
-        except (GeneratorExit, asyncio.CancelledError):
-            # Closed: the response ended. After the last chunk of a part that ends the
-            # response (it asks for nothing more once it has its bytes) that part is whole;
-            # in the middle of one, the client went away and the chunk in hand was not sent.
-            if sent + handed == end - start + 1:
-                sent, result = sent + handed, "complete"
+    def part(self, file: StoredFile, first: int, last: int) -> _ToldPart:
+        """A context around the part's bytes; its `handing(size)` is called before each chunk goes out."""
+        return _ToldPart(self._ctx, file, first, last)
+
+
+class _ToldPart:
+    """One file's part of a ZIP response: started when entered, finished once when left."""
+
+    def __init__(self, ctx: WebContext, file: StoredFile, first: int, last: int) -> None:
+        self._ctx, self._file = ctx, file
+        self._first, self._last = first, last
+        self._sent = self._in_hand = 0
+
+    def __enter__(self) -> _ToldPart:
+        notify_observer(self._ctx, "stream_started", self._file, self._first, self._last)
+        return self
+
+    def handing(self, size: int) -> None:
+        """A chunk of `size` bytes goes out next; the one before it was written (the ZIP was asked for more)."""
+        self._sent += self._in_hand
+        self._in_hand = size
+
+    def __exit__(self, kind, _error, _traceback) -> None:
+        length = self._last - self._first + 1
+        if kind is GeneratorExit and self._sent + self._in_hand < length:
+            # Closed at a chunk in the middle of the part: the client went away, that chunk unwritten.
+            result = "client_gone"
+        else:
+            # Ended; or failed or cancelled while fetching, after the chunk in hand was written;
+            # or closed at the part's last chunk (a response ending there asks for nothing more).
+            self._sent += self._in_hand
+            if kind is None or self._sent == length:
+                result = "complete"
             else:
-                result = "client_gone"
-            raise
-        finally:
-            notify_observer(self._ctx, "stream_finished", file, sent, result)
+                result = "client_gone" if issubclass(kind, asyncio.CancelledError) else "source_error"
+        notify_observer(self._ctx, "stream_finished", self._file, self._sent, result)
 
 
 async def open_bundle(request: web.Request) -> OpenBundle:
@@ -215,5 +226,5 @@ async def archive(request: web.Request) -> web.StreamResponse:
         return await send_headers_only(request, outcome)
     window = outcome.window
     assert window is not None
-    chunks = zipped.stream(window.start, window.end, ObservedSource(ctx), ctx.crcs)
+    chunks = zipped.stream(window.start, window.end, ctx.source, ctx.crcs, ZipPartsObserver(ctx))
     return await send_body(request, outcome, chunks, f"bundle {link.bundle.ref} (ZIP)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import AsyncIterator, Protocol
 
 from FileStream.core.models import Bundle, StoredFile
@@ -64,6 +65,18 @@ class ByteSource(Protocol):
         An exception with an integer `retry_after` attribute (seconds, e.g. FLOOD_WAIT)
         raised before the first chunk becomes 503 with Retry-After; others become 502.
         """
+        ...
+
+    def stream_parts(self, parts: Sequence[tuple[StoredFile, int, int]]) -> AsyncIterator[bytes]:
+        """The bytes of every (file, start, end) part in turn, as `stream` would give them one
+        after another, but as one stream (a bundle's ZIP): what is fetched ahead runs on
+        across the parts' boundaries. Chunks may be of any size, as for `stream`."""
+        ...
+
+    def hold(self) -> AbstractContextManager[None]:
+        """Counts as one running stream while held (shutdown waits for running streams): a
+        response that reads several streams (a bundle's ZIP) holds it from its first byte to
+        its last, and the streams it reads meanwhile count as that one."""
         ...
 
 
