@@ -6,29 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pyrogram import filters, raw
+from pyrogram import raw
 from pyrogram.file_id import FileId
 
-from tgserver import make_bot_client
+from test_tgserver_media import bot_inbox  # noqa: F401, F811 - the fixture: a bot client and its inbox
 
 POSTER = b"\xff\xd8\xff\xe0" + b"poster " * 900
-
-
-@pytest.fixture
-async def bot_inbox(telegram):
-    world = telegram.world
-    bot = world.add_bot(username="thumbs_bot", home_dc=2)
-    alice = telegram.person(world.add_user(first_name="Alice", home_dc=1))
-    client = make_bot_client(telegram, bot)
-    inbox: asyncio.Queue = asyncio.Queue()
-
-    @client.on_message(filters.private)
-    async def keep(_, message):
-        await inbox.put(message)
-
-    await client.start()
-    yield client, bot, alice, inbox
-    await client.stop()
 
 
 async def read(client, dc_id: int, location) -> bytes:
@@ -38,7 +21,7 @@ async def read(client, dc_id: int, location) -> bytes:
 
 
 async def test_a_video_lists_its_thumbnail_and_it_reads_byte_for_byte(bot_inbox):
-    client, bot, alice, inbox = bot_inbox
+    _telegram, client, bot, alice, inbox = bot_inbox
     sent = await alice.send_file(bot, b"video bytes" * 100, kind="video", dc_id=4, w=1920, h=1080, thumb=POSTER)
     video = (await asyncio.wait_for(inbox.get(), 10)).video
     [thumb] = video.thumbs   # the client library leaves the stripped preview out
@@ -56,7 +39,7 @@ async def test_a_video_lists_its_thumbnail_and_it_reads_byte_for_byte(bot_inbox)
 async def test_a_size_the_document_does_not_have_is_refused_and_none_is_listed_without_a_thumbnail(bot_inbox):
     from pyrogram.errors import RPCError
 
-    client, bot, alice, inbox = bot_inbox
+    _telegram, client, bot, alice, inbox = bot_inbox
     sent = await alice.send_file(bot, b"audio bytes" * 10, kind="audio", dc_id=4)
     audio = (await asyncio.wait_for(inbox.get(), 10)).audio
     assert not audio.thumbs

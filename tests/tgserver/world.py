@@ -109,9 +109,9 @@ DOCUMENT_THUMB_SIDE = 320
 
 
 @dataclass(frozen=True)
-class DocumentThumb:
-    """A document's preview image (a video's frame, an album cover), kept beside the file;
-    `type` is what InputDocumentFileLocation.thumb_size names."""
+class ImageSize:
+    """One stored size of an image: a photo's size (`type` is what InputPhotoFileLocation.thumb_size
+    names) or a document's preview, a video's frame or an album cover (InputDocumentFileLocation's)."""
 
     type: str
     w: int
@@ -121,6 +121,9 @@ class DocumentThumb:
     @property
     def size(self) -> int:
         return self.content.size
+
+
+DocumentThumb = ImageSize
 
 
 @dataclass(eq=False)
@@ -165,18 +168,7 @@ class Document:
 PHOTO_THUMB_SIZES = (("m", 320), ("x", 800))
 
 
-@dataclass(frozen=True)
-class PhotoSize:
-    """One stored size of a photo; `type` is what InputPhotoFileLocation.thumb_size names."""
-
-    type: str
-    w: int
-    h: int
-    content: Any
-
-    @property
-    def size(self) -> int:
-        return self.content.size
+PhotoSize = ImageSize
 
 
 @dataclass(eq=False)
