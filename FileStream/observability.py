@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from FileStream import __version__
 from FileStream.metrics import Metrics
 
+log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,27 @@ class StreamMetrics:
     def stream_finished(self, file, sent_bytes: int, result: str) -> None:
         self._metrics.active_streams.dec()
         self._metrics.streamed(sent_bytes)
+
+
+class StreamObservers:
+    """Several StreamObservers heard as one (build_app takes one); a failing one does not
+    keep the others from hearing."""
+
+    def __init__(self, *observers) -> None:
+        self._observers = observers
+
+    def stream_started(self, file, start: int, end: int) -> None:
+        self._tell("stream_started", file, start, end)
+
+    def stream_finished(self, file, sent_bytes: int, result: str) -> None:
+        self._tell("stream_finished", file, sent_bytes, result)
+
+    def _tell(self, event: str, *args) -> None:
+        for observer in self._observers:
+            try:
+                getattr(observer, event)(*args)
+            except Exception:  # noqa: BLE001 - a broken hook must not cost the others their event
+                log.exception("stream observer %s.%s failed", type(observer).__name__, event)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from FileStream.errors import StartupError
 from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
-from FileStream.observability import Operations, StreamMetrics
+from FileStream.observability import Operations, StreamMetrics, StreamObservers
 from FileStream.core.requests import RequestState
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
@@ -34,6 +34,7 @@ from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_copies import StorageCopies
+from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
 from FileStream.telegram.clients import (
     TgCryptoMissing,
@@ -46,6 +47,7 @@ from FileStream.telegram.media_sessions import MediaSessions
 from FileStream.telegram.memory_budget import MemoryBudget
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import Streamer, StreamTuning
+from FileStream.telegram.thumbnails import Thumbnails
 from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.ops import add_ops_routes
 
@@ -54,6 +56,9 @@ log = logging.getLogger(__name__)
 # The jobs sleep until their next work is due; this is how long they sleep at most (the
 # fallback poll: work another instance created, a due time they could not look up).
 JOB_INTERVAL_SECONDS = 30.0
+# How often download counts gathered in memory are added to the database: at most this
+# much of them is lost on a crash, and one batch write per instance this often is cheap.
+USAGE_FLUSH_SECONDS = 2.0
 
 
 def utc_now() -> datetime:
@@ -177,6 +182,8 @@ class Service:
         self.ctx: BotContext | None = None
         self.jobs: list[PeriodicJob] = []
         self.ops = Operations(self)
+        self.usage: DownloadCounter | None = None
+        self.usage_job: PeriodicJob | None = None
         self._stopped = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
@@ -219,6 +226,9 @@ class Service:
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics,
             budget=MemoryBudget(settings.stream_memory_mb << 20))
         self.streams = ActiveStreams(self.streamer)
+        self.usage = DownloadCounter(self.db.usage, self.clock)
+        # Every instance serves links, so every instance (link-only too) writes its counts.
+        self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
         self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
@@ -255,7 +265,8 @@ class Service:
         self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
         if ctx is not None:
             ctx.bot_username = main.username
-        await self._serve_web(sock, secret)
+        await self._serve_web(sock, secret, bot_username=main.username or "")
+        self.usage_job.start()
         for job in self.jobs:
             job.start()
         if ctx is not None:
@@ -313,12 +324,14 @@ class Service:
             self.public_url = _with_port(self.public_url, self.web_port)
         return sock
 
-    async def _serve_web(self, sock: socket.socket, secret: bytes) -> None:
+    async def _serve_web(self, sock: socket.socket, secret: bytes, *, bot_username: str) -> None:
         lookup = _FileLookup(self.db)
         app = build_app(files=lookup, source=self.streams, link_secret=secret,
-                        public_url=self.public_url, clock=self.clock, observer=StreamMetrics(self.ops.metrics),
+                        public_url=self.public_url, clock=self.clock,
+                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
-                        bundles=_BundleLookup(self.db))
+                        bundles=_BundleLookup(self.db),
+                        thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
@@ -347,6 +360,10 @@ class Service:
             if self.streams is not None and not await self.streams.wait_idle(grace):
                 log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
             await self._runner.cleanup()
+        if self.usage_job is not None:
+            # After the web server: every response has ended, so its bytes are in the last batch.
+            await self.usage_job.stop()
+            await self.usage.flush()   # a database error is logged there, never raised
         if self.copies is not None:
             await self.copies.close()
         if self.sessions is not None:

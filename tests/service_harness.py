@@ -96,10 +96,11 @@ class Sent:
 
 async def send_and_get_links(world: World, data: bytes, file_name: str, *, kind: str = "document",
                              mime_type: str = "application/octet-stream", dc_id: int | None = None,
-                             timeout: float = 20) -> Sent:
-    """A person sends a file to the bot and reads the reply."""
+                             timeout: float = 20, **attrs) -> Sent:
+    """A person sends a file to the bot and reads the reply; `attrs` describe the media
+    (w, h, duration, thumb: see World.add_media)."""
     message = await world.person.send_file(world.main_bot, data=data, file_name=file_name, mime_type=mime_type,
-                                           kind=kind, dc_id=dc_id or world.main_bot.home_dc)
+                                           kind=kind, dc_id=dc_id or world.main_bot.home_dc, **attrs)
     reply = await world.person.next_message(world.main_bot, timeout=timeout)
     return Sent(message, *await until_links(world, reply, timeout=timeout))
 

@@ -25,7 +25,8 @@ GET_FILE = "upload.GetFile"
 
 
 class Page(HTMLParser):
-    """The bundle page as a person's browser sees it: the files listed, and every link."""
+    """The bundle page as a person's browser sees it: the files listed, and every link to a file
+    (the site's own links, like the header's link home, are not the bundle's)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -36,7 +37,7 @@ class Page(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag == "a":
+        if tag == "a" and attrs["href"].startswith("http"):
             self.hrefs.append(attrs["href"])
         if tag == "script":
             self.scripts.append(attrs.get("src"))
@@ -138,10 +139,19 @@ async def test_an_album_of_four_files_becomes_one_bundle_whose_page_lists_them_a
                 code, _h, data = await get(http, url)
                 assert code == 200 and data == expected
 
-            # /files shows the bundle as one entry, not its four files.
+            # /files shows the bundle as one entry, not its four files; its card counts what
+            # was fetched above, each from byte 0: 8 links, 2 playlist entries and the ZIP
+            # (which sends each of the four files whole: a download of each).
+            await service.usage.wait_idle()
+            await service.usage_job.next_pass()
             await person.send_command(bot, "files")
             listing = await person.next_message(bot)
             assert [b.text for b in listing.flat_buttons] == ["🗂 Holiday"]
+            await person.press_button(bot, listing.message_id, listing.flat_buttons[0].callback_data)
+            card = await person.next_edit(bot)
+            while card.message_id != listing.message_id:   # the album's status message was edited before
+                card = await person.next_edit(bot)
+            assert "Downloads and plays: 14 (" in card.text
 
 
 async def test_bundle_then_twelve_files_then_done_gives_one_link_for_all_of_them(telegram, stack_settings):

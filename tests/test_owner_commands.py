@@ -88,7 +88,7 @@ async def test_botstats_shows_the_pool_requests_files_users_uptime_and_the_datab
         clock.advance(hours=1, minutes=5)
         stats = await say(owner, world.main_bot, "/botstats")
 
-    pool, service_table = pre_blocks(stats)
+    pool, service_table, top_files = pre_blocks(stats)
     header, *rows = pool.splitlines()
     for column in ("bot", "healthy", "in flight", "served", "bytes", "errors", "DC", "last error"):
         assert column in header
@@ -103,6 +103,8 @@ async def test_botstats_shows_the_pool_requests_files_users_uptime_and_the_datab
     assert lines["database"] == "ok"
     assert "active: processing" in lines and "active: generating link" in lines
     assert "completed, last hour" in lines and "completed, last day" in lines
+    assert lines["bytes served, today"] == lines["bytes served, in all"] == "0 B"
+    assert top_files == "no downloads yet today"
 
 
 async def test_ban_and_unban_confirm_with_the_name_and_refuse_malformed_ids(telegram, stack_settings):

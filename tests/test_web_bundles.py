@@ -10,6 +10,7 @@ import zipfile
 import zlib
 from datetime import datetime, timedelta, timezone
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -18,7 +19,10 @@ from FileStream.core.tokens import make_bundle_token, make_link_token, new_file_
 from FileStream.service import ActiveStreams
 from FileStream.services.bundle_zip import BundleArchive
 from FileStream.web.app import build_app
+from FileStream.web.bundles import ZipPartsObserver
+from FileStream.web.context import CONTEXT
 from web_fakes import MemoryBundles, MemoryBytes, MemoryFiles
+from test_web_files import Observer
 from test_web_pages import parse
 from zip_helpers import unzip_test
 
@@ -29,8 +33,9 @@ LATER = NOW + timedelta(hours=1)
 
 
 class Site:
-    def __init__(self, client, files, bundles, source):
+    def __init__(self, client, files, bundles, source, observer=None):
         self.client, self.files, self.bundles, self.source = client, files, bundles, source
+        self.observer = observer   # hears every body of a file, the ZIP's parts too
 
     def add_file(self, name, mime, data, *, expires_at=LATER, duration=None) -> StoredFile:
         file = StoredFile(id=new_file_id(), file_name=name, file_size=len(data), mime_type=mime,
@@ -52,10 +57,11 @@ async def site():
     files = MemoryFiles()
     bundles = MemoryBundles(files)
     source = MemoryBytes(chunk_size=1000)
+    observer = Observer()
     app = build_app(files=files, source=source, link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW,
-                    bundles=bundles)
+                    bundles=bundles, observer=observer)
     async with TestClient(TestServer(app)) as client:
-        yield Site(client, files, bundles, source)
+        yield Site(client, files, bundles, source, observer)
 
 
 def four_files(site):
@@ -327,3 +333,64 @@ async def test_the_zip_is_exact_when_the_sources_chunks_run_across_its_files():
                 end = min(archive.size - 1, start + 3000)
                 status, _headers, part = await fetch(site, f"/b/{token}/zip", Range=f"bytes={start}-{end}")
                 assert status == 206 and part == full[start:end + 1], (start, end)
+
+
+async def test_a_full_zip_tells_the_observer_each_file_from_its_first_byte_to_its_last(site):
+    """What download counts and "bytes served" hear of a ZIP: every file's data as one body of that
+    file, from byte 0 (so a download of each) to its end; headers and directory are not file bytes."""
+    files = four_files(site) + [site.add_file("empty.txt", "text/plain", b"")]
+    _bundle, token = site.add_bundle(files)
+    status, _headers, body = await fetch(site, f"/b/{token}/zip")
+    assert status == 200
+    expected = []
+    for file in files[:4]:   # the empty file sends no bytes: no body to tell of
+        expected += [("start", file.id, 0, file.file_size - 1), ("end", file.id, file.file_size, "complete")]
+    assert site.observer.events == expected
+    assert sum(sent for _e, _id, sent, _r in site.observer.events[1::2]) == len(body) - \
+        sum(s.length for s in BundleArchive.of("x", files).layout.segments if s.kind != "data")
+
+
+async def test_a_zip_range_tells_only_the_parts_it_sends_and_the_crc_pass_is_not_served(site):
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    layout = BundleArchive.of("x", files).layout
+    song, notes = layout.data_segment(1), layout.data_segment(2)
+    # From the middle of the song to 100 bytes into the notes: the descriptor after the song
+    # needs its CRC-32, which the keeper computes by reading the whole song (sent to nobody).
+    first, last = song.offset + 1234, notes.offset + 99
+    status, _headers, part = await fetch(site, f"/b/{token}/zip", Range=f"bytes={first}-{last}")
+    assert status == 206 and len(part) == last - first + 1
+    assert (files[1].id, 0, files[1].file_size - 1) in site.source.opened, "the CRC-32 pass read the song"
+    song_size = files[1].file_size
+    assert site.observer.events == [
+        ("start", files[1].id, 1234, song_size - 1), ("end", files[1].id, song_size - 1234, "complete"),
+        ("start", files[2].id, 0, 99), ("end", files[2].id, 100, "complete"),
+    ]
+
+
+async def test_a_zip_part_cut_short_tells_the_observer_once_with_what_was_sent(site):
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    site.source.fail_after = 2000    # every file stream fails after 2000 bytes
+    async with site.client.get(f"/b/{token}/zip") as response:
+        assert response.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()
+    assert site.observer.events == [("start", files[0].id, 0, files[0].file_size - 1),
+                                    ("end", files[0].id, 2000, "source_error")]
+
+
+async def test_a_zip_closed_in_the_middle_of_a_file_tells_the_observer_that_client_is_gone(site):
+    """The ZIP stream closed while a file's part is under way (its client went away): that part
+    ends once, with the bytes handed on before the close."""
+    files = four_files(site)
+    ctx = build_app(files=site.files, source=site.source, link_secret=SECRET, public_url=PUBLIC,
+                    clock=lambda: NOW, bundles=site.bundles, observer=site.observer)[CONTEXT]
+    archive = BundleArchive.of("x", files)
+    chunks = archive.stream(0, archive.size - 1, ctx.source, ctx.crcs, ZipPartsObserver(ctx))
+    taken = [await anext(chunks) for _ in range(3)]    # the local header, then two chunks of the clip
+    await chunks.aclose()
+    assert [len(c) for c in taken[1:]] == [1000, 1000]
+    assert site.observer.events == [("start", files[0].id, 0, files[0].file_size - 1),
+                                    ("end", files[0].id, 1000, "client_gone")]
+    assert site.source.closed == site.source.opened, "the file's stream was closed too"

@@ -11,11 +11,12 @@ from FileStream.core.formatting import download_url, stream_url
 from FileStream.core.models import StoredFile
 from FileStream.core.tokens import make_link_token, new_file_id
 from FileStream.web.app import build_app
-from web_fakes import MemoryBytes, MemoryFiles
+from web_fakes import MemoryBytes, MemoryFiles, MemoryThumbnails
 
 SECRET = b"p" * 32
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 PUBLIC = "https://files.example.org"
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 60
 
 
 def stored(name: str, mime: str | None, size: int = 10 * 1024 * 1024, expires_at=NOW + timedelta(minutes=65)):
@@ -53,13 +54,48 @@ async def site():
         yield client, files
 
 
+@pytest.fixture
+async def site_with_posters():
+    files, thumbnails = MemoryFiles(), MemoryThumbnails()
+    app = build_app(files=files, source=MemoryBytes(), link_secret=SECRET, public_url=PUBLIC + "/",
+                    clock=lambda: NOW, thumbnails=thumbnails, bot_username="filestream_bot")
+    async with TestClient(TestServer(app)) as client:
+        yield client, files, thumbnails
+
+
+def media_elements(tags: "Tags") -> list[str]:
+    """The elements that show the file itself (not the site's own icon)."""
+    return [tag for tag, attrs in tags.tags
+            if tag in ("video", "audio") or (tag == "img" and attrs.get("class") in ("preview", "cover"))]
+
+
+def assert_nothing_inline(tags: "Tags") -> None:
+    """The page CSP forbids inline script and style: no style attributes, no on* handlers."""
+    for tag, attrs in tags.tags:
+        assert tag != "style" and "style" not in attrs, (tag, attrs)
+        assert not [name for name in attrs if name.startswith("on")], (tag, attrs)
+        if tag == "script":
+            assert attrs.get("src", "").startswith("/static/"), attrs
+
+
 async def test_front_page(site):
     client, _ = site
     async with client.get("/") as r:
         assert r.status == 200 and r.content_type == "text/html"
-        assert "Telegram" in await r.text()
+        html = await r.text()
+    assert "Telegram" in html and "t.me/" not in html   # no bot name known: no link to a bot
     async with client.head("/") as r:
         assert r.status == 200 and await r.read() == b""
+
+
+async def test_front_page_names_the_bot_and_links_to_it(site_with_posters):
+    client, _, _ = site_with_posters
+    async with client.get("/") as r:
+        html = await r.text()
+    tags = parse(html)
+    assert "https://t.me/filestream_bot" in [a["href"] for a in tags.find("a")]
+    assert "@filestream_bot" in html
+    assert_nothing_inline(tags)
 
 
 async def test_player_page_escapes_the_file_name(site):
@@ -109,8 +145,76 @@ async def test_player_element_follows_the_type(site, name, mime, element):
     async with client.get(f"/watch/{make_link_token(SECRET, file.id, None)}") as r:
         assert r.status == 200
         tags = parse(await r.text())
-    kinds = [t for t, _ in tags.tags if t in ("video", "audio", "img")]
-    assert kinds == ([element] if element else [])
+    assert media_elements(tags) == ([element] if element else [])
+    assert_nothing_inline(tags)
+
+
+async def watch_page(site, name: str, mime: str):
+    """A file of that name and type is added; its link token, and its watch page (response, tags)."""
+    client, files, *_ = site
+    token = make_link_token(SECRET, files.add(stored(name, mime)).id, None)
+    async with client.get(f"/watch/{token}") as r:
+        return token, r, parse(await r.text())
+
+
+async def test_a_video_gets_its_thumbnail_as_poster_from_our_own_origin(site_with_posters):
+    token, r, tags = await watch_page(site_with_posters, "clip.mp4", "video/mp4")
+    [video] = tags.find("video")
+    assert video["poster"] == f"/thumb/{token}"
+    assert "img-src 'self'" in r.headers["Content-Security-Policy"]
+    assert_nothing_inline(tags)
+
+
+async def test_an_audio_file_gets_a_player_and_a_cover_shown_only_once_it_loads(site_with_posters):
+    token, _r, tags = await watch_page(site_with_posters, "song.mp3", "audio/mpeg")
+    [audio] = tags.find("audio")
+    assert audio["src"] == stream_url(PUBLIC, token, "song.mp3") and "controls" in audio
+    [cover] = [img for img in tags.find("img") if img.get("class") == "cover"]
+    assert cover["src"] == f"/thumb/{token}" and "hidden" in cover   # player.js shows it once it has loaded
+    assert "video" not in [tag for tag, _ in tags.tags]
+
+
+async def test_an_image_is_previewed_inline_and_opens_full_size(site_with_posters):
+    token, _r, tags = await watch_page(site_with_posters, "photo.jpg", "image/jpeg")
+    surl = stream_url(PUBLIC, token, "photo.jpg")
+    [preview] = [img for img in tags.find("img") if img.get("class") == "preview"]
+    assert preview["src"] == surl and preview["alt"] == "photo.jpg"
+    assert surl in [a["href"] for a in tags.find("a")]
+    assert not [attrs for attrs in tags.find("video") + tags.find("audio")]
+
+
+async def test_the_thumbnail_route_serves_the_image_with_its_type_and_caching(site_with_posters):
+    client, files, thumbnails = site_with_posters
+    file = files.add(stored("clip.mp4", "video/mp4"))
+    thumbnails.images[file.id] = JPEG
+    token = make_link_token(SECRET, file.id, None)
+    async with client.get(f"/thumb/{token}") as r:
+        assert r.status == 200 and await r.read() == JPEG
+        assert r.content_type == "image/jpeg"
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "max-age" in r.headers["Cache-Control"]
+    async with client.head(f"/thumb/{token}") as r:
+        assert r.status == 200 and await r.read() == b""
+
+
+async def test_the_thumbnail_route_answers_in_words_when_there_is_none_or_it_fails(site_with_posters):
+    client, files, thumbnails = site_with_posters
+    bare = files.add(stored("bare.mp4", "video/mp4"))
+    odd = files.add(stored("odd.mp4", "video/mp4"))
+    thumbnails.images[odd.id] = b"<svg onload=alert(1)>"   # never served as an image, whatever it is
+    for file in (bare, odd):
+        async with client.get(f"/thumb/{make_link_token(SECRET, file.id, None)}") as r:
+            assert r.status == 404 and "no preview" in await r.text()
+    thumbnails.fail = True
+    async with client.get(f"/thumb/{make_link_token(SECRET, bare.id, None)}") as r:
+        assert r.status == 502 and "could not be fetched" in await r.text()
+    expired = files.add(stored("old.mp4", "video/mp4", expires_at=NOW - timedelta(seconds=1)))
+    calls = thumbnails.calls
+    async with client.get(f"/thumb/{make_link_token(SECRET, expired.id, None)}") as r:
+        assert r.status == 410
+    async with client.get("/thumb/" + "x" * 48) as r:
+        assert r.status == 404
+    assert thumbnails.calls == calls   # refused links never reach Telegram
 
 
 async def test_player_page_refuses_like_the_file_routes(site):

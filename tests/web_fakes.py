@@ -115,3 +115,18 @@ class MemoryBundles:
 
     async def set_crc32(self, file_id: str, crc: int) -> None:
         self.crcs[file_id] = crc
+
+
+@dataclass
+class MemoryThumbnails:
+    """Thumbnails kept per file id; `fail` makes every call raise; `calls` counts them."""
+
+    images: dict[str, bytes] = field(default_factory=dict)
+    fail: bool = False
+    calls: int = 0
+
+    async def thumbnail(self, file: StoredFile) -> bytes | None:
+        self.calls += 1
+        if self.fail:
+            raise ConnectionError("fake thumbnail failure")
+        return self.images.get(file.id)

@@ -43,9 +43,10 @@ async def on_file_card(ctx: BotContext, client, query) -> None:
         return
     links = ctx.links.links(file)
     show = ctx.settings.generate_download_links
+    usage = await ctx.db.usage.of_file(file.id)
     await query.answer()
     await edit(client, query.message.chat.id, query.message.id,
-               texts.file_card(file, links, ctx.clock(), show_download=show),
+               texts.file_card(file, links, ctx.clock(), show_download=show, usage=usage),
                markup=keyboards.file_card_keyboard(file.id, links if ctx.link_buttons else None, show_download=show))
 
 
@@ -91,8 +92,10 @@ async def on_bundle_card(ctx: BotContext, client, query) -> None:
         return
     bundle, files = found
     links = ctx.links.bundle_links(bundle)
+    usage = await ctx.db.usage.of_files([f.id for f in files])
     await query.answer()
-    await edit(client, query.message.chat.id, query.message.id, texts.bundle_card(bundle, links, files, ctx.clock()),
+    await edit(client, query.message.chat.id, query.message.id,
+               texts.bundle_card(bundle, links, files, ctx.clock(), usage=usage),
                markup=keyboards.bundle_card_keyboard(bundle.id, links))
 
 

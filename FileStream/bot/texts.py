@@ -6,6 +6,7 @@ from datetime import datetime
 
 from FileStream.core.formatting import escape_html, human_duration, human_size, time_left
 from FileStream.core.models import Bundle, StoredFile
+from FileStream.core.usage import FileUsage
 from FileStream.services.links import BundleLinks, FileLinks
 
 HELP_FOR_NON_FILES = (
@@ -113,11 +114,25 @@ def files_page(total: int, page: int, pages: int) -> str:
     )
 
 
-def file_card(file: StoredFile, links: FileLinks, now: datetime, *, show_download: bool = True) -> str:
+def usage_line(usage: FileUsage, now: datetime) -> str:
+    """How much a file was used: downloads and plays started, bytes sent, last access."""
+    if usage.last_access is None:
+        return "Not opened yet."
+    ago = human_duration(now - usage.last_access)
+    return (f"Downloads and plays: {usage.downloads} ({human_size(usage.bytes_served)} sent, "
+            f"last access {ago} ago)")
+
+
+def file_card(file: StoredFile, links: FileLinks, now: datetime, *, show_download: bool = True,
+              usage: FileUsage | None = None) -> str:
     lines = [
         f"<b>{escape_html(file.file_name)}</b>",
         f"Size: {human_size(file.file_size)}",
         f"Time left: {time_left(file.expires_at, now)}",
+    ]
+    if usage is not None:
+        lines.append(usage_line(usage, now))
+    lines += [
         "",
         f"Stream: {escape_html(links.watch)}",
     ]
@@ -220,12 +235,15 @@ def bundle_status(title: str, stored: int, received: int, failed: int, collectin
     )
 
 
-def bundle_card(bundle: Bundle, links: BundleLinks, files: list[StoredFile], now: datetime) -> str:
+def bundle_card(bundle: Bundle, links: BundleLinks, files: list[StoredFile], now: datetime,
+                usage: FileUsage | None = None) -> str:
+    """`usage`: the counts of its files together."""
     count = len(files)
     return "\n".join([
         f"<b>{escape_html(bundle.title)}</b>",
         f"{count} file{'' if count == 1 else 's'}, {human_size(sum(f.file_size for f in files))}",
         f"Time left: {time_left(bundle.expires_at, now)}",
+        *([usage_line(usage, now)] if usage is not None else []),
         "",
         f"Page: {escape_html(links.page)}",
         f"ZIP: {escape_html(links.zip)}",

@@ -52,3 +52,18 @@ def player_kind(mime_type: str) -> str:
     if value.startswith("image/") and is_inline_safe(value):
         return "image"
     return ""
+
+
+# Leading bytes of the image formats Telegram uses for thumbnails (JPEG for photos and
+# videos, WebP for stickers, PNG now and then).
+_IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+def image_type(data: bytes) -> str | None:
+    """The type of a JPEG, PNG or WebP image from its first bytes; None for anything else."""
+    for signature, mime_type in _IMAGE_SIGNATURES:
+        if data.startswith(signature):
+            return mime_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None

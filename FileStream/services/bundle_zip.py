@@ -114,7 +114,7 @@ class BundleArchive:
             digest.update(b"\0" + file.file_unique_id.encode("utf-8", "surrogatepass"))
         return "zip-" + digest.hexdigest()[:40]
 
-    async def stream(self, first: int, last: int, source, crcs: Crc32Keeper) -> AsyncIterator[bytes]:
+    async def stream(self, first: int, last: int, source, crcs: Crc32Keeper, observer) -> AsyncIterator[bytes]:
         """Bytes `first`..`last` (inclusive) of the archive, exactly as a full download has them.
 
         The files' data in the window are read as one stream of the source (`stream_parts`),
@@ -123,6 +123,9 @@ class BundleArchive:
         (`source.hold()`). A file whose data this window covers whole gets its CRC-32
         computed on the way (and kept, while the next bytes go out); a descriptor or central directory that needs one it
         does not know gets it from the keeper just before those bytes go out.
+
+        `observer.part(file, first, last)` hears each file's part (download counts, bytes
+        served): a context around its bytes, told `handing(size)` before each chunk goes out.
         """
         pieces = list(self.layout.pieces(first, last))
         parts = [(self.files[p.segment.entry], p.first, p.last) for p in pieces if p.segment.kind == "data"]
@@ -139,12 +142,14 @@ class BundleArchive:
                         file = self.files[segment.entry]
                         crc = 0 if piece.whole and segment.entry not in known else None
                         left = piece.last - piece.first + 1
-                        while left > 0:
-                            chunk = await data.next(left, file)
-                            left -= len(chunk)
-                            if crc is not None:
-                                crc = zlib.crc32(chunk, crc)
-                            yield chunk
+                        with observer.part(file, piece.first, piece.last) as told:
+                            while left > 0:
+                                chunk = await data.next(left, file)
+                                left -= len(chunk)
+                                if crc is not None:
+                                    crc = zlib.crc32(chunk, crc)
+                                told.handing(len(chunk))
+                                yield chunk
                         if crc is not None:
                             saving.append(asyncio.ensure_future(crcs.remember(file.id, crc)))
                             known[segment.entry] = crc

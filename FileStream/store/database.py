@@ -19,6 +19,7 @@ from FileStream.store.files import KEEP_EXPIRED, FileStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
 from FileStream.store.settings_store import SettingsStore
+from FileStream.store.usage import UsageStore
 from FileStream.store.users import UserStore
 
 
@@ -70,6 +71,7 @@ class Database:
         self.settings = SettingsStore(db["settings"])
         self.broadcasts = BroadcastStore(db["broadcasts"])
         self.sessions = SessionStore(db["sessions"])
+        self.usage = UsageStore(db["files"], db["usage_daily"], db["usage_totals"])
 
     @classmethod
     async def connect(
@@ -121,7 +123,8 @@ class Database:
 
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
-        for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts, self.sessions):
+        for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts,
+                      self.sessions, self.usage):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:

@@ -17,7 +17,7 @@ from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
-from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
+from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,8 @@ def build_app(
     public_url: str,
     clock: Callable[[], datetime],
     observer: StreamObserver | None = None,
+    thumbnails: Thumbnails | None = None,
+    bot_username: str = "",
     copies: StorageCopies | None = None,
     legacy: LegacyLinks | None = None,
     bundles: BundleLookup | None = None,
@@ -109,6 +111,8 @@ def build_app(
     public_url: the base URL people reach this server at; links on the player page use it.
     clock: returns the current timezone-aware UTC time; decides expiry.
     observer: optional; told when each body starts and ends (metrics, load accounting).
+    thumbnails: optional; posters and covers for the player page (none without it).
+    bot_username: the main bot's @username without the @; the front page links to it.
     copies: optional; makes the storage copy of a record that has none (migrated files)
       before it is used. Without it such records are served as they are.
     legacy: optional; answers FileStreamBot's old links /dl/<ObjectId>[/name] and
@@ -139,6 +143,8 @@ def build_app(
         observer=observer,
         templates=templates,
         page_csp=_page_csp(public_url),
+        thumbnails=thumbnails,
+        bot_username=bot_username,
         copies=copies,
         legacy=legacy,
         bundles=bundles,
@@ -147,6 +153,7 @@ def build_app(
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)
     app.router.add_get("/watch/{token}", pages.watch)
+    app.router.add_get("/thumb/{token}", pages.thumbnail)
     app.router.add_get("/stream/{token}", file_routes.stream)
     app.router.add_get("/stream/{token}/" + _ANY_NAME, file_routes.stream)
     app.router.add_get("/dl/{token}", file_routes.download)

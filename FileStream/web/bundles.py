@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,8 +24,8 @@ from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.playlist import M3U_CONTENT_TYPE, PlaylistItem, is_playable, m3u_playlist
 from FileStream.core.tokens import BundleClaim, log_ref, make_link_token, read_bundle_token
 from FileStream.services.bundle_zip import BundleArchive
-from FileStream.web.context import CONTEXT, render_page
-from FileStream.web.files import request_facts, send_body, send_headers_only
+from FileStream.web.context import CONTEXT, WebContext, render_page
+from FileStream.web.files import notify_observer, request_facts, send_body, send_headers_only
 from FileStream.web.links import LinkRefused, link_expired, link_not_found, lookup_failed
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,57 @@ class OpenBundle:
     def file_token(self, file: StoredFile) -> str:
         """The token of one file's own links (they live as long as the file)."""
         return make_link_token(self.secret, file.id, file.expires_at)
+
+
+class ZipPartsObserver:
+    """Tells the stream observer of each file's part of a ZIP response as a body of that file,
+    like a /dl response of the same bytes (BundleArchive.stream calls `part`).
+
+    So "bytes served" (/metrics, /botstats) includes the files' bytes in ZIPs, and a file
+    whose data a ZIP response sends from its first byte counts as downloaded (the rule of
+    core.usage: from byte 0, not a probe). The ZIP's own headers and central directory are
+    not file content and are not counted, nor are the CRC-32 passes (their bytes go to nobody).
+    """
+
+    def __init__(self, ctx: WebContext) -> None:
+        self._ctx = ctx
+
+    def part(self, file: StoredFile, first: int, last: int) -> _ToldPart:
+        """A context around the part's bytes; its `handing(size)` is called before each chunk goes out."""
+        return _ToldPart(self._ctx, file, first, last)
+
+
+class _ToldPart:
+    """One file's part of a ZIP response: started when entered, finished once when left."""
+
+    def __init__(self, ctx: WebContext, file: StoredFile, first: int, last: int) -> None:
+        self._ctx, self._file = ctx, file
+        self._first, self._last = first, last
+        self._sent = self._in_hand = 0
+
+    def __enter__(self) -> _ToldPart:
+        notify_observer(self._ctx, "stream_started", self._file, self._first, self._last)
+        return self
+
+    def handing(self, size: int) -> None:
+        """A chunk of `size` bytes goes out next; the one before it was written (the ZIP was asked for more)."""
+        self._sent += self._in_hand
+        self._in_hand = size
+
+    def __exit__(self, kind, _error, _traceback) -> None:
+        length = self._last - self._first + 1
+        if kind is GeneratorExit and self._sent + self._in_hand < length:
+            # Closed at a chunk in the middle of the part: the client went away, that chunk unwritten.
+            result = "client_gone"
+        else:
+            # Ended; or failed or cancelled while fetching, after the chunk in hand was written;
+            # or closed at the part's last chunk (a response ending there asks for nothing more).
+            self._sent += self._in_hand
+            if kind is None or self._sent == length:
+                result = "complete"
+            else:
+                result = "client_gone" if issubclass(kind, asyncio.CancelledError) else "source_error"
+        notify_observer(self._ctx, "stream_finished", self._file, self._sent, result)
 
 
 async def open_bundle(request: web.Request) -> OpenBundle:
@@ -174,5 +226,5 @@ async def archive(request: web.Request) -> web.StreamResponse:
         return await send_headers_only(request, outcome)
     window = outcome.window
     assert window is not None
-    return await send_body(request, outcome, zipped.stream(window.start, window.end, ctx.source, ctx.crcs),
-                           f"bundle {link.bundle.ref} (ZIP)")
+    chunks = zipped.stream(window.start, window.end, ctx.source, ctx.crcs, ZipPartsObserver(ctx))
+    return await send_body(request, outcome, chunks, f"bundle {link.bundle.ref} (ZIP)")

@@ -9,7 +9,7 @@ from typing import Callable
 import jinja2
 from aiohttp import web
 
-from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver
+from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,8 @@ class WebContext:
     observer: StreamObserver | None
     templates: jinja2.Environment
     page_csp: str
+    thumbnails: Thumbnails | None = None
+    bot_username: str = ""
     copies: StorageCopies | None = None
     legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
     bundles: BundleLookup | None = None

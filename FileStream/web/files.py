@@ -76,10 +76,10 @@ async def _send_body(
     window = outcome.window
     assert window is not None
     file = link.file
-    _notify(ctx, "stream_started", file, window.start, window.end)
+    notify_observer(ctx, "stream_started", file, window.start, window.end)
     return await send_body(
         request, outcome, ctx.source.stream(file, window.start, window.end), f"file {file.ref}",
-        finished=lambda sent, result: _notify(ctx, "stream_finished", file, sent, result))
+        finished=lambda sent, result: notify_observer(ctx, "stream_finished", file, sent, result))
 
 
 async def send_body(
@@ -232,7 +232,8 @@ def _source_failed_page(request: web.Request, label: str, exc: BaseException | N
     )
 
 
-def _notify(ctx: WebContext, event: str, file: StoredFile, *args: object) -> None:
+def notify_observer(ctx: WebContext, event: str, file: StoredFile, *args: object) -> None:
+    """Tell the StreamObserver (if any) that a body of `file` started or finished; never raises."""
     if ctx.observer is None:
         return
     try:

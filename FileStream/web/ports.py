@@ -80,6 +80,18 @@ class ByteSource(Protocol):
         ...
 
 
+class Thumbnails(Protocol):
+    """Small preview images of files: a video's poster, an audio file's cover (the pool implements this)."""
+
+    async def thumbnail(self, file: StoredFile) -> bytes | None:
+        """The image's bytes (JPEG, PNG or WebP), or None when the file has none.
+
+        Called on every poster request, so it must cache. Raises when the image cannot be
+        fetched right now (the web layer answers 502).
+        """
+        ...
+
+
 class StreamObserver(Protocol):
     """Hears about every body the server starts sending (metrics, load accounting).
 

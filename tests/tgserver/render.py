@@ -58,6 +58,10 @@ def document(doc: Document) -> raw.types.Document:
         size=doc.size,
         dc_id=doc.dc_id,
         attributes=list(doc.attributes),
+        # As Telegram sends them: a stripped preview first (clients skip it), then the sizes.
+        thumbs=[raw.types.PhotoStrippedSize(type="i", bytes=b"\x01\x28\x16" + bytes(16)),
+                *(raw.types.PhotoSize(type=t.type, w=t.w, h=t.h, size=t.size) for t in doc.thumbs)]
+        if doc.thumbs else None,
     )
 
 

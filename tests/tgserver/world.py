@@ -104,6 +104,28 @@ class User(Account):
 
 
 # ---------------------------------------------------------------------------- media
+# The longest side of a document's thumbnail ("m"), as Telegram makes them for videos.
+DOCUMENT_THUMB_SIDE = 320
+
+
+@dataclass(frozen=True)
+class ImageSize:
+    """One stored size of an image: a photo's size (`type` is what InputPhotoFileLocation.thumb_size
+    names) or a document's preview, a video's frame or an album cover (InputDocumentFileLocation's)."""
+
+    type: str
+    w: int
+    h: int
+    content: Any
+
+    @property
+    def size(self) -> int:
+        return self.content.size
+
+
+DocumentThumb = ImageSize
+
+
 @dataclass(eq=False)
 class Document:
     """A document as Telegram stores it: one id, one DC, one content, many messages."""
@@ -117,10 +139,14 @@ class Document:
     date: int = field(default_factory=now)
     file_reference: bytes = field(default_factory=new_file_reference)
     kind: str = "document"
+    thumbs: list[DocumentThumb] = field(default_factory=list)
 
     @property
     def size(self) -> int:
         return self.content.size
+
+    def thumb_of_type(self, type_: str) -> DocumentThumb | None:
+        return next((t for t in self.thumbs if t.type == type_), None)
 
     @property
     def file_name(self) -> str | None:
@@ -142,18 +168,7 @@ class Document:
 PHOTO_THUMB_SIZES = (("m", 320), ("x", 800))
 
 
-@dataclass(frozen=True)
-class PhotoSize:
-    """One stored size of a photo; `type` is what InputPhotoFileLocation.thumb_size names."""
-
-    type: str
-    w: int
-    h: int
-    content: Any
-
-    @property
-    def size(self) -> int:
-        return self.content.size
+PhotoSize = ImageSize
 
 
 @dataclass(eq=False)
@@ -201,6 +216,14 @@ class Photo:
 
 
 Media = Document | Photo
+
+
+def _document_thumbs(image: bytes | None, w: int, h: int) -> list[DocumentThumb]:
+    if image is None:
+        return []
+    scale = DOCUMENT_THUMB_SIDE / max(w, h, 1)
+    return [DocumentThumb("m", round(w * scale), round(h * scale), as_content(image))]
+
 
 # Every kind of media a person can send a bot.
 KINDS = ("document", "video", "audio", "voice", "animation", "video_note", "photo", "sticker")
@@ -624,7 +647,9 @@ class World:
         return channel
 
     def add_media(self, data: Any, kind: str = "document", file_name: str | None = None,
-                  mime_type: str | None = None, dc_id: int = 1, **attrs: Any) -> Media:
+                  mime_type: str | None = None, dc_id: int = 1, thumb: bytes | None = None, **attrs: Any) -> Media:
+        """`thumb`: a document's preview image (JPEG bytes), kept as its "m" size: 320 px on
+        the longest side of `w`×`h` (the video's size, 1280×720 unless given)."""
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}")
         content = as_content(data)
@@ -642,7 +667,8 @@ class World:
             attrs.setdefault("sticker_set", self.sticker_set)
         document = Document(id=media_id, access_hash=_random_long(), dc_id=self._check_dc(dc_id),
                             mime_type=mime_type or DEFAULT_MIME[kind],
-                            attributes=attributes_for(kind, file_name, **attrs), content=content, kind=kind)
+                            attributes=attributes_for(kind, file_name, **attrs), content=content, kind=kind,
+                            thumbs=_document_thumbs(thumb, attrs.get("w", 1280), attrs.get("h", 720)))
         self.documents[document.id] = document
         return document
 

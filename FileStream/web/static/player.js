@@ -1,6 +1,8 @@
-// Copy-link button for the player page (kept out of the HTML so the page CSP can forbid inline script).
+// The player page's behaviour, kept out of the HTML so the page CSP can forbid inline script:
+// the copy-link button, and the audio cover shown only once the image has loaded.
 "use strict";
-document.addEventListener("DOMContentLoaded", function () {
+
+function setUpCopyButtons() {
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
       var url = button.getAttribute("data-copy");
@@ -26,4 +28,24 @@ document.addEventListener("DOMContentLoaded", function () {
       }
     });
   });
+}
+
+function setUpCover() {
+  // Not every audio file has a cover: the placeholder stays unless the image really loads,
+  // so a missing one never shows as a broken image.
+  var cover = document.querySelector(".cover");
+  var placeholder = document.querySelector(".cover-placeholder");
+  if (!cover || !placeholder) { return; }
+  function show() {
+    if (cover.naturalWidth > 0) {
+      cover.hidden = false;
+      placeholder.hidden = true;
+    }
+  }
+  if (cover.complete) { show(); } else { cover.addEventListener("load", show); }
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  setUpCopyButtons();
+  setUpCover();
 });

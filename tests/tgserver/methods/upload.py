@@ -55,6 +55,12 @@ async def get_file(ctx, q):
     if media is None or media.access_hash != location.access_hash:
         raise RpcFail(400, "LOCATION_INVALID")
     content = media.content
+    if isinstance(location, raw.types.InputDocumentFileLocation) and location.thumb_size:
+        # A document's thumbnail: its own bytes, named by type.
+        thumb = media.thumb_of_type(location.thumb_size)
+        if thumb is None:
+            raise RpcFail(400, "LOCATION_INVALID")
+        content = thumb.content
     if isinstance(location, raw.types.InputPhotoFileLocation):
         # A photo is read one size at a time; thumb_size names which.
         size = media.size_of_type(location.thumb_size)

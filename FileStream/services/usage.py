@@ -1,0 +1,101 @@
+"""Download counts as files are served: tallied in memory, added to MongoDB in batches.
+
+The counter is one of the web layer's StreamObservers. It hears each response body start
+and end, which happen in the handlers and must cost nothing, so it only adds to a dict;
+`flush()` (run every few seconds by the service, and once more at shutdown) sends what
+has gathered as one `$inc` batch. A crash loses what was not flushed yet: the counts of
+the last few seconds, and the bytes of responses still running (those are counted when
+they end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from FileStream.core.models import StoredFile
+from FileStream.core.usage import UsageDelta, counts_as_download, day_of
+
+log = logging.getLogger(__name__)
+
+
+class DownloadCounter:
+    """Counts per file and day: downloads and plays started, bytes sent, last access.
+
+    A download is counted when its body starts (so a film being watched shows at once);
+    bytes when the body ends, exactly as many as were sent.
+    """
+
+    def __init__(self, store, clock: Callable[[], datetime]) -> None:
+        self._store = store          # store.usage.UsageStore
+        self._clock = clock
+        self._pending: dict[tuple[str, datetime], UsageDelta] = {}
+        self._writing: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+        self._open = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- StreamObserver ------------------------------------------------------------------
+
+    def stream_started(self, file: StoredFile, start: int, end: int) -> None:
+        self._open += 1
+        self._idle.clear()
+        self._tally(file, downloads=1 if counts_as_download(start, end, file.file_size) else 0, bytes_served=0)
+
+    def stream_finished(self, file: StoredFile, sent_bytes: int, result: str) -> None:
+        self._open = max(0, self._open - 1)
+        if self._open == 0:
+            self._idle.set()
+        if sent_bytes > 0:
+            self._tally(file, downloads=0, bytes_served=sent_bytes)
+
+    # -- batches -------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Files (per day) with counts not written yet."""
+        return len(self._pending)
+
+    async def flush(self) -> int:
+        """Write what has gathered; the number of per-day file tallies written.
+
+        A batch the database refuses goes back into the tallies for the next flush. The
+        write itself is shielded: a flush cancelled mid-write (shutdown) lets it finish, so
+        a batch is never half-known, counted twice or dropped.
+        """
+        async with self._lock:
+            if self._writing is not None:    # a cancelled flush's write, still under way
+                await asyncio.gather(self._writing, return_exceptions=True)
+            batch, self._pending = self._pending, {}
+            if not batch:
+                return 0
+            self._writing = asyncio.ensure_future(self._write(batch))
+            written = await asyncio.shield(self._writing)
+            self._writing = None
+            return written
+
+    async def wait_idle(self) -> None:
+        """Until no response body is being sent (every start has had its end)."""
+        await self._idle.wait()
+
+    async def _write(self, batch: dict[tuple[str, datetime], UsageDelta]) -> int:
+        try:
+            await self._store.add(batch.values())
+        except Exception as error:  # noqa: BLE001 - counts wait for the next flush; serving goes on
+            log.warning("Download counts not written (%d files); trying again at the next flush: %r",
+                        len(batch), error)
+            for key, delta in batch.items():
+                self._pending.setdefault(key, UsageDelta(delta.file_id, delta.file_name, delta.day)).merge(delta)
+            return 0
+        return len(batch)
+
+    def _tally(self, file: StoredFile, *, downloads: int, bytes_served: int) -> None:
+        now = self._clock()
+        day = day_of(now)
+        delta = self._pending.get((file.id, day))
+        if delta is None:
+            delta = self._pending[(file.id, day)] = UsageDelta(file.id, file.file_name, day)
+        delta.add(downloads, bytes_served, now)
