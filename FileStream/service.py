@@ -53,6 +53,10 @@ from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
 
+# What aiohttp waits for handlers after stop() waited out SHUTDOWN_GRACE for the streams:
+# enough for a page or /health answer under way, nothing more.
+_RUNNER_SHUTDOWN_SECONDS = 1.0
+
 # The jobs sleep until their next work is due; this is how long they sleep at most (the
 # fallback poll: work another instance created, a due time they could not look up).
 JOB_INTERVAL_SECONDS = 30.0
@@ -334,7 +338,9 @@ class Service:
                         thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
-        self._runner = web.AppRunner(app, shutdown_timeout=float(self.settings.shutdown_grace),
+        # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when
+        # the runner shuts down is cut at once, not given the grace a second time.
+        self._runner = web.AppRunner(app, shutdown_timeout=_RUNNER_SHUTDOWN_SECONDS,
                                      handler_cancellation=True, access_log=None, logger=HttpProtocolLog())
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
