@@ -89,14 +89,14 @@ class ActiveStreams:
     def count(self) -> int:
         return len(self._users)
 
-    def stream(self, file, start: int, end: int):
-        return self.stream_parts(((file, start, end),))
+    def stream(self, file, start: int, end: int, *, whole: bool = False):
+        return self.stream_parts(((file, start, end),), whole=whole)
 
-    async def stream_parts(self, parts):
+    async def stream_parts(self, parts, *, whole: bool = False):
         with self.hold():
             # aclosing: closing this stream closes the source's at once (its blocks fetched
             # ahead cancelled, its leases and memory given back), not whenever it is collected.
-            async with aclosing(self._source.stream_parts(parts)) as chunks:
+            async with aclosing(self._source.stream_parts(parts, whole=whole)) as chunks:
                 async for chunk in chunks:
                     yield chunk
 

@@ -139,6 +139,29 @@ async def test_a_fast_reader_grows_the_window_past_8_and_a_stalled_reader_shrink
         assert got == data
 
 
+async def test_a_download_starts_with_more_blocks_in_flight_than_a_players_range_request(telegram, stack_settings):
+    world = make_world(telegram)
+    data = pattern(12 * MIB + 9, seed=6)
+    async with running_service(stack_settings(world)) as service:
+        links = (await send_and_get_links(world, data, "film.mkv", dc_id=FILE_DC)).links
+        window = service.streamer.tuning
+        async with http_client() as http:
+            for headers, starts_with in (({}, window.download_window), ({"Range": "bytes=0-"}, window.initial_window)):
+                async def download(headers=headers) -> bytes:
+                    async with http.get(links.download, headers=headers) as response:
+                        return await response.read()
+
+                hold = telegram.faults.hold("upload.GetFile", world.main_bot, times=None)
+                body = asyncio.ensure_future(download())
+                # Nothing has come back yet: every block in flight is what the stream asked for at its start.
+                await telegram.wait_until(lambda: len(hold.held) == starts_with)
+                (stream,) = service.streamer.active
+                assert len(stream.slots) == starts_with == stream.window.limit
+                hold.release()
+                assert await body == data
+        assert (window.initial_window, window.download_window) == (2, 16)
+
+
 async def open_body(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """GET `url` on a plain socket with a small receive buffer; the reader is at the body's first byte."""
     parts = urlsplit(url)

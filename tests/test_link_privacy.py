@@ -119,7 +119,7 @@ async def test_an_unexpected_web_error_is_logged_without_the_link(caplog):
             return object()  # not a file record: the handler trips over it
 
     class NoBytes:
-        def stream(self, file, start, end):
+        def stream(self, file, start, end, whole=False):
             raise AssertionError("never reached")
 
     token = make_link_token(b"k" * 32, new_file_id(), None)

@@ -150,6 +150,19 @@ async def test_full_body_and_headers(world, data):
         assert r.status == 200 and r.headers["Content-Disposition"].startswith("inline;")
 
 
+async def test_only_a_request_without_range_is_streamed_as_a_whole_download(world, data):
+    """A download asks once for everything; players probe and seek with Range requests they
+    drop after a few bytes, so only the first kind may be fetched far ahead from its start."""
+    file = world.add(data)
+    for url, headers in ((f"/dl/{world.token(file)}", {}), (f"/stream/{world.token(file)}/m.mp4", {}),
+                         (f"/stream/{world.token(file)}/m.mp4", {"Range": "bytes=0-"}),
+                         (f"/dl/{world.token(file)}", {"Range": "bytes=100-"}),
+                         (f"/dl/{world.token(file)}", {"Range": "bytes=abc"})):
+        async with world.client.get(url, headers=headers) as r:
+            assert await r.read() == data[100:] if "100" in headers.get("Range", "") else data
+    assert world.source.wholes == [True, True, False, False, False]
+
+
 async def test_head_matches_get_without_body(world, data):
     file = world.add(data)
     url = f"/stream/{world.token(file)}/movie.mp4"
@@ -349,7 +362,7 @@ async def test_flood_wait_before_first_byte_is_503_with_retry_after(world, data)
     class Flooded:
         raised = 0
 
-        def stream(self, file, start, end):
+        def stream(self, file, start, end, whole=False):
             return self._gen()
 
         async def _gen(self):
@@ -406,7 +419,7 @@ class Misbehaving:
     def __init__(self, data: bytes, extra: int) -> None:
         self.data, self.extra = data, extra
 
-    def stream(self, file, start, end):
+    def stream(self, file, start, end, whole=False):
         return self._gen(start, end)
 
     async def _gen(self, start, end):
@@ -429,7 +442,7 @@ class Slow:
     def __init__(self) -> None:
         self.closed = asyncio.Event()
 
-    def stream(self, file, start, end):
+    def stream(self, file, start, end, whole=False):
         return self._gen(start, end)
 
     async def _gen(self, start, end):

@@ -44,12 +44,14 @@ class MemoryBytes:
     closed: list[tuple[str, int, int]] = field(default_factory=list)
     failed: list[tuple[tuple[str, int, int], int]] = field(default_factory=list)
     held: int = 0   # responses holding the source (hold()) right now
+    wholes: list[bool] = field(default_factory=list)   # `whole` of each stream() call
     parts_joined: bool = False   # stream_parts cuts its parts' bytes, joined, into chunks across their edges
 
-    def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
+    def stream(self, file: StoredFile, start: int, end: int, *, whole: bool = False) -> AsyncIterator[bytes]:
+        self.wholes.append(whole)
         return self._stream(file, start, end)
 
-    async def stream_parts(self, parts) -> AsyncIterator[bytes]:
+    async def stream_parts(self, parts, *, whole: bool = False) -> AsyncIterator[bytes]:
         if self.parts_joined:
             joined = b"".join(self.contents[file.id][start:end + 1] for file, start, end in parts)
             for offset in range(0, len(joined), self.chunk_size):

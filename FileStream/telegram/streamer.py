@@ -77,6 +77,7 @@ class _CannotConnect(Exception):
 class StreamTuning:
     prefetch: int = 32                # most blocks one stream fetches ahead (its window's ceiling)
     initial_window: int = 2           # blocks a stream fetches ahead at its start
+    download_window: int = 16         # ...when it is a whole download (no Range: read to its end as a rule)
     stripe: bool = True               # spread one stream's blocks over the pool
     per_connection_requests: int = 8  # GetFile in flight per media connection, all streams together
     block_timeout: float = 20.0       # seconds one GetFile may take before another connection is tried
@@ -103,13 +104,19 @@ class Streamer:
         self._location_reads: dict[tuple[str, int, int], asyncio.Future] = {}
         self._request_slots: dict[str, asyncio.Semaphore] = {}
 
-    def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
-        """Bytes `start`..`end` (inclusive) of `file`, in order."""
-        return self.stream_parts(((file, start, end),))
+    def stream(self, file: StoredFile, start: int, end: int, *, whole: bool = False) -> AsyncIterator[bytes]:
+        """Bytes `start`..`end` (inclusive) of `file`, in order (`whole`: see stream_parts)."""
+        return self.stream_parts(((file, start, end),), whole=whole)
 
-    async def stream_parts(self, parts: Iterable[tuple[StoredFile, int, int]]) -> AsyncIterator[bytes]:
+    async def stream_parts(self, parts: Iterable[tuple[StoredFile, int, int]], *,
+                           whole: bool = False) -> AsyncIterator[bytes]:
         """The bytes of every (file, start, end) part in turn, as one stream: one window, one
-        memory lease, fetched ahead across the parts' boundaries. No chunk spans two parts."""
+        memory lease, fetched ahead across the parts' boundaries. No chunk spans two parts.
+
+        `whole`: a download asked for without a Range, read to its end as a rule: its window
+        starts at `download_window` blocks, not at `initial_window`. Telegram's own apps
+        request several parts of a download at once from its start; a player's probes and
+        seeks carry a Range and still start small."""
         parts = [(file, start, end) for file, start, end in parts if end >= start]
         if not parts:
             return
@@ -118,7 +125,7 @@ class Streamer:
         except NoClientAvailable as error:
             raise self._no_client(error) from error
         with self.pool.stream_lease(primary):
-            prefetch = _Prefetch(self, parts, primary)
+            prefetch = _Prefetch(self, parts, primary, whole=whole)
             self.active.add(prefetch)
             try:
                 await prefetch.begin()
@@ -305,7 +312,8 @@ class _Prefetch:
     next block while the stream holds no more than its fair share, else given back.
     """
 
-    def __init__(self, streamer: Streamer, parts: list[tuple[StoredFile, int, int]], primary: PoolMember) -> None:
+    def __init__(self, streamer: Streamer, parts: list[tuple[StoredFile, int, int]], primary: PoolMember, *,
+                 whole: bool = False) -> None:
         self._streamer = streamer
         self._primary = primary
         tuning = streamer.tuning
@@ -314,8 +322,8 @@ class _Prefetch:
         self.pending: deque[tuple[StoredFile, Block]] = deque()
         self.slots: deque[_Slot] = deque()               # requested, in order
         minimum = min(MIN_WINDOW, tuning.prefetch)
-        self.window = PrefetchWindow(initial=max(minimum, tuning.initial_window), maximum=tuning.prefetch,
-                                     minimum=minimum)
+        initial = tuning.download_window if whole else tuning.initial_window
+        self.window = PrefetchWindow(initial=max(minimum, initial), maximum=tuning.prefetch, minimum=minimum)
         self.memory = streamer.budget.lease(self._shed)
         self.sending = 0
 

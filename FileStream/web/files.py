@@ -41,6 +41,14 @@ def _header(request: web.Request, name: str) -> str | None:
     return ", ".join(values) if values else None
 
 
+def _is_download(request: web.Request, outcome: Outcome) -> bool:
+    """Whether the whole file was asked for without a Range: a download, read to its end as a rule.
+
+    Players probe and seek with Range requests they drop after a few bytes; a browser's or
+    a command-line download asks once for everything."""
+    return outcome.status == 200 and _header(request, "Range") is None
+
+
 def request_facts(request: web.Request) -> RequestFacts:
     """The parts of an HTTP request that decide how a body is answered (core.http_plan)."""
     return RequestFacts(
@@ -78,7 +86,8 @@ async def _send_body(
     file = link.file
     notify_observer(ctx, "stream_started", file, window.start, window.end)
     return await send_body(
-        request, outcome, ctx.source.stream(file, window.start, window.end), f"file {file.ref}",
+        request, outcome, ctx.source.stream(file, window.start, window.end, whole=_is_download(request, outcome)),
+        f"file {file.ref}",
         finished=lambda sent, result: notify_observer(ctx, "stream_finished", file, sent, result))
 
 

@@ -56,8 +56,12 @@ class StorageCopies(Protocol):
 class ByteSource(Protocol):
     """Delivers a file's bytes (the Telegram streamer implements this)."""
 
-    def stream(self, file: StoredFile, start: int, end: int) -> AsyncIterator[bytes]:
+    def stream(self, file: StoredFile, start: int, end: int, *, whole: bool = False) -> AsyncIterator[bytes]:
         """Bytes start..end (inclusive) of `file`, in order, in chunks of any size.
+
+        `whole`: the client asked for the file without a Range, as a download does; such a
+        body is read to its end as a rule, so the source may fetch further ahead from the
+        start (a player's probes and seeks always carry a Range).
 
         An async generator: the web layer calls aclose() when the client goes away or it
         stops early, and that must cancel in-flight work promptly. It raises when the
@@ -67,7 +71,7 @@ class ByteSource(Protocol):
         """
         ...
 
-    def stream_parts(self, parts: Sequence[tuple[StoredFile, int, int]]) -> AsyncIterator[bytes]:
+    def stream_parts(self, parts: Sequence[tuple[StoredFile, int, int]], *, whole: bool = False) -> AsyncIterator[bytes]:
         """The bytes of every (file, start, end) part in turn, as `stream` would give them one
         after another, but as one stream (a bundle's ZIP): what is fetched ahead runs on
         across the parts' boundaries. Chunks may be of any size, as for `stream`."""
