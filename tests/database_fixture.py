@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import threading
 import time
 import tempfile
 import uuid
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure
 from pymongo.asynchronous.database import AsyncDatabase
 
 from FileStream.store.database import Database
@@ -27,17 +27,22 @@ __all__ = ["wait_for_ttl_removal", "database_url", "database_client", "database_
 TTL_SWEEP_SECONDS = 0.5
 
 
-async def wait_for_ttl_removal(is_gone, description: str) -> None:
-    """Wait until the database's TTL monitor removed something.
+async def wait_for_ttl_removal(is_gone, description: str, client: AsyncMongoClient) -> None:
+    """Until the database's TTL monitor has removed something (`is_gone()` is true).
 
-    The monitor runs on the server's own schedule and signals nothing, so this polls,
-    bounded: a few seconds for SecantusDB here, past mongod's 60 s sweep with TEST_DATABASE_URL.
+    SecantusDB runs a TTL pass when asked (its `secantusAdmin.pruneTtl` command): one pass
+    after the document expired must remove it. mongod's monitor runs on its own 60 s
+    schedule and signals nothing, so with TEST_DATABASE_URL this polls, bounded past that.
     """
-    limit = 75.0 if os.environ.get("TEST_DATABASE_URL") else 10.0
-    deadline = time.monotonic() + limit
-    while not await is_gone():
-        assert time.monotonic() < deadline, f"the TTL monitor did not remove {description} in {limit:.0f} s"
-        await asyncio.sleep(0.1)
+    try:
+        await client.admin.command("secantusAdmin.pruneTtl")
+    except OperationFailure:   # a real mongod: no such command
+        deadline = time.monotonic() + 75.0
+        while not await is_gone():
+            assert time.monotonic() < deadline, f"the TTL monitor did not remove {description} in 75 s"
+            await asyncio.sleep(1.0)
+        return
+    assert await is_gone(), f"a TTL pass did not remove {description}"
 
 
 @pytest.fixture(scope="session")
@@ -68,31 +73,14 @@ def _a_year_ahead(server) -> Iterator[None]:
     There every timed wait of a Python thread sleeps for 400 days: Python turns it into
     sem_clockwait on CLOCK_MONOTONIC with a deadline read from the moved clock, and
     libfaketime 0.9.10 does not move that call (asyncio's waits are relative and
-    unaffected). So the database's TTL sweeper, which waits with threading.Event.wait,
-    never wakes: its sweeps run here from a thread that waits with time.sleep
-    (clock_nanosleep, which libfaketime does move), judging expiry by the moved wall clock
-    as SecantusDB would. And stop() joins the accept thread with a timeout that would never
-    end, so that thread is woken by one last connection instead.
+    unaffected). So the database's own TTL sweeper, which waits with threading.Event.wait,
+    is turned off (the TTL tests ask for their pass, see wait_for_ttl_removal; it judges
+    expiry by the moved wall clock), and stop(), which joins the accept thread with a
+    timeout that would never end, has that thread woken by one last connection.
     """
-    storage = server.storage
-    stop = threading.Event()
-
-    def sweep() -> None:
-        try:
-            while not stop.is_set():
-                time.sleep(TTL_SWEEP_SECONDS)
-                storage._reset_thread_session()   # see a fresh snapshot, as SecantusDB's sweeper does
-                storage.prune_ttl_all_collections()
-        finally:
-            storage._reset_thread_session()
-
-    sweeper = threading.Thread(target=sweep, name="test-ttl-sweeper", daemon=True)
-    sweeper.start()
     try:
         yield
     finally:
-        stop.set()
-        sweeper.join()
         server._stop_event.set()
         with contextlib.suppress(OSError):
             socket.create_connection(("127.0.0.1", server.port), timeout=5).close()

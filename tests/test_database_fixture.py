@@ -33,7 +33,7 @@ async def test_ttl_index_removes_expired_document(mongo_db):
     async def old_is_gone():
         return await mongo_db.ttl.find_one({"_id": "old"}) is None
 
-    await wait_for_ttl_removal(old_is_gone, "the expired document")
+    await wait_for_ttl_removal(old_is_gone, "the expired document", mongo_db.client)
     assert sorted(await mongo_db.ttl.distinct("_id")) == ["later", "never"]
 
 

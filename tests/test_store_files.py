@@ -144,7 +144,7 @@ async def test_ttl_monitor_removes_expired_records_after_keep_expired(database_u
         async def dead_is_gone():
             return await db.files.get("dead") is None
 
-        await wait_for_ttl_removal(dead_is_gone, "the expired record")
+        await wait_for_ttl_removal(dead_is_gone, "the expired record", db.db.client)
         assert await db.files.get("forever") is not None
     finally:
         await db.close()
