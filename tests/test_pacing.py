@@ -149,16 +149,16 @@ def test_paced_sends_pass_telegrams_limits_even_with_network_jitter(requests, de
     Telegram's model of the limits, each send delayed on the way by up to 0.3 s."""
 
     async def scenario():
-        time = VirtualTime()
-        pacer = pacer_on(time)
+        clock = VirtualTime()   # virtual: its sleeps move its own time, no real waiting
+        pacer = pacer_on(clock)
         sent: list[tuple[float, tuple]] = []
 
         async def ask(at, chat):
-            await time.sleep(at)
+            await clock.sleep(at)
             await pacer.wait_turn(chat)
-            sent.append((time.now, chat))
+            sent.append((clock.now, chat))
 
-        await time.run(*(ask(at, chat) for at, chat in requests))
+        await clock.run(*(ask(at, chat) for at, chat in requests))
         return sent
 
     sent = asyncio.run(scenario())
