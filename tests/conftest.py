@@ -4,6 +4,8 @@ import os
 
 from hypothesis import settings as hypothesis_settings
 
+import faketime_mode
+
 from tgserver.fixtures import *  # noqa: F401,F403  (telegram_server, patched client library)
 from database_fixture import *  # noqa: F401,F403  (database_url, mongo_db)
 from service_harness import stack_settings  # noqa: F401,E402  (settings for an end-to-end world)
@@ -16,3 +18,7 @@ from hang_report import _remember_the_loop, pytest_runtest_protocol  # noqa: F40
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 hypothesis_settings.register_profile("explore", database=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_configure(config):
+    faketime_mode.adapt()   # only under FAKETIME_DONT_FAKE_MONOTONIC=1 faketime ...; see faketime_mode.py

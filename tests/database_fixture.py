@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 import time
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,6 +22,7 @@ from pymongo.errors import OperationFailure
 from pymongo.asynchronous.database import AsyncDatabase
 
 from FileStream.store.database import Database
+from faketime_mode import VARIABLE, under_real_monotonic_faketime
 
 __all__ = ["wait_for_ttl_removal", "database_url", "database_client", "database_name", "mongo_db", "database"]
 
@@ -51,19 +55,49 @@ def database_url() -> Iterator[str]:
     if url := os.environ.get("TEST_DATABASE_URL"):
         yield url
         return
+    if under_real_monotonic_faketime():
+        # That libfaketime mode slows the database's storage engine about fourfold: it runs
+        # as a child process with the whole clock moved (see faketime_mode.py, _a_year_ahead).
+        with _database_process({k: v for k, v in os.environ.items() if k != VARIABLE}) as url:
+            yield url
+        return
+    with _database_server(moved_clock="faketime" in os.environ.get("LD_PRELOAD", "")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _database_server(*, moved_clock: bool) -> Iterator[str]:
+    """SecantusDB in this process, on a free loopback port, with its files in a temporary folder."""
     # Imported here: SecantusDB is GPL-2.0 and a test-only dependency, never FileStream's.
     from secantus import SecantusDBServer
 
-    # libfaketime moving the monotonic clock too (its default): see _a_year_ahead. With
-    # FAKETIME_DONT_FAKE_MONOTONIC=1 timed waits work as usual (and time.sleep fails with EINVAL).
-    moved_clock = ("faketime" in os.environ.get("LD_PRELOAD", "")
-                   and os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") != "1")
     with tempfile.TemporaryDirectory(prefix="filestream-testdb-") as storage:
         server = SecantusDBServer(
             "127.0.0.1", 0, storage_path=storage, ttl_sweep_seconds=0 if moved_clock else TTL_SWEEP_SECONDS
         )
         with server, (_a_year_ahead(server) if moved_clock else contextlib.nullcontext()):
             yield server.uri
+
+
+@contextlib.contextmanager
+def _database_process(env: dict[str, str]) -> Iterator[str]:
+    """_database_server in a child process (this file run as a script) until its stdin closes."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # FileStream/ is imported above
+    env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))}
+    child = subprocess.Popen([sys.executable, __file__], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        url = child.stdout.readline().strip()
+        assert url.startswith("mongodb://"), f"the test database did not start (exit {child.poll()})"
+        yield url
+    finally:
+        child.stdin.close()
+        # Killed if it has not stopped within 30 s. Not wait(timeout=): that polls with
+        # time.sleep, which fails with EINVAL under this libfaketime mode.
+        killer = threading.Timer(30, child.kill)
+        killer.start()
+        child.wait()
+        killer.cancel()
 
 
 @contextlib.contextmanager
@@ -116,3 +150,9 @@ async def database(database_url: str, database_name: str) -> AsyncIterator[Datab
     db = await Database.connect(database_url, database_name)
     yield db
     await db.close()
+
+
+if __name__ == "__main__":   # the child of _database_process: serve until the parent closes stdin
+    with _database_server(moved_clock="faketime" in os.environ.get("LD_PRELOAD", "")) as served:
+        print(served, flush=True)
+        sys.stdin.read()
