@@ -211,6 +211,8 @@ class Service:
         except DatabaseUnavailable as error:
             raise StartupError(f"{error} (check DATABASE_URL)") from error
         secret = settings.link_secret or await self.db.settings.get_or_create_link_secret()
+        # ALLOWED_USERS seeds the list /allow and /disallow change (a removed entry stays removed).
+        await self.db.allowed.seed(settings.allowed_users, self.clock())
 
         self.main_client = build_client(
             token=settings.bot_token, api_id=settings.api_id, api_hash=settings.api_hash,

@@ -27,6 +27,8 @@ OWNER: tuple[tuple[str, str], ...] = (
     ("botstats", "bot pool, requests, files and users"),
     ("ban", "<user_id> [reason]: stop someone using the bot"),
     ("unban", "<user_id>: let them back in"),
+    ("allow", "<user_id or @username>: let someone use a private bot (ALLOWED_USERS)"),
+    ("disallow", "<user_id or @username>: take someone off a private bot's list"),
     ("broadcast", "as a reply: copy that message to every user"),
     ("del", "<file id or link>: delete a file, or a bundle with its files, and end their links"),
     ("upload", "<path>: upload a file from UPLOAD_DIR"),

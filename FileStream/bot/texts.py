@@ -147,6 +147,9 @@ def file_deleted(file_name: str) -> str:
 
 # -- who may use the bot ----------------------------------------------------------------
 
+# ALLOWED_USERS is set and the person is not on the list: nothing of theirs is kept.
+PRIVATE_BOT = ("This is a private bot: only the people its owner chose can use it. "
+               "Nothing you send here is kept.")
 BANNED = "You are banned from using this bot. Messages you send will be ignored."
 JOIN_FIRST = "Please join our channel first, then tap <b>I joined</b>."
 JOIN_STILL_MISSING = "You have not joined the channel yet."

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from FileStream.config import mask_url
+from FileStream.store.allowed import AllowedStore
 from FileStream.store.broadcasts import BroadcastStore
 from FileStream.store.bundles import BundleStore
 from FileStream.store.files import KEEP_EXPIRED, FileStore
@@ -67,6 +68,7 @@ class Database:
         self.files = FileStore(db["files"], keep_expired=keep_expired)
         self.bundles = BundleStore(db["bundles"], keep_expired=keep_expired)
         self.users = UserStore(db["users"])
+        self.allowed = AllowedStore(db["allowed_users"])
         self.requests = RequestStore(db["requests"])
         self.settings = SettingsStore(db["settings"])
         self.broadcasts = BroadcastStore(db["broadcasts"])
@@ -123,7 +125,7 @@ class Database:
 
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
-        for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts,
+        for store in (self.files, self.bundles, self.users, self.allowed, self.requests, self.settings, self.broadcasts,
                       self.sessions, self.usage):
             await store.ensure_indexes()
 

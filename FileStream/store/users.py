@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,6 +102,11 @@ class UserStore:
 
     async def is_banned(self, user_id: int) -> bool:
         return await self._users.find_one({"_id": user_id, "ban": {"$exists": True}}, {"_id": 1}) is not None
+
+    async def ids_with_username(self, username: str) -> list[int]:
+        """Ids of the people seen with this @username (without the @; case does not matter)."""
+        pattern = {"$regex": f"^{re.escape(username)}$", "$options": "i"}
+        return [doc["_id"] async for doc in self._users.find({"username": pattern}, {"_id": 1})]
 
     async def mark_blocked(self, user_id: int, blocked: bool) -> None:
         await self._users.update_one({"_id": user_id}, {"$set": {"blocked": blocked}})
