@@ -17,6 +17,7 @@ from pyrogram.errors import FloodWait, RPCError
 from FileStream.bot import bundles as bot_bundles
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
+from FileStream.bot import texts as bot_texts
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import NO_PREVIEW
 from FileStream.core.button_urls import telegram_takes_button_url
@@ -27,6 +28,7 @@ from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics, StreamObservers
 from FileStream.core.requests import RequestState
+from FileStream.core.usage import day_of
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
@@ -34,6 +36,7 @@ from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_copies import StorageCopies
+from FileStream.services.traffic import TrafficMeter
 from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
 from FileStream.telegram.clients import (
@@ -187,6 +190,7 @@ class Service:
         self.jobs: list[PeriodicJob] = []
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
+        self.traffic: TrafficMeter | None = None
         self.usage_job: PeriodicJob | None = None
         self._stopped = asyncio.Event()
 
@@ -234,7 +238,13 @@ class Service:
         self.streams = ActiveStreams(self.streamer)
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
-        self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
+        self.traffic = TrafficMeter(self.db.traffic, self.clock, limit_bytes=settings.traffic_limit_mb << 20,
+                                    exempt_ids=settings.owner_ids, notify=self._traffic_notice)
+
+        async def flush_counts() -> None:
+            await self.usage.flush()
+            await self.traffic.flush()
+        self.usage_job = PeriodicJob("download counts", flush_counts, USAGE_FLUSH_SECONDS)
         self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
@@ -318,6 +328,17 @@ class Service:
         ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
         return [expiry_job, stale_job]
 
+    async def _traffic_notice(self, owner_id: int, limit_bytes: int, retry_after: int) -> None:
+        """Tells a person, once a day whichever instance finds out first, that their links stopped."""
+        day = day_of(self.clock())
+        try:
+            if not await self.db.settings.add(f"traffic_notice:{owner_id}:{day:%Y-%m-%d}", self.clock()):
+                return
+            await self.main_client.send_message(owner_id, bot_texts.traffic_limit_reached(limit_bytes, retry_after),
+                                                parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+        except Exception as error:  # noqa: BLE001 - they may have blocked the bot; the pages still say it
+            log.info("Could not tell %s that their links reached the traffic limit: %r", owner_id, error)
+
     def _bind_web(self) -> socket.socket:
         settings = self.settings
         try:
@@ -334,7 +355,8 @@ class Service:
         lookup = _FileLookup(self.db)
         app = build_app(files=lookup, source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock,
-                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
+                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage, self.traffic),
+                        traffic=self.traffic if self.settings.traffic_limit_mb else None,
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
                         thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
@@ -372,6 +394,8 @@ class Service:
             # After the web server: every response has ended, so its bytes are in the last batch.
             await self.usage_job.stop()
             await self.usage.flush()   # a database error is logged there, never raised
+            await self.traffic.flush()
+            await self.traffic.close()
         if self.copies is not None:
             await self.copies.close()
         if self.sessions is not None:

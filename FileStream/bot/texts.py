@@ -160,6 +160,12 @@ TRY_AGAIN_SHORTLY = "I cannot serve you right now. Please try again in a minute.
 UNKNOWN_BUTTON = "That button no longer works."
 
 
+def traffic_limit_reached(limit_bytes: int, retry_after: int) -> str:
+    """Told once a day when a person's links stop for the rest of it (TRAFFIC_LIMIT_MB)."""
+    return (f"Your links have sent today's limit of {human_size(limit_bytes)}, so they stop working until "
+            f"midnight UTC (in {human_duration(retry_after)}). After that they work again as before.")
+
+
 # -- about ------------------------------------------------------------------------------
 
 def about(version: str, uptime_seconds: float, bots: int, file_ttl: int, channel_file_ttl: int) -> str:

@@ -20,6 +20,7 @@ from FileStream.store.files import KEEP_EXPIRED, FileStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
 from FileStream.store.settings_store import SettingsStore
+from FileStream.store.traffic import TrafficStore
 from FileStream.store.usage import UsageStore
 from FileStream.store.users import UserStore
 
@@ -74,6 +75,7 @@ class Database:
         self.broadcasts = BroadcastStore(db["broadcasts"])
         self.sessions = SessionStore(db["sessions"])
         self.usage = UsageStore(db["files"], db["usage_daily"], db["usage_totals"])
+        self.traffic = TrafficStore(db["traffic_daily"])
 
     @classmethod
     async def connect(
@@ -126,7 +128,7 @@ class Database:
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
         for store in (self.files, self.bundles, self.users, self.allowed, self.requests, self.settings, self.broadcasts,
-                      self.sessions, self.usage):
+                      self.sessions, self.usage, self.traffic):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:

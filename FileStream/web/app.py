@@ -17,7 +17,8 @@ from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
-from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
+from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver,
+                                  Thumbnails, TrafficLimit)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ def build_app(
     copies: StorageCopies | None = None,
     legacy: LegacyLinks | None = None,
     bundles: BundleLookup | None = None,
+    traffic: TrafficLimit | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -119,6 +121,7 @@ def build_app(
       /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
     bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
         it every bundle link answers 404.
+    traffic: optional; the links of a person over today's traffic limit answer 429.
 
     Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
     a client disconnect cancels its handler at once (without it the handler still notices
@@ -148,6 +151,7 @@ def build_app(
         copies=copies,
         legacy=legacy,
         bundles=bundles,
+        traffic=traffic,
         crcs=Crc32Keeper(source, bundles.get_crc32, bundles.set_crc32) if bundles is not None else None,
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.

@@ -26,7 +26,7 @@ from FileStream.core.tokens import BundleClaim, log_ref, make_link_token, read_b
 from FileStream.services.bundle_zip import BundleArchive
 from FileStream.web.context import CONTEXT, WebContext, render_page
 from FileStream.web.files import notify_observer, request_facts, send_body, send_headers_only
-from FileStream.web.links import LinkRefused, link_expired, link_not_found, lookup_failed
+from FileStream.web.links import LinkRefused, link_expired, link_not_found, lookup_failed, within_traffic_limit
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ async def open_bundle(request: web.Request) -> OpenBundle:
         log.info("refused bundle %s: expired (bundle until %s, %d live files)", bundle.ref, bundle.expires_at,
                  len(live))
         raise link_expired(request, "bundle")
+    await within_traffic_limit(request, bundle.owner_id, bundle.source)
     return OpenBundle(token=token, claim=claim, bundle=bundle, files=live, now=now, secret=ctx.link_secret)
 
 

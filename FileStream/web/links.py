@@ -9,6 +9,7 @@ from datetime import datetime
 
 from aiohttp import web
 
+from FileStream.core.formatting import human_duration
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_copy import GONE_TITLE, GONE_WORDS, CopyNotNow, CopyRefused
 from FileStream.core.tokens import LinkClaim, log_ref, make_link_token, read_link_token
@@ -108,11 +109,30 @@ async def open_link(request: web.Request, *, legacy_shape: bool = False) -> Open
     if file.is_expired(now):
         log.info("refused file %s: record expired at %s", ref, file.expires_at)
         raise link_expired(request)
+    await within_traffic_limit(request, file.owner_id, file.source)
     file = await _with_storage_copy(request, ctx, file)
     if old_link:
         # Pages built from this link (the player's media URL) get the signed shape.
         token = make_link_token(ctx.link_secret, file.id, file.expires_at)
     return OpenLink(token=token, claim=claim, file=file, now=now)
+
+
+async def within_traffic_limit(request: web.Request, owner_id: int | None, source: str) -> None:
+    """Raises LinkRefused with a 429 page when the person who shared the link is over today's
+    traffic limit (TRAFFIC_LIMIT_MB); Retry-After says when the day's count starts again."""
+    ctx = request.app[CONTEXT]
+    if ctx.traffic is None:
+        return
+    retry_after = await ctx.traffic.refused_for(owner_id, source)
+    if retry_after is None:
+        return
+    log.info("refused %s: its owner is over today's traffic limit", route_of(request))
+    raise LinkRefused(message_page(
+        request, 429, "Daily traffic limit reached",
+        "The person who shared this link has used up today's traffic on this server. "
+        f"The link works again in {human_duration(retry_after)}, at midnight UTC.",
+        **{"Retry-After": str(retry_after)},
+    ))
 
 
 async def _legacy_claim(request: web.Request, ctx: WebContext, legacy_id: str) -> LinkClaim:

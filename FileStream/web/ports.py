@@ -109,3 +109,12 @@ class StreamObserver(Protocol):
     def stream_finished(self, file: StoredFile, sent_bytes: int, result: str) -> None:
         """`result` is "complete", "client_gone" or "source_error"."""
         ...
+
+
+class TrafficLimit(Protocol):
+    """Whether a person's links may send more today (TRAFFIC_LIMIT_MB; the traffic meter implements this)."""
+
+    async def refused_for(self, owner_id: int | None, source: str) -> int | None:
+        """Seconds until the links of `owner_id`'s files (of this source) serve again, when they
+        are over today's limit; None when they may serve."""
+        ...
