@@ -19,10 +19,12 @@ from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
 from FileStream.bot import texts as bot_texts
 from FileStream.bot.context import BotContext
+from FileStream.bot.language import speak_to
 from FileStream.bot.replies import NO_PREVIEW
 from FileStream.core.button_urls import telegram_takes_button_url
 from FileStream.embedded_db import EmbeddedDatabase, EmbeddedDatabaseError
 from FileStream.errors import StartupError
+from FileStream.i18n import Catalogs
 from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
@@ -191,6 +193,7 @@ class Service:
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
         self.traffic: TrafficMeter | None = None
+        self.languages = Catalogs.english_only()
         self.usage_job: PeriodicJob | None = None
         self._stopped = asyncio.Event()
 
@@ -215,6 +218,7 @@ class Service:
         except DatabaseUnavailable as error:
             raise StartupError(f"{error} (check DATABASE_URL)") from error
         secret = settings.link_secret or await self.db.settings.get_or_create_link_secret()
+        self.languages = Catalogs.load()
         # ALLOWED_USERS seeds the list /allow and /disallow change (a removed entry stays removed).
         await self.db.allowed.seed(settings.allowed_users, self.clock())
 
@@ -268,6 +272,7 @@ class Service:
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
                 clock=self.clock, started_at=self.started_at, link_buttons=link_buttons,
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
+            ctx.languages = self.languages
             ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
                                       max_files=settings.bundle_max_files)
             register_handlers(self.main_client, ctx)
@@ -316,10 +321,13 @@ class Service:
             if request.get("bundle_id"):
                 await bot_bundles.end_unfinished(ctx, client, request["bundle_id"], RequestState.TIMED_OUT)
 
+        async def in_language_of(user_id: int) -> None:
+            await speak_to(self.db.users, self.languages, user_id)
+
         expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
                            delete_copies=None if self.settings.keep_expired_copies else delete_copies,
-                           bundles=self.db.bundles)
-        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out)
+                           bundles=self.db.bundles, speak_to=in_language_of)
+        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out, speak_to=in_language_of)
         expiry_job = PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS,
                                  next_due=expiry.next_due, clock=self.clock)
         stale_job = PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS,
@@ -334,6 +342,7 @@ class Service:
         try:
             if not await self.db.settings.add(f"traffic_notice:{owner_id}:{day:%Y-%m-%d}", self.clock()):
                 return
+            await speak_to(self.db.users, self.languages, owner_id)
             await self.main_client.send_message(owner_id, bot_texts.traffic_limit_reached(limit_bytes, retry_after),
                                                 parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
         except Exception as error:  # noqa: BLE001 - they may have blocked the bot; the pages still say it
@@ -359,7 +368,8 @@ class Service:
                         traffic=self.traffic if self.settings.traffic_limit_mb else None,
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
-                        thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
+                        thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username,
+                        languages=self.languages)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when

@@ -150,7 +150,8 @@ class Gate:
 
     async def _record(self, person) -> None:
         try:
-            await self.ctx.db.users.touch(person.id, person.first_name, person.username, self.ctx.clock())
+            await self.ctx.db.users.touch(person.id, person.first_name, person.username, self.ctx.clock(),
+                                          language_code=person.language_code)
         except Exception as error:  # noqa: BLE001 - recording must not stop the conversation
             log.warning("Could not record user %s: %s", person.id, error)
 

@@ -15,6 +15,7 @@ from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit, send
 from FileStream.bot.routing import on_message
 from FileStream.core.playlist import is_playable
+from FileStream.i18n import _
 from FileStream.core.requests import RequestState
 from FileStream.core.tokens import log_ref
 from FileStream.services.bundles import Finished, Progress, bundle_title
@@ -114,7 +115,7 @@ async def on_bundle(ctx: BotContext, client, message) -> None:
         await answer(client, message, over.text(), quote=True)
         return
     parts = (message.text or "").split(maxsplit=1)
-    title = bundle_title(parts[1] if len(parts) > 1 else "", "Bundle")
+    title = bundle_title(parts[1] if len(parts) > 1 else "", _("Bundle"))
     started = await ctx.bundles.start_command(person.id, title)
     if started is None:
         current = await ctx.requests.status(person.id)
@@ -210,7 +211,7 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
         await answer(client, message, over.text(), quote=True)
         return
     members = await _album_members(ctx, client, message)
-    title = _album_title(members, f"Album of {len(members)} files")
+    title = _album_title(members, texts.album_title(len(members)))
     request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id)
     if request is None:
         current = await ctx.requests.status(person.id)

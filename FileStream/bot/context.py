@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from FileStream.bot.pacing import StatusMessages
+from FileStream.i18n import Catalogs
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
@@ -39,6 +40,7 @@ class BotContext:
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
     bundles: BundleMaker | None = None        # albums and /bundle … /done
     statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
+    languages: Catalogs = field(default_factory=Catalogs.english_only)  # every language the bot speaks
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)

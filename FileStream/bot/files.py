@@ -61,7 +61,7 @@ async def on_file_delete(ctx: BotContext, client, query) -> None:
             await client.delete_messages(file.storage_chat_id, file.storage_message_id)
         except Exception as error:  # noqa: BLE001 - the links already ended with the record
             log.warning("Could not delete the stored copy of file %s: %s", file.ref, error)
-    await query.answer("Deleted.")
+    await query.answer(texts.DELETED)
     await edit(client, query.message.chat.id, query.message.id, texts.file_deleted(file.file_name),
                markup=keyboards.back_to_files())
 
@@ -106,7 +106,7 @@ async def on_bundle_delete(ctx: BotContext, client, query) -> None:
     bundle, _files = found
     await ctx.bundles.delete(bundle)
     log.info("Bundle %s deleted by its owner %s", bundle.ref, bundle.owner_id)
-    await query.answer("Deleted.")
+    await query.answer(texts.DELETED)
     await edit(client, query.message.chat.id, query.message.id, texts.bundle_deleted(bundle.title),
                markup=keyboards.back_to_files())
 

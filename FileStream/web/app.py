@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from FileStream.i18n import N_, Catalogs, _, current, ngettext, speak
 from FileStream.services.bundle_zip import Crc32Keeper
 from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
@@ -40,8 +41,8 @@ def _page_csp(public_url: str) -> str:
 
 
 _ROUTER_MESSAGES = {
-    404: ("Page not found", "There is nothing at this address. Check the link you were given."),
-    405: ("Not allowed", "This address only answers GET and HEAD requests."),
+    404: (N_("Page not found"), N_("There is nothing at this address. Check the link you were given.")),
+    405: (N_("Not allowed"), N_("This address only answers GET and HEAD requests.")),
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -60,14 +61,23 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
         if exc.status in _ROUTER_MESSAGES:
             title, message = _ROUTER_MESSAGES[exc.status]
             extra = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-            return message_page(request, exc.status, title, message, **extra)
+            return message_page(request, exc.status, _(title), _(message), **extra)
         raise
     except Exception:
         log.exception("unexpected error serving %s", route_of(request))
         return message_page(
-            request, 500, "Something went wrong",
-            "The server hit an unexpected problem. Please try again later.",
+            request, 500, _("Something went wrong"),
+            _("The server hit an unexpected problem. Please try again later."),
         )
+
+
+def _in_their_language(languages: Catalogs):
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every page and error page of this request in the language its browser asks for."""
+        speak(languages.for_accept_language(request.headers.get("Accept-Language")))
+        return await handler(request)
+    return middleware
 
 
 class HttpProtocolLog(logging.LoggerAdapter):
@@ -104,6 +114,7 @@ def build_app(
     legacy: LegacyLinks | None = None,
     bundles: BundleLookup | None = None,
     traffic: TrafficLimit | None = None,
+    languages: Catalogs | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -122,6 +133,8 @@ def build_app(
     bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
         it every bundle link answers 404.
     traffic: optional; the links of a person over today's traffic limit answer 429.
+    languages: optional; pages are in the language the browser asks for (Accept-Language)
+        among these; without it, in English.
 
     Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
     a client disconnect cancels its handler at once (without it the handler still notices
@@ -135,8 +148,13 @@ def build_app(
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    app = web.Application(middlewares=[_words_not_tracebacks])
+    # {{ _("text {name}", name=x) }} in templates: the page's language, escaped like any value.
+    templates.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)
+    templates.globals["language_code"] = lambda: current().code
+    app = web.Application(middlewares=[_in_their_language(languages or Catalogs.english_only()),
+                                       _words_not_tracebacks])
     app[CONTEXT] = WebContext(
         files=files,
         source=source,
