@@ -1,9 +1,8 @@
-"""The person's language: message catalogs (gettext .po files under locales/, read with Babel), the
-language the current bot update or page is answered in, and numbers, sizes, durations and dates
-written the way that language writes them.
+"""The person's language: message catalogs, the language being answered in, and formatting in it.
 
-Texts are marked where they are written: `_("...")` translates now, `N_("...")` only marks a
-text that is translated later (a constant), `ngettext(singular, plural, n)` picks a plural form.
+The catalogs are gettext .po files under locales/, read with Babel. Texts are marked where
+they are written: `_("...")` translates now, `N_("...")` only marks a text that is
+translated later (a constant), `ngettext(singular, plural, n)` picks a plural form.
 Placeholders are `{name}` and filled with `.format()` after translation, so a translator may
 move them. The language is a context variable: the bot sets it for each update
 (bot/language.py), the web app for each request (Accept-Language), the jobs for each person
@@ -114,21 +113,27 @@ class Catalogs:
         best: tuple[float, int] | None = None
         chosen = None
         for position, part in enumerate((header or "").split(",")):
-            tag, _, params = part.strip().partition(";")
-            weight = 1.0
-            found = re.search(r"q\s*=\s*([0-9.]+)", params)
-            if found:
-                try:
-                    weight = float(found.group(1))
-                except ValueError:
-                    continue
-            code = self.supported(tag)
+            tag, *params = part.split(";")
+            weight = _weight(params)
+            code = self.supported(tag.strip())
             if code is None or weight <= 0:
                 continue
             rank = (weight, -position)
             if best is None or rank > best:
                 best, chosen = rank, code
         return self.get(chosen)
+
+
+def _weight(params: list[str]) -> float:
+    """The q of an Accept-Language entry: 1 when absent, 0 (skip it) when malformed."""
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "q":
+            return float(value) if _QVALUE.fullmatch(value.strip()) else 0.0
+    return 1.0
+
+
+_QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?")   # RFC 9110 §12.4.2
 
 
 # -- the language of what is being answered -----------------------------------------------
@@ -163,8 +168,9 @@ def N_(message: str) -> str:
 # -- numbers, sizes, durations, dates in the current language -----------------------------
 
 def number(value: float, digits: int = 0) -> str:
-    """A number as the language writes it (1,234.5 / 1.234,5 / 1 234,5)."""
-    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    """A number with the language's decimal sign (1.5 / 1,5), without grouping (sizes and
+    durations stay below 1024 but for TiB and days, where 8192 reads better than 8,192)."""
+    pattern = "0" + ("." + "0" * digits if digits else "")
     return format_decimal(value, pattern, locale=current().locale)
 
 

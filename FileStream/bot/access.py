@@ -146,7 +146,10 @@ class Gate:
         """
         if not self.ctx.settings.allowed_users or self.ctx.is_owner(person.id):
             return True
-        return await self.ctx.db.allowed.is_allowed(person.id, person.username)
+        try:
+            return await self.ctx.db.allowed.is_allowed(person.id, person.username)
+        except Exception as error:  # noqa: BLE001 - as for bans: nobody passes unchecked, told in words
+            raise BanUnknown() from error
 
     async def _record(self, person) -> None:
         try:

@@ -1,5 +1,8 @@
-"""The person's language: each update is answered in the language they chose with /language, else
-in their Telegram app's language when the bot speaks it, else in English."""
+"""Each update in the person's language, and /language to choose it.
+
+The language they chose with /language, else their Telegram app's language when the bot
+speaks it, else English.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The words the bot says, in the person's language. HTML parse mode: everything from people is
-escaped here.
+"""The words the bot says, in the person's language.
+
+HTML parse mode: everything from people is escaped here.
 
 Every text goes through the catalogs (FileStream/i18n.py): a function wraps its words in
 `_()` / `ngettext()` with `{name}` placeholders filled by `.format()` after translation; a

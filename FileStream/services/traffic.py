@@ -1,5 +1,4 @@
-"""Traffic limits per person (TRAFFIC_LIMIT_MB): the bytes each person's links send per UTC day,
-and whether their links may serve now.
+"""Traffic limits per person (TRAFFIC_LIMIT_MB): bytes sent per person and UTC day, and the check.
 
 The meter is one of the web layer's StreamObservers: it adds each body's bytes to its
 owner's tally in memory when the body ends (as the download counts do), and `flush()`

@@ -1,5 +1,8 @@
-"""The allowed_users collection: who may use a private bot (ALLOWED_USERS seeds it, /allow and
-/disallow change it), shared by every instance and read on every update (no cache to go stale)."""
+"""The allowed_users collection: who may use a private bot (ALLOWED_USERS, /allow, /disallow).
+
+ALLOWED_USERS seeds it, /allow and /disallow change it; every instance reads it on every
+update (no cache to go stale).
+"""
 
 from __future__ import annotations
 

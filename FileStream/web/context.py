@@ -46,6 +46,7 @@ def render_page(request: web.Request, template: str, *, status: int = 200, **val
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds the link token
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept-Language"   # pages are in the language the browser asks for
     return response
 
 
