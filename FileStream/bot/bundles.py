@@ -15,9 +15,9 @@ from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit, send
 from FileStream.bot.routing import on_message
 from FileStream.core.playlist import is_playable
-from FileStream.i18n import _
 from FileStream.core.requests import RequestState
 from FileStream.core.tokens import log_ref
+from FileStream.i18n import _
 from FileStream.services.bundles import Finished, Progress, bundle_title
 from FileStream.services.intake import IntakeError
 from FileStream.store.bundles import OPEN

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from FileStream.core.models import StoredFile
 from FileStream.core.tokens import new_deep_link_key, new_file_id
+from FileStream.i18n import _
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
 
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 class IntakeError(Exception):
-    """The file could not be stored; `reason` says why in words a person understands."""
+    """The file could not be stored; `reason` says why in words a person understands (in their language)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -45,7 +46,7 @@ class FileIntake:
             stored = await message.copy(self.bin_channel)
         except Exception as error:  # noqa: BLE001 - said in words, logged with cause
             log.error("Copying message %s to BIN_CHANNEL %s failed: %s", message.id, self.bin_channel, error)
-            raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+            raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from error
         try:
             facts = await self._read_back(stored.id)
             now = self.clock()
@@ -83,7 +84,7 @@ class FileIntake:
             try:
                 member = self.pool.pick(exclude=frozenset(tried))
             except NoClientAvailable as error:
-                raise IntakeError("All our bots are busy or resting right now. Please try again in a minute.") from error
+                raise IntakeError(_("All our bots are busy or resting right now. Please try again in a minute.")) from error
             if member in tried:
                 break
             tried.add(member)
@@ -95,10 +96,10 @@ class FileIntake:
                 continue
             facts = facts_of(message) if message is not None else None
             if facts is None:
-                raise IntakeError("That message has no file I can stream.")
+                raise IntakeError(_("That message has no file I can stream."))
             return facts
         log.error("No bot client could read stored message %s: %s", message_id, last_error)
-        raise IntakeError("I could not read your file back from storage. Please try again in a minute.")
+        raise IntakeError(_("I could not read your file back from storage. Please try again in a minute."))
 
     async def discard(self, record: StoredFile) -> None:
         """Undo a stored file: no record, no stored copy (its links stop at once)."""

@@ -6,8 +6,8 @@ from pyrogram import filters
 
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer
-from FileStream.i18n import N_, _
 from FileStream.bot.routing import Handler, data_starts_with, on_callback, on_message
+from FileStream.i18n import N_, _
 
 NOT_FOR_YOU = N_("Sorry, that command is only for the owner of this bot.")
 
