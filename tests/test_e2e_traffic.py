@@ -8,7 +8,8 @@ import random
 from datetime import timedelta
 
 from FileStream.core.usage import day_of
-from service_harness import Clock, add_owner, http_client, links_in, make_world, running_service, send_and_get_links
+from service_harness import (Clock, add_owner, http_client, links_in, make_world, running_service, send_and_get_links,
+                             settings_for)
 
 MIB = 1 << 20
 
@@ -73,3 +74,27 @@ async def test_the_owners_files_are_exempt_and_counts_reach_the_database(telegra
             await service.usage.wait_idle()
         await service.traffic.flush()
         assert await service.db.traffic.bytes_on(owner.user.id, day_of(clock())) == 0, "not even counted"
+
+
+async def test_the_count_is_shared_by_instances_once_they_add_their_tallies(
+        telegram, database_url, database_name, tmp_path):
+    world = make_world(telegram)
+    data = random.Random(5).randbytes(MIB + MIB // 2)
+    clock = Clock(day_of(Clock()()) + timedelta(hours=12))
+    bot_instance = settings_for(world, database_url, database_name, tmp_path / "a", TRAFFIC_LIMIT_MB=2)
+    link_server = settings_for(world, database_url, database_name, tmp_path / "b", TRAFFIC_LIMIT_MB=2,
+                               LINK_ONLY="true")
+    async with (running_service(bot_instance, clock) as first, running_service(link_server, clock) as second,
+                http_client() as http):
+        links = (await send_and_get_links(world, data, "shared.bin")).links
+        elsewhere = links.download.replace(first.public_url, second.public_url)
+        for _ in range(2):
+            assert (await fetch(http, links.download))[0] == 200
+            await first.usage.wait_idle()
+        assert (await fetch(http, links.download))[0] == 429
+        # The link server has not heard of the first instance's 3 MiB yet: the few seconds of slack.
+        assert (await fetch(http, elsewhere))[0] == 200
+        await second.usage.wait_idle()
+        await first.traffic.flush()   # what the service does every 2 s
+        status, _, headers = await fetch(http, elsewhere)
+        assert status == 429 and int(headers["Retry-After"]) == 12 * 3600
