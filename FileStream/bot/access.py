@@ -1,6 +1,7 @@
 """Who gets through to the handlers: with ALLOWED_USERS only the people on the list (owners
-always; strangers get one answer and nothing of theirs is kept), everyone else is recorded, banned people are told once and then
-ignored, and with FORCE_SUB_CHANNEL only members of that channel (owners always) get through.
+always; strangers get one answer and nothing of theirs is kept), everyone is recorded, banned
+people are told once and then ignored, and with FORCE_SUB_CHANNEL only members of that
+channel (owners always) get through.
 When the database cannot say whether someone is banned, nobody gets through (fail closed).
 
 The gate runs in its own group before every handler and stops the update only when it
