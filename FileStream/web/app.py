@@ -148,7 +148,7 @@ def build_app(
         copies=copies,
         legacy=legacy,
         bundles=bundles,
-        crcs=Crc32Keeper(source, bundles.get_crc32, bundles.set_crc32) if bundles is not None else None,
+        crcs=Crc32Keeper(source, bundles.get_crc32s, bundles.set_crc32) if bundles is not None else None,
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)
