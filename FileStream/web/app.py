@@ -17,6 +17,7 @@ from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
+from FileStream.web.guess_limit import GuessLimit
 from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ def build_app(
         legacy=legacy,
         bundles=bundles,
         crcs=Crc32Keeper(source, bundles.get_crc32s, bundles.set_crc32) if bundles is not None else None,
+        guesses=GuessLimit(),
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)
