@@ -158,6 +158,7 @@ async def test_the_zip_has_an_exact_length_and_zipfile_and_unzip_verify_every_cr
     assert status == 200 and int(headers["Content-Length"]) == len(body)
     assert headers["Content-Type"] == "application/zip" and headers["Accept-Ranges"] == "bytes"
     assert headers["Content-Disposition"].startswith("attachment;") and ".zip" in headers["Content-Disposition"]
+    assert headers["Content-Security-Policy"] == "sandbox"
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert archive.testzip() is None
         names = archive.namelist()
