@@ -506,3 +506,28 @@ async def test_crc_passes_run_two_at_a_time_to_their_end_when_their_client_leave
     again = dataclasses.replace(listed[1], id=new_file_id(), crc32=None)
     assert await keeper.crc_of(again) == zlib.crc32(source.contents[listed[1].id])
     assert keeper.passes_run == 4 and len(source.opened) == 4, "found, not computed again"
+
+
+async def test_segments_starting_inside_files_of_a_fresh_bundle_are_exact_when_chunks_run_across_files():
+    rng = random.Random(21)
+    for start_at in (0.1, 0.5, 0.9):
+        files = MemoryFiles()
+        source = MemoryBytes(chunk_size=777, parts_joined=True)
+        bundles = MemoryBundles(files)
+        app = build_app(files=files, source=source, link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW,
+                        bundles=bundles)
+        async with TestClient(TestServer(app)) as client:
+            site = Site(client, files, bundles, source)
+            listed = four_files(site)
+            _bundle, token = site.add_bundle(listed)
+            layout = BundleArchive.of("x", listed).layout
+            segment = layout.data_segment(rng.randrange(3))
+            first = segment.offset + int(segment.length * start_at)
+            last = min(layout.size - 1, segment.end + rng.randrange(50, 9000))
+            status, _headers, part = await fetch(site, f"/b/{token}/zip", Range=f"bytes={first}-{last}")
+            assert status == 206
+            started_in = listed[segment.entry]
+            assert bundles.crcs[started_in.file_unique_id] == zlib.crc32(source.contents[started_in.id]), \
+                "the file the segment starts inside was read from its first byte, its CRC-32 on the way"
+            _status, _headers, full = await fetch(site, f"/b/{token}/zip")
+            assert part == full[first:last + 1], (first, last)
