@@ -229,18 +229,20 @@ async def archive(request: web.Request) -> web.StreamResponse:
     )
     asked = request_facts(request)
     outcome = plan_response(asked, facts, now=link.now, link_expires_at=link.expires_at)
+    known = None
+    if outcome.status == 206:   # HEAD too: it gets the headers GET would get
+        assert outcome.window is not None
+        known = await ctx.crcs.known(zipped.files)
+        plan = zipped.crc_plan(outcome.window.start, outcome.window.end, known)
+        if not plan.worth_serving(outcome.window.length):
+            log.info("bundle %s (ZIP): bytes %d-%d would read %d bytes more for CRC-32s; sending it whole",
+                     link.bundle.ref, outcome.window.start, outcome.window.end, plan.extra_bytes)
+            outcome = plan_response(replace(asked, range=None), facts, now=link.now, link_expires_at=link.expires_at)
     if not outcome.send_body:
         return await send_headers_only(request, outcome)
     window = outcome.window
     assert window is not None
-    known = await ctx.crcs.known(zipped.files)
-    if outcome.status == 206:
-        plan = zipped.crc_plan(window.start, window.end, known)
-        if not plan.worth_serving(window.length):
-            log.info("bundle %s (ZIP): bytes %d-%d would read %d bytes more for CRC-32s; sending it whole",
-                     link.bundle.ref, window.start, window.end, plan.extra_bytes)
-            outcome = plan_response(replace(asked, range=None), facts, now=link.now, link_expires_at=link.expires_at)
-            window = outcome.window
-            assert window is not None
+    if known is None:
+        known = await ctx.crcs.known(zipped.files)
     chunks = zipped.stream(window.start, window.end, ctx.source, ctx.crcs, ZipPartsObserver(ctx), known)
     return await send_body(request, outcome, chunks, f"bundle {link.bundle.ref} (ZIP)")
