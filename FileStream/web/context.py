@@ -32,6 +32,7 @@ class WebContext:
     bundles: BundleLookup | None = None
     crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
     traffic: TrafficLimit | None = None   # None: no traffic limit
+    guesses: object | None = None  # web.guess_limit.GuessLimit: misses of old ids per address
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)

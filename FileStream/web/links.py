@@ -13,6 +13,7 @@ from FileStream.core.models import StoredFile
 from FileStream.core.storage_copy import CopyNotNow, CopyRefused
 from FileStream.core.tokens import LinkClaim, log_ref, make_link_token, read_link_token
 from FileStream.i18n import N_, _, duration, ngettext
+from FileStream.web.client_address import client_address
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
 
 log = logging.getLogger(__name__)
@@ -147,12 +148,26 @@ async def _legacy_claim(request: web.Request, ctx: WebContext, legacy_id: str) -
     if ctx.legacy is None:
         log.info("refused %s with an old id: old FileStreamBot links are off (LEGACY_LINKS)", route_of(request))
         raise link_not_found(request)
+    address = client_address(request)
+    wait = ctx.guesses.wait_seconds(address) if ctx.guesses is not None else 0
+    if wait:
+        # Old ids are guessable (a time and a counter): an address that keeps missing waits.
+        log.info("refused %s with an old id: too many misses from this address", route_of(request))
+        raise LinkRefused(message_page(
+            request, 429, _("Too many unknown links"),
+            ngettext("Too many links from your address named no file. Please try again in {count} second.",
+                     "Too many links from your address named no file. Please try again in {count} seconds.",
+                     wait).format(count=wait),
+            **{"Retry-After": str(wait)},
+        ))
     try:
         file_id = await ctx.legacy.file_id_for_legacy(legacy_id)
     except Exception as exc:
         log.warning("old link lookup failed: %r", exc)  # the old id opens the file: never logged
         raise lookup_failed(request) from exc
     if file_id is None:
+        if ctx.guesses is not None:
+            ctx.guesses.missed(address)
         log.info("refused %s with an old id: no migrated file has this id", route_of(request))
         raise link_not_found(request)
     return LinkClaim(file_id=file_id, expires_at=None)

@@ -8,6 +8,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from FileStream.core.formatting import download_url, stream_url
+from FileStream.core.http_plan import FILE_CSP
 from FileStream.i18n import _, size, time_left
 from FileStream.core.mime import effective_mime_type, image_type, player_kind
 from FileStream.web.context import CONTEXT, message_page, render_page
@@ -82,4 +83,5 @@ async def thumbnail(request: web.Request) -> web.StreamResponse:
         "Cache-Control": THUMBNAIL_CACHE_CONTROL,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": FILE_CSP,
     })
