@@ -118,3 +118,16 @@ def test_the_bot_texts_module_writes_no_words_outside_the_catalogs():
     ]
     assert not plain, ("bot/texts.py has text outside _() / N_() / ngettext(); mark it (a fixed text goes "
                        "in MESSAGES with N_()):\n" + "\n".join(plain))
+
+
+def test_the_bot_texts_module_keeps_its_fixed_texts_in_messages():
+    """`NAME = N_("...")` at module level would be read as texts.NAME in English for everyone:
+    only texts in MESSAGES are translated when read."""
+    tree = ast.parse((REPO / "FileStream" / "bot" / "texts.py").read_text())
+    fixed = [
+        f"line {node.lineno}: {target.id}" for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name) and target.id.isupper() and target.id != "MESSAGES"
+        and not isinstance(node.value, ast.Dict)
+    ]
+    assert not fixed, "put these fixed texts in MESSAGES (texts.NAME then reads them translated):\n" + "\n".join(fixed)
