@@ -147,9 +147,17 @@ async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
             return True
         return False   # an album being stored, or a bundle closing: the person is busy
     await _refresh(ctx, client, request.bundle_id)
-    await _store_one(ctx, client, request.bundle_id, message, request_id=request.id, owner_id=person.id)
-    await finish_if_settled(ctx, client, request.bundle_id)
+    # Storing waits for the person's turn in the storage channel: in a task of its own, so
+    # the update worker is free at once (60 files of one person hold none of them), and
+    # cancelled with the request (/revoke, timeout).
+    task = ctx.spawn(_store_then_finish(ctx, client, request, message), f"bundle {log_ref(request.bundle_id)} file")
+    ctx.requests.track(request.id, task)
     return True
+
+
+async def _store_then_finish(ctx: BotContext, client, request, message) -> None:
+    await _store_one(ctx, client, request.bundle_id, message, request_id=request.id, owner_id=message.from_user.id)
+    await finish_if_settled(ctx, client, request.bundle_id)
 
 
 async def _store_one(ctx: BotContext, client, bundle_id: str, message, *, request_id: str | None,
@@ -231,11 +239,15 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
             await _store_one(ctx, client, bundle_id, member, request_id=request.id, owner_id=person.id)
         return await finish_if_settled(ctx, client, bundle_id)
 
-    try:
-        await ctx.requests.run_guarded(request.id, store_all())
-    except Exception:  # noqa: BLE001 - the request is failed already; nothing of it is kept
-        log.exception("Storing album bundle %s failed", log_ref(bundle_id))
-        await end_unfinished(ctx, client, bundle_id, RequestState.FAILED)
+    async def work() -> None:
+        try:
+            await ctx.requests.run_guarded(request.id, store_all())
+        except Exception:  # noqa: BLE001 - the request is failed already; nothing of it is kept
+            log.exception("Storing album bundle %s failed", log_ref(bundle_id))
+            await end_unfinished(ctx, client, bundle_id, RequestState.FAILED)
+
+    # Apart from the update worker: the album's copies wait for the person's turns.
+    ctx.spawn(work(), f"album {log_ref(bundle_id)}")
 
 
 async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:
