@@ -33,7 +33,7 @@ from FileStream.services.channel_copies import ChannelLane
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
-from FileStream.services.ratelimit import FileRateLimit
+from FileStream.services.ratelimit import BundleFileLimit, FileRateLimit
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_copies import StorageCopies
 from FileStream.services.usage import DownloadCounter
@@ -272,6 +272,9 @@ class Service:
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
             ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
                                       max_files=settings.bundle_max_files)
+            ctx.bundle_limit = BundleFileLimit.on_requests(self.db, limit=settings.rate_limit_bundle_files,
+                                                           window_seconds=settings.rate_limit_bundle_window,
+                                                           clock=self.clock)
             register_handlers(self.main_client, ctx)
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx

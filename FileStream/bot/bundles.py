@@ -113,6 +113,10 @@ async def on_bundle(ctx: BotContext, client, message) -> None:
     if over is not None:
         await answer(client, message, over.text(), quote=True)
         return
+    over = await ctx.bundle_limit.check(person.id) if ctx.bundle_limit is not None else None
+    if over is not None:
+        await answer(client, message, over.text(), quote=True)
+        return
     parts = (message.text or "").split(maxsplit=1)
     title = bundle_title(parts[1] if len(parts) > 1 else "", "Bundle")
     started = await ctx.bundles.start_command(person.id, title)
@@ -141,6 +145,12 @@ async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
     request = await ctx.requests.status(person.id)
     if request is None or not request.is_bundle:
         return False
+    over = await ctx.bundle_limit.check(person.id) if ctx.bundle_limit is not None else None
+    if over is not None:
+        # Said once per bundle: a person sending fast must not get a refusal per file.
+        if await ctx.db.bundles.mark_notice(request.bundle_id, "rate_limit"):
+            await answer(client, message, over.text(), quote=True)
+        return True
     if await ctx.bundles.join(request) is None:
         if await ctx.bundles.is_full(request.bundle_id):
             await answer(client, message, texts.bundle_full(ctx.bundles.max_files), quote=True)
@@ -218,6 +228,11 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
         await answer(client, message, over.text(), quote=True)
         return
     members = await _album_members(ctx, client, message)
+    over = await ctx.bundle_limit.check(person.id, len(members)) if ctx.bundle_limit is not None else None
+    if over is not None:
+        await ctx.bundles.refuse(bundle_id)
+        await answer(client, message, over.text(), quote=True)
+        return
     title = _album_title(members, f"Album of {len(members)} files")
     request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id)
     if request is None:

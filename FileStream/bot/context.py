@@ -13,7 +13,7 @@ from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
-from FileStream.services.ratelimit import FileRateLimit
+from FileStream.services.ratelimit import BundleFileLimit, FileRateLimit
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_copies import StorageCopies
 from FileStream.telegram.pool import BotPool
@@ -41,6 +41,7 @@ class BotContext:
     link_buttons: bool = True
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
     bundles: BundleMaker | None = None        # albums and /bundle … /done
+    bundle_limit: BundleFileLimit | None = None   # RATE_LIMIT_BUNDLE_FILES (files in bundles)
     statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
