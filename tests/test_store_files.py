@@ -169,3 +169,12 @@ async def test_deep_link_keys_are_unique_and_files_without_one_have_none(databas
     assert (await database.files.get("private000000000")).deep_link_key is None
     with pytest.raises(DuplicateKeyError):
         await database.files.insert(dataclasses.replace(stored("other0000000000a"), deep_link_key="k" * 22))
+
+
+async def test_a_database_made_before_keeps_no_ttl_on_expiry_once_the_indexes_are_made_again(database):
+    files = database.db.files
+    await files.drop_index("expires_at")
+    await files.create_index("expires_at", name="expires_at_ttl", expireAfterSeconds=86400)   # the old TTL
+    await database.files.ensure_indexes()
+    info = await files.index_information()
+    assert "expires_at_ttl" not in info and "expireAfterSeconds" not in info["expires_at"]
