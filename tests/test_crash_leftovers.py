@@ -338,3 +338,20 @@ async def test_a_bundles_files_get_their_expiry_before_the_bundle_closes(databas
     await maker.start_closing(bundle_id)
     finished = await maker.finish(bundle_id, ttl_seconds=3600)
     assert finished.bundle.expires_at == (await database.files.get("g0")).expires_at == T0 + timedelta(hours=1)
+
+
+async def test_a_late_copy_whose_claimant_stalled_is_adopted_when_the_claim_is_taken_over(database, clock):
+    from FileStream.services.storage_copies import StorageCopies
+
+    channel = Channel()
+    await database.files.insert(record("migrated", message_id=None, unique_id="old-media"))
+    stalled = lane_for(database, channel, clock, "stalled")
+    assert await database.files.claim_copy("migrated", "stalled", clock(), clock() - timedelta(minutes=2))
+    await stalled.post(("person", 7), lambda: _post(channel, "old-media"), unique_id="old-media", kind=LATE,
+                       file_id="migrated")   # sent, then the instance stalled before recording it
+    clock.advance(minutes=3)
+    copies = StorageCopies(database.files, None, CHANNEL, clock, claimant="alive",
+                           lane=lane_for(database, channel, clock, "alive"))
+    ready = await copies.ready(await database.files.get("migrated"))
+    assert ready.storage_message_id == 1 and list(channel.messages) == [1], "adopted, not sent a second time"
+    assert await database.copy_intents.count() == 0

@@ -207,6 +207,16 @@ class ChannelLane:
         log.info("Copies left by a stopped process in channel %s: %s", self.channel, counts)
         return counts
 
+    async def reconcile_file(self, file_id: str, *, stale_after: timedelta) -> None:
+        """Before a late copy is made again for `file_id` (its claim went stale): the copy the
+        stalled claimant may have made is adopted instead, or deleted."""
+        counts = {"intents": 0, "adopted": 0, "deleted": 0, "kept": 0}
+        for doc in await self.intents.for_file(file_id, self.instance, self.clock() - stale_after):
+            candidates = ([int(doc["message_id"])] if doc.get("message_id") is not None
+                          else await self._look_for(doc, await self.tools.newest_id()))
+            if await self._account_for(doc, candidates, counts):
+                await self.intents.settle(doc["_id"])
+
     async def _look_for(self, doc: dict[str, Any], newest: int) -> list[int]:
         """Messages after the intent's `after_id` that carry the same media (same unique id)."""
         unique_id = doc.get("unique_id")

@@ -106,6 +106,17 @@ class StorageCopies:
                 raise CopyRefused(task.claim.reason)
             now = self.clock()
             if await self.files.claim_copy(file_id, self.claimant, now, now - self.claim_timeout):
+                if self.lane is not None and task.claim is not None:
+                    # Taken over from a claimant that stopped: its copy, if made, is adopted.
+                    try:
+                        await self.lane.reconcile_file(file_id, stale_after=self.claim_timeout)
+                    except Exception as error:  # noqa: BLE001 - try again later, sending nothing twice
+                        await self.files.release_copy(file_id, self.claimant)
+                        raise CopyNotNow(f"file {log_ref(file_id)}: {error!r}", 30) from error
+                    task = await self.files.copy_task(file_id)
+                    if task is None or task.file.has_storage_copy:
+                        await self.files.release_copy(file_id, self.claimant)
+                        continue
                 return await self._make(task)
             # Another instance is sending: watch the record (no change feed on every MongoDB).
             if loop.time() >= deadline:

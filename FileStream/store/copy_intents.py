@@ -57,5 +57,11 @@ class CopyIntentStore:
         cursor = self._intents.find(query).sort("at", ASCENDING)
         return [doc async for doc in cursor]
 
+    async def for_file(self, file_id: str, instance: str, older_than: datetime) -> list[dict[str, Any]]:
+        """Late-copy notes of other instances for record `file_id` written before `older_than`."""
+        cursor = self._intents.find({"file_id": file_id, "kind": LATE, "instance": {"$ne": instance},
+                                     "at": {"$lt": older_than}})
+        return [doc async for doc in cursor]
+
     async def count(self) -> int:
         return await self._intents.count_documents({})
