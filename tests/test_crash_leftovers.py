@@ -288,7 +288,7 @@ async def test_a_file_discarded_while_its_copy_cannot_be_deleted_is_left_expired
             raise ConnectionError("network down")
 
     await database.files.insert(record("half", expires_at=T0 + timedelta(days=1)))
-    intake = FileIntake(Client(), None, database.files, CHANNEL, clock)
+    intake = FileIntake(Client(), None, database.files, CHANNEL, clock, lane=None)
     await intake.discard(await database.files.get("half"))
     left = await database.files.get("half")
     assert left is not None and left.is_expired(clock()), "its links stop; the expiry job deletes the copy later"

@@ -42,3 +42,26 @@ async def test_while_one_persons_sixty_file_bundle_is_stored_another_persons_fil
         await eve.send_command(bot, "revoke")   # no need to wait out Eve's remaining copies
         await telegram.wait_until(lambda: not service.ctx.background, timeout=30)
     assert telegram.limits.verdicts == [], "the channel's limit was kept: Telegram never had to step in"
+
+
+async def test_files_past_the_bundle_limit_are_refused_in_words_once_and_the_bundle_keeps_the_others(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    async with running_service(stack_settings(world, RATE_LIMIT_BUNDLE_FILES=3)) as service:
+        await person.send_command(bot, "bundle", "Small")
+        status = await person.next_message(bot)
+        for number in range(5):
+            await person.send_file(bot, b"file %d" % number, file_name=f"f{number}.txt")
+        refusal = await person.next_message(bot, timeout=20)
+        assert "up to 3 files in bundles every 1 h" in refusal.text and "wait" in refusal.text
+
+        def stored_three():
+            return any(m.message_id == status.message_id and "3 of 3 stored" in m.text
+                       for m in person.messages_from(bot))
+        await telegram.world.wait_until(stored_three, timeout=30)
+        await person.send_command(bot, "done")
+        links = await person.next_message(bot, timeout=20)
+        assert "3 files" in links.text
+        assert [m.text for m in person.messages_from(bot)].count(refusal.text) == 1, "said once, not per file"
+        assert await service.db.db["files"].count_documents({}) == 3

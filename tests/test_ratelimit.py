@@ -78,6 +78,8 @@ async def test_files_sent_in_bundles_have_a_limit_of_their_own_counted_until_a_w
         assert await limit.check(7) is None
         await tracker.count(first.id, total=1)
     assert await limit.check(7, adding=40) is None
+    assert await limit.room(7, "b1") == 100, "a bundle's own files are kept within the room by the database"
+    assert await limit.room(7, "b2") == 40, "what the person's other bundles left"
     over = await limit.check(7, adding=41)
     assert over is not None and over.seconds == 3600, "an open bundle counts a whole window after it ends"
     assert "100 files in bundles every 1 h" in over.text()

@@ -145,13 +145,16 @@ async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
     request = await ctx.requests.status(person.id)
     if request is None or not request.is_bundle:
         return False
-    over = await ctx.bundle_limit.check(person.id) if ctx.bundle_limit is not None else None
-    if over is not None:
-        # Said once per bundle: a person sending fast must not get a refusal per file.
-        if await ctx.db.bundles.mark_notice(request.bundle_id, "rate_limit"):
-            await answer(client, message, over.text(), quote=True)
-        return True
-    if await ctx.bundles.join(request) is None:
+    room = await ctx.bundle_limit.room(person.id, request.bundle_id) if ctx.bundle_limit is not None else None
+    if await ctx.bundles.join(request, room) is None:
+        progress = await ctx.bundles.progress(request.bundle_id)
+        if (room is not None and room < ctx.bundles.max_files and progress is not None
+                and progress.state == OPEN and progress.received >= room):
+            # Said once per bundle: a person sending fast must not get a refusal per file.
+            over = await ctx.bundle_limit.check(person.id)
+            if over is not None and await ctx.db.bundles.mark_notice(request.bundle_id, "rate_limit"):
+                await answer(client, message, over.text(), quote=True)
+            return True
         if await ctx.bundles.is_full(request.bundle_id):
             await answer(client, message, texts.bundle_full(ctx.bundles.max_files), quote=True)
             return True

@@ -148,10 +148,12 @@ class BundleMaker:
 
     # -- filling -----------------------------------------------------------------------------
 
-    async def join(self, request: Request) -> int | None:
+    async def join(self, request: Request, room: int | None = None) -> int | None:
         """Count one more file into the person's open bundle; its position (1-based), or None
-        when the bundle is not taking files (closing, an album, or full: see `is_full`)."""
-        doc = await self.db.bundles.receive(request.bundle_id, self.max_files)
+        when the bundle is not taking files (closing, an album, or full: see `is_full`).
+        `room`: the most files the bundle may hold under RATE_LIMIT_BUNDLE_FILES."""
+        cap = self.max_files if room is None else min(self.max_files, room)
+        doc = await self.db.bundles.receive(request.bundle_id, cap)
         if doc is None:
             return None
         await self.requests.count(request.id, total=1, extend=True)

@@ -31,7 +31,7 @@ class FileIntake:
     files: object                # store.files.FileStore
     bin_channel: int
     clock: Callable[[], datetime]
-    lane: object = None          # services.channel_copies.ChannelLane of bin_channel: copies in turns
+    lane: object                 # services.channel_copies.ChannelLane of bin_channel: copies in turns
     # Told about every file stored here (the expiry job wakes for its warning and expiry).
     on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
 

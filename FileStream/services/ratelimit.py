@@ -123,16 +123,28 @@ class BundleFileLimit:
                     clock: Callable[[], datetime]) -> BundleFileLimit:
         return cls(database.db["requests"], limit=limit, window_seconds=window_seconds, clock=clock)
 
+    async def _counted(self, user_id: int, now: datetime) -> list[dict[str, Any]]:
+        cursor = self._requests.find(
+            {"user_id": user_id, "bundle_id": {"$type": "string"},
+             "$or": [{"active": True}, {"updated_at": {"$gt": now - self.window}}]},
+            {"total": 1, "active": 1, "updated_at": 1, "bundle_id": 1})
+        return [doc async for doc in cursor]
+
+    async def room(self, user_id: int, bundle_id: str) -> int | None:
+        """How many files bundle `bundle_id` may hold in all under the limit (what the
+        person's other bundles in the window left); None without a limit. The bundle's own
+        count is then kept within it by the database's atomic update, however many of its
+        files arrive at once."""
+        if self.limit <= 0:
+            return None
+        others = [doc for doc in await self._counted(user_id, self._clock()) if doc.get("bundle_id") != bundle_id]
+        return max(0, self.limit - sum(int(doc.get("total") or 0) for doc in others))
+
     async def check(self, user_id: int, adding: int = 1) -> BundleRetryAfter | None:
         if self.limit <= 0:
             return None
         now = self._clock()
-        since = now - self.window
-        cursor = self._requests.find(
-            {"user_id": user_id, "bundle_id": {"$type": "string"},
-             "$or": [{"active": True}, {"updated_at": {"$gt": since}}]},
-            {"total": 1, "active": 1, "updated_at": 1})
-        counted = [doc async for doc in cursor]
+        counted = await self._counted(user_id, now)
         used = sum(int(doc.get("total") or 0) for doc in counted)
         if used + adding <= self.limit:
             return None
