@@ -192,6 +192,7 @@ class Service:
         self._embedded_db: EmbeddedDatabase | None = None
         self.ctx: BotContext | None = None
         self.jobs: list[PeriodicJob] = []
+        self._stale_requests: StaleRequestJob | None = None
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
         self.usage_job: PeriodicJob | None = None
@@ -279,6 +280,9 @@ class Service:
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx
 
+        # Requests the previous process was working on when it stopped: nobody will finish
+        # them. Released before the bot takes updates, so their people are not told "busy".
+        released = await self._stale_requests.release_left_behind() if ctx is not None else []
         results = await asyncio.gather(*(start_member(m, settings.bin_channel) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:
             raise StartupError(f"the main bot could not start ({main.last_error}); check BOT_TOKEN, API_ID and API_HASH")
@@ -292,6 +296,7 @@ class Service:
         for job in self.jobs:
             job.start()
         if ctx is not None:
+            await self._stale_requests.tell_released(released)
             for hook in ctx.on_started:
                 await hook()
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
@@ -339,8 +344,7 @@ class Service:
                                 next_due=stale.next_due, clock=self.clock)
         ctx.intake.on_stored.append(lambda file: [expiry_job.due_at(when) for when in expiry.due_times(file)])
         ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
-        # Requests the previous process was working on when it stopped: nobody will finish them.
-        ctx.on_started.append(stale.release_left_behind)
+        self._stale_requests = stale
         return [expiry_job, stale_job]
 
     def _bind_web(self) -> socket.socket:

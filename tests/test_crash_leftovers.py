@@ -241,9 +241,11 @@ async def test_a_restart_releases_at_once_the_requests_its_predecessor_held_and_
         ended.append((doc["id"], state))
 
     inbox = Inbox()
-    released = await StaleRequestJob(after, inbox, on_timed_out=on_ended).release_left_behind()
-    assert released == 2, "without waiting for REQUEST_TIMEOUT"
-    assert (await after.get(held.id)).state == RequestState.FAILED
+    job = StaleRequestJob(after, inbox, on_timed_out=on_ended)
+    released = await job.release_left_behind()
+    assert [doc["id"] for doc in released] == [held.id, bundle.id], "without waiting for REQUEST_TIMEOUT"
+    assert (await after.get(held.id)).state == RequestState.FAILED and inbox.messages == []
+    await job.tell_released(released)
     assert ended == [(held.id, RequestState.FAILED), (bundle.id, RequestState.FAILED)], "the bundle is taken away"
     assert [who for who, _ in inbox.messages] == [7, 8] and "restarted" in inbox.messages[0][1]
     assert await after.begin(7, "film.mkv") is not None, "the person is served at once"

@@ -114,20 +114,25 @@ class StaleRequestJob:
             log.info("Stale requests pass: %s", report)
         return report
 
-    async def release_left_behind(self) -> int:
+    async def release_left_behind(self) -> list[dict]:
         """End, at once, every open request that another process was working on: run at the
         start of the instance that takes files in (Telegram gives a bot's updates to one
-        process only, so such a process has stopped, perhaps killed). The people are told
-        and may send again straight away instead of waiting out REQUEST_TIMEOUT."""
+        process only, so such a process has stopped, perhaps killed), before its bot takes
+        updates, so the people may send again straight away instead of waiting out
+        REQUEST_TIMEOUT. Returns the requests ended, for `tell_released` once the bot is up."""
         tracker = self.tracker
-        released = 0
+        released = []
         for doc in await tracker.store.left_behind(tracker.instance):
-            if not await tracker.store.set_state(doc["id"], RequestState.FAILED, tracker.clock(),
-                                                 error="the service restarted"):
-                continue
-            released += 1
-            log.info("Request %s of %s (%s) released: the process working on it stopped", doc["id"],
-                     doc["user_id"], doc.get("file_name"))
+            if await tracker.store.set_state(doc["id"], RequestState.FAILED, tracker.clock(),
+                                             error="the service restarted"):
+                released.append(doc)
+                log.info("Request %s of %s (%s) released: the process working on it stopped", doc["id"],
+                         doc["user_id"], doc.get("file_name"))
+        return released
+
+    async def tell_released(self, released: list[dict]) -> None:
+        """Take away what the released requests left (a bundle's stored files) and tell the people."""
+        for doc in released:
             if self._on_timed_out is not None:
                 try:
                     await self._on_timed_out(doc, RequestState.FAILED)
@@ -137,4 +142,3 @@ class StaleRequestJob:
                 await self._notify(doc["user_id"], restarted_text(doc.get("file_name") or ""))
             except Exception as error:  # noqa: BLE001 - blocked bot, deleted account, network
                 log.warning("Could not tell %s that request %s was released: %r", doc["user_id"], doc["id"], error)
-        return released
