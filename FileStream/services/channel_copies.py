@@ -86,6 +86,7 @@ class ChannelLane:
         self.clock = clock
         self._turns: Turns[Hashable, _Job] = Turns()
         self._worker: asyncio.Task | None = None
+        self._cleanups: set[asyncio.Task] = set()
         self.newest_known: int | None = None   # the channel's newest message id this process saw
         self.sent = 0
 
@@ -108,7 +109,15 @@ class ChannelLane:
         try:
             return await asyncio.shield(job.done)
         except asyncio.CancelledError:
-            if not self._turns.remove(key, job):
+            if self._turns.remove(key, job):
+                raise
+            done = job.done
+            if done.done() and not done.cancelled() and done.exception() is None:
+                # Sent just as the caller went: nobody will record it.
+                cleanup = asyncio.get_running_loop().create_task(self.discard(done.result().message_id, done.result()))
+                self._cleanups.add(cleanup)
+                cleanup.add_done_callback(self._cleanups.discard)
+            else:
                 job.abandoned = True
             raise
 
