@@ -27,7 +27,6 @@ from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics, StreamObservers
-from FileStream.core.requests import RequestState
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.channel_copies import ChannelLane
 from FileStream.services.deep_links import DeepLinks
