@@ -60,6 +60,9 @@ class Channel:
     def never_sent(self, error) -> bool:
         return isinstance(error, PermissionError)
 
+    async def ready(self) -> None:
+        return None
+
 
 def record(file_id: str, *, message_id: int | None = 1, expires_at=None, owner_id=7, unique_id="u") -> StoredFile:
     return StoredFile(id=file_id, file_name=f"{file_id}.bin", file_size=10, mime_type="application/octet-stream",
@@ -148,6 +151,22 @@ async def test_a_refused_send_leaves_no_intent_but_a_lost_answer_keeps_it(databa
     with pytest.raises(ConnectionResetError):
         await lane.post(("person", 1), lost, unique_id="b")
     assert await database.copy_intents.count() == 1, "a copy may exist: the next start looks for it"
+
+
+async def test_the_lane_picks_whose_copy_is_next_only_when_the_channel_takes_one():
+    from FileStream.telegram.pacing import Pacer, SendingLimits
+
+    now = [0.0]
+    pacer = Pacer(SendingLimits(group_per_minute=20.0, group_burst=1), clock=lambda: now[0])
+    channel = ("group", 5)
+    assert pacer.ready_in(channel) == 0
+    await pacer.wait_turn(channel)
+    assert pacer.ready_in(channel) == pytest.approx(3.0), "the next copy may go in 3 s"
+    assert pacer.ready_in(channel) == pytest.approx(3.0), "asking takes no turn"
+    now[0] = 3.001
+    assert pacer.ready_in(channel) == 0
+    pacer.flood(channel, 30)
+    assert pacer.ready_in(channel) == pytest.approx(30.0), "a FLOOD_WAIT holds it"
 
 
 # -- copies a killed process left ------------------------------------------------------------------

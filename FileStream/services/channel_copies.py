@@ -67,6 +67,9 @@ class ChannelTools(Protocol):
     def never_sent(self, error: BaseException) -> bool:
         """True when a send that raised `error` surely posted nothing (Telegram refused it)."""
 
+    async def ready(self) -> None:
+        """Return once a message to the channel would go at once (its pace, any FLOOD_WAIT)."""
+
 
 class ChannelLane:
     """The copies into `channel`, in turns.
@@ -146,7 +149,14 @@ class ChannelLane:
             left[1].done.cancel()
 
     async def _serve(self) -> None:
-        while (turn := self._turns.pop()) is not None:
+        while self._turns:
+            # Whose turn it is is decided only once the channel takes a message: someone who
+            # comes while the lane waits for Telegram's pace goes next, not behind a copy
+            # already picked and waiting.
+            await self.tools.ready()
+            turn = self._turns.pop()
+            if turn is None:
+                continue
             _key, job = turn
             if job.done.done():
                 continue

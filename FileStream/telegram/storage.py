@@ -1,7 +1,10 @@
-"""Re-sending a file into the storage channel by a file id, with Telegram's answers sorted."""
+"""The storage channel from the bots' side: re-sending a file by its id (Telegram's answers sorted), and what the copy lane reads, waits for and deletes there."""
 
 from __future__ import annotations
 
+import asyncio
+
+from pyrogram import utils
 from pyrogram.errors import FloodWait, RPCError
 
 from FileStream.core.storage_copy import REFUSALS
@@ -79,3 +82,13 @@ class ChannelReader:
 
     def never_sent(self, error: BaseException) -> bool:
         return isinstance(error, (RPCError, FileIdRefused, SendLater, ValueError))
+
+    async def ready(self) -> None:
+        # The client paces every send (telegram/pacing.py); this only waits until the next
+        # copy would go at once, so the lane picks whose copy it is only then.
+        pacer = getattr(self.client, "pacer", None)
+        if pacer is None:
+            return
+        chat = ("group", utils.get_raw_peer_id(self.channel))
+        while (wait := pacer.ready_in(chat)) > 0:
+            await asyncio.sleep(wait)
