@@ -91,4 +91,6 @@ class ChannelReader:
             return
         chat = ("group", utils.get_raw_peer_id(self.channel))
         while (wait := pacer.ready_in(chat)) > 0:
+            if wait > self.client.sleep_threshold:
+                return   # a long FLOOD_WAIT: the send itself answers at once that it must wait
             await asyncio.sleep(wait)
