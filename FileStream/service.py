@@ -29,10 +29,14 @@ from FileStream.observability import Operations, StreamMetrics, StreamObservers
 from FileStream.core.requests import RequestState
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
+from FileStream.services.healing import CopyKeeper
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
+from FileStream.services.mirror import CopyCheck, Mirror
+from FileStream.services.posting_lease import PostingLease
 from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
+from FileStream.services.storage_channels import StorageChannels
 from FileStream.services.storage_copies import StorageCopies
 from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
@@ -63,6 +67,20 @@ JOB_INTERVAL_SECONDS = 30.0
 # How often download counts gathered in memory are added to the database: at most this
 # much of them is lost on a crash, and one batch write per instance this often is cheap.
 USAGE_FLUSH_SECONDS = 2.0
+# The posting lease (services/posting_lease.py) lasts this long and is renewed three times
+# as often: a stopped holder's work passes to another instance within this time.
+POSTING_LEASE_SECONDS = 30.0
+# How often the lease holder looks for copies other instances asked it to make again, and
+# other instances take in the storage channels' state.
+HEAL_QUEUE_SECONDS = 1.0
+CHANNEL_STATE_SECONDS = 30.0
+# The mirror pass runs when a file is stored, and at least this often (files it could not
+# mirror then, a mirror copy found lost).
+MIRROR_SECONDS = 60.0
+# The copy check reads the messages of COPY_CHECK_BATCH stored files this often (one
+# getMessages call per channel): a walk through 10 000 files takes about 8 hours.
+COPY_CHECK_SECONDS = 60.0
+COPY_CHECK_BATCH = 20
 
 
 def utc_now() -> datetime:
@@ -180,6 +198,12 @@ class Service:
         self.streams: ActiveStreams | None = None
         self.links: LinkMaker | None = None
         self.copies: StorageCopies | None = None
+        self.channels: StorageChannels | None = None
+        self.lease: PostingLease | None = None
+        self.keeper: CopyKeeper | None = None
+        self.mirror: Mirror | None = None
+        self.copy_check: CopyCheck | None = None
+        self.storage_jobs: list[PeriodicJob] = []
         self.public_url = settings.public_url
         self._runner: web.AppRunner | None = None
         self._embedded_db: EmbeddedDatabase | None = None
@@ -224,11 +248,16 @@ class Service:
             for n, token in enumerate(settings.multi_tokens if settings.multi_bot_mode else (), start=1)
         ]
         self.pool = BotPool(main=main)
+        self.channels = StorageChannels(self.db.copies, settings.storage_channels, settings.mirror_channel,
+                                        self.clock, tell_owner=self._tell_owner)
+        self.lease = PostingLease(self.db.leases, self.clock, ttl=POSTING_LEASE_SECONDS)
+        self.keeper = CopyKeeper(self.db.copies, self.pool, self.channels, self.clock,
+                                 may_post=self.lease.may_post, metrics=self.ops.metrics)
         self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
                                       connections=settings.media_connections)
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics,
-            budget=MemoryBudget(settings.stream_memory_mb << 20))
+            budget=MemoryBudget(settings.stream_memory_mb << 20), locate=self.keeper.locate)
         self.streams = ActiveStreams(self.streamer)
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
@@ -248,7 +277,8 @@ class Service:
         if not settings.link_only:
             ctx = BotContext(
                 settings=settings, db=self.db, pool=self.pool,
-                intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock),
+                intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock,
+                                  channels=self.channels),
                 links=self.links,
                 copies=self.copies,
                 requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout),
@@ -262,7 +292,9 @@ class Service:
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx
 
-        results = await asyncio.gather(*(start_member(m, settings.bin_channel) for m in [main, *backends]))
+        self.storage_jobs = self._make_storage_jobs(ctx)
+        await self.channels.refresh()
+        results = await asyncio.gather(*(start_member(m, settings.storage_channels) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:
             raise StartupError(f"the main bot could not start ({main.last_error}); check BOT_TOKEN, API_ID and API_HASH")
         self.pool.backends = [m for m, ok in zip(backends, results[1:]) if ok]
@@ -271,7 +303,8 @@ class Service:
             ctx.bot_username = main.username
         await self._serve_web(sock, secret, bot_username=main.username or "")
         self.usage_job.start()
-        for job in self.jobs:
+        await self.lease.renew()
+        for job in [*self.storage_jobs, *self.jobs]:
             job.start()
         if ctx is not None:
             for hook in ctx.on_started:
@@ -316,6 +349,38 @@ class Service:
         ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
         return [expiry_job, stale_job]
 
+    def _make_storage_jobs(self, ctx: BotContext | None) -> list[PeriodicJob]:
+        """Jobs of every instance that keep the stored copies: the posting lease, the storage
+        channels' state, and (run by the lease holder only) the heal queue, the mirror pass
+        and the copy check."""
+        keeper, lease = self.keeper, self.lease
+        jobs = [
+            PeriodicJob("posting lease", lease.renew, POSTING_LEASE_SECONDS / 3),
+            PeriodicJob("storage channel states", self.channels.refresh, CHANNEL_STATE_SECONDS),
+            PeriodicJob("heal queue", keeper.heal_wanted_pass, HEAL_QUEUE_SECONDS),
+        ]
+        self.copy_check = CopyCheck(self.db.copies, self.pool, self.channels, keeper, may_post=lease.may_post,
+                                    batch=COPY_CHECK_BATCH)
+        jobs.append(PeriodicJob("copy check", self.copy_check.run_once, COPY_CHECK_SECONDS))
+        if self.settings.mirror_channel is not None:
+            self.mirror = Mirror(self.db.copies, self.pool, self.channels, keeper, self.clock,
+                                 may_post=lease.may_post, metrics=self.ops.metrics)
+            mirror_job = PeriodicJob("mirror copies", self.mirror.run_once, MIRROR_SECONDS)
+            lease.on_taken.append(mirror_job.wake)
+            keeper.on_mirror_lost.append(mirror_job.wake)
+            if ctx is not None:
+                ctx.intake.on_stored.append(lambda file: mirror_job.wake())
+            jobs.append(mirror_job)
+        return jobs
+
+    async def _tell_owner(self, text: str) -> None:
+        """One message to each owner (a storage channel became unusable)."""
+        for owner_id in self.settings.owner_ids:
+            try:
+                await self.main_client.send_message(owner_id, text)
+            except Exception as error:  # noqa: BLE001 - the log says it as well
+                log.warning("Could not send owner %s a notice: %r", owner_id, error)
+
     def _bind_web(self) -> socket.socket:
         settings = self.settings
         try:
@@ -358,7 +423,7 @@ class Service:
                     await hook()
                 except Exception as error:  # noqa: BLE001 - shutting down: say it, go on
                     log.warning("A shutdown step failed: %s", error)
-        for job in self.jobs:
+        for job in [*self.jobs, *self.storage_jobs]:
             await job.stop()
         if self._runner is not None:
             for site in list(self._runner.sites):
@@ -372,6 +437,10 @@ class Service:
             await self.usage.flush()   # a database error is logged there, never raised
         if self.copies is not None:
             await self.copies.close()
+        if self.keeper is not None:
+            await self.keeper.close()
+        if self.lease is not None:
+            await self.lease.give_up()
         if self.sessions is not None:
             await self.sessions.close()
         clients = [m.client for m in self.pool.members + self.pool.left_out] if self.pool else []

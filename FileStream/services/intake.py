@@ -7,7 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pyrogram.errors import RPCError
+
 from FileStream.core.models import StoredFile
+from FileStream.core.storage_channels import gone_kind
 from FileStream.core.tokens import new_deep_link_key, new_file_id
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
@@ -32,6 +35,9 @@ class FileIntake:
     clock: Callable[[], datetime]
     # Told about every file stored here (the expiry job wakes for its warning and expiry).
     on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
+    # services.storage_channels.StorageChannels: picks the storage channel (several in
+    # BIN_CHANNEL, one unusable: the next); None: always bin_channel.
+    channels: object | None = None
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
                    bundle_id: str | None = None, shareable: bool = False) -> StoredFile:
@@ -41,13 +47,9 @@ class FileIntake:
         `shareable`: give it a deep-link key, for files meant to be passed around by deep
         link (auth channel posts); private files never get one.
         """
+        chat_id, stored = await self._copy_to_storage(message)
         try:
-            stored = await message.copy(self.bin_channel)
-        except Exception as error:  # noqa: BLE001 - said in words, logged with cause
-            log.error("Copying message %s to BIN_CHANNEL %s failed: %s", message.id, self.bin_channel, error)
-            raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
-        try:
-            facts = await self._read_back(stored.id)
+            facts = await self._read_back(chat_id, stored.id)
             now = self.clock()
             record = StoredFile(
                 id=new_file_id(),
@@ -57,7 +59,7 @@ class FileIntake:
                 file_unique_id=facts.file_unique_id,
                 media_type=facts.kind,
                 dc_id=facts.dc_id,
-                storage_chat_id=self.bin_channel,
+                storage_chat_id=chat_id,
                 storage_message_id=stored.id,
                 created_at=now,
                 expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None,
@@ -66,16 +68,40 @@ class FileIntake:
                 duration=facts.duration,
                 bundle_id=bundle_id,
                 deep_link_key=new_deep_link_key() if shareable else None,
+                # The message it came in: a lost storage copy is made again from it. An upload's
+                # own message is removed once stored, so it has none.
+                origin_chat_id=message.chat.id if source != "upload" and message.chat else None,
+                origin_message_id=message.id if source != "upload" else None,
             )
             await self.files.insert(record)
         except BaseException:
-            await self._delete_copy(stored.id)
+            await self._delete_copy(stored.id, chat_id)
             raise
         for hook in self.on_stored:
             hook(record)
         return record
 
-    async def _read_back(self, message_id: int):
+    async def _copy_to_storage(self, message) -> tuple[int, object]:
+        """Copy the message into the storage channel that takes it: (channel, new message)."""
+        while True:
+            target = self.bin_channel if self.channels is None else self.channels.new_copy_target()
+            if target is None:
+                log.error("No storage channel works (BIN_CHANNEL and MIRROR_CHANNEL are all unusable): "
+                          "message %s cannot be stored", message.id)
+                raise IntakeError("I could not store your file right now. Please try again in a minute.")
+            try:
+                return target, await message.copy(target)
+            except RPCError as error:
+                if self.channels is not None and gone_kind(getattr(error, "ID", None)) == "channel":
+                    await self.channels.lost(target, str(error.ID))
+                    continue  # the next storage channel takes over
+                log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
+                raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+            except Exception as error:  # noqa: BLE001 - said in words, logged with cause
+                log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
+                raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+
+    async def _read_back(self, chat_id: int, message_id: int):
         """Each bot needs its own file id, so a backend must be able to read the copy."""
         tried = set()
         last_error: Exception | None = None
@@ -88,7 +114,7 @@ class FileIntake:
                 break
             tried.add(member)
             try:
-                message = await member.client.get_messages(self.bin_channel, message_id)
+                message = await member.client.get_messages(chat_id, message_id)
             except Exception as error:  # noqa: BLE001 - next client, then words
                 self.pool.record_failure(member, error)
                 last_error = error
@@ -106,10 +132,11 @@ class FileIntake:
             await self.files.delete(record.id)
         except Exception as error:  # noqa: BLE001 - it expires by itself; say so
             log.warning("Could not delete the record of file %s: %s", record.ref, error)
-        await self._delete_copy(record.storage_message_id)
+        if record.storage_message_id is not None:
+            await self._delete_copy(record.storage_message_id, record.storage_chat_id or self.bin_channel)
 
-    async def _delete_copy(self, message_id: int) -> None:
+    async def _delete_copy(self, message_id: int, chat_id: int) -> None:
         try:
-            await self.main_client.delete_messages(self.bin_channel, message_id)
+            await self.main_client.delete_messages(chat_id, message_id)
         except Exception as error:  # noqa: BLE001 - cleanup; the original error matters more
             log.warning("Could not delete half-stored message %s from BIN_CHANNEL: %s", message_id, error)

@@ -786,6 +786,11 @@ class World:
         by_chat: dict[int, list[Message]] = {}
         for message in messages:
             message.deleted = True
+            if message.media is not None:
+                # A file reference is bound to the message it was read from: once that message
+                # is gone, Telegram answers FILE_REFERENCE_EXPIRED to downloads that use it, and
+                # a client must read a message that still exists for a fresh one.
+                message.media.expire_reference()
             by_chat.setdefault(id(message.chat), []).append(message)
         for group in by_chat.values():
             chat = group[0].chat
@@ -797,6 +802,15 @@ class World:
             else:
                 audience = [a for a in (chat.a, chat.b) if a is not deleter]
                 self._announce(Event("delete", message_ids=ids), to=audience, messages=group)
+
+    def delete_channel(self, channel: Channel) -> None:
+        """The channel is deleted: every request naming it answers CHANNEL_INVALID from now on,
+        and the references its messages gave out expire."""
+        for message in channel.messages.values():
+            if message.media is not None and not message.deleted:
+                message.media.expire_reference()
+        self.channels.pop(channel.raw_id, None)
+        self.notify()
 
     def _channel_audience(self, channel: Channel, exclude: Account | None) -> list[Account]:
         return [a for a in channel.members.values() if a is not exclude and channel.can_read(a)]
