@@ -786,11 +786,6 @@ class World:
         by_chat: dict[int, list[Message]] = {}
         for message in messages:
             message.deleted = True
-            if message.media is not None:
-                # A file reference is bound to the message it was read from: once that message
-                # is gone, Telegram answers FILE_REFERENCE_EXPIRED to downloads that use it, and
-                # a client must read a message that still exists for a fresh one.
-                message.media.expire_reference()
             by_chat.setdefault(id(message.chat), []).append(message)
         for group in by_chat.values():
             chat = group[0].chat
