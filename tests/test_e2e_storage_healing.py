@@ -61,3 +61,75 @@ async def test_with_every_copy_and_the_original_gone_the_link_answers_410_in_wor
                 assert response.status == 410
                 page = await response.text()
         assert "This file is gone" in page and "send it to the bot again" in page
+
+
+def with_mirror(telegram):
+    """A world whose bots are admins of a second channel, the mirror."""
+    world = make_world(telegram)
+    mirror = telegram.world.add_channel(title="FileStream mirror", admins=[world.main_bot, *world.backends])
+    return world, mirror
+
+
+async def test_with_a_mirror_a_deleted_storage_copy_is_served_from_the_mirror_and_made_again(
+        telegram, stack_settings):
+    world, mirror = with_mirror(telegram)
+    data = pattern(2 * MIB + 333, seed=2)
+    async with running_service(stack_settings(world, MIRROR_CHANNEL=mirror.id)) as service:
+        sent = await send_and_get_links(world, data, "mirrored.bin")
+        media = sent.message.media
+        [mirrored] = await telegram.world.wait_until(lambda: copies_in(mirror, media), timeout=10)
+        [stored] = copies_in(world.bin_channel, media)
+        telegram.world.delete([stored], None)
+
+        assert await download(sent.links.download) == (200, data)
+        [healed] = await telegram.world.wait_until(lambda: copies_in(world.bin_channel, media), timeout=10)
+        assert healed.id != stored.id and copies_in(mirror, media) == [mirrored]
+        assert service.keeper.healed == 1
+        assert b"filestream_copies_healed_total 1.0" in service.ops.metrics.render()[0]
+
+
+async def test_with_every_bot_removed_from_the_storage_channel_links_live_on_and_the_owner_hears_once(
+        telegram, stack_settings):
+    world, mirror = with_mirror(telegram)
+    owner = add_owner(world)
+    old = [pattern(MIB + n, seed=n) for n in (1, 2)]
+    async with running_service(stack_settings(world, MIRROR_CHANNEL=mirror.id, OWNER_ID=owner.user.id)):
+        await owner.send_text(world.main_bot, "/start")  # a bot may write only to people who wrote to it
+        await owner.next_message(world.main_bot)
+        sents = [await send_and_get_links(world, data, f"old{n}.bin") for n, data in enumerate(old)]
+        await telegram.world.wait_until(lambda: all(copies_in(mirror, s.message.media) for s in sents), timeout=10)
+        world.bin_channel.remove(world.main_bot)  # the bots are thrown out of BIN_CHANNEL
+
+        for sent, data in zip(sents, old):
+            assert await download(sent.links.download) == (200, data)
+        notice = await owner.next_message(world.main_bot, timeout=10)
+        assert str(world.bin_channel.id) in notice.text and "unusable" in notice.text
+
+        new = pattern(MIB // 2, seed=9)
+        sent = await send_and_get_links(world, new, "new.bin")
+        assert sent.links is not None, sent.reply.text
+        assert await download(sent.links.download) == (200, new)
+        for sent, data in zip(sents, old):
+            assert await download(sent.links.stream) == (200, data)
+        told = [m for m in owner.messages_from(world.main_bot) if "unusable" in m.text]
+        assert len(told) == 1
+
+
+async def test_with_two_storage_channels_new_files_go_to_the_second_once_the_first_is_unusable(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    second = telegram.world.add_channel(title="FileStream storage 2", admins=[world.main_bot])
+    settings = stack_settings(world, BIN_CHANNEL=f"{world.bin_channel.id},{second.id}")
+    async with running_service(settings):
+        first = await send_and_get_links(world, pattern(MIB, seed=1), "first.bin")
+        assert copies_in(world.bin_channel, first.message.media) and not copies_in(second, first.message.media)
+        telegram.world.delete_channel(world.bin_channel)
+
+        data = pattern(MIB + 77, seed=4)
+        sent = await send_and_get_links(world, data, "second.bin")
+        assert sent.links is not None, sent.reply.text
+        assert len(copies_in(second, sent.message.media)) == 1
+        assert await download(sent.links.download) == (200, data)
+        # The file stored in the deleted channel is copied into the second from the person's message.
+        assert await download(first.links.download) == (200, pattern(MIB, seed=1))
+        assert len(copies_in(second, first.message.media)) == 1

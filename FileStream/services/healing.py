@@ -265,6 +265,9 @@ class CopyKeeper:
                 if source.role == "mirror":
                     await self.forget_mirror(file, source)
                 continue
+            if source.role == "mirror" and self.channels.new_copy_target() == source.chat_id:
+                # No BIN_CHANNEL works: the mirror copy itself serves as the storage copy.
+                return source.chat_id, source.message_id
             return await post_copy(client, message, self.channels, file)
         return None
 
