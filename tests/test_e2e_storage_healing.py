@@ -7,6 +7,7 @@ and fetches links over real HTTP. Nothing of FileStream is replaced.
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 from service_harness import (Clock, add_owner, http_client, make_world, running_service, send_and_get_links,
@@ -133,3 +134,47 @@ async def test_with_two_storage_channels_new_files_go_to_the_second_once_the_fir
         # The file stored in the deleted channel is copied into the second from the person's message.
         assert await download(first.links.download) == (200, pattern(MIB, seed=1))
         assert len(copies_in(second, first.message.media)) == 1
+
+
+async def test_a_copy_deleted_in_the_middle_of_a_download_does_not_stop_it(telegram, stack_settings):
+    world = make_world(telegram)
+    data = pattern(6 * MIB + 100, seed=5)
+    async with running_service(stack_settings(world)) as service:
+        sent = await send_and_get_links(world, data, "long.bin")
+        media = sent.message.media
+        [stored] = copies_in(world.bin_channel, media)
+        at_4 = telegram.faults.hold("upload.GetFile", when=lambda q: q.offset == 4 * MIB)
+        async with http_client() as http:
+            async with http.get(sent.links.download) as response:
+                first = await response.content.readexactly(MIB)   # the download is under way
+                await at_4.reached()                              # and stuck before byte 4 MiB
+                telegram.world.delete([stored], None)
+                # Telegram no longer honours the reference read from the deleted message.
+                telegram.world.expire_file_reference(media)
+                at_4.release()
+                rest = await response.read()
+        assert response.status == 200 and first + rest == data
+        assert "FILE_REFERENCE_EXPIRED" in [c.error for c in telegram.rpc_log(world.main_bot, "upload.GetFile")]
+        assert service.keeper.healed == 1 and len(copies_in(world.bin_channel, media)) == 1
+
+
+async def test_two_instances_finding_the_same_lost_copy_make_one_new_copy(telegram, database_url, database_name,
+                                                                          tmp_path):
+    world = make_world(telegram)
+    data = pattern(2 * MIB + 9, seed=6)
+    clock = Clock()
+    bot_instance = settings_for(world, database_url, database_name, tmp_path / "a")
+    link_server = settings_for(world, database_url, database_name, tmp_path / "b", LINK_ONLY="true")
+    async with running_service(bot_instance, clock) as first, running_service(link_server, clock) as second:
+        sent = await send_and_get_links(world, data, "shared.bin")
+        media = sent.message.media
+        [stored] = copies_in(world.bin_channel, media)
+        telegram.world.delete([stored], None)
+
+        urls = [sent.links.download.replace(first.public_url, s.public_url) for s in (first, second)]
+        results = await asyncio.gather(*(download(url) for url in urls))
+        assert results == [(200, data), (200, data)]
+        assert len(copies_in(world.bin_channel, media)) == 1
+        assert first.keeper.healed + second.keeper.healed == 1
+        # Only the instance holding the posting lease posted into the storage channel.
+        assert [s.lease.may_post() for s in (first, second)].count(True) == 1
