@@ -38,6 +38,7 @@ from FileStream.services.ratelimit import FileRateLimit
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_channels import StorageChannels
 from FileStream.services.storage_copies import StorageCopies
+from FileStream.services.storage_status import StorageStatus
 from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
 from FileStream.telegram.clients import (
@@ -204,6 +205,7 @@ class Service:
         self.mirror: Mirror | None = None
         self.copy_check: CopyCheck | None = None
         self.storage_jobs: list[PeriodicJob] = []
+        self.storage_status: StorageStatus | None = None
         self.public_url = settings.public_url
         self._runner: web.AppRunner | None = None
         self._embedded_db: EmbeddedDatabase | None = None
@@ -293,6 +295,9 @@ class Service:
         self.ctx = ctx
 
         self.storage_jobs = self._make_storage_jobs(ctx)
+        self.storage_status = StorageStatus(self.channels, self.db.copies, self.keeper, self.lease, self.copy_check)
+        if ctx is not None:
+            ctx.storage = self.storage_status
         await self.channels.refresh()
         results = await asyncio.gather(*(start_member(m, settings.storage_channels) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:

@@ -94,7 +94,7 @@ async def test_with_every_bot_removed_from_the_storage_channel_links_live_on_and
     world, mirror = with_mirror(telegram)
     owner = add_owner(world)
     old = [pattern(MIB + n, seed=n) for n in (1, 2)]
-    async with running_service(stack_settings(world, MIRROR_CHANNEL=mirror.id, OWNER_ID=owner.user.id)):
+    async with running_service(stack_settings(world, MIRROR_CHANNEL=mirror.id, OWNER_ID=owner.user.id)) as service:
         await owner.send_text(world.main_bot, "/start")  # a bot may write only to people who wrote to it
         await owner.next_message(world.main_bot)
         sents = [await send_and_get_links(world, data, f"old{n}.bin") for n, data in enumerate(old)]
@@ -114,6 +114,15 @@ async def test_with_every_bot_removed_from_the_storage_channel_links_live_on_and
             assert await download(sent.links.stream) == (200, data)
         told = [m for m in owner.messages_from(world.main_bot) if "unusable" in m.text]
         assert len(told) == 1
+
+        async with http_client() as http:
+            async with http.get(f"{service.public_url}/health") as response:
+                health = await response.json()
+        assert health["storage_channels"] == {str(world.bin_channel.id): {"role": "storage", "usable": False},
+                                              str(mirror.id): {"role": "mirror", "usable": True}}
+        await owner.send_text(world.main_bot, "/botstats")
+        stats = await owner.next_message(world.main_bot, timeout=10)
+        assert "UNUSABLE: CHANNEL_PRIVATE" in stats.text and "Storage channels" in stats.text
 
 
 async def test_with_two_storage_channels_new_files_go_to_the_second_once_the_first_is_unusable(
@@ -178,3 +187,22 @@ async def test_two_instances_finding_the_same_lost_copy_make_one_new_copy(telegr
         assert first.keeper.healed + second.keeper.healed == 1
         # Only the instance holding the posting lease posted into the storage channel.
         assert [s.lease.may_post() for s in (first, second)].count(True) == 1
+
+
+async def test_files_stored_before_the_mirror_was_set_are_mirrored_by_the_backfill(telegram, stack_settings):
+    world, mirror = with_mirror(telegram)
+    owner = add_owner(world)
+    files = [pattern(MIB // 4 + n, seed=20 + n) for n in range(3)]
+    async with running_service(stack_settings(world, OWNER_ID=owner.user.id)):
+        sents = [await send_and_get_links(world, data, f"early{n}.bin") for n, data in enumerate(files)]
+    assert not any(copies_in(mirror, s.message.media) for s in sents)
+
+    async with running_service(stack_settings(world, MIRROR_CHANNEL=mirror.id, OWNER_ID=owner.user.id)) as service:
+        await telegram.world.wait_until(lambda: all(copies_in(mirror, s.message.media) for s in sents), timeout=10)
+        for _ in range(3):  # the last copy is recorded a moment after Telegram took it
+            await owner.send_text(world.main_bot, "/botstats")
+            stats = await owner.next_message(world.main_bot, timeout=10)
+            if "Mirrored: 3 of 3" in stats.text:
+                break
+        assert "Mirrored: 3 of 3 files (100%)" in stats.text
+        assert service.mirror.made == 3

@@ -39,6 +39,7 @@ class BotContext:
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
     bundles: BundleMaker | None = None        # albums and /bundle … /done
     statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
+    storage: object | None = None             # services.storage_status.StorageStatus, for /botstats
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)
