@@ -372,7 +372,7 @@ class Service:
                                  may_post=lease.may_post, metrics=self.ops.metrics)
             mirror_job = PeriodicJob("mirror copies", self.mirror.run_once, MIRROR_SECONDS)
             lease.on_taken.append(mirror_job.wake)
-            keeper.on_mirror_lost.append(mirror_job.wake)
+            keeper.on_copies_changed.append(mirror_job.wake)
             if ctx is not None:
                 ctx.intake.on_stored.append(lambda file: mirror_job.wake())
             jobs.append(mirror_job)

@@ -74,7 +74,7 @@ class CopyKeeper:
         self.wait_timeout = wait_timeout
         self.claimant = secrets.token_hex(8)
         self.healed = 0            # storage copies this instance made again (/metrics)
-        self.on_mirror_lost: list[Callable[[], object]] = []   # the mirror pass wakes
+        self.on_copies_changed: list[Callable[[], object]] = []   # a mirror copy lost, a storage copy made: the mirror pass wakes
         self._jobs: dict[str, asyncio.Future[StoredFile]] = {}
         self._background: set[asyncio.Task] = set()
 
@@ -141,9 +141,12 @@ class CopyKeeper:
     async def forget_mirror(self, file: StoredFile, copy: Copy) -> StoredFile:
         if await self.store.forget_mirror(file.id, (copy.chat_id, copy.message_id)):
             log.info("File %s: its mirror copy is gone; the mirror pass makes another", file.ref)
-            for wake in self.on_mirror_lost:
-                wake()
+            self._copies_changed()
         return file
+
+    def _copies_changed(self) -> None:
+        for wake in self.on_copies_changed:
+            wake()
 
     def heal_later(self, file: StoredFile, lost: Copy) -> None:
         """Make the lost storage copy again in the background."""
@@ -241,6 +244,7 @@ class CopyKeeper:
             self.healed += 1
             if self.metrics is not None:
                 self.metrics.copies_healed.inc()
+            self._copies_changed()
             log.info("File %s (%s): its lost storage copy (%s in %s) was made again as message %s in %s",
                      file.ref, file.file_name, lost.message_id, lost.chat_id, message_id, chat_id)
         current = await self.store.get(file.id)

@@ -9,6 +9,7 @@ runs the pass, so all instances together stay within one bot's limits.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -37,6 +38,12 @@ class Mirror:
         self.may_post = may_post
         self.batch = batch
         self.made = 0   # mirror copies this instance made
+        self._made_changed = asyncio.Condition()
+
+    async def made_at_least(self, count: int) -> None:
+        """Wait until this instance has made `count` mirror copies (recorded), so tests never sleep."""
+        async with self._made_changed:
+            await self._made_changed.wait_for(lambda: self.made >= count)
 
     @property
     def channel(self) -> int | None:
@@ -90,6 +97,8 @@ class Mirror:
         self.made += 1
         if self.metrics is not None:
             self.metrics.copies_mirrored.inc()
+        async with self._made_changed:
+            self._made_changed.notify_all()
         log.debug("File %s: mirrored as message %s", file.ref, sent.id)
         return True
 
