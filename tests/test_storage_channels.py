@@ -3,9 +3,14 @@ sorted into "one copy gone" and "the whole channel gone", and the owner's notice
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from clocks import Clock, real_now
 
 from FileStream.config import ConfigError, Settings
+from FileStream.core.models import StoredFile
+from FileStream.jobs.expiry import ExpiryJob, ExpiryReport
 from FileStream.core.storage_channels import Copy, channel_lost_words, copies_of, first_usable, gone_kind
 
 REQUIRED = {"API_ID": "12345", "API_HASH": "0123456789abcdef0123456789abcdef",
@@ -58,3 +63,23 @@ def test_the_owner_is_told_which_channel_what_happened_and_what_the_service_does
     assert "new files cannot be stored" in alone and "no longer exists" in alone
     mirror = channel_lost_words(-1003, "mirror", "CHAT_ADMIN_REQUIRED", None, has_mirror=False)
     assert "no longer mirrored" in mirror
+
+
+async def test_an_expired_files_mirror_copy_is_deleted_with_its_storage_copy(database):
+    now = real_now()
+    deleted: list[tuple[int, list[int]]] = []
+
+    async def delete_copies(chat_id: int, message_ids: list[int]) -> None:
+        deleted.append((chat_id, message_ids))
+
+    async def nothing(*args) -> None:
+        return None
+
+    file = StoredFile(id="mirrored00000001", file_name="a.bin", file_size=10, mime_type="application/octet-stream",
+                      file_unique_id="u1", media_type="document", dc_id=2, storage_chat_id=-1001,
+                      storage_message_id=5, created_at=now - timedelta(hours=2), expires_at=now - timedelta(hours=1),
+                      mirror_chat_id=-1003, mirror_message_id=9)
+    await database.files.insert(file)
+    job = ExpiryJob(database.files, nothing, nothing, Clock(now), warning_seconds=0, delete_copies=delete_copies)
+    assert await job.run_once() == ExpiryReport(deleted=1, copies_deleted=1)
+    assert deleted == [(-1001, [5]), (-1003, [9])]

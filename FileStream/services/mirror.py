@@ -166,3 +166,16 @@ class CopyCheck:
                 else:
                     self.keeper.heal_later(file, copy)
         return gone
+
+
+async def delete_mirror_copy(client, file: StoredFile) -> None:
+    """Delete a file's mirror copy with its record (expiry, or the person or the owner deleted
+    it): nothing of a deleted file stays in MIRROR_CHANNEL. A failure is logged, not raised."""
+    if not file.has_mirror_copy or (file.mirror_chat_id, file.mirror_message_id) == (
+            file.storage_chat_id, file.storage_message_id):
+        return
+    try:
+        await client.delete_messages(file.mirror_chat_id, file.mirror_message_id)
+    except Exception as error:  # noqa: BLE001 - the links ended with the record
+        log.warning("File %s: could not delete its mirror copy %s in %s: %r", file.ref, file.mirror_message_id,
+                    file.mirror_chat_id, error)

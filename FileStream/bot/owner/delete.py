@@ -19,6 +19,7 @@ from FileStream.bot.replies import answer
 from FileStream.core.formatting import escape_html, human_size
 from FileStream.core.link_targets import BUNDLE, DEEP_LINK, OLD_FILE, link_target
 from FileStream.core.models import StoredFile
+from FileStream.services.mirror import delete_mirror_copy
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ async def _delete_file(ctx: BotContext, client, record: StoredFile, owner_id: in
     done = f"Deleted <b>{escape_html(record.file_name)}</b> ({human_size(record.file_size)}). Its links no longer work."
     if not record.has_storage_copy:  # migrated from FileStreamBot and never used: nothing stored
         return done
+    await delete_mirror_copy(client, record)
     try:
         await client.delete_messages(record.storage_chat_id, record.storage_message_id)
     except Exception as error:  # noqa: BLE001 - the record is gone; the owner is told what is left
