@@ -298,6 +298,7 @@ class Service:
         self.storage_status = StorageStatus(self.channels, self.db.copies, self.keeper, self.lease, self.copy_check)
         if ctx is not None:
             ctx.storage = self.storage_status
+            ctx.keeper = self.keeper
         await self.channels.refresh()
         results = await asyncio.gather(*(start_member(m, settings.storage_channels) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:

@@ -222,3 +222,22 @@ async def test_the_copy_check_finds_lost_copies_before_anyone_asks_and_makes_the
         [again] = await telegram.world.wait_until(lambda: copies_in(mirror, media), timeout=10)
         assert healed.id != stored.id and again.id != mirrored.id
         assert await download(sent.links.download) == (200, data)
+
+
+async def test_the_file_deep_link_of_a_channel_post_whose_storage_copy_is_gone_still_sends_the_file(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
+    movies = telegram.world.add_channel(title="Movies", admins=[world.main_bot, editor.user])
+    async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id)) as service:
+        post = await editor.post_file(movies, b"the whole film", file_name="film.mkv", mime_type="video/x-matroska")
+        rows = await telegram.world.wait_until(lambda: post.buttons)
+        file_link = next(b.url for row in rows for b in row if b.text == "File")
+        [stored] = copies_in(world.bin_channel, post.media)
+        telegram.world.delete([stored], None)
+
+        await world.person.send_command(world.main_bot, "start", file_link.split("start=", 1)[1])
+        copy = await world.person.next_message(world.main_bot)
+        assert copy.media is not None and copy.media.read() == b"the whole film"
+        # Made again from the auth-channel post, once.
+        assert len(copies_in(world.bin_channel, post.media)) == 1 and service.keeper.healed == 1

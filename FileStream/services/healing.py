@@ -81,6 +81,13 @@ class CopyKeeper:
     # -- where a bot reads the bytes ----------------------------------------------------------
     async def locate(self, member: PoolMember, file: StoredFile):
         """(location, dc_id) of the file for `member`, from a copy that exists."""
+        return location_of(await self.readable(member, file))
+
+    async def readable(self, member: PoolMember, file: StoredFile):
+        """A message holding the file that `member` can read: its storage copy, else its mirror
+        copy (the storage copy is made again meanwhile), else a storage copy made again now,
+        else (the main bot only, when no storage channel works) the message it was sent in.
+        Raises FileLost when nothing is left, NotReadableHere when only another bot could read it."""
         lost: list[Copy] = []
         stored = copies_of(storage_of(file) or (None, None),
                            (file.mirror_chat_id, file.mirror_message_id), (None, None))
@@ -95,7 +102,19 @@ class CopyKeeper:
         storage_lost = next((c for c in lost if c.role == "storage"), None)
         if storage_lost is not None:
             self._after_losses(file, [c for c in lost if c.role != "storage"])
-            healed = await self.heal(file, storage_lost)
+            try:
+                healed = await self.heal(file, storage_lost)
+            except FileLost:
+                raise
+            except StreamError:
+                if member is not self.pool.main or not file.origin_message_id:
+                    raise
+                # No storage channel takes a copy now: the main bot reads the original itself.
+                origin = Copy(file.origin_chat_id, file.origin_message_id, "origin")
+                found = await self._try(member, origin, [])
+                if found is None:
+                    raise
+                return found
             copy = Copy(healed.storage_chat_id, healed.storage_message_id, "storage")
             found = await self._try(member, copy, [])
             if found is not None:
@@ -105,21 +124,20 @@ class CopyKeeper:
         raise NotReadableHere(f"{member.name} can read no copy of file {file.ref}")
 
     async def _try(self, member: PoolMember, copy: Copy, lost: list[Copy]):
+        """The message of `copy` read by `member`, or None (noted in `lost`) when it is gone."""
         if copy.role != "origin" and self.channels.is_unusable(copy.chat_id):
             lost.append(copy)
             return None
         try:
-            message = await read_copy(member.client, copy)
+            return await read_copy(member.client, copy)
         except CopyGone as gone:
-            if gone.kind == "channel":
+            if gone.kind == "channel" and copy.role != "origin":
                 if member is self.pool.main or await self._main_agrees(copy):
                     await self.channels.lost(copy.chat_id, gone.reason)
                 else:
                     raise NotReadableHere(f"{member.name} cannot read channel {copy.chat_id}: {gone.reason}") from gone
             lost.append(copy)
             return None
-        location, dc_id = location_of(message)
-        return location, dc_id
 
     async def _main_agrees(self, copy: Copy) -> bool:
         """A backend bot lost a channel: the whole channel is lost only if the main bot lost it too."""
