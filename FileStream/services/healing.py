@@ -106,9 +106,11 @@ class CopyKeeper:
                 healed = await self.heal(file, storage_lost)
             except FileLost:
                 raise
-            except StreamError:
-                if member is not self.pool.main or not file.origin_message_id:
+            except StreamError as error:
+                if not file.origin_message_id:
                     raise
+                if member is not self.pool.main:
+                    raise NotReadableHere(f"{member.name} cannot read the original of file {file.ref}") from error
                 # No storage channel takes a copy now: the main bot reads the original itself.
                 origin = Copy(file.origin_chat_id, file.origin_message_id, "origin")
                 found = await self._try(member, origin, [])

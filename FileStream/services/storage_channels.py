@@ -61,8 +61,13 @@ class StorageChannels:
         if not first:
             return
         takes_over = self.new_copy_target() if role == "storage" else None
-        log.warning("%s channel %s is unusable (%s); new copies go to %s", role.capitalize(), chat_id, reason,
-                    takes_over if role == "storage" else "none (the mirror is off)")
+        if role == "mirror":
+            after = "files are no longer mirrored"
+        elif takes_over is None:
+            after = "no storage channel is left for new copies"
+        else:
+            after = f"new copies go to {takes_over}"
+        log.warning("%s channel %s is unusable (%s); %s", role.capitalize(), chat_id, reason, after)
         if self.tell_owner is not None:
             text = channel_lost_words(chat_id, role, reason, takes_over, self.mirror_usable)
             try:

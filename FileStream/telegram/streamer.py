@@ -157,8 +157,9 @@ class Streamer:
         avoid: set[MediaConnection] = set()
         request_errors = 0
         last_error: BaseException | None = None
+        reader: PoolMember | None = None   # set when only the main bot can read the file now
         for _attempt in range(self.tuning.max_attempts):
-            member = await self._choose(file, primary, frozenset(tried))
+            member = reader or await self._choose(file, primary, frozenset(tried))
             with self.pool.request_lease(member):
                 async with self._slots(member):
                     try:
@@ -185,7 +186,12 @@ class Streamer:
                     except FileGone:
                         raise
                     except NotReadableHere as error:
+                        # This bot can read no copy now; the main bot reads every message it got
+                        # (the person's original too), so it gets the block.
+                        if member is self.pool.main:
+                            raise StreamError(str(error)) from error
                         tried.add(member)
+                        reader = self.pool.main
                         last_error = error
                         continue
                     except _ConnectionFailed as failure:
