@@ -300,7 +300,9 @@ class Service:
             ctx.storage = self.storage_status
             ctx.keeper = self.keeper
         await self.channels.refresh()
-        results = await asyncio.gather(*(start_member(m, settings.storage_channels) for m in [main, *backends]))
+        # A bot that reads any storage channel (or the mirror) can serve links.
+        readable = (*settings.storage_channels, *((settings.mirror_channel,) if settings.mirror_channel else ()))
+        results = await asyncio.gather(*(start_member(m, readable) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:
             raise StartupError(f"the main bot could not start ({main.last_error}); check BOT_TOKEN, API_ID and API_HASH")
         self.pool.backends = [m for m, ok in zip(backends, results[1:]) if ok]
@@ -406,7 +408,8 @@ class Service:
                         observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
-                        thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
+                        thumbnails=Thumbnails(self.pool, self.sessions, read_message=self.keeper.readable),
+            bot_username=bot_username)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when

@@ -11,6 +11,7 @@ from clocks import Clock, real_now
 from FileStream.config import ConfigError, Settings
 from FileStream.core.models import StoredFile
 from FileStream.jobs.expiry import ExpiryJob, ExpiryReport
+from FileStream.services.posting_lease import PostingLease
 from FileStream.core.storage_channels import Copy, channel_lost_words, copies_of, first_usable, gone_kind
 
 REQUIRED = {"API_ID": "12345", "API_HASH": "0123456789abcdef0123456789abcdef",
@@ -83,3 +84,18 @@ async def test_an_expired_files_mirror_copy_is_deleted_with_its_storage_copy(dat
     job = ExpiryJob(database.files, nothing, nothing, Clock(now), warning_seconds=0, delete_copies=delete_copies)
     assert await job.run_once() == ExpiryReport(deleted=1, copies_deleted=1)
     assert deleted == [(-1001, [5]), (-1003, [9])]
+
+
+async def test_one_instance_at_a_time_holds_the_posting_lease_and_a_stopped_holders_lease_runs_out(database):
+    clock = Clock(real_now())
+    first, second = (PostingLease(database.leases, clock, ttl=30) for _ in range(2))
+    assert await first.renew() and first.may_post()
+    assert not await second.renew() and not second.may_post()
+    clock.advance(seconds=20)
+    assert await first.renew() and not await second.renew()   # renewed in time: still the first's
+    clock.advance(seconds=31)                                  # the first stopped renewing
+    assert not first.may_post()
+    assert await second.renew() and second.may_post()
+    assert not await first.renew()
+    await second.give_up()
+    assert await first.renew()
