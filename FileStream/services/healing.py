@@ -74,7 +74,8 @@ class CopyKeeper:
         self.wait_timeout = wait_timeout
         self.claimant = secrets.token_hex(8)
         self.healed = 0            # storage copies this instance made again (/metrics)
-        self.on_copies_changed: list[Callable[[], object]] = []   # a mirror copy lost, a storage copy made: the mirror pass wakes
+        # Told when a mirror copy was found lost or a storage copy made again: the mirror pass wakes.
+        self.on_copies_changed: list[Callable[[], object]] = []
         self._jobs: dict[str, asyncio.Future[StoredFile]] = {}
         self._background: set[asyncio.Task] = set()
 
@@ -184,6 +185,8 @@ class CopyKeeper:
             except FileLost:
                 pass  # said in the log; the asking instance answers 410
             except (StreamError, NotReadableHere, RPCError) as error:
+                # Not retried every second: the instance that asks again (its next request) wishes again.
+                await self.store.drop_heal_wish(file.id)
                 log.info("File %s: a copy asked for could not be made now: %s", file.ref, error)
         return len(wanted)
 
