@@ -306,12 +306,12 @@ class CopyKeeper:
 
 
 async def post_copy(client, message, channels, file: StoredFile) -> tuple[int, int]:
-    """Copy `message` into the first storage channel that takes it; (channel, message id).
-    Raises StreamError (retry later) when no storage channel works."""
-    while True:
-        target = channels.new_copy_target()
-        if target is None:
-            raise StreamError(f"file {file.ref}: no storage channel in BIN_CHANNEL works", retry_after=60)
+    """Copy `message` into the first usable storage channel that takes it; (channel, message id).
+    Raises StreamError (retry later) when none does. Channels known unusable are not tried
+    (every stream of every lost file would): the copy check notices when one works again."""
+    for target in channels.copy_targets():
+        if channels.is_unusable(target):
+            continue
         try:
             sent = await message.copy(target)
         except RPCError as error:
@@ -320,6 +320,7 @@ async def post_copy(client, message, channels, file: StoredFile) -> tuple[int, i
                 continue
             raise
         return target, sent.id
+    raise StreamError(f"file {file.ref}: no storage channel in BIN_CHANNEL takes copies", retry_after=60)
 
 
 async def read_copy(client, copy: Copy):

@@ -83,14 +83,10 @@ class FileIntake:
 
     async def _copy_to_storage(self, message) -> tuple[int, object]:
         """Copy the message into the storage channel that takes it: (channel, new message)."""
-        while True:
-            target = self.bin_channel if self.channels is None else self.channels.new_copy_target()
-            if target is None:
-                log.error("No storage channel works (BIN_CHANNEL and MIRROR_CHANNEL are all unusable): "
-                          "message %s cannot be stored", message.id)
-                raise IntakeError("I could not store your file right now. Please try again in a minute.")
+        targets = [self.bin_channel] if self.channels is None else self.channels.copy_targets()
+        for target in targets:
             try:
-                return target, await message.copy(target)
+                stored = await message.copy(target)
             except RPCError as error:
                 if self.channels is not None and gone_kind(getattr(error, "ID", None)) == "channel":
                     await self.channels.lost(target, str(error.ID))
@@ -100,6 +96,12 @@ class FileIntake:
             except Exception as error:  # noqa: BLE001 - said in words, logged with cause
                 log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
                 raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+            if self.channels is not None and self.channels.is_unusable(target):
+                await self.channels.works_again(target)
+            return target, stored
+        log.error("No storage channel takes copies (BIN_CHANNEL and MIRROR_CHANNEL): message %s cannot be stored",
+                  message.id)
+        raise IntakeError("I could not store your file right now. Please try again in a minute.")
 
     async def _read_back(self, chat_id: int, message_id: int):
         """Each bot needs its own file id, so a backend must be able to read the copy."""

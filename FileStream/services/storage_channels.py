@@ -41,6 +41,15 @@ class StorageChannels:
         found = first_usable(self.storage, self._unusable)
         return found if found is not None or not self.mirror_usable else self.mirror
 
+    def copy_targets(self) -> list[int]:
+        """Where to try a new storage copy, in order: the usable BIN_CHANNELs, the mirror channel
+        when none is left, and last the channels known unusable (one may work again: its bots
+        were made admins again, its rights given back)."""
+        usable = [c for c in self.storage if c not in self._unusable]
+        if not usable and self.mirror_usable:
+            usable.append(self.mirror)
+        return usable + [c for c in self.storage if c in self._unusable]
+
     @property
     def mirror_usable(self) -> bool:
         return self.mirror is not None and self.mirror not in self._unusable
