@@ -31,6 +31,7 @@ from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.healing import CopyKeeper
 from FileStream.services.intake import FileIntake
+from FileStream.services.leased_copies import LeasedCopies
 from FileStream.services.links import LinkMaker
 from FileStream.services.mirror import CopyCheck, Mirror
 from FileStream.services.posting_lease import PostingLease
@@ -200,7 +201,7 @@ class Service:
         self.streamer: Streamer | None = None
         self.streams: ActiveStreams | None = None
         self.links: LinkMaker | None = None
-        self.copies: StorageCopies | None = None
+        self.copies: LeasedCopies | None = None
         self.channels: StorageChannels | None = None
         self.lease: PostingLease | None = None
         self.keeper: CopyKeeper | None = None
@@ -266,7 +267,9 @@ class Service:
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
         self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
-        self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock)
+        # Late copies of migrated files: made by the instance that holds the posting lease.
+        self.copies = LeasedCopies(StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock),
+                                   self.db.copies, self.db.files, self.lease.may_post, self.clock)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
@@ -368,6 +371,7 @@ class Service:
             PeriodicJob("posting lease", lease.renew, POSTING_LEASE_SECONDS / 3),
             PeriodicJob("storage channel states", self.channels.refresh, CHANNEL_STATE_SECONDS),
             PeriodicJob("heal queue", keeper.heal_wanted_pass, HEAL_QUEUE_SECONDS),
+            PeriodicJob("late copies asked for", self.copies.wanted_pass, HEAL_QUEUE_SECONDS),
         ]
         self.copy_check = CopyCheck(self.db.copies, self.pool, self.channels, keeper, may_post=lease.may_post,
                                     batch=COPY_CHECK_BATCH)

@@ -11,8 +11,11 @@ import asyncio
 import gc
 import random
 
+from FileStream.core.models import StoredFile
+from FileStream.store.files import file_document
 from service_harness import (Clock, add_owner, http_client, make_world, running_service, send_and_get_links,
                              settings_for)
+from tgserver import file_id_for, file_unique_id_of
 
 MIB = 1 << 20
 
@@ -274,3 +277,29 @@ async def test_with_the_only_storage_channel_lost_and_no_mirror_links_serve_from
         loop.set_exception_handler(None)
     assert unretrieved == []
     assert len([m for m in owner.messages_from(world.main_bot) if "unusable" in m.text]) == 1
+
+
+async def test_a_migrated_files_late_copy_is_made_by_the_instance_that_posts_once(telegram, database_url,
+                                                                                   database_name, tmp_path):
+    world = make_world(telegram)
+    data = pattern(MIB + 17, seed=14)
+    media = telegram.world.add_media(data, file_name="old.bin", dc_id=2)
+    bot_instance = settings_for(world, database_url, database_name, tmp_path / "a")
+    link_server = settings_for(world, database_url, database_name, tmp_path / "b", LINK_ONLY="true")
+    async with running_service(bot_instance) as first, running_service(link_server) as second:
+        assert first.lease.may_post() and not second.lease.may_post()
+        now = first.clock()
+        # A file FileStreamBot once stored: no storage message yet, only the id its main bot got.
+        record = StoredFile(id="migratedfile0001", file_name="old.bin", file_size=len(data),
+                            mime_type="application/octet-stream", file_unique_id=file_unique_id_of(media),
+                            media_type="document", dc_id=2, storage_chat_id=None, storage_message_id=None,
+                            created_at=now, expires_at=None)
+        await first.db.db["files"].insert_one(
+            {**file_document(record), "legacy_file_ids": [{"file_id": file_id_for(world.main_bot, media)}]})
+
+        url = second.links.links(record).download  # opened on the instance that does not post
+        assert await download(url) == (200, data)
+        assert len(copies_in(world.bin_channel, media)) == 1
+        assert second.copies.asked == 1 and first.copies.made_for_others == 1
+        assert await download(first.links.links(record).download) == (200, data)
+        assert len(copies_in(world.bin_channel, media)) == 1

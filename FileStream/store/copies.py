@@ -26,6 +26,7 @@ class CopyStore:
         # The mirror pass and the heal queue look for records by these; both sparse, so the
         # indexes hold only the few records they concern.
         await self._files.create_index("heal_wanted", name="heal_wanted", sparse=True)
+        await self._files.create_index("copy_wanted", name="copy_wanted", sparse=True)
         await self._files.create_index("storage_chat_id", name="storage_chat")
 
     async def get(self, file_id: str) -> StoredFile | None:
@@ -70,6 +71,17 @@ class CopyStore:
 
     async def drop_heal_wish(self, file_id: str) -> None:
         await self._files.update_one({"_id": file_id}, {"$unset": {"heal_wanted": ""}})
+
+    # -- late copies of migrated files, asked of the lease holder ---------------------------------
+    async def want_copy(self, file_id: str, now: datetime) -> None:
+        await self._files.update_one({"_id": file_id, "storage_message_id": None}, {"$set": {"copy_wanted": now}})
+
+    async def copies_wanted(self, limit: int = 50) -> list[StoredFile]:
+        cursor = self._files.find({"copy_wanted": {"$ne": None}}).sort("copy_wanted", ASCENDING).limit(limit)
+        return [_from_doc(doc) async for doc in cursor]
+
+    async def drop_copy_wish(self, file_id: str) -> None:
+        await self._files.update_one({"_id": file_id}, {"$unset": {"copy_wanted": ""}})
 
     # -- mirror copies --------------------------------------------------------------------------
     async def record_mirror(self, file_id: str, chat_id: int, message_id: int) -> bool:
