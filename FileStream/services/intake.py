@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,11 +34,14 @@ class FileIntake:
     files: object                # store.files.FileStore
     bin_channel: int
     clock: Callable[[], datetime]
+    lane: object                 # services.channel_copies.ChannelLane of bin_channel: copies in turns
     # Told about every file stored here (the expiry job wakes for its warning and expiry).
     on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
     # services.storage_channels.StorageChannels: picks the storage channel (several in
     # BIN_CHANNEL, one unusable: the next); None: always bin_channel.
     channels: object | None = None
+    # The lane of any storage channel (service.Service.lane_for); None: `lane` only.
+    lane_for: Callable[[int], object] | None = None
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
                    bundle_id: str | None = None, shareable: bool = False) -> StoredFile:
@@ -47,9 +51,12 @@ class FileIntake:
         `shareable`: give it a deep-link key, for files meant to be passed around by deep
         link (auth channel posts); private files never get one.
         """
-        chat_id, stored = await self._copy_to_storage(message)
+        sent = facts_of(message)
+        # Whose turn the copy waits for: the person's, or the channel's that posted it.
+        key = ("person", owner_id) if owner_id is not None else ("chat", getattr(message.chat, "id", 0))
+        chat_id, lane, posted = await self._copy_to_storage(message, key, sent)
         try:
-            facts = await self._read_back(chat_id, stored.id)
+            facts = await self._read_back(chat_id, posted.message_id)
             now = self.clock()
             record = StoredFile(
                 id=new_file_id(),
@@ -60,7 +67,7 @@ class FileIntake:
                 media_type=facts.kind,
                 dc_id=facts.dc_id,
                 storage_chat_id=chat_id,
-                storage_message_id=stored.id,
+                storage_message_id=posted.message_id,
                 created_at=now,
                 expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None,
                 owner_id=owner_id,
@@ -75,18 +82,22 @@ class FileIntake:
             )
             await self.files.insert(record)
         except BaseException:
-            await self._delete_copy(stored.id, chat_id)
+            await asyncio.shield(lane.discard(posted.message_id, posted))
             raise
+        await lane.settle(posted)
         for hook in self.on_stored:
             hook(record)
         return record
 
-    async def _copy_to_storage(self, message) -> tuple[int, object]:
-        """Copy the message into the storage channel that takes it: (channel, new message)."""
+    async def _copy_to_storage(self, message, key, sent) -> tuple[int, object, object]:
+        """Copy the message into the storage channel that takes it, in its lane's turns:
+        (channel, its lane, the lane's Posted)."""
         targets = [self.bin_channel] if self.channels is None else self.channels.copy_targets()
         for target in targets:
+            lane = self.lane if self.lane_for is None or target == self.bin_channel else self.lane_for(target)
             try:
-                stored = await message.copy(target)
+                posted = await lane.post(key, lambda target=target: self._copy(message, target),
+                                         unique_id=sent.file_unique_id if sent is not None else None)
             except RPCError as error:
                 if self.channels is not None and gone_kind(getattr(error, "ID", None)) == "channel":
                     await self.channels.lost(target, str(error.ID))
@@ -98,10 +109,13 @@ class FileIntake:
                 raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
             if self.channels is not None and self.channels.is_unusable(target):
                 await self.channels.works_again(target)
-            return target, stored
+            return target, lane, posted
         log.error("No storage channel takes copies (BIN_CHANNEL and MIRROR_CHANNEL): message %s cannot be stored",
                   message.id)
         raise IntakeError("I could not store your file right now. Please try again in a minute.")
+
+    async def _copy(self, message, chat_id: int) -> int:
+        return (await message.copy(chat_id)).id
 
     async def _read_back(self, chat_id: int, message_id: int):
         """Each bot needs its own file id, so a backend must be able to read the copy."""
@@ -129,16 +143,20 @@ class FileIntake:
         raise IntakeError("I could not read your file back from storage. Please try again in a minute.")
 
     async def discard(self, record: StoredFile) -> None:
-        """Undo a stored file: no record, no stored copy (its links stop at once)."""
+        """Undo a stored file: its links stop at once, its stored copy is deleted, and only then
+        its record; a copy that cannot be deleted now leaves the record expired, for the
+        expiry job to try again (a record is the only way to find its copy)."""
+        try:
+            await self.main_client.delete_messages(record.storage_chat_id or self.bin_channel,
+                                                   record.storage_message_id)
+        except Exception as error:  # noqa: BLE001 - the expiry job tries again
+            log.warning("Could not delete the stored copy of file %s now (%s); the expiry job will", record.ref, error)
+            try:
+                await self.files.expire_now(record.id, self.clock())
+            except Exception as later:  # noqa: BLE001 - it expires by itself
+                log.warning("Could not mark file %s expired: %s", record.ref, later)
+            return
         try:
             await self.files.delete(record.id)
         except Exception as error:  # noqa: BLE001 - it expires by itself; say so
             log.warning("Could not delete the record of file %s: %s", record.ref, error)
-        if record.storage_message_id is not None:
-            await self._delete_copy(record.storage_message_id, record.storage_chat_id or self.bin_channel)
-
-    async def _delete_copy(self, message_id: int, chat_id: int) -> None:
-        try:
-            await self.main_client.delete_messages(chat_id, message_id)
-        except Exception as error:  # noqa: BLE001 - cleanup; the original error matters more
-            log.warning("Could not delete half-stored message %s from BIN_CHANNEL: %s", message_id, error)

@@ -35,6 +35,10 @@ class LeasedCopies:
         self.asked = 0             # copies this instance asked the lease holder for
         self.made_for_others = 0   # copies this instance made because another asked
 
+    @property
+    def claim_timeout(self):
+        return self.copies.claim_timeout
+
     async def ready(self, file: StoredFile) -> StoredFile:
         if file.has_storage_copy or self.may_post():
             return await self.copies.ready(file)
