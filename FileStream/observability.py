@@ -106,6 +106,14 @@ class Operations:
 
         gauge = self.metrics.add_gauge_callback
         gauge("bot_healthy", "1 when a bot client is connected and serving, else 0", bots_healthy, ["client"])
+
+        def storage_channels_usable():
+            status = getattr(self.service, "storage_status", None)
+            rows = status.health() if status is not None else {}
+            return {(channel, row["role"]): float(row["usable"]) for channel, row in rows.items()}
+
+        gauge("storage_channel_usable", "1 while a storage or mirror channel takes and serves copies, else 0 "
+              "(as this instance knows it, no database call)", storage_channels_usable, ["channel", "role"])
         # Read from the last scheduled count (METRICS_REFRESH): a scrape never waits for the database.
         gauge("database_reachable", "1 when the last database count behind /metrics succeeded, else 0",
               lambda: {(): self._database_reachable})
