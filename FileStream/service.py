@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import aclosing, contextmanager
@@ -32,6 +33,7 @@ from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
 from FileStream.services.ratelimit import FileRateLimit
+from FileStream.services.remux import MediaTools, RemuxService
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_copies import StorageCopies
 from FileStream.services.usage import DownloadCounter
@@ -188,6 +190,7 @@ class Service:
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
         self.usage_job: PeriodicJob | None = None
+        self.remux: RemuxService | None = None
         self._stopped = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
@@ -226,9 +229,10 @@ class Service:
         self.pool = BotPool(main=main)
         self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
                                       connections=settings.media_connections)
+        budget = MemoryBudget(settings.stream_memory_mb << 20)
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics,
-            budget=MemoryBudget(settings.stream_memory_mb << 20))
+            budget=budget)
         self.streams = ActiveStreams(self.streamer)
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
@@ -237,6 +241,7 @@ class Service:
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
+        self.remux = self._make_remux(budget)
         self.links = LinkMaker(public_url=self.public_url, secret=secret)
         link_buttons = telegram_takes_button_url(self.public_url)
         if not link_buttons and not settings.link_only:
@@ -316,6 +321,25 @@ class Service:
         ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
         return [expiry_job, stale_job]
 
+    def _make_remux(self, budget: MemoryBudget) -> RemuxService | None:
+        """Conversion of videos the browser cannot play as stored, if FFmpeg is there and REMUX_MAX is not 0."""
+        settings = self.settings
+        jobs = settings.remux_max if settings.remux_max is not None else max(1, os.cpu_count() or 1)
+        if jobs == 0:
+            log.info("REMUX_MAX=0: videos are served only as stored")
+            return None
+        tools = MediaTools.find()
+        if tools.missing:
+            log.warning("%s", tools.missing)
+            return None
+        # The child reads our own /stream links on loopback, through the address we listen on.
+        host = settings.bind_address
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else (
+            f"[{host}]" if ":" in host else host)
+        return RemuxService(tools=tools, files=self.db.files, source=self.streams,
+                            loopback_url=lambda: f"http://{host}:{self.web_port}", max_jobs=jobs,
+                            memory_bytes=settings.remux_memory_mb << 20, budget=budget)
+
     def _bind_web(self) -> socket.socket:
         settings = self.settings
         try:
@@ -335,7 +359,8 @@ class Service:
                         observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
-                        thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
+                        thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username,
+                        remux=self.remux)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when
