@@ -159,11 +159,11 @@ def _replace_between(path: Path, text: str) -> None:
 
 
 def write_readmes(r: dict, repo: Path) -> list[Path]:
-    """bench/README.md gets every table; README.md the targets. Both say when, where and how."""
+    """bench/README.md gets every table; the manual's benchmark page the targets. Both say when, where and how."""
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     origin = (f"Measured {when} by `{REPRODUCE}` ({r['profile']['name']} run, {r['cpus']} CPUs, load average "
               f"{'/'.join(f'{x:.1f}' for x in r['loadavg_start'])} at start).")
-    bench_readme, readme = repo / "bench" / "README.md", repo / "README.md"
+    bench_readme, readme = repo / "bench" / "README.md", repo / "docs" / "benchmark.md"
     _replace_between(bench_readme, f"{origin}\n\n{r['table']}")
     summary = ["| target | measured | baseline / reference | met |", "|---|---|---|---|"]
     summary += [f"| {name} | {value} | {reference} | {'–' if ok is None else 'yes' if ok else 'no'} |"

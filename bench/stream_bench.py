@@ -565,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--out", default=str(BENCH_DIR / "out" / "results.json"), help="JSON results file")
     parser.add_argument("--write-readme", action="store_true",
-                        help="put the tables into bench/README.md and the summary into README.md")
+                        help="put the tables into bench/README.md and the summary into docs/benchmark.md")
     parser.add_argument("--prefetch", type=int, help="STREAM_PREFETCH for the service (default: the service's)")
     parser.add_argument("--media-connections", type=int, help="MEDIA_CONNECTIONS (default: the service's)")
     parser.add_argument("--memory-mb", type=int, help="STREAM_MEMORY_MB (default: the service's)")

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import migrate_files as mf  # noqa: E402
+from FileStream import migration as mf  # noqa: E402
 
 KIB, MIB = 1 << 10, 1 << 20
 GONE = "can no longer be fetched"
