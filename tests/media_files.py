@@ -47,6 +47,16 @@ def mkv_h264_ac3_subrip(folder: Path, seconds: int = 8) -> bytes:
     return path.read_bytes()
 
 
+def mkv_noisy(folder: Path, seconds: int = 10) -> bytes:
+    """H.264 + AC-3, noisy so it is large (~10 MB): more than pipes and sockets hold, so a
+    viewer who stops reading keeps its conversion waiting."""
+    path = folder / "noisy.mkv"
+    ffmpeg("-f", "lavfi", "-i", f"testsrc2=size=480x270:rate=25:duration={seconds},noise=alls=40:allf=t",
+           *_tone(seconds, 440), "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "8M", "-g", "25",
+           "-c:a", "ac3", "-b:a", "96k", str(path))
+    return path.read_bytes()
+
+
 def mkv_two_languages(folder: Path, seconds: int = 6) -> bytes:
     """H.264 with two AC-3 tracks: English "Main" (440 Hz) and French (660 Hz)."""
     path = folder / "languages.mkv"

@@ -6,7 +6,7 @@ from FileStream.core.media_probe import MediaInfo, Track, matroska_has_cues, par
 
 
 def report(container: str, video: str, *audio: str, subtitles: tuple[str, ...] = (), packets: bool = True, **tags):
-    streams = [{"codec_type": "video", "codec_name": video}]
+    streams = [{"index": 0, "codec_type": "video", "codec_name": video}]
     streams += [{"codec_type": "audio", "codec_name": codec, "tags": tags.get(f"a{n}", {}),
                  "disposition": {"default": int(n == 0)}} for n, codec in enumerate(audio)]
     streams += [{"codec_type": "subtitle", "codec_name": codec, "tags": tags.get(f"s{n}", {})}
@@ -45,6 +45,8 @@ def test_hevc_cannot_play_and_the_reason_names_the_codec():
 def test_a_file_without_frames_or_without_video_cannot_play():
     cut = parse_probe(report("matroska,webm", "h264", "ac3", packets=False), has_index=True)
     assert not cut.ok and "cut short" in cut.error and playback_for(cut).mode == "none"
+    sound_only = {**report("matroska,webm", "h264", "ac3"), "packets": [{"stream_index": 1}]}
+    assert not parse_probe(sound_only, has_index=True).ok
     assert not parse_probe({"streams": [{"codec_type": "audio", "codec_name": "mp3"}]}, has_index=False).ok
     assert not parse_probe("garbage", has_index=False).ok
     assert "cannot be played" in playback_for(parse_probe(None, has_index=False)).reason

@@ -136,8 +136,10 @@ def parse_probe(report: Any, *, has_index: bool) -> MediaInfo:
                   and not (s.get("disposition") or {}).get("attached_pic")), None)
     if video is None:
         return MediaInfo(ok=False, error="no video track was found in the file")
-    if "packets" in report and not report["packets"]:
-        return MediaInfo(ok=False, error="no picture or sound could be read from it (it is cut short or damaged)")
+    packets = report.get("packets")
+    if isinstance(packets, list) and not any(
+            isinstance(p, dict) and p.get("stream_index") == video.get("index") for p in packets):
+        return MediaInfo(ok=False, error="no picture could be read from it (it is cut short or damaged)")
     audio, subtitles = [], []
     for stream in streams:
         kind = stream.get("codec_type")

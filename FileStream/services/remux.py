@@ -139,8 +139,8 @@ class RemuxService:
 
     async def _probe(self, file: StoredFile, token: str) -> MediaInfo:
         argv = [self.tools.ffprobe, "-v", "error", "-hide_banner", *self._input_options(),
-                # The first packets too: a file cut short after its header has tracks but no frames.
-                "-read_intervals", "%+#20", "-show_packets", "-show_entries", "packet=stream_index",
+                # The first packets too: a file cut short after its header has tracks but no picture.
+                "-read_intervals", "%+#100", "-show_packets", "-show_entries", "packet=stream_index",
                 "-show_format", "-show_streams", "-of", "json", self._url(token)]
         async with self._short_turn():
             try:
