@@ -124,14 +124,15 @@ SEEK_FIRST_FRAME = """async (share) => {
   const video = document.querySelector('video');
   const seek = document.querySelector('.seek');
   const target = parseFloat(seek.max) * share;
+  const before = video.currentSrc;
   const began = performance.now();
   seek.value = target;
   seek.dispatchEvent(new Event('input'));
   seek.dispatchEvent(new Event('change'));
-  while (!(video.filestream.state.offset > 0 && video.currentSrc.includes('t=' + video.filestream.state.offset)))
-    await new Promise(resolve => setTimeout(resolve, 5));
-  await new Promise(resolve => video.requestVideoFrameCallback(() => resolve()));
-  return {ms: performance.now() - began, at: video.filestream.position(), target};
+  while (video.currentSrc === before) await new Promise(resolve => setTimeout(resolve, 5));
+  const asked = performance.now() - began;
+  const frame = await new Promise(resolve => video.requestVideoFrameCallback((now, meta) => resolve(meta.mediaTime)));
+  return {ms: performance.now() - began, asked, frame, at: video.filestream.position(), target};
 }"""
 
 FIRST_PLAY = """async () => {
@@ -188,6 +189,7 @@ async def service_tables(films: dict[str, Path], workdir: Path, rtt: float) -> t
                                 "wall": wall, "bytes": size}
         await bench.faults(latency=rtt)
         numbers["seeks"] = await _browser_seeks(watch)
+        print(numbers["seeks"], file=sys.stderr)
         await bench.faults(latency=0)
     finally:
         await bench.close()

@@ -118,6 +118,7 @@ async def test_a_matroska_film_with_ac3_sound_and_subrip_subtitles_plays_with_so
         record = await service.db.db["files"].find_one({})
         assert record["media"]["container"] == "matroska" and record["media"]["video"] == "h264"
         assert [t["codec"] for t in record["media"]["audio"]] == ["ac3"] and record["media"]["has_index"]
+        assert record["media"]["keyframes"][:3] == [0.005, 1.005, 2.005], "the Cues, read with Range requests"
         assert service.remux.running == 0
 
 

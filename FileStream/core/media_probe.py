@@ -73,6 +73,7 @@ class MediaInfo:
     subtitles: tuple[Track, ...] = ()
     has_index: bool = False         # Matroska Cues / MP4 moov: seeking costs a few blocks
     error: str = ""                 # why ok is False, in words
+    keyframes: tuple[float, ...] = ()   # seconds, from the index (core.media_index); () when not read
     version: int = PROBE_VERSION
 
     def to_doc(self) -> dict[str, Any]:
@@ -80,6 +81,7 @@ class MediaInfo:
             "ok": self.ok, "container": self.container, "duration": self.duration, "video": self.video,
             "audio": [_track_doc(t) for t in self.audio], "subtitles": [_track_doc(t) for t in self.subtitles],
             "has_index": self.has_index, "error": self.error, "version": self.version,
+            "keyframes": list(self.keyframes),
         }
 
     @classmethod
@@ -91,7 +93,7 @@ class MediaInfo:
             return cls(ok=bool(doc["ok"]), container=str(doc["container"]), duration=doc["duration"],
                        video=str(doc["video"]), audio=tuple(Track(**t) for t in doc["audio"]),
                        subtitles=tuple(Track(**t) for t in doc["subtitles"]), has_index=bool(doc["has_index"]),
-                       error=str(doc["error"]))
+                       error=str(doc["error"]), keyframes=tuple(float(t) for t in doc.get("keyframes") or ()))
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -123,10 +125,11 @@ def _tags(stream: dict) -> dict[str, str]:
     return {str(k).lower(): str(v) for k, v in tags.items()}
 
 
-def parse_probe(report: Any, *, has_index: bool) -> MediaInfo:
+def parse_probe(report: Any, *, has_index: bool, keyframes: tuple[float, ...] = ()) -> MediaInfo:
     """The MediaInfo of ffprobe's `-show_format -show_streams -of json` report.
 
-    `has_index`: the container's index was found (Matroska Cues; an MP4 always has its moov).
+    `has_index`: the container's index was found (Matroska Cues; an MP4 always has its moov);
+    `keyframes`: the keyframe times read from it.
     """
     if not isinstance(report, dict):
         return MediaInfo(ok=False, error="the file could not be read as a video")
@@ -157,16 +160,7 @@ def parse_probe(report: Any, *, has_index: bool) -> MediaInfo:
         container = "webm"
     return MediaInfo(ok=True, container=container, duration=_duration(fmt.get("duration")), video=video_codec,
                      audio=tuple(audio), subtitles=tuple(subtitles),
-                     has_index=has_index or container == "mp4")
-
-
-def matroska_has_cues(head: bytes) -> bool:
-    """Whether the first bytes of a Matroska file point at (or hold) its Cues element.
-
-    The SeekHead near the start names the Cues' position (their ID 1C 53 BB 6B); without
-    Cues a seek means reading the file up to that point, so the page says seeking is limited.
-    """
-    return b"\x1c\x53\xbb\x6b" in head
+                     has_index=has_index or container == "mp4", keyframes=keyframes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from cachetools import LRUCache
 
-from FileStream.core.media_probe import MediaInfo, audio_is_copied, matroska_has_cues, parse_probe
+from FileStream.core import media_index
+from FileStream.core.media_probe import MediaInfo, audio_is_copied, parse_probe
 from FileStream.core.models import StoredFile
 from FileStream.core.subtitles import MAX_SUBTITLE_FILE_BYTES
 from FileStream.services.child_process import ChildFailed, ChildLimits, run_child, stream_child
@@ -44,6 +45,7 @@ REMUX_CPU_PER_SECOND = 0.5
 REMUX_CPU_ALLOWANCE = 60
 SUBTITLE_CACHE_BYTES = 8 << 20
 AAC_BITRATE = "160k"
+KEYFRAME_MARGIN = 0.05
 
 
 class RemuxBusy(Exception):
@@ -151,31 +153,83 @@ class RemuxService:
                 return MediaInfo(ok=False, error="the file is damaged or not a video FFmpeg can read")
             except ValueError:
                 return MediaInfo(ok=False, error="the file is damaged or not a video FFmpeg can read")
-        has_cues = False
         fmt = report.get("format") if isinstance(report, dict) else None
-        if isinstance(fmt, dict) and "matroska" in str(fmt.get("format_name", "")):
-            has_cues = matroska_has_cues(await self._head(file))
-        info = parse_probe(report, has_index=has_cues)
-        log.info("file %s probed: %s %s, %d audio, %d subtitle tracks, index %s", file.ref, info.container,
-                 info.video or "-", len(info.audio), len(info.subtitles), info.has_index)
+        container = str(fmt.get("format_name", "")) if isinstance(fmt, dict) else ""
+        try:
+            has_index, keyframes = await self._index(file, container)
+        except Exception as error:  # noqa: BLE001 - a damaged index: FFmpeg's own seek still works
+            log.info("file %s: index not read: %r", file.ref, error)
+            has_index, keyframes = False, []
+        if len(keyframes) > media_index.MAX_KEYFRAMES:
+            keyframes = []
+        info = parse_probe(report, has_index=has_index, keyframes=tuple(round(t, 3) for t in keyframes))
+        log.info("file %s probed: %s %s, %d audio, %d subtitle tracks, index %s (%d keyframes)", file.ref,
+                 info.container, info.video or "-", len(info.audio), len(info.subtitles), info.has_index,
+                 len(info.keyframes))
         return info
 
-    async def _head(self, file: StoredFile) -> bytes:
-        end = min(file.file_size, _HEAD_BYTES) - 1
-        if end < 0:
+    async def _index(self, file: StoredFile, container: str) -> tuple[bool, list[float]]:
+        """Whether the file has an index, and its keyframe times, read with Range requests: a
+        Matroska file's Cues (named in its first bytes), an MP4's moov (wherever it lies)."""
+        if "matroska" in container:
+            layout = media_index.matroska_layout(await self._read(file, 0, _HEAD_BYTES))
+            if layout is None or layout.cues_at is None:
+                return False, []
+            cues = layout.cues_in_head
+            if cues is None:
+                cues = await self._element_at(file, layout.cues_at)
+            return True, media_index.matroska_cue_times(cues, layout) if cues else []
+        if "mp4" in container or "mov" in container:
+            moov = await self._moov(file)
+            return True, (media_index.mp4_keyframe_times(moov) or []) if moov else []
+        return False, []
+
+    async def _element_at(self, file: StoredFile, offset: int) -> bytes | None:
+        """A Matroska element (header and body) at `offset`, when it is not too large."""
+        header = await self._read(file, offset, 12)
+        try:
+            _kind, body, size = media_index.element_header(header)
+        except media_index.BrokenIndex:
+            return None
+        if size is None or size > media_index.MAX_INDEX_BYTES:
+            return None
+        return await self._read(file, offset, body + size)
+
+    async def _moov(self, file: StoredFile) -> bytes | None:
+        """The body of an MP4's moov box, found by walking the top-level boxes (a few 16-byte reads)."""
+        offset = 0
+        for _box in range(64):
+            if offset + 8 > file.file_size:
+                return None
+            found = media_index.mp4_box(await self._read(file, offset, 16), offset, file.file_size)
+            if found is None:
+                return None
+            kind, body, end = found
+            if kind == b"moov":
+                return await self._read(file, body, end - body) if end - body <= media_index.MAX_INDEX_BYTES else None
+            offset = end
+        return None
+
+    async def _read(self, file: StoredFile, start: int, length: int) -> bytes:
+        """Bytes start..start+length-1 of the file (fewer at its end), through the ByteSource."""
+        end = min(file.file_size, start + length) - 1
+        if end < start:
             return b""
         parts = []
-        async with aclosing(self._source.stream(file, 0, end)) as chunks:
+        async with aclosing(self._source.stream(file, start, end)) as chunks:
             async for chunk in chunks:
                 parts.append(chunk)
         return b"".join(parts)
 
     # -- seeking -------------------------------------------------------------------------------
-    async def keyframe_at(self, token: str, seconds: float) -> float:
-        """The time of the keyframe at or before `seconds`, found through the container's index
-        (FFmpeg seeks with it and reads one packet); `seconds` itself when it cannot be found."""
+    async def keyframe_at(self, token: str, seconds: float, info: MediaInfo | None = None) -> float:
+        """The time of the keyframe at or before `seconds`: from the index kept with the probe,
+        else found by FFmpeg (it seeks with the container's index and reads one packet);
+        `seconds` itself when it cannot be found."""
         if seconds <= 0 or not self.available:
             return 0.0
+        if info is not None and info.keyframes:
+            return media_index.keyframe_at(info.keyframes, seconds)
         argv = [self.tools.ffprobe, "-v", "error", "-hide_banner", *self._input_options(),
                 "-read_intervals", f"{seconds:.3f}%+#1", "-select_streams", "v:0",
                 "-show_entries", "packet=pts_time,dts_time", "-of", "json", self._url(token)]
@@ -230,7 +284,10 @@ class RemuxService:
         argv = [self.tools.ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-threads", "1",
                 *self._input_options()]
         if start > 0:
-            argv += ["-ss", f"{start:.3f}"]
+            # A hair past the keyframe the index named: FFmpeg's clock may put it a few
+            # milliseconds later (an edit list, a stream's start time), and -ss takes the
+            # keyframe at or before it.
+            argv += ["-ss", f"{start + KEYFRAME_MARGIN:.3f}"]
         argv += ["-i", self._url(token), "-map", "0:v:0"]
         if info.audio:
             track = info.audio[audio] if 0 <= audio < len(info.audio) else info.audio[0]

@@ -117,7 +117,7 @@ async def play_start(request: web.Request) -> web.Response:
     link, info = found
     if info.duration is not None:
         wanted = min(wanted, info.duration)
-    start = await request.app[CONTEXT].remux.keyframe_at(link.token, wanted)
+    start = await request.app[CONTEXT].remux.keyframe_at(link.token, wanted, info)
     return web.json_response({"start": round(start, 3)}, headers=_NO_STORE)
 
 
