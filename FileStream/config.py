@@ -47,7 +47,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("MEDIA_CONNECTIONS", "4", "connections per bot and DC for file transfers, 1 to 8 (Telegram's apps use up to 8)"),
     ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2"),
     ("REMUX_MAX", "", "videos converted for the browser at once (MKV, AC-3 sound, subtitles; needs ffmpeg); empty: one per CPU core; 0: off"),
-    ("REMUX_MEMORY_MB", "512", "MiB of address space one conversion's FFmpeg child may use (FFmpeg's libraries alone map about 350)"),
+    ("REMUX_MEMORY_MB", "512", "MiB of address space one conversion's FFmpeg child may use (Debian's FFmpeg maps over 256 before reading a byte)"),
     ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
