@@ -32,6 +32,7 @@ class WebContext:
     bundles: BundleLookup | None = None
     crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
     remux: Remuxer | None = None  # None: videos are served only as stored
+    guesses: object | None = None  # web.guess_limit.GuessLimit: misses of old ids per address
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)

@@ -8,7 +8,7 @@ import math
 
 from aiohttp import web
 
-from FileStream.core.http_plan import Outcome
+from FileStream.core.http_plan import FILE_CSP, Outcome
 from FileStream.core.ranges import ByteWindow
 from FileStream.core.media_probe import MediaInfo, playback_for
 from FileStream.core.models import StoredFile
@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 # A remux has no length known in advance: its body is sent until the child ends.
 _UNKNOWN_LENGTH = 1 << 62
-_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+# Like a file response: opened directly, a conversion or a subtitle track is a sandboxed page.
+_NO_STORE = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+             "Content-Security-Policy": FILE_CSP}
 
 
 def _number(request: web.Request, name: str, *, whole: bool = False) -> float | None:
