@@ -146,7 +146,8 @@ async def stream_child(argv: Sequence[str], limits: ChildLimits) -> AsyncIterato
         if code != 0:
             if sent == 0:
                 raise ChildFailed(_exit_words(code), (await _stderr_after(tail)))
-            log.info("media child %s after %d bytes: %s", _exit_words(code), sent, await _stderr_after(tail))
+            # What it said may name its input (a link): the caller logs it, cleaned; here only the fact.
+            log.info("media child %s after %d bytes", _exit_words(code), sent)
     finally:
         await _end(process, tail)
 

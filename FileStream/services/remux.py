@@ -149,7 +149,7 @@ class RemuxService:
                 result = await run_child(argv, self._limits(SHORT_JOB_CPU_SECONDS, wall=PROBE_SECONDS))
                 report = json.loads(result.stdout or b"{}")
             except ChildFailed as failed:
-                log.info("file %s: probe failed: %s %s", file.ref, failed.reason, failed.stderr[-300:])
+                log.info("file %s: probe failed: %s %s", file.ref, failed.reason, self._words(failed, token))
                 return MediaInfo(ok=False, error="the file is damaged or not a video FFmpeg can read")
             except ValueError:
                 return MediaInfo(ok=False, error="the file is damaged or not a video FFmpeg can read")
@@ -273,7 +273,7 @@ class RemuxService:
                     yield chunk
         except ChildFailed as failed:
             self.failed += 1
-            log.info("file %s: remux ended: %s %s", file.ref, failed.reason, failed.stderr[-300:])
+            log.info("file %s: remux ended: %s %s", file.ref, failed.reason, self._words(failed, token))
             raise
         finally:
             slot.release()
@@ -330,6 +330,10 @@ class RemuxService:
         return text
 
     # -- the parts every job shares -----------------------------------------------------------
+    def _words(self, failed: ChildFailed, token: str) -> str:
+        """The end of what the child said, for the log, without our link to the file (FFmpeg names its input)."""
+        return failed.stderr.replace(self._url(token), "<file>").replace(token, "<token>")[-300:]
+
     def _url(self, token: str) -> str:
         return f"{self._loopback_url()}/stream/{token}"
 
