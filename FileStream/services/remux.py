@@ -118,9 +118,10 @@ class RemuxService:
         return header_value is not None and secrets.compare_digest(header_value, self.internal_key)
 
     # -- probe -------------------------------------------------------------------------------
-    async def media_info(self, file: StoredFile, token: str) -> MediaInfo | None:
+    async def media_info(self, file: StoredFile, token: str, *, wait: float | None = None) -> MediaInfo | None:
         """What the file holds: kept with its record after the first probe (one probe per file at
-        a time); None when it cannot be known now (no FFmpeg, every job slot taken)."""
+        a time); None when it cannot be known now (no FFmpeg, every job slot taken, or not
+        within `wait` seconds: the probe then goes on, and the next view has it)."""
         kept = MediaInfo.from_doc(await self._files.get_media(file.id))
         if kept is not None or not self.available:
             return kept
@@ -128,15 +129,22 @@ class RemuxService:
         if running is None:
             running = self._probing[file.id] = asyncio.ensure_future(self._probe_and_keep(file, token))
             running.add_done_callback(lambda _f, key=file.id: self._probing.pop(key, None))
-        return await asyncio.shield(running)
+        try:
+            return await asyncio.wait_for(asyncio.shield(running), wait)
+        except asyncio.TimeoutError:
+            log.info("file %s: probe still under way after %.0f s; this view plays the original", file.ref, wait)
+            return None
 
     async def _probe_and_keep(self, file: StoredFile, token: str) -> MediaInfo | None:
         try:
             info = await self._probe(file, token)
+            await self._files.set_media(file.id, info.to_doc())
         except asyncio.TimeoutError:
             log.info("file %s: no probe slot free, the page plays the original", file.ref)
             return None
-        await self._files.set_media(file.id, info.to_doc())
+        except Exception as error:  # noqa: BLE001 - the database or the source failed: next view tries again
+            log.warning("file %s: probe not kept: %r", file.ref, error)
+            return None
         return info
 
     async def _probe(self, file: StoredFile, token: str) -> MediaInfo:

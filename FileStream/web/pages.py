@@ -65,6 +65,10 @@ async def watch(request: web.Request) -> web.Response:
     )
 
 
+# The first view of a video waits this long for its probe at most; a slower probe goes on and
+# the next view has it (this one plays the file as stored).
+PAGE_PROBE_WAIT_SECONDS = 10.0
+
 # What the page shows of a video beyond the stored bytes (nothing, for other kinds).
 _NO_PLAYER: dict = {
     "mode": "original", "play_url": "", "start_url": "", "duration": "", "cannot_play": "", "busy": "",
@@ -81,7 +85,7 @@ async def _video_player(request: web.Request, link: OpenLink) -> dict:
     player = dict(_NO_PLAYER)
     if remux is None or not remux.available:
         return player
-    info = await remux.media_info(link.file, link.token)
+    info = await remux.media_info(link.file, link.token, wait=PAGE_PROBE_WAIT_SECONDS)
     playback: Playback = playback_for(info)
     player.update(
         play_url=f"/play/{link.token}", start_url=f"/play/{link.token}/start", remux_ready=True,

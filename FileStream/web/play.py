@@ -82,7 +82,9 @@ async def play(request: web.Request) -> web.StreamResponse:
     except Exception:   # RemuxBusy (the remux service is behind a port: its class is not imported here)
         return _busy(request)
     try:
-        headers = {"Content-Type": "video/mp4", **_NO_STORE}
+        # No Range: a conversion is made as it is sent. Told so, a browser keeps reading one
+        # connection instead of resuming at an offset later (which would start it again).
+        headers = {"Content-Type": "video/mp4", "Accept-Ranges": "none", **_NO_STORE}
         outcome = Outcome(status=200, headers=headers, send_body=True,
                           window=ByteWindow(0, _UNKNOWN_LENGTH - 1))
         if request.method == "HEAD":

@@ -128,7 +128,7 @@ class Remuxer(Protocol):
         """Whether a /stream request is a remux child's own read (its bytes are counted at /play)."""
         ...
 
-    async def media_info(self, file: StoredFile, token: str) -> MediaInfo | None:
+    async def media_info(self, file: StoredFile, token: str, *, wait: float | None = None) -> MediaInfo | None:
         """The probe kept with the record (made once, the first time); None when not known now."""
         ...
 
