@@ -396,6 +396,8 @@ class Service:
             if self.streams is not None and not await self.streams.wait_idle(grace):
                 log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
             await self._runner.cleanup()
+        if self.remux is not None:
+            await self.remux.close()   # the children of responses just cut are reaped
         if self.usage_job is not None:
             # After the web server: every response has ended, so its bytes are in the last batch.
             await self.usage_job.stop()

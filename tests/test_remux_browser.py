@@ -9,7 +9,9 @@ The media are made at run time with the system ffmpeg, the tool the service runs
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -23,6 +25,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--autoplay-policy=no-user-gesture-required"]
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+SCREENSHOT_DIR = Path(os.environ.get("FILESTREAM_SCREENSHOTS", Path(__file__).parent / "screenshots"))
 
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)"),
@@ -40,6 +43,11 @@ async def browser():
             yield browser
         finally:
             await browser.close()
+
+
+async def screenshot(page, name: str) -> None:
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"), full_page=True)
 
 
 async def open_page(browser, url: str):
@@ -103,6 +111,7 @@ async def test_a_matroska_film_with_ac3_sound_and_subrip_subtitles_plays_with_so
             jump = await page.evaluate(JUMP_TO, 0.6)
             after = await page.evaluate(PLAYS_WITH_SOUND, jump["duration"] * 0.6 + 0.5)
             note = await page.locator(".remux-note").inner_text()
+            await screenshot(page, "video-remuxed-desktop")
         finally:
             await context.close()
         assert errors == []
@@ -145,6 +154,7 @@ async def test_a_film_with_two_audio_languages_offers_both_and_each_plays(
             first = await page.evaluate(PLAYS_WITH_SOUND, 0.5)
             labels = await page.evaluate(CHOOSE_AUDIO, 1)
             second = await page.evaluate(PLAYS_WITH_SOUND, first["position"] + 0.5)
+            await screenshot(page, "video-two-languages-desktop")
         finally:
             await context.close()
         assert errors == []
@@ -193,12 +203,20 @@ async def test_an_hevc_video_is_said_to_be_unplayable_in_the_browser_with_the_wa
             words = await page.locator(".cannot-play-words").inner_text()
             buttons = [text.strip() for text in await page.locator(".actions .button").all_inner_texts()]
             videos = await page.locator("video").count()
+            await screenshot(page, "video-hevc-cannot-play")
         finally:
             await context.close()
         assert "Browsers cannot play HEVC (H.265) video" in words and "VLC" in words
         assert videos == 0, "no silent black box"
         assert {"Download", "Open in VLC", "Open in MX Player"} <= set(buttons)
         assert errors == []
+
+
+METADATA = """async () => {
+  const video = document.querySelector('video');
+  if (video.readyState < 1) await new Promise(r => video.addEventListener('loadedmetadata', r, {once: true}));
+  return {error: video.error && video.error.code, duration: video.duration, src: video.currentSrc};
+}"""
 
 
 async def test_with_one_conversion_place_a_second_viewer_is_told_and_gets_the_original_file(
@@ -210,9 +228,10 @@ async def test_with_one_conversion_place_a_second_viewer_is_told_and_gets_the_or
         links = (await send_and_get_links(world, film, "Film.mkv", kind="video", mime_type="video/x-matroska",
                                           w=480, h=270)).links
         play = links.watch.replace("/watch/", "/play/")
+        # Someone opened the page while the place was free: it offers the conversion, which
+        # starts only when they press play (an open tab holds no place).
+        early, early_page, early_errors = await open_page(browser, links.watch)
         async with http_client() as http:
-            async with http.get(links.watch) as page:       # the first view probes the film
-                assert 'data-mode="remux"' in await page.text()
             # The first viewer watches in a player that reads the conversion as it plays:
             # a few bytes now, the rest later. The one place is theirs meanwhile.
             first = await http.get(play)
@@ -224,17 +243,23 @@ async def test_with_one_conversion_place_a_second_viewer_is_told_and_gets_the_or
                 try:
                     busy = await page.locator(".busy-note").inner_text()
                     src = await page.locator("video").get_attribute("src")
-                    state = await page.evaluate("""async () => {
-                      const video = document.querySelector('video');
-                      if (video.readyState < 1) await new Promise(r => video.addEventListener('loadedmetadata', r, {once: true}));
-                      return {error: video.error && video.error.code, duration: video.duration};
-                    }""")
+                    state = await page.evaluate(METADATA)
                 finally:
                     await context.close()
+                try:
+                    assert await early_page.locator("video").get_attribute("data-mode") == "remux"
+                    await early_page.evaluate("document.querySelector('video').play().catch(() => {})")
+                    await early_page.locator(".fallback-note").wait_for(state="visible")
+                    fallback = await early_page.locator(".fallback-note").inner_text()
+                    early_state = await early_page.evaluate(METADATA)
+                finally:
+                    await early.close()
                 async with http.get(play) as answer:
                     refused = (answer.status, answer.headers.get("Retry-After"), await answer.text())
             finally:
                 first.close()
+        assert "original file" in fallback and "/stream/" in early_state["src"] and early_state["error"] is None
+        assert early_errors == []
         assert "All 1 places for converting videos are busy" in busy and "original file" in busy
         assert "/stream/" in src and state["error"] is None and state["duration"] > 9
         assert refused[0] == 503 and refused[1] == "10" and "Every place for converting videos is taken" in refused[2]

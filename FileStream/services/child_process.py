@@ -31,6 +31,22 @@ class ChildLimits:
     max_output: int = 16 << 20          # run_child only: more output than this is refused
 
 
+class Reaper:
+    """The children still being reaped after their job ended: a shutdown waits for them
+    (`wait`), so none outlives the service or leaves its pipes to a closed event loop."""
+
+    def __init__(self) -> None:
+        self.pending: set[asyncio.Task] = set()
+
+    def track(self, task: asyncio.Task) -> None:
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def wait(self, timeout: float) -> None:
+        if self.pending:
+            await asyncio.wait(set(self.pending), timeout=timeout)
+
+
 class ChildFailed(Exception):
     """The child ended badly: killed at a limit, or exited with an error; `reason` says which in words."""
 
@@ -75,18 +91,40 @@ class _StderrTail:
         return self.text.decode("utf-8", "replace").strip()
 
 
-async def _end(process: asyncio.subprocess.Process, tail: _StderrTail) -> int:
-    """Kill the child if it still runs, reap it, and finish reading its stderr."""
+async def _end(process: asyncio.subprocess.Process, tail: _StderrTail, reaper: Reaper | None = None) -> int:
+    """Kill the child if it still runs, reap it, and finish reading its stderr.
+
+    The reaping is a task of its own, finished even when the caller is cancelled again while
+    it runs (a shutdown cancels a response's handler, then its clean-up): a child is never
+    left unreaped, nor its pipes open for a closed event loop."""
     if process.returncode is None:
         try:
             process.kill()
         except ProcessLookupError:
             pass
+    reaping = asyncio.ensure_future(_reap(process, tail))
+    if reaper is not None:
+        reaper.track(reaping)
+    try:
+        return await asyncio.shield(reaping)
+    except asyncio.CancelledError:
+        await asyncio.wait([reaping], timeout=3.0)
+        raise
+
+
+async def _reap(process: asyncio.subprocess.Process, tail: _StderrTail) -> int:
     code = await process.wait()
     try:
         await asyncio.wait_for(tail.task, 1.0)
     except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stderr is only for the log
         tail.task.cancel()
+    if process.stdout is not None:
+        # What the child wrote and nobody read, to its end: the pipe then closes now, not
+        # when the transport is collected (perhaps after the event loop has gone).
+        try:
+            await asyncio.wait_for(process.stdout.read(), 1.0)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - only tidying up
+            pass
     return code
 
 
@@ -98,7 +136,7 @@ def _exit_words(code: int) -> str:
     return f"exited with status {code}"
 
 
-async def run_child(argv: Sequence[str], limits: ChildLimits) -> ChildResult:
+async def run_child(argv: Sequence[str], limits: ChildLimits, reaper: Reaper | None = None) -> ChildResult:
     """Run to the end and give back its output; ChildFailed on a non-zero exit or a limit."""
     process = await _start(argv, limits)
     tail = _StderrTail(process)
@@ -116,13 +154,13 @@ async def run_child(argv: Sequence[str], limits: ChildLimits) -> ChildResult:
         except asyncio.TimeoutError:
             raise ChildFailed(f"did not finish within {limits.wall_seconds:.0f} s") from None
     finally:
-        code = await _end(process, tail)
+        code = await _end(process, tail, reaper)
     if code != 0:
         raise ChildFailed(_exit_words(code), tail.words())
     return ChildResult(bytes(output), tail.words())
 
 
-async def stream_child(argv: Sequence[str], limits: ChildLimits) -> AsyncIterator[bytes]:
+async def stream_child(argv: Sequence[str], limits: ChildLimits, reaper: Reaper | None = None) -> AsyncIterator[bytes]:
     """The child's output as it comes; ChildFailed when it stalls, or fails before its first byte.
 
     Closing the generator (the client went away) kills the child at once. A child that
@@ -149,7 +187,7 @@ async def stream_child(argv: Sequence[str], limits: ChildLimits) -> AsyncIterato
             # What it said may name its input (a link): the caller logs it, cleaned; here only the fact.
             log.info("media child %s after %d bytes", _exit_words(code), sent)
     finally:
-        await _end(process, tail)
+        await _end(process, tail, reaper)
 
 
 async def _stderr_after(tail: _StderrTail) -> str:

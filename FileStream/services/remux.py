@@ -25,7 +25,7 @@ from FileStream.core import media_index
 from FileStream.core.media_probe import MediaInfo, audio_is_copied, parse_probe
 from FileStream.core.models import StoredFile
 from FileStream.core.subtitles import MAX_SUBTITLE_FILE_BYTES
-from FileStream.services.child_process import ChildFailed, ChildLimits, run_child, stream_child
+from FileStream.services.child_process import ChildFailed, ChildLimits, Reaper, run_child, stream_child
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,12 @@ class RemuxService:
         self._short_jobs = asyncio.Semaphore(max(1, max_jobs))
         self._probing: dict[str, asyncio.Future] = {}
         self._subtitles: LRUCache = LRUCache(maxsize=SUBTITLE_CACHE_BYTES, getsizeof=len)
+        self._reaper = Reaper()
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """At shutdown, after the web server: every child ended is reaped (each was killed as its
+        response was cut)."""
+        await self._reaper.wait(timeout)
 
     # -- state the page asks about ---------------------------------------------------------
     @property
@@ -154,7 +160,7 @@ class RemuxService:
                 "-show_format", "-show_streams", "-of", "json", self._url(token)]
         async with self._short_turn():
             try:
-                result = await run_child(argv, self._limits(SHORT_JOB_CPU_SECONDS, wall=PROBE_SECONDS))
+                result = await run_child(argv, reaper=self._reaper, limits=self._limits(SHORT_JOB_CPU_SECONDS, wall=PROBE_SECONDS))
                 report = json.loads(result.stdout or b"{}")
             except ChildFailed as failed:
                 log.info("file %s: probe failed: %s %s", file.ref, failed.reason, self._words(failed, token))
@@ -243,7 +249,7 @@ class RemuxService:
                 "-show_entries", "packet=pts_time,dts_time", "-of", "json", self._url(token)]
         try:
             async with self._short_turn():
-                result = await run_child(argv, self._limits(SHORT_JOB_CPU_SECONDS, wall=PROBE_SECONDS))
+                result = await run_child(argv, reaper=self._reaper, limits=self._limits(SHORT_JOB_CPU_SECONDS, wall=PROBE_SECONDS))
             packets = json.loads(result.stdout or b"{}").get("packets") or []
             found = float(packets[0].get("pts_time") or packets[0]["dts_time"])
         except (ChildFailed, asyncio.TimeoutError, ValueError, KeyError, IndexError, TypeError, AttributeError):
@@ -275,7 +281,7 @@ class RemuxService:
             argv = self._remux_argv(token, info, start, audio)
             left = max(0.0, (info.duration or 3600.0) - start)
             limits = self._limits(int(REMUX_CPU_ALLOWANCE + left * REMUX_CPU_PER_SECOND))
-            async with aclosing(stream_child(argv, limits)) as chunks:
+            async with aclosing(stream_child(argv, limits, self._reaper)) as chunks:
                 async for chunk in chunks:
                     sent += len(chunk)
                     yield chunk
@@ -332,7 +338,7 @@ class RemuxService:
         if not self.available:
             raise ChildFailed(self.tools.missing or "remuxing is off (REMUX_MAX=0)")
         async with self._short_turn():
-            result = await run_child(argv, self._limits(int(wall), wall=wall))
+            result = await run_child(argv, reaper=self._reaper, limits=self._limits(int(wall), wall=wall))
         text = result.stdout.decode("utf-8", "replace")
         self._subtitles[key] = text
         return text
