@@ -47,6 +47,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
     ("MEDIA_CONNECTIONS", "4", "connections per bot and DC for file transfers, 1 to 8 (Telegram's apps use up to 8)"),
     ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2"),
+    ("REMUX_MAX", "", "videos converted for the browser at once (MKV, AC-3 sound, subtitles; needs ffmpeg); empty: one per CPU core; 0: off"),
+    ("REMUX_MEMORY_MB", "512", "MiB of address space one conversion's FFmpeg child may use (Debian's FFmpeg maps over 256 before reading a byte)"),
     ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
@@ -131,6 +133,8 @@ class Settings:
     stream_stripe: bool = True
     media_connections: int = 4
     stream_memory_mb: int = 256
+    remux_max: int | None = None        # None: one per CPU core; 0: no conversion
+    remux_memory_mb: int = 512
     auth_channel: int | None = None
     generate_download_links: bool = True
     force_sub_channel: int | str | None = None  # a chat id, or "@username"
@@ -228,6 +232,10 @@ class Settings:
             ),
             stream_memory_mb=r.optional(
                 "STREAM_MEMORY_MB", _int_in("STREAM_MEMORY_MB", 2, None, "MiB for blocks fetched ahead"), 256
+            ),
+            remux_max=r.optional("REMUX_MAX", _int_in("REMUX_MAX", 0, 64, "a count of conversions"), None),
+            remux_memory_mb=r.optional(
+                "REMUX_MEMORY_MB", _int_in("REMUX_MEMORY_MB", 384, None, "MiB of address space per FFmpeg child"), 512
             ),
             auth_channel=r.optional("AUTH_CHANNEL", _chat_id("AUTH_CHANNEL"), None),
             generate_download_links=r.flag("GENERATE_DOWNLOAD_LINKS", True),

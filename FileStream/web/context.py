@@ -9,7 +9,8 @@ from typing import Callable
 import jinja2
 from aiohttp import web
 
-from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
+from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, Remuxer, StorageCopies, StreamObserver,
+                                  Thumbnails)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class WebContext:
     legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
     bundles: BundleLookup | None = None
     crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
+    remux: Remuxer | None = None  # None: videos are served only as stored
     guesses: object | None = None  # web.guess_limit.GuessLimit: misses of old ids per address
 
 

@@ -13,6 +13,9 @@ from FileStream.core.models import StoredFile
 from FileStream.web.context import CONTEXT, WebContext, message_page
 from FileStream.web.links import LinkRefused, OpenLink, open_link
 
+# The header a remux child sends with its reads of /stream (web.ports.Remuxer.is_internal).
+REMUX_HEADER = "X-FileStream-Remux"
+
 log = logging.getLogger(__name__)
 
 # How often a streaming handler checks that its client is still there. Needed only when
@@ -84,10 +87,13 @@ async def _send_body(
     window = outcome.window
     assert window is not None
     file = link.file
+    chunks = ctx.source.stream(file, window.start, window.end, whole=_is_download(request, outcome))
+    if ctx.remux is not None and ctx.remux.is_internal(request.headers.get(REMUX_HEADER)):
+        # A remux child reading the file for /play: those bytes are counted there, as sent.
+        return await send_body(request, outcome, chunks, f"file {file.ref} (remux input)")
     notify_observer(ctx, "stream_started", file, window.start, window.end)
     return await send_body(
-        request, outcome, ctx.source.stream(file, window.start, window.end, whole=_is_download(request, outcome)),
-        f"file {file.ref}",
+        request, outcome, chunks, f"file {file.ref}",
         finished=lambda sent, result: notify_observer(ctx, "stream_finished", file, sent, result))
 
 
@@ -98,6 +104,8 @@ async def send_body(
     label: str,
     *,
     finished: Callable[[int, str], None] | None = None,
+    open_ended: bool = False,
+    failed_page: Callable[[BaseException | None], web.Response] | None = None,
 ) -> web.StreamResponse:
     """Send the planned body from `chunks`, exactly `outcome.window.length` bytes or a cut connection.
 
@@ -105,6 +113,9 @@ async def send_body(
     it says how long to wait, else 502); after it, the connection is cut so the client sees
     a short body. `label` names the thing in logs; `finished(sent_bytes, result)` is called
     once at the end, with result "complete", "client_gone" or "source_error".
+    `open_ended`: the length is not known in advance (a remux, sent chunked); the body ends
+    when the source does, and the window only bounds it. `failed_page(error)`: the answer
+    when the source fails before its first byte, instead of the Telegram words.
     """
     window = outcome.window
     assert window is not None
@@ -119,8 +130,12 @@ async def send_body(
         try:
             chunk = await _next_chunk(chunks)
         except _SourceFailed as failed:
+            if failed_page is not None:
+                return failed_page(failed.__cause__)
             return _source_failed_page(request, label, failed.__cause__)
         if chunk is None:
+            if failed_page is not None:
+                return failed_page(EOFError("the source sent no bytes"))
             return _source_failed_page(request, label, EOFError("the source sent no bytes"))
 
         response = web.StreamResponse(status=outcome.status, headers=outcome.headers)
@@ -142,7 +157,7 @@ async def send_body(
                             label, sent, expected, failed.__cause__)
                 _cut(request)
                 return response
-        if sent < expected:
+        if sent < expected and not open_ended:
             log.warning("%s: source ended after %d of %d bytes; cutting the connection",
                         label, sent, expected)
             _cut(request)
