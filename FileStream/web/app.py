@@ -17,6 +17,7 @@ from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
+from FileStream.web.fairness import HttpFairness
 from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def build_app(
     copies: StorageCopies | None = None,
     legacy: LegacyLinks | None = None,
     bundles: BundleLookup | None = None,
+    fairness: HttpFairness | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -119,6 +121,8 @@ def build_app(
       /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
     bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
         it every bundle link answers 404.
+    fairness: optional; STALL_TIMEOUT, STREAMS_PER_IP and TRUSTED_PROXIES (web/fairness.py);
+        without it bodies are cut after 60 s without progress and clients are not limited.
 
     Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
     a client disconnect cancels its handler at once (without it the handler still notices
@@ -149,6 +153,7 @@ def build_app(
         legacy=legacy,
         bundles=bundles,
         crcs=Crc32Keeper(source, bundles.get_crc32, bundles.set_crc32) if bundles is not None else None,
+        fairness=fairness if fairness is not None else HttpFairness(),
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)

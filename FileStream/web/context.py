@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 import jinja2
 from aiohttp import web
 
+from FileStream.web.fairness import HttpFairness
 from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 
@@ -30,6 +31,7 @@ class WebContext:
     legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
     bundles: BundleLookup | None = None
     crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
+    fairness: HttpFairness = field(default_factory=HttpFairness)  # per-client limit, stall cut-off
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)
