@@ -72,6 +72,34 @@ def test_a_seek_or_a_probe_starts_small():
         PrefetchWindow(minimum=4, maximum=2)
 
 
+def test_a_window_grows_only_after_its_reader_took_a_whole_block():
+    window = PrefetchWindow(initial=2, maximum=32)
+    window.asked(ready_behind=0, waited=True)    # the first block: the stream had to wait for it
+    assert window.limit == 2                     # a client that reads the headers and leaves: no more
+    window.consumed()                            # ...this one took it
+    window.asked(ready_behind=0, waited=True)
+    assert window.limit == 3 and window.grown == 1
+
+
+def test_a_reader_back_from_a_pause_forfeits_what_its_last_block_earned_and_the_window_halves():
+    window = PrefetchWindow(initial=20, maximum=32)
+    window.asked(ready_behind=0, waited=True)    # Telegram was the slower side for this block...
+    window.consumed()                            # ...which the reader took only after a long pause:
+    window.asked(ready_behind=18)                # everything behind the next one is ready
+    assert window.limit == 10 and window.grown == 0
+
+
+def test_a_download_grows_by_its_step_and_a_blocked_stream_goes_back_to_the_minimum():
+    window = PrefetchWindow(initial=2, maximum=32, step=2)
+    for _ in range(5):
+        window.taken(ready_behind=0, waited=True)
+    assert window.limit == 12
+    window.reset()
+    assert window.limit == 2 and window.shrunk == 1
+    with pytest.raises(ValueError):
+        PrefetchWindow(step=0)
+
+
 # ------------------------------------------------------------------ the budget
 
 async def test_growing_streams_never_hold_more_than_the_budget_and_each_gets_a_fair_share():
