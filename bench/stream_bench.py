@@ -39,6 +39,7 @@ from _common import add_paths, run  # noqa: E402
 
 add_paths()
 
+import _fairness_http  # noqa: E402
 import zip_bench  # noqa: E402
 import aiohttp  # noqa: E402
 import pyrogram  # noqa: E402
@@ -58,7 +59,7 @@ from FileStream.telegram.streamer import StreamTuning  # noqa: E402
 BENCH_DIR = Path(__file__).resolve().parent
 HOME_DC, FILE_DC, COLD_DC = 2, 4, 5
 DEFAULTS = {name: default for name, default, _ in VARIABLES}
-PHASES = ("single", "many", "zip", "caps")
+PHASES = ("single", "many", "zip", "caps", "fair-http")
 
 
 @dataclass(frozen=True)
@@ -498,6 +499,10 @@ class Bench:
             self.log("bundle ZIP against the same files one after another")
             async with asyncio.timeout(PHASE_TIMEOUT):
                 r["bundle_zip"] = await zip_bench.run_phase(self.remote, self.http, fetch, quick=p.name == "quick")
+        if "fair-http" in phases:
+            self.log("normal downloads with and without stalled readers")
+            async with asyncio.timeout(PHASE_TIMEOUT):
+                r["fairness_http"] = await _fairness_http.run_phase(self, quick=p.name == "quick")
         if "caps" in phases:
             cap_reader = await self.reader_location(p.cap_size, 5)
             rows = [await self.capped("connection", cap_reader), await self.capped("account", cap_reader)]
