@@ -164,7 +164,7 @@ async def test_every_request_starts_with_two_blocks_and_a_download_grows_faster_
                 await wait_for(lambda: stream.window.grown >= 1)
                 assert stream.window.limit == 2 + grows_by
                 assert await body == data
-        assert (tuning.initial_window, tuning.download_step) == (2, 2)
+        assert (tuning.initial_window, tuning.download_step) == (2, 3)
 
 
 async def open_body(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -80,7 +80,7 @@ class _CannotConnect(Exception):
 class StreamTuning:
     prefetch: int = 32                # most blocks one stream holds (its window's ceiling)
     initial_window: int = 2           # blocks a stream holds at its start, before its reader took any
-    download_step: int = 2            # blocks a whole download's window grows by per block taken (1 for a Range)
+    download_step: int = 3            # blocks a whole download's window grows by per block taken (1 for a Range)
     blocked_after: float = 2.0        # seconds in one write after which the reader counts as blocked
     stripe: bool = True               # spread one stream's blocks over the pool
     per_connection_requests: int = 8  # GetFile in flight per media connection, all streams together
