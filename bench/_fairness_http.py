@@ -110,7 +110,7 @@ async def run_phase(bench, *, quick: bool) -> dict:
 
 def report(results: dict) -> list[str]:
     """Markdown lines for the bench's output."""
-    f = results.get("fairness_http")
+    f = results.get("fair_http")
     if not f:
         return []
     q, s = f["quiet"], f["stalled_run"]
@@ -127,7 +127,7 @@ def report(results: dict) -> list[str]:
 
 
 def targets(results: dict) -> list[tuple[str, str, str, bool]]:
-    f = results.get("fairness_http")
+    f = results.get("fair_http")
     if not f:
         return []
     q, s = f["quiet"], f["stalled_run"]

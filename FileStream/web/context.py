@@ -32,6 +32,7 @@ class WebContext:
     bundles: BundleLookup | None = None
     crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
     fairness: HttpFairness = field(default_factory=HttpFairness)  # per-client limit, stall cut-off
+    guesses: object | None = None  # web.guess_limit.GuessLimit: misses of old ids per address
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)
