@@ -213,6 +213,8 @@ class Bench:
             "SHUTDOWN_GRACE": "1", "RATE_LIMIT_FILES": "0", "FILE_TTL": "86400",
             "STREAM_PREFETCH": str(self.o.prefetch), "MEDIA_CONNECTIONS": str(self.o.media_connections),
             "STREAM_MEMORY_MB": str(self.o.memory_mb),
+            # Every download of the bench comes from 127.0.0.1 and stands for a person of its own.
+            "STREAMS_PER_IP": "0",
         }
         if self.backends:
             env["MULTI_BOT_MODE"] = "true"
