@@ -17,6 +17,7 @@ and that file's first blocks are on their way while the last ones of the current
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -351,18 +352,22 @@ class _Prefetch:
 
     async def next(self) -> bytes | None:
         """The next block's bytes in order, or None at the end."""
+        # Blocks requested before the reader came back for this one: how many of them are
+        # ready tells whether it took its time (those requested now cannot be ready yet).
+        earlier = len(self.slots) - 1
+        # The unit of the block the reader just took goes to the next one, in flight while we wait.
+        self._top_up()
         if not self.slots:
-            self._top_up()
-            if not self.slots:
-                return None
+            return None
         head = self.slots[0]
         waited = not head.task.done()
         data = await head.task
         self.slots.popleft()
         self.sending = 1
-        self.window.asked(ready_behind=sum(1 for slot in self.slots if slot.task.done()), waited=waited)
-        # A window that shrank gives its far blocks back at once (normally nothing to do: the
-        # window counts the block being written, so nothing is requested until it is taken).
+        ready = sum(1 for slot in itertools.islice(self.slots, max(0, earlier)) if slot.task.done())
+        self.window.asked(ready_behind=ready, waited=waited)
+        # A window that shrank gives its spare units back (nothing is requested: the window
+        # counts the block being written, so the next request waits until the reader took it).
         self._top_up()
         return data
 
@@ -381,8 +386,7 @@ class _Prefetch:
             self.blocked = self.memory.blocked = False
         else:
             self.window.consumed()
-        # Its unit is reused by `next`, which refills after it has seen how many blocks were
-        # ready when the reader came for the next one (that tells a reader back from a pause).
+        # Its unit is reused by `next`, which the reader calls at once.
 
     def _block(self) -> None:
         """The reader took nothing for `blocked_after` seconds: keep only the block being written."""
