@@ -28,6 +28,7 @@ from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics, StreamObservers
+from FileStream.core.client_slots import StreamsPerClient
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.channel_copies import ChannelLane
 from FileStream.services.deep_links import DeepLinks
@@ -60,6 +61,7 @@ from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
 from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.context import CONTEXT as WEB_CONTEXT
+from FileStream.web.fairness import HttpFairness
 from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -204,6 +206,7 @@ class Service:
         self.sessions: MediaSessions | None = None
         self.streamer: Streamer | None = None
         self.streams: ActiveStreams | None = None
+        self.fairness: HttpFairness | None = None
         self.links: LinkMaker | None = None
         self.copies: LeasedCopies | None = None
         self.lane: ChannelLane | None = None
@@ -277,6 +280,9 @@ class Service:
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics,
             budget=budget, locate=self.keeper.locate)
         self.streams = ActiveStreams(self.streamer)
+        self.fairness = HttpFairness(stall_timeout=float(settings.stall_timeout),
+                                     streams=StreamsPerClient(settings.streams_per_ip),
+                                     trusted_proxies=settings.trusted_proxies)
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
         self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
@@ -480,7 +486,7 @@ class Service:
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
                         thumbnails=Thumbnails(self.pool, self.sessions, read_message=self.keeper.readable),
-                        bot_username=bot_username, remux=self.remux)
+                        bot_username=bot_username, remux=self.remux, fairness=self.fairness)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when

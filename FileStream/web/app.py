@@ -18,6 +18,7 @@ from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web import play as play_routes
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
+from FileStream.web.fairness import HttpFairness
 from FileStream.web.guess_limit import GuessLimit
 from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, Remuxer, StorageCopies, StreamObserver,
                                   Thumbnails)
@@ -107,6 +108,7 @@ def build_app(
     legacy: LegacyLinks | None = None,
     bundles: BundleLookup | None = None,
     remux: Remuxer | None = None,
+    fairness: HttpFairness | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -126,6 +128,8 @@ def build_app(
         it every bundle link answers 404.
     remux: optional; plays videos the browser cannot open as stored (/play, /sub); without
         it the watch page plays every video as stored.
+    fairness: optional; STALL_TIMEOUT, STREAMS_PER_IP and TRUSTED_PROXIES (web/fairness.py);
+        without it bodies are cut after 60 s without progress and clients are not limited.
 
     Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
     a client disconnect cancels its handler at once (without it the handler still notices
@@ -156,6 +160,7 @@ def build_app(
         legacy=legacy,
         bundles=bundles,
         remux=remux,
+        fairness=fairness if fairness is not None else HttpFairness(),
         crcs=Crc32Keeper(source, bundles.get_crc32s, bundles.set_crc32) if bundles is not None else None,
         guesses=GuessLimit(),
     )
