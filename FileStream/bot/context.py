@@ -45,6 +45,8 @@ class BotContext:
     bundle_limit: BundleFileLimit | None = None   # RATE_LIMIT_BUNDLE_FILES (files in bundles)
     statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
     languages: Catalogs = field(default_factory=Catalogs.english_only)  # every language the bot speaks
+    storage: object | None = None             # services.storage_status.StorageStatus, for /botstats
+    keeper: object | None = None              # services.healing.CopyKeeper: reads a file from any live copy
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)

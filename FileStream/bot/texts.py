@@ -33,7 +33,9 @@ MESSAGES: dict[str, str] = {
     "NOTHING_TO_REVOKE": N_("There is nothing to cancel: you have no file request in progress."),
     # -- files
     "NO_FILES": N_("You have no files with working links. Send me a file to get some."),
-    "FILE_GONE": N_("That file is gone: its links expired or were deleted."),
+    "FILE_GONE": N_("That file is gone: every stored copy of it and the message it was sent in were deleted "
+                    "from Telegram. Ask the person who shared it to send it again."),
+    "FILE_NOT_NOW": N_("I could not fetch that file from Telegram just now. Please try again in a minute."),
     # A file migrated from FileStreamBot whose old file id Telegram refuses (short: also an alert).
     "FILE_CANNOT_BE_FETCHED": N_("This file can no longer be fetched: Telegram no longer accepts its id. "
                                  "Ask whoever shared it to send it to the bot again."),

@@ -16,8 +16,10 @@ from FileStream.config import mask_url
 from FileStream.store.allowed import AllowedStore
 from FileStream.store.broadcasts import BroadcastStore
 from FileStream.store.bundles import BundleStore
+from FileStream.store.copies import CopyStore
 from FileStream.store.copy_intents import CopyIntentStore
 from FileStream.store.files import KEEP_EXPIRED, FileStore
+from FileStream.store.leases import LeaseStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
 from FileStream.store.settings_store import SettingsStore
@@ -77,6 +79,8 @@ class Database:
         self.sessions = SessionStore(db["sessions"])
         self.usage = UsageStore(db["files"], db["usage_daily"], db["usage_totals"])
         self.traffic = TrafficStore(db["traffic_daily"])
+        self.copies = CopyStore(db["files"], db["storage_channels"])
+        self.leases = LeaseStore(db["leases"])
         self.copy_intents = CopyIntentStore(db["copy_intents"])
 
     @classmethod
@@ -130,7 +134,7 @@ class Database:
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
         for store in (self.files, self.bundles, self.users, self.allowed, self.requests, self.settings, self.broadcasts,
-                      self.sessions, self.usage, self.traffic, self.copy_intents):
+                      self.sessions, self.usage, self.traffic, self.copies, self.leases, self.copy_intents):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:

@@ -17,9 +17,11 @@ from FileStream.services.bundle_zip import Crc32Keeper
 from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
+from FileStream.web import play as play_routes
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
+from FileStream.web.fairness import HttpFairness
 from FileStream.web.guess_limit import GuessLimit
-from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver,
+from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, Remuxer, StorageCopies, StreamObserver,
                                   Thumbnails, TrafficLimit)
 
 log = logging.getLogger(__name__)
@@ -31,11 +33,12 @@ STATIC_DIR = _HERE / "static"
 
 def _page_csp(public_url: str) -> str:
     # Pages load only our own CSS/JS; media may come from the public URL's origin when the
-    # page is reached through another host name. No inline script, no framing.
+    # page is reached through another host name. No inline script, no framing. The player
+    # asks its own origin where a converted video's seek starts (connect-src).
     parts = urlsplit(public_url)
     origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         f"img-src 'self'{origin}; media-src 'self'{origin}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
@@ -116,6 +119,8 @@ def build_app(
     bundles: BundleLookup | None = None,
     traffic: TrafficLimit | None = None,
     languages: Catalogs | None = None,
+    remux: Remuxer | None = None,
+    fairness: HttpFairness | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -136,6 +141,10 @@ def build_app(
     traffic: optional; the links of a person over today's traffic limit answer 429.
     languages: optional; pages are in the language the browser asks for (Accept-Language)
         among these; without it, in English.
+    remux: optional; plays videos the browser cannot open as stored (/play, /sub); without
+        it the watch page plays every video as stored.
+    fairness: optional; STALL_TIMEOUT, STREAMS_PER_IP and TRUSTED_PROXIES (web/fairness.py);
+        without it bodies are cut after 60 s without progress and clients are not limited.
 
     Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
     a client disconnect cancels its handler at once (without it the handler still notices
@@ -171,6 +180,8 @@ def build_app(
         legacy=legacy,
         bundles=bundles,
         traffic=traffic,
+        remux=remux,
+        fairness=fairness if fairness is not None else HttpFairness(),
         crcs=Crc32Keeper(source, bundles.get_crc32s, bundles.set_crc32) if bundles is not None else None,
         guesses=GuessLimit(),
     )
@@ -182,6 +193,9 @@ def build_app(
     app.router.add_get("/stream/{token}/" + _ANY_NAME, file_routes.stream)
     app.router.add_get("/dl/{token}", file_routes.download)
     app.router.add_get("/dl/{token}/" + _ANY_NAME, file_routes.download)
+    app.router.add_get("/play/{token}", play_routes.play)
+    app.router.add_get("/play/{token}/start", play_routes.play_start)
+    app.router.add_get("/sub/{token}/{track}.vtt", play_routes.subtitle)
     app.router.add_get("/b/{token}", bundle_routes.page)
     app.router.add_get("/b/{token}/zip", bundle_routes.archive)
     app.router.add_get("/b/{token}/zip/" + _ANY_NAME, bundle_routes.archive)
