@@ -131,3 +131,113 @@ def test_the_bot_texts_module_keeps_its_fixed_texts_in_messages():
         and not isinstance(node.value, ast.Dict)
     ]
     assert not fixed, "put these fixed texts in MESSAGES (texts.NAME then reads them translated):\n" + "\n".join(fixed)
+
+
+# -- the web's pages --------------------------------------------------------------------------
+
+_LOG_CALLS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
+# A sentence people read: a capital, then at least three more words, or any text ending like one.
+_SENTENCE = re.compile(r"[A-Z][a-z']*(?:[,:;]?\s+[A-Za-z(){}'-]+){3,}.*|[A-Z][A-Za-z ,:;'()-]*\s[A-Za-z ,:;'()-]*[a-z][.!?]",
+                       re.S)
+
+
+def _plain_sentences(path: Path, owner_only: frozenset[str] = frozenset()) -> list[str]:
+    """String constants in `path` that read like sentences and skip the catalogs: not marked, not
+    a docstring, not a log line nor an exception (those are for operators, in English), nor in
+    the functions named in `owner_only` (texts only the owner reads may stay English)."""
+    tree = ast.parse(path.read_text())
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name in owner_only:
+            skipped.update(id(inner) for inner in ast.walk(node))
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in KEYWORDS or name in _LOG_CALLS:
+                skipped.update(id(inner) for inner in ast.walk(node))
+        if isinstance(node, ast.Raise):
+            skipped.update(id(inner) for inner in ast.walk(node))
+        if (isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body
+                and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)):
+            skipped.add(id(node.body[0].value))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):   # an f-string reads as its text with {} for its values
+            skipped.update(id(inner) for inner in ast.walk(node) if inner is not node)
+            text = "".join(part.value if isinstance(part, ast.Constant) else "{}" for part in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+        else:
+            continue
+        if id(node) not in skipped and _SENTENCE.fullmatch(text.strip()):
+            found.append(f"{path.relative_to(REPO)}:{node.lineno}: {text!r}")
+    return found
+
+
+def _unmarked_page_texts(path: Path) -> list[str]:
+    """`message_page(request, status, title, words)` calls whose title or words are written out
+    (a string, an f-string, a sum) instead of coming from _() / ngettext() or a name holding one."""
+    wrong = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "message_page":
+            for argument in node.args[2:4]:
+                if any(isinstance(inner, (ast.Constant, ast.JoinedStr)) and isinstance(getattr(inner, "value", ""), str)
+                       and not _inside_mark(argument, inner) for inner in ast.walk(argument)):
+                    wrong.append(f"{path.relative_to(REPO)}:{node.lineno}: {ast.unparse(argument)[:80]}")
+    return wrong
+
+
+def _inside_mark(argument: ast.AST, target: ast.AST) -> bool:
+    for node in ast.walk(argument):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in KEYWORDS:
+            if any(inner is target for inner in ast.walk(node)):
+                return True
+    return False
+
+
+def test_the_web_writes_no_page_text_outside_the_catalogs():
+    """Every title and sentence of an error page or a player note in web/ is marked, so a
+    browser asking for Hindi does not get an English page."""
+    found = []
+    for path in sorted((REPO / "FileStream" / "web").rglob("*.py")):
+        found += _unmarked_page_texts(path) + _plain_sentences(path)
+    assert not found, "mark these with _() / ngettext() (then `make messages`):\n" + "\n".join(found)
+
+
+# Attributes a browser shows or reads aloud.
+_SHOWN_ATTRIBUTES = re.compile(r'\b(?:title|alt|aria-label|placeholder|data-[a-z]+)="([^"]*)"')
+
+
+def test_the_templates_write_no_words_outside_the_catalogs():
+    """Text between tags and shown attributes in templates come from {{ _("...") }} (or values
+    the code translated); the name FileStream is the only word written out."""
+    found = []
+    for path in sorted((REPO / "FileStream" / "web" / "templates").glob("*.html")):
+        source = re.sub(r"{#.*?#}", "", path.read_text(), flags=re.S)
+        for value in _SHOWN_ATTRIBUTES.findall(source):
+            if re.search(r"[A-Za-z]{2,}", re.sub(r"{{.*?}}|{%.*?%}", "", value)):
+                found.append(f"{path.name}: attribute {value!r}")
+        text = re.sub(r"{{.*?}}|{%.*?%}", " ", source, flags=re.S)
+        text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S)
+        text = re.sub(r"<[^>]*>", "\n", text, flags=re.S)
+        for line in text.splitlines():
+            words = re.sub(r"FileStream|&[a-z]+;", "", line).strip()
+            if re.search(r"[A-Za-z]{2,}", words):
+                found.append(f"{path.name}: {words!r}")
+    assert not found, 'write these as {{ _("...") }}:\n' + "\n".join(found)
+
+
+def test_the_core_texts_people_read_are_marked():
+    """core/ cannot translate (it imports nothing of ours), so the reasons it gives people are
+    English texts marked with its own N_(), translated where the web shows them."""
+    core = REPO / "FileStream" / "core"
+    found = (_plain_sentences(core / "media_probe.py")
+             # The notice of a lost storage channel goes to the owner only.
+             + _plain_sentences(core / "storage_channels.py", owner_only=frozenset({"channel_lost_words"})))
+    # A probe's error completes a sentence ("... cannot be played in the browser: {error}."), so
+    # it starts in lower case: any written-out error= is caught here.
+    for path in (core / "media_probe.py", REPO / "FileStream" / "services" / "remux.py"):
+        found += [f"{path.relative_to(REPO)}:{node.lineno}: error={ast.unparse(node.value)}"
+                  for node in ast.walk(ast.parse(path.read_text()))
+                  if isinstance(node, ast.keyword) and node.arg in ("error", "why")
+                  and isinstance(node.value, (ast.Constant, ast.JoinedStr))]
+    assert not found, "mark these with N_() and translate them where they are shown:\n" + "\n".join(found)

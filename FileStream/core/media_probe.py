@@ -21,6 +21,14 @@ TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text",
 PICTURE_SUBTITLES = {"hdmv_pgs_subtitle": "PGS", "dvd_subtitle": "VobSub", "dvb_subtitle": "DVB"}
 _VIDEO_NAMES = {"hevc": "HEVC (H.265)", "mpeg4": "MPEG-4 Part 2 (DivX/Xvid)", "mpeg2video": "MPEG-2",
                 "vc1": "VC-1", "wmv3": "WMV", "msmpeg4v3": "DivX 3", "h263": "H.263", "prores": "ProRes"}
+
+
+def N_(text: str) -> str:
+    """Marks a text people read for the catalogs (`make messages`); the web translates it where it
+    shows it (web/media_words.py). Core stays pure: the English text is the key, also in records."""
+    return text
+
+
 LANGUAGES = {
     "eng": "English", "fre": "French", "fra": "French", "ger": "German", "deu": "German", "spa": "Spanish",
     "ita": "Italian", "por": "Portuguese", "rus": "Russian", "ukr": "Ukrainian", "pol": "Polish",
@@ -50,7 +58,7 @@ class Track:
         parts = [part for part in (language, self.title) if part]
         if len(parts) == 2 and parts[0].lower() == parts[1].lower():
             parts = parts[:1]
-        return " · ".join(parts) if parts else f"Track {self.number + 1}"
+        return " · ".join(parts) if parts else TRACK_NUMBER.format(number=self.number + 1)
 
     @property
     def is_text(self) -> bool:
@@ -72,7 +80,7 @@ class MediaInfo:
     audio: tuple[Track, ...] = ()
     subtitles: tuple[Track, ...] = ()
     has_index: bool = False         # Matroska Cues / MP4 moov: seeking costs a few blocks
-    error: str = ""                 # why ok is False, in words
+    error: str = ""                 # why ok is False, an English text marked N_() (translated where shown)
     keyframes: tuple[float, ...] = ()   # seconds, from the index (core.media_index); () when not read
     version: int = PROBE_VERSION
 
@@ -132,17 +140,17 @@ def parse_probe(report: Any, *, has_index: bool, keyframes: tuple[float, ...] = 
     `keyframes`: the keyframe times read from it.
     """
     if not isinstance(report, dict):
-        return MediaInfo(ok=False, error="the file could not be read as a video")
+        return MediaInfo(ok=False, error=N_("the file could not be read as a video"))
     streams = [s for s in report.get("streams") or [] if isinstance(s, dict)]
     fmt = report.get("format") if isinstance(report.get("format"), dict) else {}
     video = next((s for s in streams if s.get("codec_type") == "video"
                   and not (s.get("disposition") or {}).get("attached_pic")), None)
     if video is None:
-        return MediaInfo(ok=False, error="no video track was found in the file")
+        return MediaInfo(ok=False, error=N_("no video track was found in the file"))
     packets = report.get("packets")
     if isinstance(packets, list) and not any(
             isinstance(p, dict) and p.get("stream_index") == video.get("index") for p in packets):
-        return MediaInfo(ok=False, error="no picture could be read from it (it is cut short or damaged)")
+        return MediaInfo(ok=False, error=N_("no picture could be read from it (it is cut short or damaged)"))
     audio, subtitles = [], []
     for stream in streams:
         kind = stream.get("codec_type")
@@ -163,17 +171,30 @@ def parse_probe(report: Any, *, has_index: bool, keyframes: tuple[float, ...] = 
                      has_index=has_index or container == "mp4", keyframes=keyframes)
 
 
+CANNOT_PLAY_FILE = N_("This file cannot be played in the browser: {error}.")
+CANNOT_PLAY_CODEC = N_("Browsers cannot play {codec} video. Open it in VLC or MX Player, or download it.")
+TRACK_NUMBER = N_("Track {number}")
+
+
 @dataclass(frozen=True, slots=True)
 class Playback:
     """How the watch page plays a video: `mode` is "original", "remux" or "none" (cannot play)."""
 
     mode: str
-    reason: str = ""                      # for "none": why, in words
+    # For "none": why, an English text marked N_() whose placeholders `why_values` fill
+    # ("error" is itself a marked text); `reason` is it in English, web/media_words.py translates.
+    why: str = ""
+    why_values: tuple[tuple[str, str], ...] = ()
     audio: tuple[Track, ...] = ()
     subtitles: tuple[Track, ...] = ()     # text tracks, shown as WebVTT
     pictures: tuple[Track, ...] = field(default=())   # picture subtitles: listed, not shown
     styled: bool = False                  # some text track is ASS/SSA: its styling is dropped
     seekable: bool = True
+
+    @property
+    def reason(self) -> str:
+        """Why it cannot play, in English (for logs and tests; pages use web/media_words.py)."""
+        return self.why.format(**dict(self.why_values))
 
 
 def codec_words(codec: str) -> str:
@@ -185,15 +206,14 @@ def playback_for(info: MediaInfo | None) -> Playback:
     if info is None:
         return Playback(mode="original")
     if not info.ok:
-        return Playback(mode="none", reason=f"This file cannot be played in the browser: {info.error}.")
+        return Playback(mode="none", why=CANNOT_PLAY_FILE, why_values=(("error", info.error),))
     text = tuple(t for t in info.subtitles if t.is_text)
     pictures = tuple(t for t in info.subtitles if t.codec in PICTURE_SUBTITLES)
     common = dict(audio=info.audio, subtitles=text, pictures=pictures, styled=any(t.is_styled for t in text),
                   seekable=info.has_index)
     if info.video not in BROWSER_VIDEO:
-        return Playback(mode="none", **common, reason=(
-            f"Browsers cannot play {codec_words(info.video)} video. Open it in VLC or MX Player, "
-            "or download it."))
+        return Playback(mode="none", **common, why=CANNOT_PLAY_CODEC,
+                        why_values=(("codec", codec_words(info.video)),))
     playable_audio = _AS_STORED.get(info.container)
     first_audio_ok = not info.audio or (playable_audio is not None and info.audio[0].codec in playable_audio)
     if playable_audio is not None and first_audio_ok:

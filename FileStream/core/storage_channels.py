@@ -18,11 +18,19 @@ CHANNEL_LOST = frozenset({
     "CHAT_SEND_MEDIA_FORBIDDEN", "CHAT_RESTRICTED", "CHAT_GUEST_SEND_FORBIDDEN",
 })
 
+
+
+def N_(text: str) -> str:
+    """Marks a text people read for the catalogs (`make messages`); it is translated where it is
+    shown (web/files.py), so core stays pure."""
+    return text
+
+
 # The answer when no copy of a file is left anywhere and its original message is gone too.
-LOST_TITLE = "This file is gone"
-LOST_WORDS = ("Every stored copy of this file was deleted from Telegram, and so was the message it was "
-              "first sent in, so it cannot be fetched any more. Ask the person who shared it to send it "
-              "to the bot again.")
+LOST_TITLE = N_("This file is gone")
+LOST_WORDS = N_("Every stored copy of this file was deleted from Telegram, and so was the message it was "
+                "first sent in, so it cannot be fetched any more. Ask the person who shared it to send it "
+                "to the bot again.")
 
 
 def gone_kind(error_id: str | None) -> str | None:

@@ -25,6 +25,7 @@ from FileStream.core import media_index
 from FileStream.core.media_probe import MediaInfo, audio_is_copied, parse_probe
 from FileStream.core.models import StoredFile
 from FileStream.core.subtitles import MAX_SUBTITLE_FILE_BYTES
+from FileStream.i18n import N_
 from FileStream.services.child_process import ChildFailed, ChildLimits, Reaper, run_child, stream_child
 
 log = logging.getLogger(__name__)
@@ -164,9 +165,9 @@ class RemuxService:
                 report = json.loads(result.stdout or b"{}")
             except ChildFailed as failed:
                 log.info("file %s: probe failed: %s %s", file.ref, failed.reason, self._words(failed, token))
-                return MediaInfo(ok=False, error="the file is damaged or not a video FFmpeg can read")
+                return MediaInfo(ok=False, error=N_("the file is damaged or not a video FFmpeg can read"))
             except ValueError:
-                return MediaInfo(ok=False, error="the file is damaged or not a video FFmpeg can read")
+                return MediaInfo(ok=False, error=N_("the file is damaged or not a video FFmpeg can read"))
         fmt = report.get("format") if isinstance(report, dict) else None
         container = str(fmt.get("format_name", "")) if isinstance(fmt, dict) else ""
         try:

@@ -131,9 +131,12 @@ async def send_body(
         await _close(chunks, label)
         log.info("%s: refused, the client has %d streams open (STREAMS_PER_IP)", label, fairness.streams.limit)
         return message_page(
-            request, 429, "Too many downloads at once",
-            f"Your address already has {fairness.streams.limit} downloads running here. "
-            f"Please let one finish and try again in {PER_CLIENT_RETRY_AFTER} seconds.",
+            request, 429, _("Too many downloads at once"),
+            ngettext("Your address already has {count} download running here. "
+                     "Please let it finish and try again in {seconds} seconds.",
+                     "Your address already has {count} downloads running here. "
+                     "Please let one finish and try again in {seconds} seconds.",
+                     fairness.streams.limit).format(count=fairness.streams.limit, seconds=PER_CLIENT_RETRY_AFTER),
             **{"Retry-After": str(PER_CLIENT_RETRY_AFTER)},
         )
     try:
@@ -311,7 +314,7 @@ def _source_failed_page(request: web.Request, label: str, exc: BaseException | N
     if getattr(exc, "http_status", None) == 410:
         # Every copy of the file is gone for good (services/healing.py FileLost): said in words.
         log.info("%s: gone: %s", label, exc)
-        return message_page(request, 410, exc.title, exc.words)
+        return message_page(request, 410, _(exc.title), _(exc.words))
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
         log.warning("%s: source busy before the first byte (retry after %ds): %r", label, retry_after, exc)

@@ -10,13 +10,14 @@ from markupsafe import Markup
 from FileStream.core.formatting import download_url, stream_url
 from FileStream.core.http_plan import FILE_CSP
 from FileStream.core.media_probe import Playback, playback_for
-from FileStream.i18n import _, size, time_left
+from FileStream.i18n import _, ngettext, size, time_left
 from FileStream.core.mime import effective_mime_type, image_type, player_kind
 from FileStream.core.models import StoredFile
 from FileStream.core.subtitles import sidecar_subtitles
 from FileStream.core.tokens import make_link_token
 from FileStream.web.context import CONTEXT, message_page, render_page
 from FileStream.web.links import LinkRefused, OpenLink, open_link
+from FileStream.web.media_words import cannot_play_words, language_name, track_label
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +95,24 @@ async def _video_player(request: web.Request, link: OpenLink) -> dict:
     player.update(
         play_url=f"/play/{link.token}", start_url=f"/play/{link.token}/start", remux_ready=True,
         duration=f"{info.duration:.3f}" if info is not None and info.duration else "",
-        audio_tracks=[{"number": t.number, "label": t.label} for t in playback.audio],
-        subtitle_tracks=[{"url": f"/sub/{link.token}/{t.number}.vtt", "label": t.label,
+        audio_tracks=[{"number": t.number, "label": track_label(t)} for t in playback.audio],
+        subtitle_tracks=[{"url": f"/sub/{link.token}/{t.number}.vtt", "label": track_label(t),
                           "language": t.language if t.language not in ("", "und") else ""}
                          for t in playback.subtitles],
-        picture_subtitles=[t.label for t in playback.pictures],
+        picture_subtitles=[track_label(t) for t in playback.pictures],
         styled_subtitles=playback.styled,
         seek_limited=playback.mode == "remux" and not playback.seekable,
     )
     player["subtitle_tracks"] += await _album_subtitles(request, link)
     if playback.mode == "none":
-        player.update(mode="none", cannot_play=playback.reason)
+        player.update(mode="none", cannot_play=cannot_play_words(playback))
     elif playback.mode == "remux" and remux.busy:
-        player.update(mode="original", busy=(
-            f"All {remux.max_jobs} places for converting videos are busy, so this is the original file: "
-            "it may play without sound or not at all. Reload the page in a minute to try again."))
+        player.update(mode="original", busy=ngettext(
+            "The only place for converting videos is busy, so this is the original file: "
+            "it may play without sound or not at all. Reload the page in a minute to try again.",
+            "All {count} places for converting videos are busy, so this is the original file: "
+            "it may play without sound or not at all. Reload the page in a minute to try again.",
+            remux.max_jobs).format(count=remux.max_jobs))
     else:
         player["mode"] = playback.mode
     return player
@@ -132,7 +136,7 @@ async def _album_subtitles(request: web.Request, link: OpenLink) -> list[dict]:
     tracks = []
     for language, subtitle in sidecar_subtitles(file.file_name, live):
         token = make_link_token(ctx.link_secret, subtitle.id, subtitle.expires_at)
-        tracks.append({"url": f"/sub/{token}/file.vtt", "label": language or subtitle.file_name,
+        tracks.append({"url": f"/sub/{token}/file.vtt", "label": language_name(language) or subtitle.file_name,
                        "language": language.lower() if len(language) in (2, 3) else ""})
     return tracks
 

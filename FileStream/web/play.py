@@ -13,7 +13,9 @@ from FileStream.core.ranges import ByteWindow
 from FileStream.core.media_probe import MediaInfo, playback_for
 from FileStream.core.models import StoredFile
 from FileStream.core.subtitles import is_subtitle_name, pick, shift_webvtt
+from FileStream.i18n import _, ngettext
 from FileStream.web.context import CONTEXT, message_page
+from FileStream.web.media_words import cannot_play_words
 from FileStream.web.files import notify_observer, send_body
 from FileStream.web.links import LinkRefused, OpenLink, open_link
 
@@ -45,22 +47,25 @@ async def _remuxable(request: web.Request) -> tuple[OpenLink, MediaInfo] | web.R
         return refused.response
     remux = ctx.remux
     if remux is None or not remux.available:
-        return message_page(request, 404, "No converted stream",
-                            "This server does not convert videos for the browser. Use the download link.")
+        return message_page(request, 404, _("No converted stream"),
+                            _("This server does not convert videos for the browser. Use the download link."))
     info = await remux.media_info(link.file, link.token)
     if info is None:
         return _busy(request)
     if playback_for(info).mode == "none":
-        return message_page(request, 415, "This video cannot be played in the browser",
-                            playback_for(info).reason or "Download it or open it in VLC.")
+        return message_page(request, 415, _("This video cannot be played in the browser"),
+                            cannot_play_words(playback_for(info)) or _("Download it or open it in VLC."))
     return link, info
 
 
 def _busy(request: web.Request) -> web.Response:
     retry = str(request.app[CONTEXT].remux.busy_retry_after)
-    return message_page(request, 503, "All conversion places are busy",
-                        "Every place for converting videos is taken. Play the original file, or try again "
-                        f"in {retry} seconds.", **{"Retry-After": retry})
+    return message_page(request, 503, _("All conversion places are busy"),
+                        ngettext("Every place for converting videos is taken. Play the original file, "
+                                 "or try again in {count} second.",
+                                 "Every place for converting videos is taken. Play the original file, "
+                                 "or try again in {count} seconds.", int(retry)).format(count=retry),
+                        **{"Retry-After": retry})
 
 
 async def play(request: web.Request) -> web.StreamResponse:
@@ -68,13 +73,16 @@ async def play(request: web.Request) -> web.StreamResponse:
     before t (the player asks /play/{token}/start first), with audio track n."""
     start, audio = _number(request, "t"), _number(request, "audio", whole=True)
     if start is None or audio is None:
-        return message_page(request, 400, "Bad request", "t must be a number of seconds and audio a track number.")
+        return message_page(request, 400, _("Bad request"),
+                            _("t must be a number of seconds and audio a track number."))
     found = await _remuxable(request)
     if isinstance(found, web.Response):
         return found
     link, info = found
     if info.audio and audio >= len(info.audio):
-        return message_page(request, 404, "No such audio track", f"This video has {len(info.audio)} audio track(s).")
+        return message_page(request, 404, _("No such audio track"), ngettext(
+            "This video has {count} audio track.", "This video has {count} audio tracks.",
+            len(info.audio)).format(count=len(info.audio)))
     ctx = request.app[CONTEXT]
     remux = ctx.remux
     try:
@@ -105,16 +113,16 @@ async def play(request: web.Request) -> web.StreamResponse:
 
 def _cannot_convert(request: web.Request, error: BaseException | None) -> web.Response:
     log.info("remux gave no bytes: %s", error)
-    return message_page(request, 422, "This video could not be converted",
-                        "The file could not be converted for the browser: it may be damaged. "
-                        "Download it or open it in VLC.")
+    return message_page(request, 422, _("This video could not be converted"),
+                        _("The file could not be converted for the browser: it may be damaged. "
+                          "Download it or open it in VLC."))
 
 
 async def play_start(request: web.Request) -> web.Response:
     """GET /play/{token}/start?t=<seconds>: {"start": the keyframe time at or before t} as JSON."""
     wanted = _number(request, "t")
     if wanted is None:
-        return message_page(request, 400, "Bad request", "t must be a number of seconds.")
+        return message_page(request, 400, _("Bad request"), _("t must be a number of seconds."))
     found = await _remuxable(request)
     if isinstance(found, web.Response):
         return found
@@ -130,7 +138,7 @@ async def subtitle(request: web.Request) -> web.Response:
     for track "file", the subtitle file the token opens) as WebVTT, cues `shift` seconds earlier."""
     shift = _number(request, "shift")
     if shift is None:
-        return message_page(request, 400, "Bad request", "shift must be a number of seconds.")
+        return message_page(request, 400, _("Bad request"), _("shift must be a number of seconds."))
     ctx = request.app[CONTEXT]
     try:
         link = await open_link(request)
@@ -138,12 +146,13 @@ async def subtitle(request: web.Request) -> web.Response:
         return refused.response
     remux = ctx.remux
     if remux is None or not remux.available:
-        return message_page(request, 404, "No subtitles", "This server does not convert subtitles.")
+        return message_page(request, 404, _("No subtitles"), _("This server does not convert subtitles."))
     track = request.match_info["track"]
     try:
         if track == "file":
             if not is_subtitle_name(link.file.file_name):
-                return message_page(request, 404, "Not a subtitle file", "This link is not a subtitle file.")
+                return message_page(request, 404, _("Not a subtitle file"),
+                                    _("This link is not a subtitle file."))
             text = await remux.subtitle_file(link.file, link.token)
         else:
             text = await _embedded_track(request, link.file, link.token, track)
@@ -153,8 +162,8 @@ async def subtitle(request: web.Request) -> web.Response:
         return _busy(request)
     except Exception as error:  # noqa: BLE001 - ChildFailed: a damaged track, said in words
         log.info("file %s: subtitles not made: %s", link.file.ref, error)
-        return message_page(request, 422, "Subtitles could not be read",
-                            "The subtitles of this file could not be converted for the browser.")
+        return message_page(request, 422, _("Subtitles could not be read"),
+                            _("The subtitles of this file could not be converted for the browser."))
     return web.Response(text=shift_webvtt(text, shift), content_type="text/vtt", charset="utf-8",
                         headers=_NO_STORE)
 
@@ -165,5 +174,6 @@ async def _embedded_track(request: web.Request, file: StoredFile, token: str, tr
     number = int(track) if track.isdigit() and len(track) < 4 else -1
     chosen = pick(info.subtitles, number) if info is not None else None
     if chosen is None or not chosen.is_text:
-        return message_page(request, 404, "No such subtitle track", "This video has no text subtitle track by that number.")
+        return message_page(request, 404, _("No such subtitle track"),
+                            _("This video has no text subtitle track by that number."))
     return await remux.subtitle_track(file, token, number)
