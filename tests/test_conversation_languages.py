@@ -163,3 +163,8 @@ async def test_the_watch_page_follows_the_browsers_accept_language(telegram, sta
 
         async with http.get(watch + "x", headers={"Accept-Language": "es"}) as response:
             assert response.status == 404 and "Enlace no encontrado" in await response.text()
+
+        # The remux routes' pages too (checked before the conversion is looked at).
+        play = watch.replace("/watch/", "/play/", 1).split("?")[0] + "?t=soon"
+        async with http.get(play, headers={"Accept-Language": "ru"}) as response:
+            assert response.status == 400 and "t должно быть числом секунд" in await response.text()

@@ -69,3 +69,24 @@ def test_sizes_and_durations_in_each_language(code, half_mib, three_days, hour):
         assert current().code == code
     finally:
         speak(english())
+
+
+def test_the_player_says_why_a_video_cannot_play_and_names_its_tracks_in_the_pages_language():
+    from FileStream.core.media_probe import MediaInfo, Track, parse_probe, playback_for
+    from FileStream.web.media_words import cannot_play_words, track_label
+
+    damaged = playback_for(parse_probe({"streams": []}, has_index=False))
+    hevc = playback_for(MediaInfo(ok=True, container="matroska", video="hevc"))
+    french, unnamed = Track(0, "aac", language="fre", title="Director"), Track(1, "ac3", language="und")
+    speak(english())
+    assert cannot_play_words(damaged) == damaged.reason == (
+        "This file cannot be played in the browser: no video track was found in the file.")
+    assert cannot_play_words(hevc) == hevc.reason and "HEVC (H.265)" in hevc.reason
+    assert (track_label(french), track_label(unnamed)) == (french.label, unnamed.label) == ("French · Director", "Track 2")
+    speak(CATALOGS.get("ru"))
+    assert cannot_play_words(damaged) == "Этот файл нельзя воспроизвести в браузере: в файле нет видеодорожки."
+    assert cannot_play_words(hevc).startswith("Браузеры не воспроизводят видео в формате HEVC (H.265).")
+    assert (track_label(french), track_label(unnamed)) == ("Французский · Director", "Дорожка 2")
+    speak(CATALOGS.get("es"))
+    assert track_label(french) == "Francés · Director" and cannot_play_words(playback_for(None)) == ""
+    speak(english())

@@ -107,12 +107,15 @@ async def _video_player(request: web.Request, link: OpenLink) -> dict:
     if playback.mode == "none":
         player.update(mode="none", cannot_play=cannot_play_words(playback))
     elif playback.mode == "remux" and remux.busy:
-        player.update(mode="original", busy=ngettext(
+        player.update(mode="original", busy=_(
             "The only place for converting videos is busy, so this is the original file: "
-            "it may play without sound or not at all. Reload the page in a minute to try again.",
-            "All {count} places for converting videos are busy, so this is the original file: "
-            "it may play without sound or not at all. Reload the page in a minute to try again.",
-            remux.max_jobs).format(count=remux.max_jobs))
+            "it may play without sound or not at all. Reload the page in a minute to try again.")
+            if remux.max_jobs == 1 else ngettext(
+                "All {count} place for converting videos are busy, so this is the original file: "
+                "it may play without sound or not at all. Reload the page in a minute to try again.",
+                "All {count} places for converting videos are busy, so this is the original file: "
+                "it may play without sound or not at all. Reload the page in a minute to try again.",
+                remux.max_jobs).format(count=remux.max_jobs))
     else:
         player["mode"] = playback.mode
     return player
