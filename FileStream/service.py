@@ -264,9 +264,10 @@ class Service:
         self.pool = BotPool(main=main)
         self.channels = StorageChannels(self.db.copies, settings.storage_channels, settings.mirror_channel,
                                         self.clock, tell_owner=self._tell_owner)
-        self.lease = PostingLease(self.db.leases, self.clock, ttl=POSTING_LEASE_SECONDS)
+        self.lease = PostingLease(self.db.leases, self.clock, ttl=POSTING_LEASE_SECONDS, bot=not settings.link_only)
         self.keeper = CopyKeeper(self.db.copies, self.pool, self.channels, self.clock,
-                                 may_post=self.lease.may_post, metrics=self.ops.metrics)
+                                 may_post=self.lease.may_post, metrics=self.ops.metrics, lane_for=self.lane_for)
+        self.lease.before_posting.append(self._account_for_leased_copies)
         self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
                                       connections=settings.media_connections)
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
@@ -355,9 +356,27 @@ class Service:
                                                      self.clock)
         return lane
 
+    def _posting_channels(self) -> list[int]:
+        """Every channel copies are posted into: BIN_CHANNEL's, then MIRROR_CHANNEL."""
+        mirror = self.settings.mirror_channel
+        return [*self.settings.storage_channels, *((mirror,) if mirror is not None else ())]
+
+    async def _account_for_leased_copies(self) -> None:
+        """This instance has just taken the posting lease: heal and mirror copies a stopped holder
+        posted but never recorded are deleted, and its heal claims released, before it posts."""
+        released = await self.db.copies.release_heals_of_others(self.keeper.claimant)
+        if released:
+            log.info("Released %d heal claim(s) of the previous posting lease holder", released)
+        for chat_id in self._posting_channels():
+            try:
+                await self.lane_for(chat_id).reconcile_leased()
+            except Exception as error:  # noqa: BLE001 - the intents stay for the next taking
+                log.warning("Could not account for copies the previous lease holder left in channel %s: %r",
+                            chat_id, error)
+
     async def _reconcile_copies(self, *, link_only: bool) -> None:
         """Copies a stopped process made but never recorded: adopted or deleted (see ChannelLane)."""
-        for chat_id in self.settings.storage_channels:
+        for chat_id in self._posting_channels():
             try:
                 await self.lane_for(chat_id).reconcile(intake=not link_only, stale_after=self.copies.claim_timeout)
             except Exception as error:  # noqa: BLE001 - the intents stay for the next start
@@ -419,7 +438,7 @@ class Service:
         jobs.append(PeriodicJob("copy check", self.copy_check.run_once, COPY_CHECK_SECONDS))
         if self.settings.mirror_channel is not None:
             self.mirror = Mirror(self.db.copies, self.pool, self.channels, keeper, self.clock,
-                                 may_post=lease.may_post, metrics=self.ops.metrics)
+                                 may_post=lease.may_post, metrics=self.ops.metrics, lane_for=self.lane_for)
             mirror_job = PeriodicJob("mirror copies", self.mirror.run_once, MIRROR_SECONDS)
             lease.on_taken.append(mirror_job.wake)
             keeper.on_copies_changed.append(mirror_job.wake)

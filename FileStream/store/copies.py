@@ -58,6 +58,13 @@ class CopyStore:
     async def release_heal(self, file_id: str, claimant: str) -> None:
         await self._files.update_one({"_id": file_id, "heal.by": claimant}, {"$unset": {"heal": ""}})
 
+    async def release_heals_of_others(self, claimant: str) -> int:
+        """Only the posting lease holder heals: once this instance holds the lease, claims of
+        any other (a stopped holder's) are released at once, not left to go stale."""
+        result = await self._files.update_many({"heal.by": {"$exists": True, "$ne": claimant}},
+                                               {"$unset": {"heal": ""}})
+        return result.modified_count
+
     async def want_heal(self, file_id: str, lost: tuple[int, int], now: datetime) -> None:
         """Ask the instance that posts into storage channels to replace the copy `lost`."""
         await self._files.update_one(
