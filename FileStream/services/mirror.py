@@ -81,7 +81,9 @@ class Mirror:
                         made += 1
                 except FloodWait as wait:
                     log.info("Mirroring waits %s s: Telegram asked to slow down", wait.value)
-                    return made
+                    break
+        if made:
+            log.info("Mirror pass: %d file(s) mirrored", made)
         return made
 
     def turn_of(self, file: StoredFile):
