@@ -259,3 +259,22 @@ async def test_a_file_undone_right_after_it_was_mirrored_leaves_no_mirror_copy(d
     await intake.discard(read_before_mirroring)
     assert await database.files.get(file.id) is None
     assert (MIRROR_ID, 77) in client.deleted and 77 not in channels[MIRROR_ID].messages
+
+
+def test_health_reports_storage_as_one_word_and_an_unusable_channel_never_makes_it_503():
+    from FileStream.services.storage_status import StorageStatus
+
+    class Known:
+        storage, mirror = [STORAGE], MIRROR_ID
+
+        def __init__(self, unusable):
+            self._unusable = unusable
+
+        def unusable(self):
+            return self._unusable
+
+    def summary(unusable):
+        return StorageStatus(Known(unusable), None, None, None).summary()
+    assert summary([]) == "ok"
+    assert summary([STORAGE]) == "degraded", "the mirror serves"
+    assert summary([STORAGE, MIRROR_ID]) == "unusable"
