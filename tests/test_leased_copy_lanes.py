@@ -128,7 +128,7 @@ async def until(predicate) -> None:
         await asyncio.sleep(0)
 
 
-async def test_a_persons_many_mirror_copies_delay_another_persons_copy_by_one_turn_at_most(database):
+async def test_a_persons_many_mirror_copies_delay_another_persons_copy_into_that_channel_by_one_turn_at_most(database):
     clock = Clock(T0)
     channels, lanes = world(database, clock)
     mirror_lane = lanes[MIRROR_ID]
