@@ -89,6 +89,16 @@ class Operations:
               streamer_value(lambda s: s.budget.waiting))
         gauge("stream_blocks_ahead", "Blocks requested ahead by all streams (in flight or ready)",
               streamer_value(lambda s: s.blocks_ahead()))
+        gauge("streams_blocked", "Streams whose client takes no bytes just now (each holds one block)",
+              streamer_value(lambda s: s.blocked()))
+
+        def fairness_value(read):
+            return lambda: {(): read(self.service.fairness)} if getattr(self.service, "fairness", None) else {}
+
+        gauge("streams_stalled_cut", "Responses cut since start because the client took no bytes for "
+              "STALL_TIMEOUT seconds", fairness_value(lambda f: f.stalled))
+        gauge("streams_refused_per_client", "Responses refused since start with 429 because their client "
+              "address had STREAMS_PER_IP streams open", fairness_value(lambda f: f.streams.refused))
 
         def connections_ready():
             sessions = self.service.sessions
