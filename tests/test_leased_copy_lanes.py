@@ -278,3 +278,14 @@ def test_health_reports_storage_as_one_word_and_an_unusable_channel_never_makes_
     assert summary([]) == "ok"
     assert summary([STORAGE]) == "degraded", "the mirror serves"
     assert summary([STORAGE, MIRROR_ID]) == "unusable"
+
+
+async def test_a_mirror_copy_made_as_its_file_expired_is_not_recorded_so_the_mirror_pass_deletes_it(database):
+    now = real_now()
+    file = dataclasses.replace(stored("expiring", 1), expires_at=now - timedelta(seconds=1))
+    await database.files.insert(file)
+    assert not await database.copies.record_mirror(file.id, MIRROR_ID, 5, now), \
+        "the expiry job may have read the record already: nothing would delete this copy"
+    live = dataclasses.replace(stored("livefile", 1), expires_at=now + timedelta(hours=1))
+    await database.files.insert(live)
+    assert await database.copies.record_mirror(live.id, MIRROR_ID, 6, now)

@@ -127,7 +127,7 @@ class Mirror:
                 return False
             raise
         try:
-            recorded = await self.store.record_mirror(file.id, channel, message_id)
+            recorded = await self.store.record_mirror(file.id, channel, message_id, self.clock())
         except BaseException:
             if lane is not None:   # its intent stays if it cannot be deleted: the next holder does
                 await asyncio.shield(lane.discard(message_id, posted))

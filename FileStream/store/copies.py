@@ -91,10 +91,11 @@ class CopyStore:
         await self._files.update_one({"_id": file_id}, {"$unset": {"copy_wanted": ""}})
 
     # -- mirror copies --------------------------------------------------------------------------
-    async def record_mirror(self, file_id: str, chat_id: int, message_id: int) -> bool:
-        """Keep a new mirror copy; False when the record has one already (or is gone)."""
+    async def record_mirror(self, file_id: str, chat_id: int, message_id: int, now: datetime | None = None) -> bool:
+        """Keep a new mirror copy; False when the record has one already, is gone, or (with `now`)
+        has expired: the expiry job may have read it already, so nothing would delete the copy."""
         result = await self._files.update_one(
-            {"_id": file_id, "mirror_message_id": None},
+            {"_id": file_id, "mirror_message_id": None, **(_live(now) if now is not None else {})},
             {"$set": {"mirror_chat_id": chat_id, "mirror_message_id": message_id}},
         )
         return result.modified_count == 1
