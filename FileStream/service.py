@@ -9,7 +9,7 @@ import secrets
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import aclosing, contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
@@ -89,6 +89,9 @@ MIRROR_SECONDS = 60.0
 # The copy check reads the messages of COPY_CHECK_BATCH stored files this often (one
 # getMessages call per channel): a walk through 10 000 files takes about 8 hours.
 COPY_CHECK_SECONDS = 60.0
+# Heal and mirror intents of another instance older than this are its leftovers for the lease
+# holder's periodic pass (a send lasts seconds; the lease moves only after 30 s unrenewed).
+LEFTOVER_AGE_SECONDS = 120.0
 COPY_CHECK_BATCH = 20
 
 
@@ -378,9 +381,18 @@ class Service:
         released = await self.db.copies.release_heals_of_others(self.keeper.claimant)
         if released:
             log.info("Released %d heal claim(s) of the previous posting lease holder", released)
+        await self._leased_leftovers()
+
+    async def _leased_leftovers_again(self) -> None:
+        """The lease holder, now and then: intents the taking could not settle (a delete that
+        failed) are tried again; younger ones are left (a send under way as the lease moved)."""
+        if self.lease.may_post():
+            await self._leased_leftovers(older_than=self.clock() - timedelta(seconds=LEFTOVER_AGE_SECONDS))
+
+    async def _leased_leftovers(self, older_than=None) -> None:
         for chat_id in self._posting_channels():
             try:
-                await self.lane_for(chat_id).reconcile_leased()
+                await self.lane_for(chat_id).reconcile_leased(older_than)
             except Exception as error:  # noqa: BLE001 - the intents stay for the next taking
                 log.warning("Could not account for copies the previous lease holder left in channel %s: %r",
                             chat_id, error)
@@ -447,6 +459,7 @@ class Service:
         self.copy_check = CopyCheck(self.db.copies, self.pool, self.channels, keeper, may_post=lease.may_post,
                                     batch=COPY_CHECK_BATCH)
         jobs.append(PeriodicJob("copy check", self.copy_check.run_once, COPY_CHECK_SECONDS))
+        jobs.append(PeriodicJob("leftover heal and mirror copies", self._leased_leftovers_again, COPY_CHECK_SECONDS))
         if self.settings.mirror_channel is not None:
             self.mirror = Mirror(self.db.copies, self.pool, self.channels, keeper, self.clock,
                                  may_post=lease.may_post, metrics=self.ops.metrics, lane_for=self.lane_for)

@@ -220,6 +220,7 @@ async def test_a_new_lease_holder_deletes_the_heal_and_mirror_copies_a_stopped_h
     counts = await lanes[MIRROR_ID].reconcile_leased()
     assert counts["deleted"] == 2 and counts["intents"] == 3
     assert sorted(mirror.messages) == [recorded_copy], "the spares went, the recorded copy stayed"
+    assert spare_noted not in mirror.messages and spare_unnoted not in mirror.messages
     assert await intents.count() == 2, "intake intents (the bot's start) and this instance's own stay"
     assert await intents.left_behind(MIRROR_ID, "new", kinds=[MIRROR, HEAL]) == []
     assert len(await intents.left_behind(MIRROR_ID, "new", kinds=[INTAKE])) == 1
@@ -289,3 +290,18 @@ async def test_a_mirror_copy_made_as_its_file_expired_is_not_recorded_so_the_mir
     live = dataclasses.replace(stored("livefile", 1), expires_at=now + timedelta(hours=1))
     await database.files.insert(live)
     assert await database.copies.record_mirror(live.id, MIRROR_ID, 6, now)
+
+
+async def test_the_holders_later_passes_leave_young_intents_of_another_instance_alone(database):
+    clock = Clock(T0)
+    channels, lanes = world(database, clock, instance="holder")
+    mirror = channels[MIRROR_ID]
+    young = await mirror.take("u-young", "other")
+    intent = await database.copy_intents.record(channel=MIRROR_ID, kind=MIRROR, instance="other", now=T0,
+                                                unique_id="u-young", after_id=0, file_id="z")
+    await database.copy_intents.sent(intent, young)
+    counts = await lanes[MIRROR_ID].reconcile_leased(older_than=T0 - timedelta(seconds=120))
+    assert counts["intents"] == 0 and young in mirror.messages, "a send under way as the lease moved is left"
+    clock.advance(seconds=121)
+    counts = await lanes[MIRROR_ID].reconcile_leased(older_than=clock() - timedelta(seconds=120))
+    assert counts["deleted"] == 1 and young not in mirror.messages and await database.copy_intents.count() == 0

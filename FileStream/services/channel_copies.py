@@ -224,11 +224,14 @@ class ChannelLane:
                                                older_than=self.clock() - stale_after)
         return await self._reconcile([*left, *stale])
 
-    async def reconcile_leased(self) -> dict[str, int]:
-        """This instance has just taken the posting lease: the heal and mirror copies other
-        instances noted (only a lease holder makes them, so their maker stopped or lost the
-        lease) are deleted unless a record holds them; the pass that made them makes them again."""
-        return await self._reconcile(await self.intents.left_behind(self.channel, self.instance, kinds=list(LEASED)))
+    async def reconcile_leased(self, older_than: datetime | None = None) -> dict[str, int]:
+        """This instance holds the posting lease: the heal and mirror copies other instances
+        noted (only a lease holder makes them, so their maker stopped or lost the lease) are
+        deleted unless a record holds them; the pass that made them makes them again.
+        `older_than`: only intents written before it (the holder's later passes, which must
+        not race a send the previous holder had under way as it lost the lease)."""
+        return await self._reconcile(await self.intents.left_behind(self.channel, self.instance, kinds=list(LEASED),
+                                                                    older_than=older_than))
 
     async def _reconcile(self, docs: list[dict[str, Any]]) -> dict[str, int]:
         intents = {doc["_id"]: doc for doc in docs}
