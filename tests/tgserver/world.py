@@ -355,6 +355,8 @@ class Channel:
     messages: dict[int, "Message"] = field(default_factory=dict, repr=False)
     last_message_id: int = 0
     pts: int = 1
+    # (pts, event) for updates.getChannelDifference: what the channel's members missed
+    update_log: list[tuple[int, "Event"]] = field(default_factory=list, repr=False)
 
     @property
     def raw_id(self) -> int:
@@ -802,6 +804,10 @@ class World:
         return [a for a in channel.members.values() if a is not exclude and channel.can_read(a)]
 
     def _announce(self, event: Event, to: Iterable[Account], messages: list[Message] | None = None) -> None:
+        if event.channel is not None:
+            event.channel.update_log.append((event.pts, event))
+            if len(event.channel.update_log) > 5000:
+                del event.channel.update_log[:1000]
         for account in to:
             if isinstance(account, Bot):
                 self.deliver(account, event)
