@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from service_harness import http_client, make_world, running_service, until_links
+from service_harness import http_client, make_world, running_service, settings_for, until_links
 from test_e2e_crash import ServiceProcess, service_env
 
 
@@ -73,13 +73,16 @@ async def test_a_file_sent_and_a_file_posted_while_the_service_is_stopped_are_an
 
 
 async def test_a_file_sent_and_a_file_posted_while_the_connection_is_down_are_answered_once_it_is_back(
-        telegram, stack_settings, mongo_db):
+        telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     bot = world.main_bot
     editor, movies = editor_and_channel(telegram, world)
     report = random.Random(3).randbytes(150_000)
     film = random.Random(4).randbytes(250_000)
-    async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id)) as service:
+    bot_instance = settings_for(world, database_url, database_name, tmp_path / "a", AUTH_CHANNEL=movies.id)
+    # A link server beside it (same bot, its own sessions): it takes no updates, so answers nothing twice.
+    link_server = settings_for(world, database_url, database_name, tmp_path / "b", LINK_ONLY="true")
+    async with running_service(bot_instance) as service, running_service(link_server) as links_only:
         # Up and answering before the fault.
         await world.person.send_file(bot, b"warm up", file_name="first.txt")
         await links_of_the_reply(world)
@@ -97,6 +100,7 @@ async def test_a_file_sent_and_a_file_posted_while_the_connection_is_down_are_an
 
         links = await links_of_the_reply(world)
         assert await fetch(links.download) == report
+        assert await fetch(links.download.replace(service.public_url, links_only.public_url)) == report
         await telegram.wait_until(lambda: post.buttons, timeout=30)
         urls = {b.text: b.url for row in post.buttons for b in row}
         assert await fetch(urls["Download"]) == film
