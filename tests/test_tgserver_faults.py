@@ -283,3 +283,29 @@ async def test_an_rpc_error_rule_answers_the_method_with_that_error(bot_with_a_f
     assert answer.bytes == post.media.read(0, 4096)
     assert rule.hits == 1
     assert [c.error for c in server.rpc_log(bot, "upload.GetFile")] == ["LOCATION_INVALID", None]
+
+
+async def test_a_file_reference_runs_out_with_time_and_rereading_the_message_gives_a_fresh_one(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    references = server.world.file_references
+    assert references.lifetime is not None, "references run out by default"
+    now = [references.clock()]
+    references.clock = lambda: now[0]
+    post.media.reference_issued = now[0]
+    assert (await client.invoke(_get_file(message))).bytes == post.media.read(0, 4096)
+
+    now[0] += references.lifetime
+    with pytest.raises(BadRequest, match="FILE_REFERENCE_EXPIRED"):
+        await client.invoke(_get_file(message))
+    assert references.expired_by_time == 1
+    fresh = await client.get_messages(post.chat.id, post.id)
+    assert (await client.invoke(_get_file(fresh))).bytes == post.media.read(0, 4096)
+
+
+async def test_a_test_may_pin_file_references(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    references = server.world.file_references
+    references.lifetime = None  # this story is about something else: references never run out
+    references.clock = lambda: float("inf")
+    assert (await client.invoke(_get_file(message))).bytes == post.media.read(0, 4096)
+    assert references.expired_by_time == 0
