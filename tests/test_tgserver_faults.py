@@ -309,3 +309,19 @@ async def test_a_test_may_pin_file_references(bot_with_a_file):
     references.clock = lambda: float("inf")
     assert (await client.invoke(_get_file(message))).bytes == post.media.read(0, 4096)
     assert references.expired_by_time == 0
+
+
+async def test_a_per_account_download_rate_answers_flood_wait_past_its_burst_when_switched_on(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    assert server.limits.download is None, "off unless switched on"
+    server.limits.download_rate(bytes_per_second=MIB, burst_bytes=2 * MIB)
+    from pyrogram.errors import FloodWait
+
+    for offset in (0, MIB):   # the burst
+        answer = await client.invoke(_get_file(message, offset=offset, limit=MIB), sleep_threshold=0)
+        assert answer.bytes == post.media.read(offset, MIB)
+    with pytest.raises(FloodWait) as error:
+        await client.invoke(_get_file(message, offset=0, limit=MIB), sleep_threshold=0)
+    assert error.value.value == 1
+    [verdict] = server.limits.download_verdicts
+    assert verdict.bot_id == bot.id and verdict.scope == "download"
