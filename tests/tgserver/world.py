@@ -146,6 +146,7 @@ class _Referenced:
     """A file reference that runs out with time: read it as `file_reference`."""
 
     _file_reference: bytes
+    outlived_references: set[bytes]
     reference_issued: float
     references: FileReferences | None
 
@@ -154,10 +155,20 @@ class _Referenced:
         rule = self.references
         if rule is not None and rule.lifetime is not None and rule.clock() - self.reference_issued >= rule.lifetime:
             rule.expired_by_time += 1
-            self.expire_reference()
+            self.outlived_references.add(self._file_reference)
+            self._renew()
         return self._file_reference
 
     def expire_reference(self) -> bytes:
+        """A test's expiry: the old reference is refused everywhere (a file id holding it too)."""
+        return self._renew()
+
+    def sendable_by(self, file_reference: bytes) -> bool:
+        """A file id re-sent by id (messages.sendMedia): one whose reference only ran out of
+        time still works for the bot it was made for, as long-lived bot file ids do."""
+        return file_reference == self.file_reference or file_reference in self.outlived_references
+
+    def _renew(self) -> bytes:
         self._file_reference = new_file_reference()
         self.reference_issued = self.references.clock() if self.references is not None else time.monotonic()
         return self._file_reference
@@ -175,6 +186,7 @@ class Document(_Referenced):
     content: Any
     date: int = field(default_factory=now)
     _file_reference: bytes = field(default_factory=new_file_reference, repr=False)
+    outlived_references: set[bytes] = field(default_factory=set, repr=False)
     reference_issued: float = field(default_factory=time.monotonic, repr=False)
     references: FileReferences | None = field(default=None, repr=False)
     kind: str = "document"
@@ -218,6 +230,7 @@ class Photo(_Referenced):
     h: int = 720
     date: int = field(default_factory=now)
     _file_reference: bytes = field(default_factory=new_file_reference, repr=False)
+    outlived_references: set[bytes] = field(default_factory=set, repr=False)
     reference_issued: float = field(default_factory=time.monotonic, repr=False)
     references: FileReferences | None = field(default=None, repr=False)
     kind: str = "photo"
