@@ -68,6 +68,14 @@ async def test_a_file_sent_and_a_file_posted_while_the_service_is_stopped_are_an
         assert post.version == 1, "the post got its buttons in one edit"
         assert await mongo_db["files"].count_documents({}) == 2, "each file stored once"
         assert telegram.rpc_log(bot, "updates.GetDifference") and telegram.rpc_log(bot, "updates.GetChannelDifference")
+
+        # Another deploy: what was caught up is not caught up again (the state was kept).
+        await service.start()
+        await world.person.send_file(bot, b"after", file_name="after.txt")
+        assert await fetch((await links_of_the_reply(world)).download) == b"after"
+        await service.stop()
+        assert len(replies_to(world, bot)) == 2 and post.version == 1
+        assert await mongo_db["files"].count_documents({}) == 3
     finally:
         await service.stop()
 

@@ -61,3 +61,41 @@ def test_each_update_moves_its_own_state():
         == -1000000000777
     assert state_id_of(raw.types.UpdateBotCallbackQuery(query_id=1, user_id=42, peer=raw.types.PeerUser(user_id=1),
                                                         msg_id=3, chat_instance=0)) is None
+
+
+def updates_of(*items) -> raw.types.Updates:
+    return raw.types.Updates(updates=list(items), users=[], chats=[], date=0, seq=0)
+
+
+async def a_client_standing_at(pts: int, tmp_path):
+    from pyrogram.storage import UpdateState
+
+    from FileStream.telegram.clients import build_client
+
+    client = build_client(token="1:x", api_id=1, api_hash="x" * 32, session_dir=str(tmp_path), workers=1,
+                          receives_updates=True)
+    await client.storage.open()
+    await client.storage.set_update_state(UpdateState(0, pts, 0, 0, 0))
+    return client
+
+
+async def test_a_push_that_skips_a_pts_shows_a_gap_and_one_in_order_does_not(tmp_path):
+    client = await a_client_standing_at(5, tmp_path)
+    try:
+        assert await client._gaps_in(updates_of(private(10, pts=6))) == []
+        assert await client._gaps_in(updates_of(private(10, pts=6), private(11, pts=7))) == []
+        assert await client._gaps_in(updates_of(private(10, pts=7))) == [0], "pts 6 never came"
+        assert await client._gaps_in(updates_of(channel_post(3))) == [], "a channel it has no state for yet"
+    finally:
+        await client.storage.close()
+
+
+async def test_the_answer_to_the_bots_own_send_moves_its_state_only_in_order(tmp_path):
+    client = await a_client_standing_at(5, tmp_path)
+    try:
+        await client._apply_own([private(20, out=True, pts=6)])
+        assert (await client.storage.get_update_states(0))[0].pts == 6
+        await client._apply_own([private(21, out=True, pts=9)])
+        assert (await client.storage.get_update_states(0))[0].pts == 6, "7 and 8 are left for catching up"
+    finally:
+        await client.storage.close()
