@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 
-from service_harness import http_client, make_world, running_service, settings_for, until_links
+from service_harness import http_client, links_in, make_world, running_service, settings_for, until_links
 from test_e2e_crash import ServiceProcess, service_env
 
 
@@ -28,6 +28,14 @@ async def fetch(url: str) -> bytes:
     async with http_client() as http, http.get(url) as response:
         assert response.status == 200, url
         return await response.read()
+
+
+async def links_for(person, bot):
+    """The bot's answer to what `person` sent, followed through its edits until it has links."""
+    reply = await person.next_message(bot, timeout=30)
+    while links_in(reply) is None:
+        reply = (await person.next_event(bot, timeout=30)).message
+    return links_in(reply)
 
 
 async def links_of_the_reply(world):
@@ -117,3 +125,34 @@ async def test_a_file_sent_and_a_file_posted_while_the_connection_is_down_are_an
     assert len(replies_to(world, bot)) == 2, "one answer per file"
     assert post.version == 1, "the post got its buttons in one edit"
     assert await mongo_db["files"].count_documents({}) == 3, "each file stored once"
+
+
+async def test_after_a_long_outage_the_service_gets_what_telegram_still_keeps_and_goes_on(
+        telegram, stack_settings, mongo_db):
+    world = make_world(telegram)
+    bot = world.main_bot
+    editor, movies = editor_and_channel(telegram, world)
+    people = [telegram.person(telegram.world.add_user(first_name=f"P{n}", home_dc=1)) for n in range(3)]
+    settings = stack_settings(world, AUTH_CHANNEL=movies.id)
+    async with running_service(settings):
+        pass
+    # While it is down, more happens than one difference holds: Telegram slices a person's
+    # updates (all come, a slice at a time) and calls a channel's "too long" (those posts are lost).
+    telegram.difference_limit = 2
+    telegram.channel_difference_limit = 2
+    files = {person: random.Random(n).randbytes(50_000 + n) for n, person in enumerate(people)}
+    for person, data in files.items():
+        await person.send_file(bot, data, file_name="mine.bin")
+    lost = [await editor.post_file(movies, f"old {n}".encode(), file_name=f"old{n}.bin") for n in range(3)]
+    asked_before = len(telegram.rpc_log(bot, "updates.GetDifference"))
+
+    async with running_service(settings):
+        for person, data in files.items():
+            links = await links_for(person, bot)
+            assert await fetch(links.download) == data
+        asked = len(telegram.rpc_log(bot, "updates.GetDifference")) - asked_before
+        assert asked >= 2, "it asked slice after slice"
+        fresh = await editor.post_file(movies, b"new film", file_name="new.bin")
+        await telegram.wait_until(lambda: fresh.buttons, timeout=30)
+    assert all(not post.buttons for post in lost), "beyond Telegram's limit: gone, as on Telegram"
+    assert await mongo_db["files"].count_documents({}) == 4

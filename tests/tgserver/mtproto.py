@@ -69,7 +69,7 @@ class Serialized:
 
 
 class ServerSession:
-    """A client session: (auth key, session_id). Survives reconnects; queues updates."""
+    """A client session: (auth key, session_id). Survives reconnects; pushes updates only while connected."""
 
     def __init__(self, server: TelegramServer, auth_key: AuthKey, session_id: bytes):
         self.server = server
