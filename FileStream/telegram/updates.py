@@ -163,6 +163,11 @@ class CatchingUpClient(PacedClient):
             expected[state_id] = max(expected[state_id], update.pts)
         return gaps
 
+    async def stop(self, *args, **kwargs):
+        for task in list(self._reconnect_tasks):  # a catch-up cut short resumes at the next start
+            task.cancel()
+        return await super().stop(*args, **kwargs)
+
     async def _on_connect(self, client, session) -> None:
         # The first connect is caught up by start(); a reconnect of the main session here.
         if session is not self.session or not self.is_initialized:
