@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import random
 
-from service_harness import http_client, links_in, make_world, running_service, settings_for, until_links
+from service_harness import (
+    http_client,
+    links_in,
+    make_world,
+    running_service,
+    settings_for,
+    until_links,
+)
 from test_e2e_crash import ServiceProcess, service_env
 
 

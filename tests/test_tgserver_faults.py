@@ -286,7 +286,7 @@ async def test_an_rpc_error_rule_answers_the_method_with_that_error(bot_with_a_f
 
 
 async def test_a_file_reference_runs_out_with_time_and_rereading_the_message_gives_a_fresh_one(bot_with_a_file):
-    server, bot, client, post, message = bot_with_a_file
+    server, _bot, client, post, message = bot_with_a_file
     references = server.world.file_references
     assert references.lifetime is not None, "references run out by default"
     now = [references.clock()]
@@ -303,7 +303,7 @@ async def test_a_file_reference_runs_out_with_time_and_rereading_the_message_giv
 
 
 async def test_a_test_may_pin_file_references(bot_with_a_file):
-    server, bot, client, post, message = bot_with_a_file
+    server, _bot, client, post, message = bot_with_a_file
     references = server.world.file_references
     references.lifetime = None  # this story is about something else: references never run out
     references.clock = lambda: float("inf")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pyrogram import raw, utils
 from pyrogram.storage import UpdateState
