@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from FileStream.bot import access, bundles, channel, commands, files, intake, owner, requests, start
+from FileStream.bot import access, bundles, channel, commands, files, intake, language, owner, requests, start
 from FileStream.bot.context import BotContext
 
 
@@ -13,6 +13,7 @@ def register_handlers(client, ctx: BotContext) -> None:
         intake,
         commands,   # the command menus, and the owner's once they write
         access,     # the gate before every handler: record, banned, force-subscribe
+        language,   # each update in the person's language (first of all groups); /language
         requests,   # /status, /revoke
         bundles,    # /bundle, /done (files of a bundle go through intake)
         files,      # /files and its buttons
