@@ -64,6 +64,7 @@ from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.storage import ChannelReader
 from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
+from FileStream.telegram.updates import CatchingUpClient
 from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.context import CONTEXT as WEB_CONTEXT
 from FileStream.web.fairness import HttpFairness
@@ -366,6 +367,8 @@ class Service:
         self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
         if ctx is not None:
             ctx.bot_username = main.username
+            if settings.auth_channel is not None and isinstance(self.main_client, CatchingUpClient):
+                await self.main_client.watch_channels([settings.auth_channel])
         await self._reconcile_copies(link_only=settings.link_only)
         await self._serve_web(sock, secret, bot_username=main.username or "")
         self.usage_job.start()
