@@ -260,7 +260,7 @@ async def test_with_one_conversion_place_a_second_viewer_is_told_and_gets_the_or
                 first.close()
         assert "original file" in fallback and "/stream/" in early_state["src"] and early_state["error"] is None
         assert early_errors == []
-        assert "All 1 places for converting videos are busy" in busy and "original file" in busy
+        assert "The only place for converting videos is busy" in busy and "original file" in busy
         assert "/stream/" in src and state["error"] is None and state["duration"] > 9
         assert refused[0] == 503 and refused[1] == "10" and "Every place for converting videos is taken" in refused[2]
         assert errors == []
