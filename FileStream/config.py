@@ -52,6 +52,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
     ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
+    ("INCOMING_BURST", "20", "messages and button presses one person may send at once; beyond that the bot ignores them until they slow down (files: a whole bundle at once)"),
+    ("INCOMING_PER_MINUTE", "60", "messages (and files) a minute one person may send once their burst is spent"),
     ("BROADCAST_RATE", "25", "broadcast messages per second (never faster than Telegram takes, about 28)"),
     ("UPLOAD_DIR", "", "folder the owner's /upload command sends files from; empty: /upload is off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
@@ -132,6 +134,8 @@ class Settings:
     rate_limit_files: int = 10          # 0: no limit
     rate_limit_window: int = 60
     bundle_max_files: int = 100
+    incoming_burst: int = 20
+    incoming_per_minute: int = 60
     broadcast_rate: float = 25.0
     upload_dir: Path | None = None
     session_dir: Path = Path("sessions")
@@ -220,6 +224,12 @@ class Settings:
             ),
             bundle_max_files=r.optional(
                 "BUNDLE_MAX_FILES", _int_in("BUNDLE_MAX_FILES", 1, 1000, "a count of files"), 100
+            ),
+            incoming_burst=r.optional(
+                "INCOMING_BURST", _int_in("INCOMING_BURST", 1, None, "a count of messages"), 20
+            ),
+            incoming_per_minute=r.optional(
+                "INCOMING_PER_MINUTE", _int_in("INCOMING_PER_MINUTE", 1, None, "a count of messages"), 60
             ),
             broadcast_rate=r.optional("BROADCAST_RATE", _broadcast_rate, 25.0),
             upload_dir=r.optional("UPLOAD_DIR", Path, None),

@@ -13,7 +13,7 @@ from pyrogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from FileStream.bot.context import BotContext
 from FileStream.bot.owner.guard import argument, on_owner_button, on_owner_command
-from FileStream.bot.replies import answer, edit
+from FileStream.bot.replies import answer, edit_now
 from FileStream.core.formatting import escape_html
 from FileStream.services.broadcast import Broadcast, BroadcastEngine, Progress, progress_text
 
@@ -127,7 +127,10 @@ class BroadcastDesk:
             await answer(client, message, ALREADY_RUNNING)
             return
         try:
-            status = await answer(client, message, "Broadcast starting…", markup=cancel_keyboard())
+            # The owner's own progress message: its id is recorded, so wait for it.
+            status = await (await answer(client, message, "Broadcast starting…", markup=cancel_keyboard())).message()
+            if status is None:
+                raise RuntimeError("the broadcast's progress message could not be sent")
             await ctx.db.settings.set(_PROGRESS_KEY + broadcast.id, {"chat_id": status.chat.id, "message_id": status.id})
         finally:
             # Whatever became of the reply, the broadcast runs (its first report then comes as a new message).
@@ -217,8 +220,8 @@ class BroadcastDesk:
             where = None
         if where is not None:
             try:
-                await edit(self._client, where["chat_id"], where["message_id"], text, markup=markup)
-                return  # an edit that changes nothing is fine too (edit() returns None)
+                await edit_now(self._client, where["chat_id"], where["message_id"], text, markup=markup)
+                return  # an edit that changes nothing is fine too (edit_now() returns None)
             except Exception as error:  # noqa: BLE001 - deleted by the owner, say
                 if not progress.finished:
                     raise
