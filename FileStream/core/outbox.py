@@ -77,6 +77,10 @@ class ChatBacklog(Generic[P]):
     def __len__(self) -> int:
         return len(self._waiting)
 
+    def count(self, kind: Kind) -> int:
+        """Replies of `kind` waiting."""
+        return sum(waiting.kind == kind for waiting in self._waiting)
+
     @property
     def behind(self) -> bool:
         return len(self._waiting) >= self.behind_at

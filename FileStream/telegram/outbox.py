@@ -88,16 +88,17 @@ class Outbox:
     """Per-chat queues of replies, each served by its own courier.
 
     `notice(chat_id)` is the act that tells a person they send faster than the bot answers.
-    `clock`: monotonic seconds.
+    `clock`: monotonic seconds; `sleep`: how a courier waits out a FLOOD_WAIT.
     """
 
     # Chats remembered beyond this many are forgotten once idle.
     MAX_CHATS = 4096
 
     def __init__(self, notice: Callable[[int], Act], *, clock: Callable[[], float] = time.monotonic,
-                 behind_at: int | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep, behind_at: int | None = None) -> None:
         self._notice = notice
         self._clock = clock
+        self._sleep = sleep
         self._behind_at = behind_at
         self._chats: dict[int, _Chat] = {}
         self._closed = False
@@ -173,7 +174,7 @@ class Outbox:
                     if seconds > patience:
                         raise
                     patience -= seconds
-                    await asyncio.sleep(seconds)
+                    await self._sleep(seconds)
         except asyncio.CancelledError:
             outgoing.settle(None)
             raise
