@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import _fairness_bot
 import zip_bench
 
 MIB = 1 << 20
@@ -70,6 +71,9 @@ def targets(r: dict) -> list[Target]:
         name, measured, ok = zipped
         z = r["bundle_zip"]
         out.append((name, f"{measured} ({z['zip_mibps']} MiB/s)", f"the files one after another {z['one_by_one_mibps']} MiB/s", ok))
+    fair = _fairness_bot.target(r)
+    if fair:
+        out.append(fair)
     t = r.get("ttfb")
     if t:
         out.append((f"cold TTFB at 70% (first request to a DC, {t['rtt_ms']} ms RTT)", f"{t['cold_ms']:.0f} ms",
@@ -144,6 +148,9 @@ def markdown(r: dict) -> str:
     zipped = zip_bench.report(r)
     if zipped:
         out += [*zipped[1:], ""]
+    fair = _fairness_bot.report(r)
+    if fair:
+        out += [*fair[1:], ""]
     out += ["| target | measured | baseline / reference | met |", "|---|---|---|---|"]
     out += [f"| {name} | {value} | {reference} | {'–' if ok is None else 'yes' if ok else 'no'} |"
             for name, value, reference, ok in targets(r)]

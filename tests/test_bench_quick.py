@@ -33,3 +33,5 @@ def test_quick_benchmark_runs_checks_every_byte_and_prints_its_tables(tmp_path):
     assert results["server_bugs"] == []
     zipped = results["bundle_zip"]   # bench/zip_bench.py: the ZIP phase ran and sent the whole archive
     assert zipped["files"] == 3 and zipped["zip_mib"] >= zipped["total_mib"] and zipped["zip_mibps"] > 0
+    fair = results["bot_fairness"]   # bench/_fairness_bot.py: ten people answered while one floods the bot
+    assert fair["people"] == 10 and fair["worst_ms"] > 0 and fair["flooder_answers"] < fair["flood"]

@@ -13,7 +13,7 @@ from pyrogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from FileStream.bot.context import BotContext
 from FileStream.bot.owner.guard import argument, on_owner_button, on_owner_command
-from FileStream.bot.replies import answer, edit_now
+from FileStream.bot.replies import CHATTER, answer, edit_now
 from FileStream.core.formatting import escape_html
 from FileStream.services.broadcast import Broadcast, BroadcastEngine, Progress, progress_text
 
@@ -126,12 +126,13 @@ class BroadcastDesk:
             self._keep_running()  # one left running without a worker here (a failed start) gets one
             await answer(client, message, ALREADY_RUNNING)
             return
-        try:
-            # The owner's own progress message: its id is recorded, so wait for it.
-            status = await (await answer(client, message, "Broadcast starting…", markup=cancel_keyboard())).message()
-            if status is None:
-                raise RuntimeError("the broadcast's progress message could not be sent")
+        async def remember(status) -> None:
             await ctx.db.settings.set(_PROGRESS_KEY + broadcast.id, {"chat_id": status.chat.id, "message_id": status.id})
+        try:
+            # Queued, not waited for; when it cannot go (a long FLOOD_WAIT on the owner's chat)
+            # it is given up, and the broadcast's first report comes as a new message.
+            await answer(client, message, "Broadcast starting…", markup=cancel_keyboard(), kind=CHATTER,
+                         on_sent=remember)
         finally:
             # Whatever became of the reply, the broadcast runs (its first report then comes as a new message).
             self._keep_running(self.engine.run(broadcast))
