@@ -4,6 +4,8 @@ sending limits at their defaults (about one message a second to one person).
 Eve sends a hundred messages in one go (a forward of a hundred messages in the official app).
 Right after, ten other people's /start are answered and Alice's file gets its links as if Eve
 were not there, and Eve is told once, in words, that she sends faster than the bot answers.
+Replies wait in memory for their chat's turn, so links a crash kept from a person are sent
+when the service is back.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 
 from FileStream.bot import texts
 from FileStream.bot.start import WELCOME
-from service_harness import http_client, make_world, running_service, send_and_get_links
+from service_harness import http_client, links_in, make_world, running_service, send_and_get_links
 
 FLOOD = 100
 OTHERS = 10
@@ -60,3 +62,29 @@ async def test_after_a_hundred_messages_from_one_person_ten_others_are_answered_
     assert len(notices_to(eve, bot)) == 1
     assert len(eve.messages_from(bot)) < FLOOD / 2, "most of the flood was ignored, not answered"
     assert telegram.limits.verdicts == [], "the bot kept within Telegram's limits by itself"
+
+
+async def test_links_that_never_went_out_before_a_crash_reach_the_person_when_the_service_is_back(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    settings = stack_settings(world)
+    async with running_service(settings) as service:
+        sent = await send_and_get_links(world, b"stored just before the crash", "crash.txt", mime_type="text/plain")
+        await service.main_client.outbox.drain(10)   # the courier records the message once it is out
+        [file] = [f async for f in service.db.db["files"].find({"file_name": "crash.txt"})]
+        assert file.get("link_message"), "links that went out are recorded"
+        # What kill -9 leaves when it strikes while the links wait for the chat's turn: the
+        # request completed with its file, and no link message recorded.
+        await service.db.db["files"].update_one({"_id": file["_id"]}, {"$unset": {"link_message": ""}})
+    answered = len(world.person.messages_from(world.main_bot))
+
+    async with running_service(settings) as service:
+        again = await world.person.next_message(world.main_bot, timeout=10)
+        links = links_in(again)
+        assert links is not None and links.download.split("/dl/")[1] == sent.links.download.split("/dl/")[1]
+        async with http_client() as http, http.get(links.download) as response:
+            assert await response.read() == b"stored just before the crash"
+        await service.main_client.outbox.drain(10)
+        [file] = [f async for f in service.db.db["files"].find({"file_name": "crash.txt"})]
+        assert file["link_message"]["message_id"] == again.message_id
+    assert len(world.person.messages_from(world.main_bot)) == answered + 1, "only the missing links were sent"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from FileStream.bot import access, bundles, channel, commands, files, intake, owner, replies, requests, start
+from FileStream.bot import (access, bundles, channel, commands, files, intake, missed_links, owner, replies, requests,
+                            start)
 from FileStream.bot.context import BotContext
 
 # On shutdown, replies still queued get this long (at most SHUTDOWN_GRACE) to go out.
@@ -28,5 +29,6 @@ def register_handlers(client, ctx: BotContext) -> None:
         files,      # /files and its buttons
         channel,    # AUTH_CHANNEL posts
         owner,      # the owner's commands: /botstats, /ban, /unban, /broadcast, /del, /upload
+        missed_links,  # at start: links a crash kept from people
     ):
         module.register(client, ctx)
