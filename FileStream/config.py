@@ -35,7 +35,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("BIND_ADDRESS", "0.0.0.0", "address the web server listens on"),
     ("PORT", "8080", "port the web server listens on; 0: any free port"),
     ("LINK_SECRET", "", "secret that signs links, 16+ characters; empty: generated once and kept in the database"),
-    ("LEGACY_LINKS", "true", "answer the old links of files migrated from FileStreamBot (/dl/<id>, /watch/<id>, ?start=file_<id>); their ids are guessable, which is why new links are signed"),
+    ("LEGACY_LINKS", "true", "answer the old links of files migrated from FileStreamBot (/dl/<id>, /watch/<id>, ?start=file_<id>); their ids are guessable (misses are limited per address): turn it off once people use the new links"),
     ("FILE_TTL", "3600", "seconds a file sent in private chat stays available"),
     ("CHANNEL_FILE_TTL", "0", "seconds a channel file stays available; 0: never expires"),
     ("EXPIRY_WARNING", "600", "seconds before expiry to warn the person; 0: no warning"),
@@ -52,6 +52,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
     ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
+    ("RATE_LIMIT_BUNDLE_FILES", "100", "files one person may send in bundles per RATE_LIMIT_BUNDLE_WINDOW (apart from RATE_LIMIT_FILES); 0: no limit"),
+    ("RATE_LIMIT_BUNDLE_WINDOW", "3600", "seconds of the bundle files' window, at most 604800 (7 days); a bundle counts until this long after its last file"),
     ("INCOMING_BURST", "20", "messages and button presses one person may send at once; beyond that the bot ignores them until they slow down (files: a whole bundle at once)"),
     ("INCOMING_PER_MINUTE", "60", "messages (and files) a minute one person may send once their burst is spent"),
     ("BROADCAST_RATE", "25", "broadcast messages per second (never faster than Telegram takes, about 28)"),
@@ -134,6 +136,8 @@ class Settings:
     rate_limit_files: int = 10          # 0: no limit
     rate_limit_window: int = 60
     bundle_max_files: int = 100
+    rate_limit_bundle_files: int = 100  # 0: no limit
+    rate_limit_bundle_window: int = 3600
     incoming_burst: int = 20
     incoming_per_minute: int = 60
     broadcast_rate: float = 25.0
@@ -224,6 +228,13 @@ class Settings:
             ),
             bundle_max_files=r.optional(
                 "BUNDLE_MAX_FILES", _int_in("BUNDLE_MAX_FILES", 1, 1000, "a count of files"), 100
+            ),
+            rate_limit_bundle_files=r.optional(
+                "RATE_LIMIT_BUNDLE_FILES", _int_in("RATE_LIMIT_BUNDLE_FILES", 0, None, "a count of files"), 100
+            ),
+            rate_limit_bundle_window=r.optional(
+                "RATE_LIMIT_BUNDLE_WINDOW", _int_in("RATE_LIMIT_BUNDLE_WINDOW", 1, 604800, "a number of seconds"),
+                3600
             ),
             incoming_burst=r.optional(
                 "INCOMING_BURST", _int_in("INCOMING_BURST", 1, None, "a count of messages"), 20
