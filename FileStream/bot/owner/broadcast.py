@@ -126,16 +126,26 @@ class BroadcastDesk:
             self._keep_running()  # one left running without a worker here (a failed start) gets one
             await answer(client, message, ALREADY_RUNNING)
             return
-        async def remember(status) -> None:
-            await ctx.db.settings.set(_PROGRESS_KEY + broadcast.id, {"chat_id": status.chat.id, "message_id": status.id})
         try:
-            # Queued, not waited for; when it cannot go (a long FLOOD_WAIT on the owner's chat)
-            # it is given up, and the broadcast's first report comes as a new message.
-            await answer(client, message, "Broadcast starting…", markup=cancel_keyboard(), kind=CHATTER,
-                         on_sent=remember)
-        finally:
-            # Whatever became of the reply, the broadcast runs (its first report then comes as a new message).
+            # Queued, not waited for here; when it cannot go (a long FLOOD_WAIT on the owner's
+            # chat) it is given up, and the broadcast's first report comes as a new message.
+            shown = await answer(client, message, "Broadcast starting…", markup=cancel_keyboard(), kind=CHATTER)
+        except BaseException:
             self._keep_running(self.engine.run(broadcast))
+            raise
+
+        async def start_once_shown() -> None:
+            # The run reports into the progress message, so it starts once that is recorded
+            # (or known not to exist): apart from the update worker, which is free at once.
+            try:
+                status = await shown.message()
+                if status is not None:
+                    await ctx.db.settings.set(_PROGRESS_KEY + broadcast.id,
+                                              {"chat_id": status.chat.id, "message_id": status.id})
+            finally:
+                # Whatever became of the reply, the broadcast runs.
+                self._keep_running(self.engine.run(broadcast))
+        ctx.spawn(start_once_shown(), f"broadcast {broadcast.id}")
 
     async def on_cancel_button(self, ctx: BotContext, client, query) -> None:
         await self._cancel(query.answer)
