@@ -19,7 +19,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("API_HASH", "", "Telegram api_hash from my.telegram.org, 32 hex characters (required)"),
     ("BOT_TOKEN", "", "main bot token from @BotFather (required)"),
     ("OWNER_ID", "", "Telegram user id(s) of the owner(s), comma or space separated (required)"),
-    ("BIN_CHANNEL", "", "storage channel id, like -1001234567890; every bot must be admin there (required)"),
+    ("BIN_CHANNEL", "", "storage channel id, like -1001234567890; every bot must be admin there (required). Several, comma separated: new copies go to the first usable one, the next takes over when it becomes unusable"),
+    ("MIRROR_CHANNEL", "", "a second storage channel (every bot admin there) that keeps a copy of every file, so links outlive the loss of a BIN_CHANNEL copy; empty: no mirror"),
     ("MULTI_BOT_MODE", "false", "use the extra bot tokens below to fetch and stream files"),
     ("MULTI_TOKENS", "", "extra bot tokens, comma separated"),
     *(
@@ -110,7 +111,9 @@ class Settings:
     api_hash: str
     bot_token: str
     owner_ids: tuple[int, ...]
-    bin_channel: int
+    bin_channel: int                    # the first of bin_channels
+    bin_channels: tuple[int, ...] = ()  # every storage channel, in order; () means (bin_channel,)
+    mirror_channel: int | None = None
     multi_bot_mode: bool = False
     multi_tokens: tuple[str, ...] = ()  # merged, deduplicated, without bot_token
     database_url: str | None = None     # None: the service starts an embedded database
@@ -168,6 +171,11 @@ class Settings:
 
     __str__ = __repr__
 
+    @property
+    def storage_channels(self) -> tuple[int, ...]:
+        """Every BIN_CHANNEL, in the order new copies go to them."""
+        return self.bin_channels or (self.bin_channel,)
+
     @staticmethod
     def all_variable_names() -> tuple[str, ...]:
         """Every variable FileStream reads (MULTITOKEN<n> is an accepted alias, not listed)."""
@@ -184,12 +192,20 @@ class Settings:
         port = r.optional("PORT", _int_in("PORT", 0, 65535, "a port number (0: any free port)"), 8080)
         bind_address = r.optional("BIND_ADDRESS", str, "0.0.0.0")
         log_level = r.optional("LOG_LEVEL", _log_level, "INFO")
+        owner_ids = r.required("OWNER_ID", _owner_ids)
+        bin_channels = r.required("BIN_CHANNEL", _chat_ids("BIN_CHANNEL"))
+        mirror_channel = r.optional("MIRROR_CHANNEL", _chat_id("MIRROR_CHANNEL"), None)
+        if mirror_channel is not None and mirror_channel in bin_channels:
+            raise ConfigError("MIRROR_CHANNEL", f"MIRROR_CHANNEL must be another channel than those in BIN_CHANNEL, "
+                                                f"got {mirror_channel} in both")
         return cls(
             api_id=api_id,
             api_hash=api_hash,
             bot_token=bot_token,
-            owner_ids=r.required("OWNER_ID", _owner_ids),
-            bin_channel=r.required("BIN_CHANNEL", _chat_id("BIN_CHANNEL")),
+            owner_ids=owner_ids,
+            bin_channel=bin_channels[0],
+            bin_channels=bin_channels,
+            mirror_channel=mirror_channel,
             multi_bot_mode=r.flag("MULTI_BOT_MODE", False),
             multi_tokens=_multi_tokens(r, bot_token),
             database_url=r.optional("DATABASE_URL", _database_url, None),
@@ -373,6 +389,20 @@ def _chat_id(name: str) -> Callable[[str], int]:
         if number >= 0:
             raise ConfigError(name, f"{name} must be a channel id, a negative number like -1001234567890, got {number}")
         return number
+
+    return parse
+
+
+def _chat_ids(name: str) -> Callable[[str], tuple[int, ...]]:
+    one = _chat_id(name)
+
+    def parse(value: str) -> tuple[int, ...]:
+        ids = tuple(one(part.strip()) for part in value.split(",") if part.strip())
+        if not ids:
+            raise ConfigError(name, f"{name} must hold at least one channel id like -1001234567890, got {value!r}")
+        if len(set(ids)) != len(ids):
+            raise ConfigError(name, f"{name} lists a channel twice: {value!r}")
+        return ids
 
     return parse
 

@@ -121,8 +121,11 @@ class Operations:
         clients = {m.name: bool(m.client.is_connected) and m.healthy
                    for m in (service.pool.members + service.pool.left_out if service.pool else [])}
         ready = database_ok and clients.get("main", False)
-        return ready, {"database": database_ok, "clients": clients, "version": __version__,
-                       "uptime_seconds": round(time.monotonic() - self._started)}
+        report = {"database": database_ok, "clients": clients, "version": __version__,
+                  "uptime_seconds": round(time.monotonic() - self._started)}
+        if getattr(service, "storage_status", None) is not None:
+            report["storage_channels"] = service.storage_status.health()
+        return ready, report
 
     async def exposition(self) -> tuple[bytes, str]:
         await self._count_if_due()

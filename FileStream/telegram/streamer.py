@@ -57,6 +57,10 @@ class FileGone(StreamError):
     """The stored message or its media no longer exists."""
 
 
+class NotReadableHere(Exception):
+    """This bot can read no copy of the file right now (another bot may: the block goes to it)."""
+
+
 class _ConnectionFailed(Exception):
     """A request failed because of its connection (now being replaced); the block goes elsewhere."""
 
@@ -92,8 +96,11 @@ class Streamer:
     web's ByteSource; the service counts its streams around it, service.ActiveStreams)."""
 
     def __init__(self, pool: BotPool, sessions: MediaSessions, tuning: StreamTuning = StreamTuning(),
-                 metrics=None, budget: MemoryBudget | None = None) -> None:
+                 metrics=None, budget: MemoryBudget | None = None, locate=None) -> None:
+        """`locate(member, file) -> (location, dc_id)`: where `member` reads the file's bytes, from
+        whichever copy of it still exists (services/healing.py); None: its storage message only."""
         self.pool = pool
+        self.locate = locate
         self.metrics = metrics  # FileStream.metrics.Metrics, optional
         self.sessions = sessions
         self.tuning = tuning
@@ -150,8 +157,9 @@ class Streamer:
         avoid: set[MediaConnection] = set()
         request_errors = 0
         last_error: BaseException | None = None
+        reader: PoolMember | None = None   # set when only the main bot can read the file now
         for _attempt in range(self.tuning.max_attempts):
-            member = await self._choose(file, primary, frozenset(tried))
+            member = reader or await self._choose(file, primary, frozenset(tried))
             with self.pool.request_lease(member):
                 async with self._slots(member):
                     try:
@@ -177,6 +185,15 @@ class Streamer:
                         continue
                     except FileGone:
                         raise
+                    except NotReadableHere as error:
+                        # This bot can read no copy now; the main bot reads every message it got
+                        # (the person's original too), so it gets the block.
+                        if member is self.pool.main:
+                            raise StreamError(str(error)) from error
+                        tried.add(member)
+                        reader = self.pool.main
+                        last_error = error
+                        continue
                     except _ConnectionFailed as failure:
                         # Only that connection is replaced; the client stays in the pool.
                         avoid.add(failure.connection)
@@ -280,10 +297,21 @@ class Streamer:
         # Blocks fetched ahead all miss at once: read the message once for all of them.
         pending = self._location_reads.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._read_location(member, file))
+            read = self._read_location if self.locate is None else self._located
+            pending = asyncio.ensure_future(read(member, file))
             self._location_reads[key] = pending
-            pending.add_done_callback(lambda _f: self._location_reads.pop(key, None))
+            pending.add_done_callback(lambda done: self._location_read(key, done))
         return await asyncio.shield(pending)
+
+    def _location_read(self, key, done: asyncio.Future) -> None:
+        self._location_reads.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here: every block that waited for it may have been cancelled
+
+    async def _located(self, member: PoolMember, file: StoredFile):
+        entry = await self.locate(member, file)
+        self.locations.put(self._location_key(member, file), entry)
+        return entry
 
     async def _read_location(self, member: PoolMember, file: StoredFile):
         message = await member.client.get_messages(file.storage_chat_id, file.storage_message_id)

@@ -226,6 +226,10 @@ def _cut(request: web.Request) -> None:
 
 
 def _source_failed_page(request: web.Request, label: str, exc: BaseException | None) -> web.Response:
+    if getattr(exc, "http_status", None) == 410:
+        # Every copy of the file is gone for good (services/healing.py FileLost): said in words.
+        log.info("%s: gone: %s", label, exc)
+        return message_page(request, 410, exc.title, exc.words)
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
         log.warning("%s: source busy before the first byte (retry after %ds): %r", label, retry_after, exc)

@@ -130,6 +130,16 @@ class ControlServer:
             message = world.channel_message(self._get(args["channel"]), int(args["message_id"]))
             world.expire_file_reference(message)
             return True
+        if op == "delete_channel_message":
+            channel = self._get(args["channel"])
+            world.delete([world.channel_message(channel, int(args["message_id"]))], None)
+            return True
+        if op == "remove_from_channel":  # the channel's creator removes an admin (a bot) from it
+            self._get(args["channel"]).remove(self._get(args["account"]))
+            return True
+        if op == "delete_channel":
+            world.delete_channel(self._get(args["channel"]))
+            return True
         if op == "rpc_log":
             account = self._get(args["bot"]) if args.get("bot") is not None else None
             return [{"method": c.method, "dc_id": c.dc_id, "at": c.at, "account_id": c.account_id, "error": c.error}
