@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from FileStream.core.client_address import Network, parse_networks
+
 T = TypeVar("T")
 
 # (name, default as written in .env.sample, what it is for). The one list of variables:
@@ -43,10 +45,15 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("REQUEST_TIMEOUT", "300", "seconds a file request may take before it is timed out"),
     ("KEEP_EXPIRED_COPIES", "false", "keep a file's stored copy in BIN_CHANNEL after its links expire; false: delete it at expiry"),
     ("WORKERS", "8", "concurrent bot update handlers"),
-    ("STREAM_PREFETCH", "32", "most blocks one stream fetches ahead; its window starts at 2 and grows while the client keeps reading"),
+    ("STREAM_PREFETCH", "32", "most blocks one stream holds; its window starts at 2 and grows only as the client takes bytes"),
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
     ("MEDIA_CONNECTIONS", "4", "connections per bot and DC for file transfers, 1 to 8 (Telegram's apps use up to 8)"),
-    ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2"),
+    ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2, and an eighth is kept for new streams"),
+    ("REMUX_MAX", "", "videos converted for the browser at once (MKV, AC-3 sound, subtitles; needs ffmpeg); empty: one per CPU core; 0: off"),
+    ("REMUX_MEMORY_MB", "512", "MiB of address space one conversion's FFmpeg child may use (Debian's FFmpeg maps over 256 before reading a byte)"),
+    ("STALL_TIMEOUT", "60", "seconds a response may go without the client taking any bytes before it is cut"),
+    ("STREAMS_PER_IP", "32", "responses one client address may stream at once (IPv6: per /64); more get 429 with Retry-After; 0: no limit"),
+    ("TRUSTED_PROXIES", "", "IPs or CIDR ranges of proxies in front (comma separated); from these X-Forwarded-For names the client; empty: the TCP peer is the client"),
     ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
@@ -133,6 +140,11 @@ class Settings:
     stream_stripe: bool = True
     media_connections: int = 4
     stream_memory_mb: int = 256
+    remux_max: int | None = None        # None: one per CPU core; 0: no conversion
+    remux_memory_mb: int = 512
+    stall_timeout: int = 60
+    streams_per_ip: int = 32            # 0: no limit
+    trusted_proxies: tuple[Network, ...] = ()
     auth_channel: int | None = None
     generate_download_links: bool = True
     force_sub_channel: int | str | None = None  # a chat id, or "@username"
@@ -233,6 +245,17 @@ class Settings:
             stream_memory_mb=r.optional(
                 "STREAM_MEMORY_MB", _int_in("STREAM_MEMORY_MB", 2, None, "MiB for blocks fetched ahead"), 256
             ),
+            remux_max=r.optional("REMUX_MAX", _int_in("REMUX_MAX", 0, 64, "a count of conversions"), None),
+            remux_memory_mb=r.optional(
+                "REMUX_MEMORY_MB", _int_in("REMUX_MEMORY_MB", 384, None, "MiB of address space per FFmpeg child"), 512
+            ),
+            stall_timeout=r.optional(
+                "STALL_TIMEOUT", _int_in("STALL_TIMEOUT", 1, None, "a number of seconds"), 60
+            ),
+            streams_per_ip=r.optional(
+                "STREAMS_PER_IP", _int_in("STREAMS_PER_IP", 0, None, "a count of streams, 0 for no limit"), 32
+            ),
+            trusted_proxies=r.optional("TRUSTED_PROXIES", _trusted_proxies, ()),
             auth_channel=r.optional("AUTH_CHANNEL", _chat_id("AUTH_CHANNEL"), None),
             generate_download_links=r.flag("GENERATE_DOWNLOAD_LINKS", True),
             force_sub_channel=r.optional("FORCE_SUB_CHANNEL", _force_sub_channel, None),
@@ -499,6 +522,16 @@ def _metrics_token(value: str) -> str:
             f"(a long random string), got {len(value)} characters",
         )
     return value
+
+
+def _trusted_proxies(value: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(value)
+    except ValueError as error:
+        raise ConfigError(
+            "TRUSTED_PROXIES",
+            f"TRUSTED_PROXIES must list IP addresses or CIDR ranges separated by commas, like 172.16.0.0/12: {error}",
+        ) from None
 
 
 def _broadcast_rate(value: str) -> float:

@@ -89,6 +89,16 @@ class Operations:
               streamer_value(lambda s: s.budget.waiting))
         gauge("stream_blocks_ahead", "Blocks requested ahead by all streams (in flight or ready)",
               streamer_value(lambda s: s.blocks_ahead()))
+        gauge("streams_blocked", "Streams whose client takes no bytes just now (each holds one block)",
+              streamer_value(lambda s: s.blocked()))
+
+        def fairness_value(read):
+            return lambda: {(): read(self.service.fairness)} if getattr(self.service, "fairness", None) else {}
+
+        gauge("streams_stalled_cut", "Responses cut since start because the client took no bytes for "
+              "STALL_TIMEOUT seconds", fairness_value(lambda f: f.stalled))
+        gauge("streams_refused_per_client", "Responses refused since start with 429 because their client "
+              "address had STREAMS_PER_IP streams open", fairness_value(lambda f: f.streams.refused))
 
         def connections_ready():
             sessions = self.service.sessions
@@ -106,6 +116,14 @@ class Operations:
 
         gauge = self.metrics.add_gauge_callback
         gauge("bot_healthy", "1 when a bot client is connected and serving, else 0", bots_healthy, ["client"])
+
+        def storage_channels_usable():
+            status = getattr(self.service, "storage_status", None)
+            rows = status.health() if status is not None else {}
+            return {(channel, row["role"]): float(row["usable"]) for channel, row in rows.items()}
+
+        gauge("storage_channel_usable", "1 while a storage or mirror channel takes and serves copies, else 0 "
+              "(as this instance knows it, no database call)", storage_channels_usable, ["channel", "role"])
         # Read from the last scheduled count (METRICS_REFRESH): a scrape never waits for the database.
         gauge("database_reachable", "1 when the last database count behind /metrics succeeded, else 0",
               lambda: {(): self._database_reachable})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics, StreamObservers
+from FileStream.core.client_slots import StreamsPerClient
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.channel_copies import ChannelLane
 from FileStream.services.deep_links import DeepLinks
@@ -37,6 +39,7 @@ from FileStream.services.links import LinkMaker
 from FileStream.services.mirror import CopyCheck, Mirror
 from FileStream.services.posting_lease import PostingLease
 from FileStream.services.ratelimit import BundleFileLimit, FileRateLimit
+from FileStream.services.remux import MediaTools, RemuxService
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_channels import StorageChannels
 from FileStream.services.storage_copies import StorageCopies
@@ -58,6 +61,7 @@ from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
 from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.context import CONTEXT as WEB_CONTEXT
+from FileStream.web.fairness import HttpFairness
 from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -202,6 +206,7 @@ class Service:
         self.sessions: MediaSessions | None = None
         self.streamer: Streamer | None = None
         self.streams: ActiveStreams | None = None
+        self.fairness: HttpFairness | None = None
         self.links: LinkMaker | None = None
         self.copies: LeasedCopies | None = None
         self.lane: ChannelLane | None = None
@@ -226,6 +231,7 @@ class Service:
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
         self.usage_job: PeriodicJob | None = None
+        self.remux: RemuxService | None = None
         self._stopped = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
@@ -269,10 +275,14 @@ class Service:
                                  may_post=self.lease.may_post, metrics=self.ops.metrics)
         self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
                                       connections=settings.media_connections)
+        budget = MemoryBudget(settings.stream_memory_mb << 20)
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics,
-            budget=MemoryBudget(settings.stream_memory_mb << 20), locate=self.keeper.locate)
+            budget=budget, locate=self.keeper.locate)
         self.streams = ActiveStreams(self.streamer)
+        self.fairness = HttpFairness(stall_timeout=float(settings.stall_timeout),
+                                     streams=StreamsPerClient(settings.streams_per_ip),
+                                     trusted_proxies=settings.trusted_proxies)
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
         self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
@@ -286,6 +296,7 @@ class Service:
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
+        self.remux = self._make_remux(budget)
         self.links = LinkMaker(public_url=self.public_url, secret=secret)
         link_buttons = telegram_takes_button_url(self.public_url)
         if not link_buttons and not settings.link_only:
@@ -436,6 +447,25 @@ class Service:
             except Exception as error:  # noqa: BLE001 - the log says it as well
                 log.warning("Could not send owner %s a notice: %r", owner_id, error)
 
+    def _make_remux(self, budget: MemoryBudget) -> RemuxService | None:
+        """Conversion of videos the browser cannot play as stored, if FFmpeg is there and REMUX_MAX is not 0."""
+        settings = self.settings
+        jobs = settings.remux_max if settings.remux_max is not None else max(1, os.cpu_count() or 1)
+        if jobs == 0:
+            log.info("REMUX_MAX=0: videos are served only as stored")
+            return None
+        tools = MediaTools.find()
+        if tools.missing:
+            log.warning("%s", tools.missing)
+            return None
+        # The child reads our own /stream links on loopback, through the address we listen on.
+        host = settings.bind_address
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else (
+            f"[{host}]" if ":" in host else host)
+        return RemuxService(tools=tools, files=self.db.files, source=self.streams,
+                            loopback_url=lambda: f"http://{host}:{self.web_port}", max_jobs=jobs,
+                            memory_bytes=settings.remux_memory_mb << 20, budget=budget)
+
     def _bind_web(self) -> socket.socket:
         settings = self.settings
         try:
@@ -456,7 +486,7 @@ class Service:
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
                         thumbnails=Thumbnails(self.pool, self.sessions, read_message=self.keeper.readable),
-            bot_username=bot_username)
+                        bot_username=bot_username, remux=self.remux, fairness=self.fairness)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when
@@ -490,6 +520,8 @@ class Service:
             if self.streams is not None and not await self.streams.wait_idle(grace):
                 log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
             await self._runner.cleanup()
+        if self.remux is not None:
+            await self.remux.close()   # the children of responses just cut are reaped
         if self.usage_job is not None:
             # After the web server: every response has ended, so its bytes are in the last batch.
             await self.usage_job.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from .content import SeededSpec
@@ -86,7 +87,8 @@ class ControlServer:
             return await server.person(self._get(args["user"])).send_text(self._get(args["bot"]), args["text"])
         if op in ("send_file", "post_file"):
             person = server.person(self._get(args["user"]))
-            data = SeededSpec(int(args["size"]), int(args.get("seed", 0)))
+            # "path": a real file's bytes (the remux bench sends a film); else seeded content.
+            data = Path(args["path"]).read_bytes() if "path" in args else SeededSpec(int(args["size"]), int(args.get("seed", 0)))
             options = {k: args[k] for k in ("file_name", "mime_type", "kind", "dc_id", "caption") if k in args}
             if op == "send_file":
                 message = await person.send_file(self._get(args["bot"]), data, **options)
