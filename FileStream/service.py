@@ -19,11 +19,15 @@ from pyrogram.errors import FloodWait, RPCError
 from FileStream.bot import bundles as bot_bundles
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
+from FileStream.bot import texts as bot_texts
 from FileStream.bot.context import BotContext
+from FileStream.bot.language import speak_to
 from FileStream.bot.replies import NO_PREVIEW
 from FileStream.core.button_urls import telegram_takes_button_url
+from FileStream.core.usage import day_of
 from FileStream.embedded_db import EmbeddedDatabase, EmbeddedDatabaseError
 from FileStream.errors import StartupError
+from FileStream.i18n import Catalogs
 from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
@@ -43,6 +47,7 @@ from FileStream.services.remux import MediaTools, RemuxService
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_channels import StorageChannels
 from FileStream.services.storage_copies import StorageCopies
+from FileStream.services.traffic import TrafficMeter
 from FileStream.services.storage_status import StorageStatus
 from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
@@ -230,6 +235,8 @@ class Service:
         self._stale_requests: StaleRequestJob | None = None
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
+        self.traffic: TrafficMeter | None = None
+        self.languages = Catalogs.english_only()
         self.usage_job: PeriodicJob | None = None
         self.remux: RemuxService | None = None
         self._stopped = asyncio.Event()
@@ -255,6 +262,9 @@ class Service:
         except DatabaseUnavailable as error:
             raise StartupError(f"{error} (check DATABASE_URL)") from error
         secret = settings.link_secret or await self.db.settings.get_or_create_link_secret()
+        self.languages = Catalogs.load()
+        # ALLOWED_USERS seeds the list /allow and /disallow change (a removed entry stays removed).
+        await self.db.allowed.seed(settings.allowed_users, self.clock())
 
         self.main_client = build_client(
             token=settings.bot_token, api_id=settings.api_id, api_hash=settings.api_hash,
@@ -285,7 +295,13 @@ class Service:
                                      trusted_proxies=settings.trusted_proxies)
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
-        self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
+        self.traffic = TrafficMeter(self.db.traffic, self.clock, limit_bytes=settings.traffic_limit_mb << 20,
+                                    exempt_ids=settings.owner_ids, notify=self._traffic_notice)
+
+        async def flush_counts() -> None:
+            await self.usage.flush()
+            await self.traffic.flush()
+        self.usage_job = PeriodicJob("download counts", flush_counts, USAGE_FLUSH_SECONDS)
         # The storage channel's copies, one at a time with people in turns (every other channel
         # listed in BIN_CHANNEL gets a lane of its own when a copy first goes there).
         self.lane = self.lane_for(settings.bin_channel)
@@ -318,6 +334,7 @@ class Service:
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
                 clock=self.clock, started_at=self.started_at, link_buttons=link_buttons,
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
+            ctx.languages = self.languages
             ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
                                       max_files=settings.bundle_max_files)
             ctx.bundle_limit = BundleFileLimit.on_requests(self.db, limit=settings.rate_limit_bundle_files,
@@ -401,10 +418,13 @@ class Service:
             if request.get("bundle_id"):
                 await bot_bundles.end_unfinished(ctx, client, request["bundle_id"], state)
 
+        async def in_language_of(user_id: int) -> None:
+            await speak_to(self.db.users, self.languages, user_id)
+
         expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
                            delete_copies=None if self.settings.keep_expired_copies else delete_copies,
-                           bundles=self.db.bundles)
-        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out)
+                           bundles=self.db.bundles, speak_to=in_language_of)
+        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out, speak_to=in_language_of)
         expiry_job = PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS,
                                  next_due=expiry.next_due, clock=self.clock)
         stale_job = PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS,
@@ -413,6 +433,18 @@ class Service:
         ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
         self._stale_requests = stale
         return [expiry_job, stale_job]
+
+    async def _traffic_notice(self, owner_id: int, limit_bytes: int, retry_after: int) -> None:
+        """Tells a person, once a day whichever instance finds out first, that their links stopped."""
+        day = day_of(self.clock())
+        try:
+            if not await self.db.settings.add(f"traffic_notice:{owner_id}:{day:%Y-%m-%d}", self.clock()):
+                return
+            await speak_to(self.db.users, self.languages, owner_id)
+            await self.main_client.send_message(owner_id, bot_texts.traffic_limit_reached(limit_bytes, retry_after),
+                                                parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+        except Exception as error:  # noqa: BLE001 - they may have blocked the bot; the pages still say it
+            log.info("Could not tell %s that their links reached the traffic limit: %r", owner_id, error)
 
     def _make_storage_jobs(self, ctx: BotContext | None) -> list[PeriodicJob]:
         """Jobs of every instance that keep the stored copies: the posting lease, the storage
@@ -482,11 +514,13 @@ class Service:
         lookup = _FileLookup(self.db)
         app = build_app(files=lookup, source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock,
-                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
+                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage, self.traffic),
+                        traffic=self.traffic if self.settings.traffic_limit_mb else None,
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
                         thumbnails=Thumbnails(self.pool, self.sessions, read_message=self.keeper.readable),
-                        bot_username=bot_username, remux=self.remux, fairness=self.fairness)
+                        bot_username=bot_username, remux=self.remux, fairness=self.fairness,
+                        languages=self.languages)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when
@@ -526,6 +560,8 @@ class Service:
             # After the web server: every response has ended, so its bytes are in the last batch.
             await self.usage_job.stop()
             await self.usage.flush()   # a database error is logged there, never raised
+            await self.traffic.flush()
+            await self.traffic.close()
         if self.copies is not None:
             await self.copies.close()
         if self.keeper is not None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from FileStream.bot import (access, bundles, channel, commands, files, intake, missed_links, owner, replies, requests,
-                            start)
+from FileStream.bot import (access, bundles, channel, commands, files, intake, language, missed_links, owner,
+                            replies, requests, start)
 from FileStream.bot.context import BotContext
 
 # On shutdown, replies still queued get this long (at most SHUTDOWN_GRACE) to go out.
@@ -24,6 +24,7 @@ def register_handlers(client, ctx: BotContext) -> None:
         intake,
         commands,   # the command menus, and the owner's once they write
         access,     # the gate before every handler: too fast, record, banned, force-subscribe
+        language,   # each update in the person's language (first of all groups); /language
         requests,   # /status, /revoke
         bundles,    # /bundle, /done (files of a bundle go through intake)
         files,      # /files and its buttons

@@ -1,7 +1,9 @@
 """Who gets through to the handlers: a person sending faster than INCOMING_BURST / INCOMING_PER_MINUTE
-is ignored (told once) until they slow down, everyone else is recorded, banned people are told
-once and then ignored, and with FORCE_SUB_CHANNEL only members of that channel (owners always)
-get through. When the database cannot say whether someone is banned, nobody gets through (fail closed).
+is ignored (told once) until they slow down; with ALLOWED_USERS only the people on the list
+(owners always; strangers get one answer and nothing of theirs is kept); everyone is recorded,
+banned people are told once and then ignored, and with FORCE_SUB_CHANNEL only members of that
+channel (owners always) get through.
+When the database cannot say whether someone is banned, nobody gets through (fail closed).
 
 The gate runs in its own group before every handler and stops the update only when it
 refuses it, so it is written once here instead of in every handler.
@@ -117,6 +119,9 @@ class Gate:
             if verdict is Verdict.IGNORE_AND_TELL:
                 client.outbox.notice(message.chat.id)
             raise StopPropagation
+        if not await self._on_the_list(person):
+            await answer(client, message, texts.PRIVATE_BOT, kind=CHATTER)
+            raise StopPropagation
         await self._record(person)
         if await self._banned(client, person.id, message.chat.id):
             raise StopPropagation
@@ -131,6 +136,9 @@ class Gate:
         if verdict is not Verdict.PASS:
             if verdict is Verdict.IGNORE_AND_TELL:
                 await query.answer(texts.SENDING_TOO_FAST, show_alert=True)
+            raise StopPropagation
+        if not await self._on_the_list(person):
+            await query.answer(texts.PRIVATE_BOT, show_alert=True)
             raise StopPropagation
         await self._record(person)
         if await self._banned(client, person.id, person.id):
@@ -164,9 +172,23 @@ class Gate:
             return True
         return await self.membership.is_member(user_id)
 
+    async def _on_the_list(self, person) -> bool:
+        """A private bot (ALLOWED_USERS set) lets through owners and the people on its list.
+
+        Asked of the database on every update, so /allow and /disallow hold at once on every
+        instance; a database that does not answer refuses (the caller says so in words).
+        """
+        if not self.ctx.settings.allowed_users or self.ctx.is_owner(person.id):
+            return True
+        try:
+            return await self.ctx.db.allowed.is_allowed(person.id, person.username)
+        except Exception as error:  # noqa: BLE001 - as for bans: nobody passes unchecked, told in words
+            raise BanUnknown() from error
+
     async def _record(self, person) -> None:
         try:
-            await self.ctx.db.users.touch(person.id, person.first_name, person.username, self.ctx.clock())
+            await self.ctx.db.users.touch(person.id, person.first_name, person.username, self.ctx.clock(),
+                                          language_code=person.language_code)
         except Exception as error:  # noqa: BLE001 - recording must not stop the conversation
             log.warning("Could not record user %s: %s", person.id, error)
 

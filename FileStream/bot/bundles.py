@@ -17,6 +17,7 @@ from FileStream.bot.routing import on_message
 from FileStream.core.playlist import is_playable
 from FileStream.core.requests import RequestState
 from FileStream.core.tokens import log_ref
+from FileStream.i18n import _
 from FileStream.services.bundles import Finished, Progress, bundle_title
 from FileStream.services.intake import IntakeError
 from FileStream.store.bundles import OPEN
@@ -131,7 +132,7 @@ async def on_bundle(ctx: BotContext, client, message) -> None:
         await answer(client, message, over.text(), quote=True)
         return
     parts = (message.text or "").split(maxsplit=1)
-    title = bundle_title(parts[1] if len(parts) > 1 else "", "Bundle")
+    title = bundle_title(parts[1] if len(parts) > 1 else "", _("Bundle"))
     started = await ctx.bundles.start_command(person.id, title)
     if started is None:
         current = await ctx.requests.status(person.id)
@@ -252,7 +253,7 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
         await ctx.bundles.refuse(bundle_id)
         await answer(client, message, over.text(), quote=True)
         return
-    title = _album_title(members, f"Album of {len(members)} files")
+    title = _album_title(members, texts.album_title(len(members)))
     request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id)
     if request is None:
         current = await ctx.requests.status(person.id)

@@ -63,7 +63,7 @@ async def on_file_delete(ctx: BotContext, client, query) -> None:
         await ctx.db.files.delete(file.id)
     log.info("File %s deleted by its owner %s", file.ref, file.owner_id)
     await delete_mirror_copy(client, file)
-    await query.answer("Deleted.")
+    await query.answer(texts.DELETED)
     await edit(client, query.message.chat.id, query.message.id, texts.file_deleted(file.file_name),
                markup=keyboards.back_to_files())
 
@@ -108,7 +108,7 @@ async def on_bundle_delete(ctx: BotContext, client, query) -> None:
     bundle, _files = found
     await ctx.bundles.delete(bundle)
     log.info("Bundle %s deleted by its owner %s", bundle.ref, bundle.owner_id)
-    await query.answer("Deleted.")
+    await query.answer(texts.DELETED)
     await edit(client, query.message.chat.id, query.message.id, texts.bundle_deleted(bundle.title),
                markup=keyboards.back_to_files())
 

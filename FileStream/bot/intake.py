@@ -14,6 +14,7 @@ from FileStream.bot.context import BotContext
 from FileStream.bot.replies import CHATTER, answer, edit_now, file_links, post, send_act
 from FileStream.bot.routing import on_message
 from FileStream.core.requests import RequestState
+from FileStream.i18n import _
 from FileStream.services.intake import IntakeError
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.outbox import Delivery
@@ -159,7 +160,7 @@ async def _forget(ctx: BotContext, client, record) -> None:
 
 def _file_name(message) -> str:
     facts = facts_of(message)
-    return facts.file_name if facts is not None else "your file"
+    return facts.file_name if facts is not None else _("your file")
 
 
 def register(client, ctx: BotContext) -> None:

@@ -15,10 +15,11 @@ from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import CHATTER, send
 from FileStream.core.formatting import escape_html
+from FileStream.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
-SORRY = "Something went wrong on our side. Please try again in a minute."
+SORRY = N_("Something went wrong on our side. Please try again in a minute.")
 
 FALLBACK_GROUP = 100
 
@@ -33,7 +34,7 @@ def _bound(ctx: BotContext, fn: Handler, stop: bool):
             raise
         except Exception:  # noqa: BLE001 - the person gets words, the log the traceback
             log.exception("Handler %s failed", fn.__name__)
-            await tell(client, update, SORRY)
+            await tell(client, update, _(SORRY))
         if stop:
             update.stop_propagation()
     handler.__name__ = fn.__name__

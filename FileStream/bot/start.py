@@ -14,10 +14,11 @@ from FileStream.bot.routing import FALLBACK_GROUP, on_callback, on_message
 from FileStream.bot.stored import with_storage_copy
 from FileStream.core.deep_links import SEND_FILE, parse_payload
 from FileStream.core.formatting import escape_html
+from FileStream.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
-WELCOME = (
+WELCOME = N_(
     "Hi! Send me a file and I will give you links to stream it in a browser or a player "
     "and to download it. /help lists every command."
 )
@@ -26,7 +27,7 @@ WELCOME = (
 async def on_start(ctx: BotContext, client, message) -> None:
     payload = message.command[1] if len(message.command) > 1 else ""
     if parse_payload(payload) is None:  # a plain /start, or a start parameter of someone else's
-        await answer(client, message, WELCOME, kind=CHATTER)
+        await answer(client, message, _(WELCOME), kind=CHATTER)
         return
     person = message.from_user.id if message.from_user else None
     target = await ctx.deep_links.open(payload, person)
@@ -63,7 +64,7 @@ async def send_file(ctx: BotContext, client, message, record) -> None:
 
 async def on_help(ctx: BotContext, client, message) -> None:
     lines = commands.help_lines(for_owner=ctx.is_owner(message.from_user.id if message.from_user else None))
-    lines.append("Send me a file - get its stream and download links")
+    lines.append(texts.HELP_SEND_A_FILE)
     await answer(client, message, escape_html("\n".join(lines)), kind=CHATTER)
 
 

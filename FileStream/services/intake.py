@@ -13,6 +13,7 @@ from pyrogram.errors import RPCError
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_channels import gone_kind
 from FileStream.core.tokens import new_deep_link_key, new_file_id
+from FileStream.i18n import _
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class IntakeError(Exception):
-    """The file could not be stored; `reason` says why in words a person understands."""
+    """The file could not be stored; `reason` says why in words a person understands (in their language)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -103,16 +104,16 @@ class FileIntake:
                     await self.channels.lost(target, str(error.ID))
                     continue  # the next storage channel takes over
                 log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
-                raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+                raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from error
             except Exception as error:  # noqa: BLE001 - said in words, logged with cause
                 log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
-                raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+                raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from error
             if self.channels is not None and self.channels.is_unusable(target):
                 await self.channels.works_again(target)
             return target, lane, posted
         log.error("No storage channel takes copies (BIN_CHANNEL and MIRROR_CHANNEL): message %s cannot be stored",
                   message.id)
-        raise IntakeError("I could not store your file right now. Please try again in a minute.")
+        raise IntakeError(_("I could not store your file right now. Please try again in a minute."))
 
     async def _copy(self, message, chat_id: int) -> int:
         return (await message.copy(chat_id)).id
@@ -125,7 +126,7 @@ class FileIntake:
             try:
                 member = self.pool.pick(exclude=frozenset(tried))
             except NoClientAvailable as error:
-                raise IntakeError("All our bots are busy or resting right now. Please try again in a minute.") from error
+                raise IntakeError(_("All our bots are busy or resting right now. Please try again in a minute.")) from error
             if member in tried:
                 break
             tried.add(member)
@@ -137,10 +138,10 @@ class FileIntake:
                 continue
             facts = facts_of(message) if message is not None else None
             if facts is None:
-                raise IntakeError("That message has no file I can stream.")
+                raise IntakeError(_("That message has no file I can stream."))
             return facts
         log.error("No bot client could read stored message %s: %s", message_id, last_error)
-        raise IntakeError("I could not read your file back from storage. Please try again in a minute.")
+        raise IntakeError(_("I could not read your file back from storage. Please try again in a minute."))
 
     async def discard(self, record: StoredFile) -> None:
         """Undo a stored file: its links stop at once, its stored copy is deleted, and only then

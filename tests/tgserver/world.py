@@ -92,6 +92,7 @@ class User(Account):
     phone: str | None = None
     blocked_bots: set[int] = field(default_factory=set, repr=False)  # bots this person blocked
     deleted: bool = False  # the account was deleted: nothing can be sent to it
+    lang_code: str | None = None  # the language of their Telegram app (bots see it, like Telegram shows it)
 
     def block(self, bot: "Bot") -> "User":
         """This person blocks `bot`: the bot's sends to them fail with USER_IS_BLOCKED."""
@@ -620,9 +621,9 @@ class World:
         return bot
 
     def add_user(self, first_name: str = "Person", username: str | None = None, home_dc: int = 1,
-                 last_name: str | None = None, id: int | None = None) -> User:
+                 last_name: str | None = None, id: int | None = None, lang_code: str | None = None) -> User:
         user = User(id=id or next(self._ids), first_name=first_name, username=username,
-                    home_dc=self._check_dc(home_dc), last_name=last_name)
+                    home_dc=self._check_dc(home_dc), last_name=last_name, lang_code=lang_code)
         self.accounts[user.id] = user
         return user
 
