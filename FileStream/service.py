@@ -9,7 +9,7 @@ import secrets
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import aclosing, contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
@@ -64,6 +64,7 @@ from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.storage import ChannelReader
 from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
+from FileStream.telegram.updates import CatchingUpClient
 from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.context import CONTEXT as WEB_CONTEXT
 from FileStream.web.fairness import HttpFairness
@@ -94,6 +95,9 @@ MIRROR_SECONDS = 60.0
 # The copy check reads the messages of COPY_CHECK_BATCH stored files this often (one
 # getMessages call per channel): a walk through 10 000 files takes about 8 hours.
 COPY_CHECK_SECONDS = 60.0
+# Heal and mirror intents of another instance older than this are its leftovers for the lease
+# holder's periodic pass (a send lasts seconds; the lease moves only after 30 s unrenewed).
+LEFTOVER_AGE_SECONDS = 120.0
 COPY_CHECK_BATCH = 20
 
 
@@ -280,9 +284,10 @@ class Service:
         self.pool = BotPool(main=main)
         self.channels = StorageChannels(self.db.copies, settings.storage_channels, settings.mirror_channel,
                                         self.clock, tell_owner=self._tell_owner)
-        self.lease = PostingLease(self.db.leases, self.clock, ttl=POSTING_LEASE_SECONDS)
+        self.lease = PostingLease(self.db.leases, self.clock, ttl=POSTING_LEASE_SECONDS, bot=not settings.link_only)
         self.keeper = CopyKeeper(self.db.copies, self.pool, self.channels, self.clock,
-                                 may_post=self.lease.may_post, metrics=self.ops.metrics)
+                                 may_post=self.lease.may_post, metrics=self.ops.metrics, lane_for=self.lane_for)
+        self.lease.before_posting.append(self._account_for_leased_copies)
         self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
                                       connections=settings.media_connections)
         budget = MemoryBudget(settings.stream_memory_mb << 20)
@@ -362,6 +367,8 @@ class Service:
         self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
         if ctx is not None:
             ctx.bot_username = main.username
+            if settings.auth_channel is not None and isinstance(self.main_client, CatchingUpClient):
+                await self.main_client.watch_channels([settings.auth_channel])
         await self._reconcile_copies(link_only=settings.link_only)
         await self._serve_web(sock, secret, bot_username=main.username or "")
         self.usage_job.start()
@@ -383,9 +390,36 @@ class Service:
                                                      self.clock)
         return lane
 
+    def _posting_channels(self) -> list[int]:
+        """Every channel copies are posted into: BIN_CHANNEL's, then MIRROR_CHANNEL."""
+        mirror = self.settings.mirror_channel
+        return [*self.settings.storage_channels, *((mirror,) if mirror is not None else ())]
+
+    async def _account_for_leased_copies(self) -> None:
+        """This instance has just taken the posting lease: heal and mirror copies a stopped holder
+        posted but never recorded are deleted, and its heal claims released, before it posts."""
+        released = await self.db.copies.release_heals_of_others(self.keeper.claimant)
+        if released:
+            log.info("Released %d heal claim(s) of the previous posting lease holder", released)
+        await self._leased_leftovers()
+
+    async def _leased_leftovers_again(self) -> None:
+        """The lease holder, now and then: intents the taking could not settle (a delete that
+        failed) are tried again; younger ones are left (a send under way as the lease moved)."""
+        if self.lease.may_post():
+            await self._leased_leftovers(older_than=self.clock() - timedelta(seconds=LEFTOVER_AGE_SECONDS))
+
+    async def _leased_leftovers(self, older_than=None) -> None:
+        for chat_id in self._posting_channels():
+            try:
+                await self.lane_for(chat_id).reconcile_leased(older_than)
+            except Exception as error:  # noqa: BLE001 - the intents stay for the next taking
+                log.warning("Could not account for copies the previous lease holder left in channel %s: %r",
+                            chat_id, error)
+
     async def _reconcile_copies(self, *, link_only: bool) -> None:
         """Copies a stopped process made but never recorded: adopted or deleted (see ChannelLane)."""
-        for chat_id in self.settings.storage_channels:
+        for chat_id in self._posting_channels():
             try:
                 await self.lane_for(chat_id).reconcile(intake=not link_only, stale_after=self.copies.claim_timeout)
             except Exception as error:  # noqa: BLE001 - the intents stay for the next start
@@ -460,9 +494,10 @@ class Service:
         self.copy_check = CopyCheck(self.db.copies, self.pool, self.channels, keeper, may_post=lease.may_post,
                                     batch=COPY_CHECK_BATCH)
         jobs.append(PeriodicJob("copy check", self.copy_check.run_once, COPY_CHECK_SECONDS))
+        jobs.append(PeriodicJob("leftover heal and mirror copies", self._leased_leftovers_again, COPY_CHECK_SECONDS))
         if self.settings.mirror_channel is not None:
             self.mirror = Mirror(self.db.copies, self.pool, self.channels, keeper, self.clock,
-                                 may_post=lease.may_post, metrics=self.ops.metrics)
+                                 may_post=lease.may_post, metrics=self.ops.metrics, lane_for=self.lane_for)
             mirror_job = PeriodicJob("mirror copies", self.mirror.run_once, MIRROR_SECONDS)
             lease.on_taken.append(mirror_job.wake)
             keeper.on_copies_changed.append(mirror_job.wake)

@@ -14,6 +14,7 @@ from FileStream.core.models import StoredFile
 from FileStream.core.storage_channels import gone_kind
 from FileStream.core.tokens import new_deep_link_key, new_file_id
 from FileStream.i18n import _
+from FileStream.services.mirror import delete_mirror_copy
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
 
@@ -145,7 +146,7 @@ class FileIntake:
 
     async def discard(self, record: StoredFile) -> None:
         """Undo a stored file: its links stop at once, its stored copy is deleted, and only then
-        its record; a copy that cannot be deleted now leaves the record expired, for the
+        its record, then its mirror copy; a copy that cannot be deleted now leaves the record expired, for the
         expiry job to try again (a record is the only way to find its copy)."""
         try:
             await self.main_client.delete_messages(record.storage_chat_id or self.bin_channel,
@@ -158,6 +159,11 @@ class FileIntake:
                 log.warning("Could not mark file %s expired: %s", record.ref, later)
             return
         try:
-            await self.files.delete(record.id)
+            # Taken out as it is now: a mirror copy recorded since `record` was read goes too
+            # (one recorded after this finds no record and is deleted by the mirror pass).
+            taken = await self.files.take_out(record.id)
         except Exception as error:  # noqa: BLE001 - it expires by itself; say so
             log.warning("Could not delete the record of file %s: %s", record.ref, error)
+            return
+        if taken is not None:
+            await delete_mirror_copy(self.main_client, taken)
