@@ -64,6 +64,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
     ("RATE_LIMIT_BUNDLE_FILES", "100", "files one person may send in bundles per RATE_LIMIT_BUNDLE_WINDOW (apart from RATE_LIMIT_FILES); 0: no limit"),
     ("RATE_LIMIT_BUNDLE_WINDOW", "3600", "seconds of the bundle files' window, at most 604800 (7 days); a bundle counts until this long after its last file"),
+    ("INCOMING_BURST", "20", "messages and button presses one person may send at once; beyond that the bot ignores them until they slow down (files: a whole bundle at once)"),
+    ("INCOMING_PER_MINUTE", "60", "messages (and files) a minute one person may send once their burst is spent"),
     ("BROADCAST_RATE", "25", "broadcast messages per second (never faster than Telegram takes, about 28)"),
     ("UPLOAD_DIR", "", "folder the owner's /upload command sends files from; empty: /upload is off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
@@ -156,6 +158,8 @@ class Settings:
     bundle_max_files: int = 100
     rate_limit_bundle_files: int = 100  # 0: no limit
     rate_limit_bundle_window: int = 3600
+    incoming_burst: int = 20
+    incoming_per_minute: int = 60
     broadcast_rate: float = 25.0
     upload_dir: Path | None = None
     session_dir: Path = Path("sessions")
@@ -279,6 +283,12 @@ class Settings:
             rate_limit_bundle_window=r.optional(
                 "RATE_LIMIT_BUNDLE_WINDOW", _int_in("RATE_LIMIT_BUNDLE_WINDOW", 1, 604800, "a number of seconds"),
                 3600
+            ),
+            incoming_burst=r.optional(
+                "INCOMING_BURST", _int_in("INCOMING_BURST", 1, None, "a count of messages"), 20
+            ),
+            incoming_per_minute=r.optional(
+                "INCOMING_PER_MINUTE", _int_in("INCOMING_PER_MINUTE", 1, None, "a count of messages"), 60
             ),
             broadcast_rate=r.optional("BROADCAST_RATE", _broadcast_rate, 25.0),
             upload_dir=r.optional("UPLOAD_DIR", Path, None),

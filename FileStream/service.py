@@ -438,7 +438,7 @@ class Service:
             await client.send_message(chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
 
         async def edit(chat_id: int, message_id: int, text: str) -> None:
-            await bot_replies.edit(client, chat_id, message_id, text)
+            await bot_replies.edit_now(client, chat_id, message_id, text)
 
         async def delete_copies(chat_id: int, message_ids: list[int]) -> None:
             try:

@@ -36,3 +36,5 @@ def test_quick_benchmark_runs_checks_every_byte_and_prints_its_tables(tmp_path):
     fair = results["fair_http"]   # bench/_fairness_http.py: downloads beside stalled readers, all exact
     assert fair["stalled"] == 40 and fair["quiet"]["ttfb_median_ms"] > 0 and fair["stalled_run"]["aggregate_mibps"] > 0
     assert fair["rss_peak_mib"] > 0
+    replies = results["bot_fairness"]   # bench/_fairness_bot.py: ten people answered while one floods the bot
+    assert replies["people"] == 10 and replies["worst_ms"] > 0 and replies["flooder_answers"] < replies["flood"]

@@ -13,6 +13,8 @@ from pyrogram import StopPropagation, filters
 from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
 from FileStream.bot.context import BotContext
+from FileStream.bot.replies import CHATTER, send
+from FileStream.core.formatting import escape_html
 from FileStream.i18n import N_, _
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,6 @@ async def tell(client, update, text: str) -> None:
         if hasattr(update, "data"):  # a button press
             await update.answer(text, show_alert=True)
         elif getattr(update, "chat", None) is not None:
-            await client.send_message(update.chat.id, text)
+            await send(client, update.chat.id, escape_html(text), kind=CHATTER)
     except Exception as error:  # noqa: BLE001 - nothing more can be said
         log.warning("Could not tell the person about the failure: %s", error)

@@ -52,6 +52,10 @@ MESSAGES: dict[str, str] = {
     "JOINED": N_("Thanks for joining! Send me a file to get its links."),
     # Said when the database cannot tell whether the person is banned: nothing is done for them.
     "TRY_AGAIN_SHORTLY": N_("I cannot serve you right now. Please try again in a minute."),
+    # Said at most once a minute to a person whose messages come faster than the bot may answer
+    # (Telegram lets a bot send about one message a second to one person).
+    "SENDING_TOO_FAST": N_("You are sending messages faster than I can answer, so I am skipping some of them. "
+                           "Please wait a few seconds, then send again what still needs an answer."),
     # A press on a button this bot does not make (an old keyboard, a client sending what it likes).
     "UNKNOWN_BUTTON": N_("That button no longer works."),
     # -- start and help

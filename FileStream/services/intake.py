@@ -123,7 +123,7 @@ class FileIntake:
         """Each bot needs its own file id, so a backend must be able to read the copy."""
         tried = set()
         last_error: Exception | None = None
-        for _ in range(len(self.pool.members)):
+        for _attempt in range(len(self.pool.members)):
             try:
                 member = self.pool.pick(exclude=frozenset(tried))
             except NoClientAvailable as error:
