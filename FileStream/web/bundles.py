@@ -162,7 +162,7 @@ async def page(request: web.Request) -> web.Response:
         token = link.file_token(file)
         mime_type = effective_mime_type(file.mime_type, file.file_name)
         rows.append({
-            "name": file.file_name or "file",
+            "name": file.file_name or _("file"),
             "size": size(file.file_size),
             "mime_type": mime_type,
             "kind": player_kind(mime_type),

@@ -55,7 +55,7 @@ async def watch(request: web.Request) -> web.Response:
     return render_page(
         request,
         "watch.html",
-        file_name=file.file_name or "file",
+        file_name=file.file_name or _("file"),
         size=size(file.file_size),
         expiry=_expiry_words(link),
         mime_type=mime_type,
