@@ -14,6 +14,7 @@ import dataclasses
 import logging
 
 from FileStream.bot import keyboards, texts
+from FileStream.bot.owner.broadcast import CANCEL as BROADCAST_CANCEL
 from FileStream.bot.owner.guard import NOT_FOR_YOU
 from FileStream.bot.routing import SORRY
 from FileStream.core.tokens import new_deep_link_key, new_file_id
@@ -79,6 +80,8 @@ async def test_bob_pressing_alices_buttons_opening_her_deep_links_and_asking_del
             pressed[prefix + bundle.id] = await bob.press_button(bot, board.message_id, prefix + bundle.id,
                                                                  any_data=True)
         assert set(pressed.values()) == {texts.NOT_YOUR_FILE}, pressed
+        # The owner's own button (cancel a broadcast) is not Bob's either.
+        assert await bob.press_button(bot, board.message_id, BROADCAST_CANCEL, any_data=True) == NOT_FOR_YOU
         assert all(a["alert"] for a in bob.callback_answers), "each refusal is an alert Bob has to read"
 
         # Her deep links, and deep links made of her ids and tokens, open nothing for Bob; /del
