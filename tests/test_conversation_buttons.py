@@ -8,10 +8,13 @@ import logging
 import secrets
 from datetime import timedelta
 
+import pytest
+
 from FileStream.bot import texts
 from FileStream.bot.routing import SORRY
 from FileStream.core.models import StoredFile
 from service_harness import make_world, running_service, send_and_get_links, tracebacks
+from tgserver import CallbackExpired
 
 
 async def give_files(service, owner_id: int, count: int) -> None:
@@ -117,3 +120,26 @@ async def test_when_the_ban_lookup_fails_the_person_is_asked_to_try_again_and_no
     assert sorted(calls) == ["messages.SendMessage", "messages.SetBotCallbackAnswer"], calls
     assert sent.links is not None
     assert tracebacks(caplog.records) == []
+
+
+async def test_a_press_answered_after_telegram_stopped_waiting_still_opens_the_card_without_a_traceback(
+        telegram, stack_settings, caplog):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    async with running_service(stack_settings(world)) as service:
+        page = await looking_at_page_one(service, world)
+        # Telegram waits about 15 s for the answer to a press; here every answer comes too late.
+        telegram.world.callback_query_lifetime = 0
+        with caplog.at_level(logging.INFO):
+            with pytest.raises(CallbackExpired):
+                await person.press_button(bot, page.message_id, page.button("file05.txt").callback_data)
+            card = await person.next_edit(bot)
+
+    assert "file05.txt" in card.text and card.button("Delete"), "what the press asked for still happened"
+    assert [c.error for c in callback_answers(telegram, bot)] == ["QUERY_ID_INVALID"]
+    late = [r for r in caplog.records if "after Telegram stopped waiting" in r.getMessage()]
+    assert len(late) == 1 and late[0].levelno == logging.INFO
+    assert SORRY not in [m.text for m in person.messages_from(bot)]
+    assert tracebacks(caplog.records) == []
+    assert [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.WARNING and r.name.startswith("FileStream")] == []

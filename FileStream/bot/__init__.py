@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from FileStream.bot import access, bundles, channel, commands, files, intake, owner, requests, start
 from FileStream.bot.context import BotContext
+from FileStream.bot.routing import answer_late_quietly
 
 
 def register_handlers(client, ctx: BotContext) -> None:
     """Order matters only between groups; see bot/routing.py."""
+    answer_late_quietly(client)
     for module in (
         start,
         intake,
