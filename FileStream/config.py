@@ -35,7 +35,7 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("BIND_ADDRESS", "0.0.0.0", "address the web server listens on"),
     ("PORT", "8080", "port the web server listens on; 0: any free port"),
     ("LINK_SECRET", "", "secret that signs links, 16+ characters; empty: generated once and kept in the database"),
-    ("LEGACY_LINKS", "true", "answer the old links of files migrated from FileStreamBot (/dl/<id>, /watch/<id>, ?start=file_<id>); their ids are guessable, which is why new links are signed"),
+    ("LEGACY_LINKS", "true", "answer the old links of files migrated from FileStreamBot (/dl/<id>, /watch/<id>, ?start=file_<id>); their ids are guessable (misses are limited per address): turn it off once people use the new links"),
     ("FILE_TTL", "3600", "seconds a file sent in private chat stays available"),
     ("CHANNEL_FILE_TTL", "0", "seconds a channel file stays available; 0: never expires"),
     ("EXPIRY_WARNING", "600", "seconds before expiry to warn the person; 0: no warning"),

@@ -63,11 +63,13 @@ class Operations:
     _requests_by_state: dict = field(default_factory=dict)
     _started: float = field(default_factory=time.monotonic)
     _counted_at: datetime | None = None
+    _database_reachable: float = 1.0
 
     def __post_init__(self) -> None:
         pool = lambda: self.service.pool  # noqa: E731 - read at scrape time
         self.metrics.pool_in_flight_from(lambda: {m.name: m.in_flight for m in pool().members} if pool() else {})
         self._stream_gauges()
+        self._health_gauges()
         self.metrics.files_live_from(lambda: self._files_live)
         self.metrics.requests_by_state_from(lambda: dict(self._requests_by_state))
 
@@ -94,6 +96,19 @@ class Operations:
 
         gauge("media_connections_ready", "Media connections ready per bot client and DC (MEDIA_CONNECTIONS each)",
               connections_ready, ["client", "dc"])
+
+    def _health_gauges(self) -> None:
+        """What an operator must be alerted on: bots that cannot serve, a database that did not answer."""
+        def bots_healthy():
+            pool = self.service.pool
+            members = pool.members + pool.left_out if pool else []
+            return {m.name: float(bool(m.client.is_connected) and m.healthy) for m in members}
+
+        gauge = self.metrics.add_gauge_callback
+        gauge("bot_healthy", "1 when a bot client is connected and serving, else 0", bots_healthy, ["client"])
+        # Read from the last scheduled count (METRICS_REFRESH): a scrape never waits for the database.
+        gauge("database_reachable", "1 when the last database count behind /metrics succeeded, else 0",
+              lambda: {(): self._database_reachable})
 
     async def health(self) -> tuple[bool, dict]:
         service = self.service
@@ -129,5 +144,7 @@ class Operations:
                 by_state = await db.requests.counts_by_state(now - REQUEST_STATS_WINDOW)
         except Exception as error:  # noqa: BLE001 - keep the last values; /health says the database is down
             log.warning("/metrics: the database counts failed (%r); showing the last ones", error)
+            self._database_reachable = 0.0
             return
+        self._database_reachable = 1.0
         self._files_live, self._requests_by_state = files_live, by_state

@@ -49,6 +49,7 @@ from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
 from FileStream.web.app import HttpProtocolLog, build_app
+from FileStream.web.context import CONTEXT as WEB_CONTEXT
 from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -155,11 +156,12 @@ class _BundleLookup:
         with self._db.deadline(self._db.deadlines.link_lookup):
             return await self._db.files.get_many(list(file_ids))
 
-    async def get_crc32(self, file_id: str) -> int | None:
-        return await self._db.files.get_crc32(file_id)
+    async def get_crc32s(self, file_unique_ids) -> dict[str, int]:
+        with self._db.deadline(self._db.deadlines.link_lookup):
+            return await self._db.files.get_crc32s(list(file_unique_ids))
 
-    async def set_crc32(self, file_id: str, crc: int) -> None:
-        await self._db.files.set_crc32(file_id, crc)
+    async def set_crc32(self, file_unique_id: str, crc: int) -> None:
+        await self._db.files.set_crc32(file_unique_id, crc)
 
 
 class Service:
@@ -363,6 +365,9 @@ class Service:
         if self._runner is not None:
             for site in list(self._runner.sites):
                 await site.stop()
+            crcs = self._runner.app[WEB_CONTEXT].crcs
+            if crcs is not None:
+                await crcs.aclose()   # CRC-32 passes serve no response: not worth the grace
             if self.streams is not None and not await self.streams.wait_idle(grace):
                 log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
             await self._runner.cleanup()

@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import _fairness_zip
 import zip_bench
 
 MIB = 1 << 20
@@ -70,6 +71,9 @@ def targets(r: dict) -> list[Target]:
         name, measured, ok = zipped
         z = r["bundle_zip"]
         out.append((name, f"{measured} ({z['zip_mibps']} MiB/s)", f"the files one after another {z['one_by_one_mibps']} MiB/s", ok))
+    fair_zip = _fairness_zip.target(r)
+    if fair_zip:
+        out.append(fair_zip)
     t = r.get("ttfb")
     if t:
         out.append((f"cold TTFB at 70% (first request to a DC, {t['rtt_ms']} ms RTT)", f"{t['cold_ms']:.0f} ms",
@@ -144,6 +148,9 @@ def markdown(r: dict) -> str:
     zipped = zip_bench.report(r)
     if zipped:
         out += [*zipped[1:], ""]
+    tail_cost = _fairness_zip.report(r)
+    if tail_cost:
+        out += [*tail_cost[1:], ""]
     out += ["| target | measured | baseline / reference | met |", "|---|---|---|---|"]
     out += [f"| {name} | {value} | {reference} | {'–' if ok is None else 'yes' if ok else 'no'} |"
             for name, value, reference, ok in targets(r)]
@@ -159,11 +166,11 @@ def _replace_between(path: Path, text: str) -> None:
 
 
 def write_readmes(r: dict, repo: Path) -> list[Path]:
-    """bench/README.md gets every table; README.md the targets. Both say when, where and how."""
+    """bench/README.md gets every table; the manual's benchmark page the targets. Both say when, where and how."""
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     origin = (f"Measured {when} by `{REPRODUCE}` ({r['profile']['name']} run, {r['cpus']} CPUs, load average "
               f"{'/'.join(f'{x:.1f}' for x in r['loadavg_start'])} at start).")
-    bench_readme, readme = repo / "bench" / "README.md", repo / "README.md"
+    bench_readme, readme = repo / "bench" / "README.md", repo / "docs" / "benchmark.md"
     _replace_between(bench_readme, f"{origin}\n\n{r['table']}")
     summary = ["| target | measured | baseline / reference | met |", "|---|---|---|---|"]
     summary += [f"| {name} | {value} | {reference} | {'–' if ok is None else 'yes' if ok else 'no'} |"

@@ -39,6 +39,7 @@ from _common import add_paths, run  # noqa: E402
 
 add_paths()
 
+import _fairness_zip  # noqa: E402
 import zip_bench  # noqa: E402
 import aiohttp  # noqa: E402
 import pyrogram  # noqa: E402
@@ -58,7 +59,7 @@ from FileStream.telegram.streamer import StreamTuning  # noqa: E402
 BENCH_DIR = Path(__file__).resolve().parent
 HOME_DC, FILE_DC, COLD_DC = 2, 4, 5
 DEFAULTS = {name: default for name, default, _ in VARIABLES}
-PHASES = ("single", "many", "zip", "caps")
+PHASES = ("single", "many", "zip", "fair_zip", "caps")
 
 
 @dataclass(frozen=True)
@@ -498,6 +499,10 @@ class Bench:
             self.log("bundle ZIP against the same files one after another")
             async with asyncio.timeout(PHASE_TIMEOUT):
                 r["bundle_zip"] = await zip_bench.run_phase(self.remote, self.http, fetch, quick=p.name == "quick")
+        if "fair_zip" in phases:
+            self.log("ZIP tail cost in GetFile calls on a fresh bundle")
+            async with asyncio.timeout(PHASE_TIMEOUT):
+                r["fair_zip"] = await _fairness_zip.run_phase(self.remote, self.http, quick=p.name == "quick")
         if "caps" in phases:
             cap_reader = await self.reader_location(p.cap_size, 5)
             rows = [await self.capped("connection", cap_reader), await self.capped("account", cap_reader)]
@@ -565,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--out", default=str(BENCH_DIR / "out" / "results.json"), help="JSON results file")
     parser.add_argument("--write-readme", action="store_true",
-                        help="put the tables into bench/README.md and the summary into README.md")
+                        help="put the tables into bench/README.md and the summary into docs/benchmark.md")
     parser.add_argument("--prefetch", type=int, help="STREAM_PREFETCH for the service (default: the service's)")
     parser.add_argument("--media-connections", type=int, help="MEDIA_CONNECTIONS (default: the service's)")
     parser.add_argument("--memory-mb", type=int, help="STREAM_MEMORY_MB (default: the service's)")

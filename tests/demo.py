@@ -2,8 +2,9 @@
 
 Starts the local Telegram server the tests use, the service (with its embedded database
 when DATABASE_URL is not set), and a scripted person who sends a video and a document
-to the bot; an admin posts a file in the auth channel. Prints what the bot answered and
-the links, then keeps serving so the links open in a browser until Ctrl-C.
+to the bot, then an album (which becomes one bundle); an admin posts a file in the auth
+channel and the bot gives the post its buttons. Prints what the bot answered and every
+link, then keeps serving so the links open in a browser until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import logging
 import os
 import random
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -26,13 +28,37 @@ from FileStream.service import Service  # noqa: E402
 from tgserver import SeededSpec, TelegramServer, patched_for  # noqa: E402
 
 
-async def _next_with_links(person, bot, timeout: float = 30):
-    """The bot may first show a status message and edit it: wait until links appear."""
+async def _next_with_links(person, bot, timeout: float = 30, button: str | None = None):
+    """The bot may first show a status message and edit it: wait until links appear
+    (the button named `button`, when given)."""
     while True:
         event = await person.next_event(bot, timeout=timeout)
         message = getattr(event, "message", event)
-        if any(button.url for row in (message.buttons or []) for button in row):
+        urls = [b.text for row in (message.buttons or []) for b in row if b.url]
+        if (button in urls) if button else urls:
             return message
+
+
+def _button(message, text: str) -> str:
+    return next((b.url for row in message.buttons or [] for b in row if b.text == text and b.url), "")
+
+
+def _playable_video(seconds: int = 12) -> bytes | None:
+    """A real H.264 video (a test pattern with a tone), so the watch page plays something; None
+    when no ffmpeg is at hand (imageio-ffmpeg ships one with the test dependencies)."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "demo.mp4"
+        command = [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                   f"testsrc2=size=640x360:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+                   f"sine=frequency=440:duration={seconds}", "-c:v", "libx264", "-preset", "veryfast",
+                   "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", str(out)]
+        if subprocess.run(command, capture_output=True).returncode != 0:
+            return None
+        return out.read_bytes()
 
 
 def _describe(message) -> str:
@@ -67,15 +93,36 @@ async def run_demo(port: int, data_dir: Path, hold: bool) -> None:
             try:
                 person = telegram.person(alice)
                 print(f"\nFileStream demo at {service.public_url}\n")
-                await person.send_file(bot, data=SeededSpec(24 * 1024 * 1024 + 321, 1), file_name="big buck demo.mp4",
-                                       mime_type="video/mp4", kind="video")
-                print("Alice sends a 24 MiB video. The bot answers:\n" + _describe(await _next_with_links(person, bot)))
+                video = _playable_video()
+                await person.send_file(bot, data=video if video else SeededSpec(24 * 1024 * 1024 + 321, 1),
+                                       file_name="big buck demo.mp4", mime_type="video/mp4", kind="video",
+                                       duration=12 if video else 0)
+                answer = await _next_with_links(person, bot)
+                print("Alice sends a video. The bot answers:\n" + _describe(answer))
                 await person.send_file(bot, data=random.Random(2).randbytes(200_000), file_name="notes.pdf",
                                        mime_type="application/pdf")
                 print("\nAlice sends a document. The bot answers:\n" + _describe(await _next_with_links(person, bot)))
+                rng = random.Random(4)
+                album = [dict(data=video or rng.randbytes(300_000), file_name="clip.mp4", kind="video",
+                              mime_type="video/mp4", caption="Holiday", duration=12),
+                         dict(data=rng.randbytes(200_000), file_name="song.mp3", kind="audio", mime_type="audio/mpeg"),
+                         dict(data=rng.randbytes(150_000), file_name="plan.pdf", kind="document",
+                              mime_type="application/pdf")]
+                # Telegram keeps albums to one kind of media; the demo shows a mixed one on purpose.
+                await person.send_album(bot, album, allow_mixed=True)
+                bundle = await _next_with_links(person, bot, button="Download all (ZIP)")
+                print("\nAlice sends an album of three files: it becomes one bundle. The bot answers:\n"
+                      + _describe(bundle))
                 post = await person.post_file(news, data=random.Random(3).randbytes(50_000), file_name="poster.jpg",
                                               mime_type="image/jpeg")
-                print(f"\nAlice posts a file in her channel (message {post.id}); the bot adds buttons to the post.")
+                buttons = await telegram.wait_for_buttons(news, post.id, timeout=30)
+                print(f"\nAlice posts a file in her channel (message {post.id}); the bot gives the post its buttons:")
+                for row in buttons:
+                    for button in row:
+                        print(f"  [{button.text}] {button.url or button.callback_data!r}")
+                watch = next((b.url for b in answer.flat_buttons if b.url and "/watch/" in b.url), None)
+                print(f"\nOpen first: {watch or 'the first Stream link above'} (the video's player page), "
+                      f"then the bundle's page ({_button(bundle, 'Open the bundle')}).")
                 if hold:
                     print("\nOpen the links above in a browser. Ctrl-C stops the demo.")
                     await asyncio.Event().wait()

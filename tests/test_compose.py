@@ -70,6 +70,15 @@ def test_the_proxy_spreads_link_traffic_over_the_link_servers_and_checks_their_h
     assert "80:80" in proxy["ports"]
 
 
+def test_the_proxy_does_not_expose_metrics_to_the_public(compose):
+    proxy = compose["services"]["proxy"]
+    config_mount = next(v for v in proxy["volumes"] if v.endswith(":/etc/caddy/Caddyfile:ro"))
+    caddyfile = (REPO / config_mount.split(":")[0]).read_text()
+    matcher = re.search(r"(?m)^\s*@(\w+) path /metrics /metrics/\*$", caddyfile)
+    assert matcher is not None, "a matcher for /metrics and everything under it"
+    assert re.search(rf"(?m)^\s*respond @{matcher.group(1)} 404$", caddyfile), "answered by the proxy itself"
+
+
 def test_every_pulled_image_is_pinned_to_a_version(compose):
     for name, service in compose["services"].items():
         if service.get("build"):

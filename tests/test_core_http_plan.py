@@ -240,7 +240,8 @@ def test_effective_mime_type(stored, name, expected):
     ("text/html", False), ("image/svg+xml", False), ("application/xhtml+xml", False), ("text/xml", False),
     ("application/xml", False), ("text/javascript", False), ("application/javascript", False),
     ("application/pdf", False), ("application/octet-stream", False), ("text/css", False),
-    ("multipart/x-mixed-replace", False),
+    ("multipart/x-mixed-replace", False), ("video/x-ms-asf", False), ("video/vnd.something+xml", False),
+    ("audio/x-mpegurl", False), ("video/webm", True), ("VIDEO/MP4", True), ("audio/mpeg", True),
 ])
 def test_inline_safety(mime, safe):
     assert is_inline_safe(mime) is safe

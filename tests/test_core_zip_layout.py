@@ -54,7 +54,7 @@ def test_every_header_and_descriptor_sits_where_the_layout_says():
     whole = render_whole(layout, datas)
     kinds = [(s.kind, s.entry) for s in layout.segments]
     assert kinds == [("local", 0), ("data", 0), ("descriptor", 0), ("local", 1), ("descriptor", 1),
-                     ("local", 2), ("data", 2), ("descriptor", 2), ("central", -1)]
+                     ("local", 2), ("data", 2), ("descriptor", 2), ("central", -1), ("end", -1)]
     for segment in layout.segments:
         chunk = whole[segment.offset:segment.end]
         if segment.kind == "local":
@@ -65,14 +65,18 @@ def test_every_header_and_descriptor_sits_where_the_layout_says():
             assert chunk == struct.pack("<IIII", 0x08074B50, zlib.crc32(datas[segment.entry]),
                                         len(datas[segment.entry]), len(datas[segment.entry]))
         elif segment.kind == "central":
-            assert chunk[:4] == b"PK\x01\x02" and chunk[-22:-18] == b"PK\x05\x06"
+            assert chunk[:4] == b"PK\x01\x02" and chunk.count(b"PK\x01\x02") == 3
+        elif segment.kind == "end":
+            assert chunk[:4] == b"PK\x05\x06" and len(chunk) == 22 and segment.needs == ()
     assert layout.size == len(whole) and not layout.zip64_end
 
 
 def test_headers_without_crcs_render_and_crc_bearing_ones_say_which_crc_they_need():
     layout = layout_of(["a", "b"], [3, 4])
     local, data, descriptor = layout.segments[:3]
-    assert local.needs == () and descriptor.needs == (0,) and layout.segments[-1].needs == (0, 1)
+    assert local.needs == () and descriptor.needs == (0,) and layout.segments[-2].needs == (0, 1)
+    assert layout.segments[-1].kind == "end" and layout.segments[-1].needs == ()
+    assert layout.render(layout.segments[-1], {}).startswith(b"PK\x05\x06"), "the end records need no CRC-32"
     assert layout.render(local, {}).startswith(b"PK\x03\x04")
     with pytest.raises(KeyError, match="entry 0"):
         layout.render(descriptor, {})

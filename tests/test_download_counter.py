@@ -41,11 +41,11 @@ class RefusingStore:
         self.refuse = True
         self.writes = 0
 
-    async def add(self, deltas):
+    async def add(self, deltas, batch_id):
         self.writes += 1
         if self.refuse:
             raise ConnectionError("database unreachable")
-        await self.store.add(deltas)
+        await self.store.add(deltas, batch_id)
 
 
 async def test_many_responses_are_one_write_with_their_sums(database):
@@ -84,7 +84,7 @@ async def test_counts_the_database_refused_are_written_by_the_next_flush(databas
     assert store.writes == 1 and "not written" in caplog.text
     serve(counter, file, 0, file.file_size - 1)
     store.refuse = False
-    assert await counter.flush() == 1
+    assert await counter.flush() == 2, "the refused batch as it was, then the new one"
     assert (await database.usage.of_file("a")).downloads == 2
 
 
@@ -93,10 +93,10 @@ async def test_a_flush_cancelled_mid_write_still_writes_its_batch_exactly_once(d
     entered, release = asyncio.Event(), asyncio.Event()
 
     class SlowStore:
-        async def add(self, deltas):
+        async def add(self, deltas, batch_id):
             entered.set()
             await release.wait()
-            await database.usage.add(deltas)
+            await database.usage.add(deltas, batch_id)
 
     counter = DownloadCounter(SlowStore(), clock)
     serve(counter, file, 0, file.file_size - 1)
@@ -136,3 +136,30 @@ async def test_wait_idle_returns_once_every_started_body_has_ended():
     assert not waiting.done()
     counter.stream_finished(file, 10, "complete")
     await asyncio.wait_for(waiting, 1)
+
+
+async def test_a_batch_written_but_reported_failed_is_sent_again_as_it_was_and_counted_once(database, caplog):
+    clock, file = await a_stored_file(database)
+
+    class AnswerLostStore:
+        """Writes the batch, then loses the answer once (the database did it, we never heard)."""
+
+        def __init__(self) -> None:
+            self.batches: list[str] = []
+
+        async def add(self, deltas, batch_id):
+            deltas = list(deltas)
+            await database.usage.add(deltas, batch_id)
+            self.batches.append(batch_id)
+            if len(self.batches) == 1:
+                raise ConnectionError("connection lost before the answer")
+
+    store = AnswerLostStore()
+    counter = DownloadCounter(store, clock)
+    serve(counter, file, 0, file.file_size - 1)
+    assert await counter.flush() == 0 and "not written" in caplog.text
+    assert counter.pending == 1
+    serve(counter, file, 0, file.file_size - 1)   # a new download meanwhile waits behind the batch
+    assert await counter.flush() == 2 and counter.pending == 0
+    assert store.batches[0] == store.batches[1] != store.batches[2], "the failed batch again, with its id"
+    assert (await database.usage.of_file("a")).downloads == 2

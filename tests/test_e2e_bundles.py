@@ -12,7 +12,10 @@ import io
 import random
 import zipfile
 import zlib
+from datetime import datetime, timezone
 from html.parser import HTMLParser
+
+from FileStream.core.zip_layout import ZipEntry, ZipLayout
 
 from service_harness import Clock, http_client, links_in, make_world, running_service, send_and_get_links
 from tgserver import SeededContent
@@ -481,3 +484,43 @@ async def test_a_zip_asks_for_the_next_files_first_block_while_the_last_block_of
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert archive.testzip() is None
         assert [archive.read(f"part{n}.bin") for n in range(2)] == contents
+
+
+async def test_the_end_of_a_fresh_bundles_zip_costs_no_file_and_a_segment_inside_a_file_costs_that_file_once(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    sizes = [MIB + 1000 * n for n in range(10)]
+    names = [f"take{n}.bin" for n in range(10)]
+    async with running_service(stack_settings(world)):
+        sent = await person.send_album(bot, [dict(data=SeededContent(size, seed=80 + n), file_name=name)
+                                             for n, (size, name) in enumerate(zip(sizes, names))])
+        status = await person.next_message(bot)
+        zip_url = button_urls(await until_buttons(world, status.message_id, "Download all (ZIP)"))["Download all (ZIP)"]
+        media_of = {message.media.id: n for n, message in enumerate(sent)}
+        # A hold that never holds: it only notes every block Telegram is asked for (file, offset).
+        asked: list[tuple[int, int]] = []
+        telegram.faults.hold(GET_FILE, times=None, when=lambda q: asked.append((media_of[q.location.id], q.offset)) or False)
+        # Offsets in the archive depend on names and sizes only.
+        layout = ZipLayout([ZipEntry(name, size, datetime.now(timezone.utc)) for name, size in zip(names, sizes)])
+        async with http_client() as http:
+            calls_before = len(telegram.rpc_log(method=GET_FILE))
+            code, headers, tail = await get(http, zip_url, Range="bytes=-22")
+            assert code == 206 and headers["Content-Range"] == f"bytes {layout.size - 22}-{layout.size - 1}/{layout.size}"
+            assert len(telegram.rpc_log(method=GET_FILE)) - calls_before <= 2 and asked == []
+
+            # A download manager's segment from the middle of file 3 into file 4: file 3 is
+            # read once, from its first byte (its CRC-32 on the way); file 4 only as far as asked.
+            third, fourth = layout.data_segment(3), layout.data_segment(4)
+            first, last = third.offset + sizes[3] // 2, fourth.offset + 999
+            code, _headers, segment = await get(http, zip_url, Range=f"bytes={first}-{last}")
+            assert code == 206 and len(segment) == last - first + 1
+            assert {n for n, _offset in asked} == {3, 4} and len(asked) == len(set(asked)), asked
+            assert sorted(o for n, o in asked if n == 3) == list(range(0, sizes[3], MIB)), "file 3 whole, once"
+
+            code, _headers, full = await get(http, zip_url)
+    assert code == 200 and full[-22:] == tail and full[first:last + 1] == segment
+    with zipfile.ZipFile(io.BytesIO(full)) as archive:
+        assert archive.testzip() is None
+        assert [archive.read(name) for name in names] == [SeededContent(size, seed=80 + n).bytes()
+                                                          for n, size in enumerate(sizes)]

@@ -455,7 +455,8 @@ VERSIONS = rarely(st.sampled_from([b"HTTP/1.1"] * 5 + [b"HTTP/1.0"]),
                   st.sampled_from([b"HTTP/2.0", b"HTTP/0.9", b"HTTP/1.1x", b"http/1.1", b"HTTP/9.9", b""]))
 PAGES = st.sampled_from([b"/", b"/health", b"/metrics", b"/static/player.js", b"/static/style.css",
                          b"/static/../config.py", b"/static/%2e%2e/app.py", b"//", b"/watch/", b"/dl",
-                         b"/stream//x", b"*", b"http://127.0.0.1/health", b"/%00", b"/" + b"a" * 5000])
+                         b"/stream//x", b"*", b"http://127.0.0.1/health", b"/%00", b"/" + b"a" * 5000,
+                         b"/static/" + b"n" * 300])
 NAMES = st.one_of(st.just(""), st.just("/"), st.just("/" + quote(FILES[0][0])),
                   st.text(max_size=20).map(lambda t: "/" + quote(t)),
                   st.integers(200, 3000).map(lambda n: "/" + "n" * n))

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import migrate_files as mf  # noqa: E402
+from FileStream import migration as mf  # noqa: E402
 from FileStream.core.models import StoredFile  # noqa: E402
 from FileStream.store.database import Database  # noqa: E402
 from clocks import real_now  # noqa: E402

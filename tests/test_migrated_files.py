@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import migrate_files as mf  # noqa: E402
+from FileStream import migration as mf  # noqa: E402
 
 KIB, MIB = 1 << 10, 1 << 20
 GONE = "can no longer be fetched"
@@ -329,24 +329,38 @@ async def test_repost_makes_every_missing_copy_at_once_resumably_and_links_then_
     assert stored_copies(world) == sorted(f.media.id for f in files)  # no re-send on first use any more
 
 
-async def test_an_old_deep_link_opens_for_whoever_it_was_shared_with_as_in_filestreambot(
+async def test_an_old_deep_link_of_a_private_file_opens_only_for_its_owner_and_of_a_channel_post_for_anyone(
     telegram, stack_settings, database_url, database_client, database_name
 ):
-    world, owner, f = await one_migrated_file(telegram, database_url, database_client, database_name, "Petra",
-                                              "document", 2, 8 * KIB, "diary.txt", "text/plain", seed=5)
-    # FileStreamBot's share links opened the file for anyone who had them; LEGACY_LINKS
-    # keeps that promise (and LEGACY_LINKS=false ends it: see the test above).
-    sam = telegram.person(telegram.world.add_user(first_name="Sam", username="sam"))
+    world = make_world(telegram)
+    tg = telegram.world
+    petra_user = tg.add_user(first_name="Petra", username="petra")
+    diary = old_file(tg, world.main_bot, "document", 2, 8 * KIB, "diary.txt", "text/plain", owner=petra_user.id, seed=5)
+    poster = old_file(tg, world.main_bot, "document", 3, 9 * KIB, "poster.pdf", "application/pdf", owner=petra_user.id,
+                      seed=6)
+    poster.record["user_id"] = -1001122334455   # posted in the auth channel: FileStreamBot kept the channel id
+    await seed_filestreambot(database_client[database_name], [diary, poster], [petra_user.id])
+    await migrate(database_url, database_name)
+    # Old ids are guessable (a time and a counter): Sam guessing Petra's is refused in words.
+    sam = telegram.person(tg.add_user(first_name="Sam", username="sam"))
+    petra = telegram.person(petra_user)
     async with running_service(stack_settings(world)):
-        await sam.send_command(world.main_bot, "start", f"file_{f.oid}")
+        for payload in (f"file_{diary.oid}", f"stream_{diary.oid}"):
+            await sam.send_command(world.main_bot, "start", payload)
+            refused = await sam.next_message(world.main_bot, timeout=20)
+            assert refused.media is None and "not available" in refused.text, payload
+        await petra.send_command(world.main_bot, "start", f"file_{diary.oid}")
+        sent = await petra.next_message(world.main_bot, timeout=20)
+        assert sent.media is diary.media and sent.media.read() == diary.data
+        # The channel post's old link was made to be shared: anyone who has it gets it.
+        await sam.send_command(world.main_bot, "start", f"file_{poster.oid}")
         sent = await sam.next_message(world.main_bot, timeout=20)
-        assert sent.media is f.media and sent.media.read() == f.data
-        await sam.send_command(world.main_bot, "start", f"stream_{f.oid}")
+        assert sent.media is poster.media and sent.media.read() == poster.data
+        await sam.send_command(world.main_bot, "start", f"stream_{poster.oid}")
         links = links_in(await sam.next_message(world.main_bot))
-        assert links is not None and f"/dl/{f.oid}" not in links.download  # new links are signed
+        assert links is not None and f"/dl/{poster.oid}" not in links.download  # new links are signed
         async with http_client() as http:
-            assert await fetch(http, links.download) == (200, f.data)
-
+            assert await fetch(http, links.download) == (200, poster.data)
 
 
 @pytest.mark.parametrize("legacy_links", ["true", "false"])

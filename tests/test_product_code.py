@@ -51,3 +51,46 @@ def test_every_store_pool_and_rate_limit_method_is_called_by_the_product():
             if not any(call.search(source) for source in text.values()):
                 unused.append(f"{path.relative_to(REPO)}: {cls}.{method}")
     assert unused == []
+
+
+def _discarded_tasks(path: Path, root: Path = REPO) -> list[str]:
+    """create_task / ensure_future calls whose task nobody keeps: a bare statement, or only the
+    receiver of a method call in one (`ensure_future(x).add_done_callback(...)`)."""
+    tree = ast.parse(path.read_text())
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        if name not in ("create_task", "ensure_future"):
+            continue
+        current = node
+        parent = parents.get(current)
+        # Climb while the task is only the object a method is called on.
+        while (isinstance(parent, ast.Attribute) and parent.value is current
+               and isinstance(parents.get(parent), ast.Call) and parents[parent].func is parent):
+            current = parents[parent]
+            parent = parents.get(current)
+        if isinstance(parent, ast.Expr):
+            found.append(f"{path.relative_to(root)}:{node.lineno}")
+    return found
+
+
+def test_every_task_the_product_starts_is_kept_until_it_ends():
+    # The event loop keeps only weak references to tasks: one nobody holds may be collected
+    # half-way. Each is kept in a variable, a set or dict (discarded when done), or a TaskGroup.
+    discarded = [where for path in PRODUCT_SOURCES for where in _discarded_tasks(path)]
+    assert discarded == []
+
+
+def test_the_check_for_discarded_tasks_finds_them(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text("import asyncio\n"
+                      "async def f(loop, kept):\n"
+                      "    asyncio.ensure_future(g())\n"
+                      "    loop.create_task(g()).add_done_callback(print)\n"
+                      "    task = asyncio.create_task(g())\n"
+                      "    kept.add(asyncio.ensure_future(g()))\n"
+                      "    await asyncio.ensure_future(g())\n")
+    assert _discarded_tasks(sample, tmp_path) == ["sample.py:3", "sample.py:4"]

@@ -8,6 +8,7 @@ from datetime import timedelta
 from FileStream.core.models import StoredFile
 from FileStream.core.usage import FileUsage, UsageDelta, day_of
 from FileStream.store.database import Database
+from FileStream.store.usage import UsageStore
 from clocks import real_now
 
 NOW = real_now()
@@ -83,3 +84,51 @@ async def test_an_empty_batch_writes_nothing(database, mongo_db):
     await database.usage.add([UsageDelta("a", "a.mp4", TODAY)])
     assert await mongo_db["usage_totals"].count_documents({}) == 0
     assert await mongo_db["usage_daily"].count_documents({}) == 0
+
+
+class CutShort:
+    """A collection whose next write stops half-way, as a connection lost mid-batch leaves it:
+    a bulk write applies its first update only, an update_one applies but its answer is lost."""
+
+    def __init__(self, collection) -> None:
+        self.collection = collection
+        self.cut = 0   # writes cut short: the fault fired
+
+    def __getattr__(self, name):
+        return getattr(self.collection, name)
+
+    async def bulk_write(self, requests, **options):
+        if self.cut:
+            return await self.collection.bulk_write(requests, **options)
+        self.cut += 1
+        await self.collection.bulk_write(requests[:1], **options)
+        raise ConnectionError("connection lost mid-batch")
+
+    async def update_one(self, *args, **options):
+        result = await self.collection.update_one(*args, **options)
+        if not self.cut:
+            self.cut += 1
+            raise ConnectionError("connection lost before the answer")
+        return result
+
+
+async def test_a_batch_applied_only_in_part_and_sent_again_counts_once(database, mongo_db):
+    for name in "ab":
+        await database.files.insert(stored(name))
+    batch = [delta("a", 2, 200), delta("b", 1, 100)]
+    for broken in ("files", "usage_daily", "usage_totals"):
+        collections = {name: mongo_db[name] for name in ("files", "usage_daily", "usage_totals")}
+        collections[broken] = flaky = CutShort(collections[broken])
+        store = UsageStore(collections["files"], collections["usage_daily"], collections["usage_totals"])
+        batch_id = f"batch-{broken}"
+        try:
+            await store.add(batch, batch_id)
+        except ConnectionError:
+            pass
+        assert flaky.cut == 1, "the write was cut short while the batch was being added"
+        await store.add(batch, batch_id)          # sent again, whole, with its id
+        await store.add(batch, batch_id)          # and once more: still nothing added
+    assert await database.usage.of_file("a") == FileUsage(downloads=6, bytes_served=600, last_access=NOW)
+    assert await database.usage.of_file("b") == FileUsage(downloads=3, bytes_served=300, last_access=NOW)
+    assert await database.usage.bytes_served_on(TODAY) == 900
+    assert await database.usage.totals() == FileUsage(downloads=9, bytes_served=900)

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import random
+import struct
 import zipfile
 import zlib
 from datetime import datetime, timedelta, timezone
@@ -14,10 +16,12 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from FileStream.core import zip_ranges
+from FileStream.core.http_plan import http_date
 from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.tokens import make_bundle_token, make_link_token, new_file_id
 from FileStream.service import ActiveStreams
-from FileStream.services.bundle_zip import BundleArchive
+from FileStream.services.bundle_zip import BundleArchive, Crc32Keeper
 from FileStream.web.app import build_app
 from FileStream.web.bundles import ZipPartsObserver
 from FileStream.web.context import CONTEXT
@@ -154,6 +158,7 @@ async def test_the_zip_has_an_exact_length_and_zipfile_and_unzip_verify_every_cr
     assert status == 200 and int(headers["Content-Length"]) == len(body)
     assert headers["Content-Type"] == "application/zip" and headers["Accept-Ranges"] == "bytes"
     assert headers["Content-Disposition"].startswith("attachment;") and ".zip" in headers["Content-Disposition"]
+    assert headers["Content-Security-Policy"] == "sandbox"
     with zipfile.ZipFile(io.BytesIO(body)) as archive:
         assert archive.testzip() is None
         names = archive.namelist()
@@ -162,7 +167,7 @@ async def test_the_zip_has_an_exact_length_and_zipfile_and_unzip_verify_every_cr
             assert archive.read(name) == site.source.contents[file.id]
     (tmp_path / "bundle.zip").write_bytes(body)
     unzip_test(tmp_path / "bundle.zip")
-    expected = {f.id: zlib.crc32(site.source.contents[f.id]) for f in files if f.file_size}
+    expected = {f.file_unique_id: zlib.crc32(site.source.contents[f.id]) for f in files if f.file_size}
     assert site.bundles.crcs == expected, "a full download keeps every CRC-32 it computed"
 
 
@@ -394,3 +399,137 @@ async def test_a_zip_closed_in_the_middle_of_a_file_tells_the_observer_that_clie
     assert site.observer.events == [("start", files[0].id, 0, files[0].file_size - 1),
                                     ("end", files[0].id, 1000, "client_gone")]
     assert site.source.closed == site.source.opened, "the file's stream was closed too"
+
+
+async def test_the_last_22_bytes_of_a_fresh_hundred_file_bundle_read_no_file_and_are_the_archives_end(site):
+    files = [site.add_file(f"part{n:03d}.bin", "application/octet-stream", random.Random(n).randbytes(1500 + n))
+             for n in range(100)]
+    _bundle, token = site.add_bundle(files)
+    status, headers, tail = await fetch(site, f"/b/{token}/zip", Range="bytes=-22")
+    assert status == 206 and len(tail) == 22
+    assert site.source.opened == [] and site.bundles.crcs == {}, "the end records need no file and no CRC-32"
+    status, _headers, full = await fetch(site, f"/b/{token}/zip")
+    assert status == 200 and headers["Content-Range"] == f"bytes {len(full) - 22}-{len(full) - 1}/{len(full)}"
+    assert full[-22:] == tail
+    with zipfile.ZipFile(io.BytesIO(full)) as archive:
+        assert archive.testzip() is None and len(archive.infolist()) == 100
+    signature, _disk, _cd_disk, here, total, cd_size, cd_offset, comment = struct.unpack("<IHHHHIIH", tail)
+    assert (signature, here, total, comment) == (0x06054B50, 100, 100, 0)
+    assert cd_offset + cd_size == len(full) - 22
+
+
+async def test_a_range_whose_crcs_would_cost_much_more_than_it_sends_gets_the_whole_archive_once(site, monkeypatch):
+    # The floor below which passes are always worth it is 64 MiB; these files are small.
+    monkeypatch.setattr(zip_ranges, "EXTRA_BYTES_FLOOR", 0)
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    size = BundleArchive.of("x", files).size
+    async with site.client.head(f"/b/{token}/zip", headers={"Range": "bytes=-100"}) as r:
+        assert r.status == 200 and int(r.headers["Content-Length"]) == size, "HEAD: the headers GET gets"
+    status, headers, body = await fetch(site, f"/b/{token}/zip", Range="bytes=-100")
+    assert status == 200 and "Content-Range" not in headers and len(body) == size
+    assert site.source.opened == [(f.id, 0, f.file_size - 1) for f in files], "each file read once, all sent"
+    status, _headers, tail = await fetch(site, f"/b/{token}/zip", Range="bytes=-100")
+    assert status == 206 and tail == body[-100:] and len(site.source.opened) == 4, "the full answer kept every CRC-32"
+
+
+async def test_a_download_managers_segment_starting_inside_a_file_reads_that_file_once(site):
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    layout = BundleArchive.of("x", files).layout
+    clip, song = layout.data_segment(0), layout.data_segment(1)
+    first, last = clip.offset + 3000, song.offset + 999   # past the clip's descriptor, into the song
+    status, _headers, part = await fetch(site, f"/b/{token}/zip", Range=f"bytes={first}-{last}")
+    assert status == 206
+    assert site.source.opened == [(files[0].id, 0, files[0].file_size - 1), (files[1].id, 0, 999)], \
+        "the clip from its first byte (its CRC-32 on the way), once; no pass of its own"
+    assert site.bundles.crcs == {files[0].file_unique_id: zlib.crc32(site.source.contents[files[0].id])}
+    assert site.observer.events[:2] == [("start", files[0].id, 3000, files[0].file_size - 1),
+                                        ("end", files[0].id, files[0].file_size - 3000, "complete")]
+    _status, _headers, full = await fetch(site, f"/b/{token}/zip")
+    assert part == full[first:last + 1]
+
+
+async def test_a_zip_is_validated_by_its_etag_only_never_by_a_date(site):
+    files = four_files(site)
+    _bundle, token = site.add_bundle(files)
+    url = f"/b/{token}/zip"
+    async with site.client.head(url) as r:
+        size, etag = int(r.headers["Content-Length"]), r.headers["ETag"]
+        assert "Last-Modified" not in r.headers, "a deleted file changes the bytes, not the date"
+    date = http_date(max(f.created_at for f in files))
+    status, headers, body = await fetch(site, url, Range="bytes=10-19", **{"If-Range": date})
+    assert status == 200 and len(body) == size and "Content-Range" not in headers
+    status, _headers, body = await fetch(site, url, Range="bytes=10-19", **{"If-Range": etag})
+    assert status == 206 and len(body) == 10
+    status, _headers, body = await fetch(site, url, **{"If-Modified-Since": http_date(NOW)})
+    assert status == 200 and len(body) == size, "If-Modified-Since cannot say the ZIP is unchanged"
+
+
+class GatedSource(MemoryBytes):
+    """Bytes that wait at a gate before each stream's first chunk, counting the streams open at once."""
+
+    def __init__(self) -> None:
+        super().__init__(chunk_size=1000)
+        self.gate = asyncio.Event()
+        self.open_now = self.most_at_once = 0
+        self.waiting = asyncio.Condition()
+
+    async def _stream(self, file, start, end):
+        self.open_now += 1
+        self.most_at_once = max(self.most_at_once, self.open_now)
+        async with self.waiting:
+            self.waiting.notify_all()
+        try:
+            await self.gate.wait()
+            async for chunk in super()._stream(file, start, end):
+                yield chunk
+        finally:
+            self.open_now -= 1
+
+
+async def test_crc_passes_run_two_at_a_time_to_their_end_when_their_client_leaves_and_serve_every_copy_of_the_file():
+    files, source = MemoryFiles(), GatedSource()
+    kept = MemoryBundles(files)
+    keeper = Crc32Keeper(source, kept.get_crc32s, kept.set_crc32, concurrent_passes=2)
+    site = Site(None, files, kept, source)
+    listed = four_files(site)
+    asking = [asyncio.ensure_future(keeper.crc_of(f)) for f in listed]   # a request that needs them all
+    async with source.waiting:
+        await source.waiting.wait_for(lambda: source.open_now == 2)
+    for task in asking:          # its client leaves
+        task.cancel()
+    await asyncio.gather(*asking, return_exceptions=True)
+    source.gate.set()
+    await keeper.settled()
+    assert source.most_at_once == 2 and keeper.passes_run == 4
+    assert kept.crcs == {f.file_unique_id: zlib.crc32(source.contents[f.id]) for f in listed}, "all kept"
+    # The same Telegram file sent again is another record with the same file_unique_id.
+    again = dataclasses.replace(listed[1], id=new_file_id(), crc32=None)
+    assert await keeper.crc_of(again) == zlib.crc32(source.contents[listed[1].id])
+    assert keeper.passes_run == 4 and len(source.opened) == 4, "found, not computed again"
+
+
+async def test_segments_starting_inside_files_of_a_fresh_bundle_are_exact_when_chunks_run_across_files():
+    rng = random.Random(21)
+    for start_at in (0.1, 0.5, 0.9):
+        files = MemoryFiles()
+        source = MemoryBytes(chunk_size=777, parts_joined=True)
+        bundles = MemoryBundles(files)
+        app = build_app(files=files, source=source, link_secret=SECRET, public_url=PUBLIC, clock=lambda: NOW,
+                        bundles=bundles)
+        async with TestClient(TestServer(app)) as client:
+            site = Site(client, files, bundles, source)
+            listed = four_files(site)
+            _bundle, token = site.add_bundle(listed)
+            layout = BundleArchive.of("x", listed).layout
+            segment = layout.data_segment(rng.randrange(3))
+            first = segment.offset + int(segment.length * start_at)
+            last = min(layout.size - 1, segment.end + rng.randrange(50, 9000))
+            status, _headers, part = await fetch(site, f"/b/{token}/zip", Range=f"bytes={first}-{last}")
+            assert status == 206
+            started_in = listed[segment.entry]
+            assert bundles.crcs[started_in.file_unique_id] == zlib.crc32(source.contents[started_in.id]), \
+                "the file the segment starts inside was read from its first byte, its CRC-32 on the way"
+            _status, _headers, full = await fetch(site, f"/b/{token}/zip")
+            assert part == full[first:last + 1], (first, last)

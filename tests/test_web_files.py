@@ -509,3 +509,19 @@ async def test_every_started_stream_is_finished_once(world, data):
     ends = [e for e in world.observer.events if e[0] == "end"]
     assert len(starts) == len(ends) == 2
     assert ends[0] == ("end", file.id, 100, "complete") and ends[1][-1] == "source_error"
+
+
+async def test_every_file_response_is_sandboxed_and_only_listed_types_are_shown_inline(world):
+    video = world.add(b"v" * 1000, "clip.mp4", "video/mp4")
+    odd = world.add(b"a" * 1000, "clip.asf", "video/x-ms-asf")
+    for url, headers in ((f"/stream/{world.token(video)}", {}), (f"/dl/{world.token(video)}", {}),
+                         (f"/stream/{world.token(video)}", {"Range": "bytes=5-9"}),
+                         (f"/stream/{world.token(video)}", {"If-None-Match": '"AgADuniq"'}),
+                         (f"/stream/{world.token(odd)}", {})):
+        async with world.client.get(url, headers=headers) as r:
+            assert r.status in (200, 206, 304)
+            assert r.headers["Content-Security-Policy"] == "sandbox", (url, headers)
+    async with world.client.get(f"/stream/{world.token(video)}") as r:
+        assert r.headers["Content-Disposition"].startswith("inline;")
+    async with world.client.get(f"/stream/{world.token(odd)}") as r:
+        assert r.headers["Content-Disposition"].startswith("attachment;"), "a video type not on the list"

@@ -192,6 +192,7 @@ async def test_the_thumbnail_route_serves_the_image_with_its_type_and_caching(si
         assert r.status == 200 and await r.read() == JPEG
         assert r.content_type == "image/jpeg"
         assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Content-Security-Policy"] == "sandbox"
         assert "max-age" in r.headers["Cache-Control"]
     async with client.head(f"/thumb/{token}") as r:
         assert r.status == 200 and await r.read() == b""
@@ -260,6 +261,15 @@ async def test_static_files_are_ours(site):
         assert r.status == 200 and "javascript" in r.content_type
         js = await r.text()
     assert not re.search(r"https?://", css + js)   # no CDN, nothing fetched from elsewhere
+
+
+@pytest.mark.parametrize("name", ["x" * 300, "nope.css", "..%2Fapp.py", "%00", ".", "style.css%2F", "é" * 200])
+async def test_any_other_static_name_answers_404_never_500(site, name):
+    client, _ = site
+    async with client.get("/static/" + name) as r:
+        assert r.status == 404 and "text/html" in r.content_type
+    async with client.head("/static/" + name) as r:
+        assert r.status == 404
 
 
 def test_build_app_refuses_an_empty_secret():

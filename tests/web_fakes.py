@@ -96,7 +96,7 @@ class MemoryBytes:
 
 @dataclass
 class MemoryBundles:
-    """A BundleLookup over dicts: bundles, the MemoryFiles they point into, and kept CRC-32s."""
+    """A BundleLookup over dicts: bundles, the MemoryFiles they point into, and kept CRC-32s (by file_unique_id)."""
 
     files: MemoryFiles
     bundles: dict[str, Bundle] = field(default_factory=dict)
@@ -112,11 +112,11 @@ class MemoryBundles:
     async def get_files(self, file_ids) -> dict[str, StoredFile]:
         return {i: self.files.records[i] for i in file_ids if i in self.files.records}
 
-    async def get_crc32(self, file_id: str) -> int | None:
-        return self.crcs.get(file_id)
+    async def get_crc32s(self, file_unique_ids) -> dict[str, int]:
+        return {key: self.crcs[key] for key in file_unique_ids if key in self.crcs}
 
-    async def set_crc32(self, file_id: str, crc: int) -> None:
-        self.crcs[file_id] = crc
+    async def set_crc32(self, file_unique_id: str, crc: int) -> None:
+        self.crcs[file_unique_id] = crc
 
 
 @dataclass

@@ -26,6 +26,9 @@ Disposition = Literal["inline", "attachment"]
 MAX_CACHE_SECONDS = 3600
 NO_STORE_BELOW_SECONDS = 60
 
+# Every file response's Content-Security-Policy (see plan_response).
+FILE_CSP = "sandbox"
+
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_RE = "(" + "|".join(_MONTHS) + ")"
@@ -137,11 +140,12 @@ def if_none_match_matches(value: str, etag: str) -> bool:
     return any(tag == ours for _weak, tag in tags)
 
 
-def if_range_holds(value: str, etag: str, last_modified: datetime, *, now: datetime | None = None) -> bool:
+def if_range_holds(value: str, etag: str, last_modified: datetime | None, *, now: datetime | None = None) -> bool:
     """§13.1.5: the Range may be honoured only if the validator still names these bytes.
 
     An entity-tag must match strongly (a weak tag never does); a date must equal
-    Last-Modified exactly. Anything else, malformed values included, means "send it all".
+    Last-Modified exactly (never, when `last_modified` is None: dates do not validate these
+    bytes). Anything else, malformed values included, means "send it all".
     """
     value = value.strip(" \t")
     if value.startswith(('"', "W/")):
@@ -149,6 +153,8 @@ def if_range_holds(value: str, etag: str, last_modified: datetime, *, now: datet
         if m is None or m.group(1) is not None or etag.startswith("W/"):
             return False
         return m.group(2) == etag.strip('"')
+    if last_modified is None:
+        return False
     date = parse_http_date(value, now=now)
     return date is not None and date == _whole_seconds(last_modified)
 
@@ -221,6 +227,9 @@ class FileFacts:
     content_type: str
     file_name: str
     disposition: Disposition  # already forced to attachment for unsafe types
+    # False when the bytes can change without the date changing (a bundle's ZIP loses a
+    # deleted file): no Last-Modified is sent, and only the ETag validates.
+    dates_validate: bool = True
 
 
 def file_facts(file: StoredFile, *, download: bool) -> FileFacts:
@@ -284,19 +293,26 @@ def plan_response(
         "Cache-Control": cache_control(now, link_expires_at),
         "Accept-Ranges": "bytes",
         "X-Content-Type-Options": "nosniff",
+        # Opened directly, a file is a page of its own origin-less sandbox: no script, no
+        # forms, no access to the service's cookies or storage, whatever its type says.
+        "Content-Security-Policy": FILE_CSP,
     }
+    last_modified: datetime | None = facts.last_modified
+    if not facts.dates_validate:
+        del validators["Last-Modified"]
+        last_modified = None
 
     # §13.2.2 order: If-None-Match, else If-Modified-Since; then If-Range.
     if request.if_none_match is not None:
         if if_none_match_matches(request.if_none_match, facts.etag):
             return Outcome(304, dict(validators))
-    elif request.if_modified_since is not None:
+    elif request.if_modified_since is not None and last_modified is not None:
         if if_modified_since_unchanged(request.if_modified_since, facts.last_modified, now=now):
             return Outcome(304, dict(validators))
 
     specs = parse_range(request.range)
     if specs is not None and request.if_range is not None:
-        if not if_range_holds(request.if_range, facts.etag, facts.last_modified, now=now):
+        if not if_range_holds(request.if_range, facts.etag, last_modified, now=now):
             specs = None  # the client's copy is stale: it needs the whole new body
     choice = choose_range(specs, facts.size)
 

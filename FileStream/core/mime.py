@@ -15,13 +15,18 @@ _MIME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+/[A-Za-z0-9!#$%&'*+.^_`|~-]+
 _MEANINGLESS = {"none/unknown", "unknown/unknown", "application/unknown", OCTET_STREAM}
 
 # Rendering these inline cannot run script on our origin (with nosniff the browser trusts
-# the type), so the stream URL may show them in the page. Everything else, notably HTML,
-# SVG, XML, JavaScript and PDF (which carries its own scripting), is an attachment.
-_INLINE_PREFIXES = ("video/", "audio/")
-_INLINE_EXACT = {
-    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp",
-    "image/apng", "text/plain", "text/vtt",
-}
+# the type), so the stream URL may show them in the page. An exact list, not "video/*":
+# a subtype a browser hands to a plug-in or some other renderer is never shown inline.
+# Everything else, notably HTML, SVG, XML, JavaScript and PDF (which carries its own
+# scripting), is an attachment.
+_INLINE_EXACT = frozenset({
+    "video/mp4", "video/webm", "video/ogg", "video/x-matroska", "video/quicktime", "video/mpeg",
+    "video/3gpp", "video/x-m4v", "video/mp2t",
+    "audio/mpeg", "audio/mp4", "audio/x-m4a", "audio/aac", "audio/ogg", "audio/opus", "audio/webm",
+    "audio/wav", "audio/x-wav", "audio/wave", "audio/flac", "audio/x-flac", "audio/3gpp",
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/apng",
+    "text/plain", "text/vtt",
+})
 
 
 def effective_mime_type(stored: str | None, file_name: str | None) -> str:
@@ -38,8 +43,7 @@ def effective_mime_type(stored: str | None, file_name: str | None) -> str:
 
 def is_inline_safe(mime_type: str) -> bool:
     """True when a browser may display this type on our origin without running anything."""
-    value = mime_type.lower()
-    return value.startswith(_INLINE_PREFIXES) or value in _INLINE_EXACT
+    return mime_type.lower() in _INLINE_EXACT
 
 
 def player_kind(mime_type: str) -> str:

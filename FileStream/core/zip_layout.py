@@ -6,7 +6,9 @@ while the data passes and writes it right after, in the descriptor. The layout (
 sizes, total length) depends only on the names, sizes and dates, so Content-Length is
 known before the first byte and a Range request can start anywhere: the pieces it covers
 that carry a CRC (a data descriptor, the central directory) name the entries whose CRCs
-the caller must supply (`Segment.needs`).
+the caller must supply (`Segment.needs`). The end records (the ZIP64 end record and
+locator when present, and the end-of-central-directory record) are a segment of their own
+that needs none: a reader's first request, the archive's last bytes, costs no file bytes.
 
 ZIP64 fields appear exactly where a size or offset does not fit in 32 bits (APPNOTE 6.3.10,
 section 4.5.3): a file of 4 GiB or more gets them in its local header, descriptor and
@@ -71,11 +73,11 @@ class ZipEntry:
 
 @dataclass(frozen=True, slots=True)
 class Segment:
-    """A run of bytes of the archive: a local header, a file's data, its data descriptor, or
-    the central directory with the end records. `entry` is the entry's index (-1 for the
-    central directory); `needs` are the entries whose CRC-32 the bytes contain."""
+    """A run of bytes of the archive: a local header, a file's data, its data descriptor, the
+    central directory, or the end records. `entry` is the entry's index (-1 for the central
+    directory and the end records); `needs` are the entries whose CRC-32 the bytes contain."""
 
-    kind: str      # "local", "data", "descriptor" or "central"
+    kind: str      # "local", "data", "descriptor", "central" or "end"
     entry: int
     offset: int
     length: int
@@ -241,8 +243,8 @@ class ZipLayout:
         central_end = offset + self.central_size
         self.zip64_end = central_end >= ZIP64_LIMIT or self.central_size >= ZIP64_LIMIT
         end_length = _END.size + ((_END64.size + _LOCATOR64.size) if self.zip64_end else 0)
-        segments.append(Segment("central", -1, offset, self.central_size + end_length,
-                                tuple(range(len(placed)))))
+        segments.append(Segment("central", -1, offset, self.central_size, tuple(range(len(placed)))))
+        segments.append(Segment("end", -1, central_end, end_length))
         # Empty files never reach a data segment; an empty segment would only get in the way.
         self.segments = tuple(s for s in segments if s.length > 0)
         self.size = central_end + end_length
@@ -275,6 +277,8 @@ class ZipLayout:
             return self._descriptor(self._placed[segment.entry], self._crc(crcs, segment.entry))
         if segment.kind == "central":
             return self._central_directory(crcs)
+        if segment.kind == "end":
+            return self._end_records()
         raise ValueError(f"{segment.kind} segments are file data: stream them, they are not rendered")
 
     def _crc(self, crcs: Mapping[int, int], index: int) -> int:
@@ -308,6 +312,10 @@ class ZipLayout:
                 0, 0, 0, _REGULAR_FILE, offset))
             parts.append(item.name)
             parts.append(extra)
+        return b"".join(parts)
+
+    def _end_records(self) -> bytes:
+        parts = []
         count = len(self._placed)
         if self.zip64_end:
             end64_offset = self.central_offset + self.central_size

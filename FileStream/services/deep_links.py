@@ -41,10 +41,10 @@ class DeepLinks:
         file = await self.find_file(request.key)
         if file is None:
             return None
-        # FileStreamBot's links were made to be shared and opened for anyone; they keep
-        # doing so while LEGACY_LINKS is on (its old /dl/<id> links serve the bytes to
-        # anyone anyway). Every key of ours follows the owner rule.
-        if not (_LEGACY_ID.fullmatch(request.key) or may_open(file, person_id)):
+        # Old FileStreamBot ids follow the owner rule too: they are guessable (a time and a
+        # counter), so a private file's old deep link opens only for its owner; files posted
+        # in the auth channel have no owner and open for anyone, as their posts' links did.
+        if not may_open(file, person_id):
             return None
         return DeepLinkTarget(request.action, file)
 

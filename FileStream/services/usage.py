@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 
@@ -32,6 +33,7 @@ class DownloadCounter:
         self._store = store          # store.usage.UsageStore
         self._clock = clock
         self._pending: dict[tuple[str, datetime], UsageDelta] = {}
+        self._unsent: tuple[str, dict[tuple[str, datetime], UsageDelta]] | None = None   # (batch id, batch)
         self._writing: asyncio.Task | None = None
         self._lock = asyncio.Lock()
         self._open = 0
@@ -57,39 +59,48 @@ class DownloadCounter:
     @property
     def pending(self) -> int:
         """Files (per day) with counts not written yet."""
-        return len(self._pending)
+        return len(self._pending) + (len(self._unsent[1]) if self._unsent is not None else 0)
 
     async def flush(self) -> int:
         """Write what has gathered; the number of per-day file tallies written.
 
-        A batch the database refuses goes back into the tallies for the next flush. The
-        write itself is shielded: a flush cancelled mid-write (shutdown) lets it finish, so
-        a batch is never half-known, counted twice or dropped.
+        A batch the database refuses is kept as it is, with its id, and sent again first by
+        the next flush (what gathers meanwhile waits behind it): the store applies a batch
+        id once per document, so a batch that failed half-way is not counted twice. The
+        write itself is shielded: a flush cancelled mid-write (shutdown) lets it finish.
         """
         async with self._lock:
             if self._writing is not None:    # a cancelled flush's write, still under way
                 await asyncio.gather(self._writing, return_exceptions=True)
-            batch, self._pending = self._pending, {}
-            if not batch:
-                return 0
-            self._writing = asyncio.ensure_future(self._write(batch))
-            written = await asyncio.shield(self._writing)
-            self._writing = None
-            return written
+                self._writing = None
+            written = 0
+            while True:
+                if self._unsent is None:
+                    if not self._pending:
+                        return written
+                    self._unsent = (uuid.uuid4().hex, self._pending)
+                    self._pending = {}
+                self._writing = asyncio.ensure_future(self._write(*self._unsent))
+                done = await asyncio.shield(self._writing)
+                self._writing = None
+                if done is None:
+                    return written
+                written += done
 
     async def wait_idle(self) -> None:
         """Until no response body is being sent (every start has had its end)."""
         await self._idle.wait()
 
-    async def _write(self, batch: dict[tuple[str, datetime], UsageDelta]) -> int:
+    async def _write(self, batch_id: str, batch: dict[tuple[str, datetime], UsageDelta]) -> int | None:
+        """Tallies written, or None when the database refused (the batch stays unsent)."""
         try:
-            await self._store.add(batch.values())
+            await self._store.add(batch.values(), batch_id)
         except Exception as error:  # noqa: BLE001 - counts wait for the next flush; serving goes on
             log.warning("Download counts not written (%d files); trying again at the next flush: %r",
                         len(batch), error)
-            for key, delta in batch.items():
-                self._pending.setdefault(key, UsageDelta(delta.file_id, delta.file_name, delta.day)).merge(delta)
-            return 0
+            return None
+        if self._unsent is not None and self._unsent[0] == batch_id:
+            self._unsent = None
         return len(batch)
 
     def _tally(self, file: StoredFile, *, downloads: int, bytes_served: int) -> None:

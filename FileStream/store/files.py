@@ -96,6 +96,8 @@ class FileStore:
         # than partial: both leave out our own files, and SecantusDB (the embedded
         # database) plans $in and equality on a sparse one. migrate_files.py relies on it.
         await self._files.create_index("legacy_id", name="legacy_id_unique", unique=True, sparse=True)
+        # The bytes' identity: a kept CRC-32 is found by it, whichever record of the bytes kept it.
+        await self._files.create_index("file_unique_id", name="file_unique_id")
 
     async def insert(self, file: StoredFile) -> None:
         """Add a record; raises DuplicateKeyError if the id is taken."""
@@ -169,16 +171,23 @@ class FileStore:
         result = await self._files.delete_many({"_id": {"$in": list(file_ids)}})
         return result.deleted_count
 
-    async def get_crc32(self, file_id: str) -> int | None:
-        doc = await self._files.find_one({"_id": file_id}, {"crc32": 1})
-        value = doc.get("crc32") if doc else None
-        return value if isinstance(value, int) else None
+    async def get_crc32s(self, file_unique_ids: list[str]) -> dict[str, int]:
+        """The CRC-32s kept for these bytes (Telegram's file_unique_id), from any record of them."""
+        found: dict[str, int] = {}
+        cursor = self._files.find({"file_unique_id": {"$in": list(file_unique_ids)}, "crc32": {"$exists": True}},
+                                  {"file_unique_id": 1, "crc32": 1})
+        async for doc in cursor:
+            value = doc.get("crc32")
+            if isinstance(value, int) and 0 <= value <= 0xFFFFFFFF:
+                found[doc["file_unique_id"]] = value
+        return found
 
-    async def set_crc32(self, file_id: str, crc: int) -> None:
-        """Keep a file's CRC-32 (computed once, by streaming it; the bytes never change)."""
+    async def set_crc32(self, file_unique_id: str, crc: int) -> None:
+        """Keep the CRC-32 of these bytes (computed once, by streaming them; they never change) on
+        every record of them, so a copy of the same file sent again finds it."""
         if not 0 <= crc <= 0xFFFFFFFF:
             raise ValueError(f"not a CRC-32: {crc}")
-        await self._files.update_one({"_id": file_id}, {"$set": {"crc32": crc}})
+        await self._files.update_many({"file_unique_id": file_unique_id}, {"$set": {"crc32": crc}})
 
     async def count_live(self, now: datetime) -> int:
         return await self._files.count_documents(_live(now))

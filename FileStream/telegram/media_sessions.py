@@ -260,7 +260,10 @@ class ConnectionSet:
                 # Shielded: a session cancelled halfway through its start would keep its socket.
                 session = await asyncio.shield(opening)
             except asyncio.CancelledError:
-                opening.add_done_callback(_stop_when_opened)
+                # Kept until it ends (a task nothing refers to may be collected mid-way).
+                self._stopping.add(opening)
+                opening.add_done_callback(self._stopping.discard)
+                opening.add_done_callback(self._stop_when_opened)
                 raise
             except Exception as error:  # noqa: BLE001 - any failure to open: try again later
                 connection.failures += 1
@@ -280,6 +283,14 @@ class ConnectionSet:
         connection.session = session
         connection.opened += 1
         self._any_ready.set()
+
+    def _stop_when_opened(self, opening: asyncio.Future) -> None:
+        """A session whose opening was cancelled but finished anyway is stopped, its task kept."""
+        if opening.cancelled() or opening.exception() is not None:
+            return
+        stopping = asyncio.ensure_future(_stop_quietly(opening.result()))
+        self._stopping.add(stopping)
+        stopping.add_done_callback(self._stopping.discard)
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
@@ -311,10 +322,6 @@ class ConnectionSet:
         }
 
 
-def _stop_when_opened(opening: asyncio.Future) -> None:
-    if opening.cancelled() or opening.exception() is not None:
-        return
-    asyncio.ensure_future(_stop_quietly(opening.result()))
 
 
 async def _stop_quietly(session: Session) -> None:

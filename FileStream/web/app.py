@@ -17,6 +17,7 @@ from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
+from FileStream.web.guess_limit import GuessLimit
 from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,8 @@ def build_app(
         copies=copies,
         legacy=legacy,
         bundles=bundles,
-        crcs=Crc32Keeper(source, bundles.get_crc32, bundles.set_crc32) if bundles is not None else None,
+        crcs=Crc32Keeper(source, bundles.get_crc32s, bundles.set_crc32) if bundles is not None else None,
+        guesses=GuessLimit(),
     )
     # add_get also answers HEAD with the same handler; aiohttp drops the body.
     app.router.add_get("/", pages.index)
@@ -163,5 +165,25 @@ def build_app(
     app.router.add_get("/b/{token}/zip/" + _ANY_NAME, bundle_routes.archive)
     app.router.add_get("/b/{token}/m3u", bundle_routes.playlist)
     app.router.add_get("/b/{token}/m3u/" + _ANY_NAME, bundle_routes.playlist)
-    app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    app.router.add_get("/static/{name}", _static_files(STATIC_DIR))
     return app
+
+
+def _static_files(directory: Path) -> Handler:
+    """GET|HEAD /static/{name}: one of the files shipped in `directory`, else 404.
+
+    Looked up among the names listed once at start, never joined into a path: no name,
+    however long or strange, reaches the file system (aiohttp's own static route let a
+    300-character name raise ENAMETOOLONG, a 500).
+    """
+    shipped = {path.name: path for path in directory.iterdir() if path.is_file()}
+
+    async def static_file(request: web.Request) -> web.StreamResponse:
+        path = shipped.get(request.match_info["name"])
+        if path is None:
+            raise web.HTTPNotFound()
+        response = web.FileResponse(path)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return static_file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from aiohttp import web
@@ -206,7 +206,12 @@ async def archive(request: web.Request) -> web.StreamResponse:
     """GET|HEAD /b/{token}/zip[/{name}]: the whole bundle as one stored ZIP, made while it is sent.
 
     Its size is known before the first byte and any Range is answered with exactly the
-    bytes a full download has there (see services/bundle_zip.py).
+    bytes a full download has there (see services/bundle_zip.py), unless the CRC-32s it
+    needs would cost much more than it sends (core.zip_ranges): then the answer is the
+    whole archive, 200, as RFC 9110 §14.2 allows.
+
+    Only the ETag validates: the bytes change when a file of the bundle is deleted while no
+    date would, so the response has no Last-Modified and a date in If-Range means "send it all".
     """
     link = await _open_or_refuse(request)
     if isinstance(link, web.Response):
@@ -220,11 +225,24 @@ async def archive(request: web.Request) -> web.StreamResponse:
         content_type=ZIP_CONTENT_TYPE,
         file_name=link.bundle.title + ".zip",
         disposition="attachment",
+        dates_validate=False,
     )
-    outcome = plan_response(request_facts(request), facts, now=link.now, link_expires_at=link.expires_at)
+    asked = request_facts(request)
+    outcome = plan_response(asked, facts, now=link.now, link_expires_at=link.expires_at)
+    known = None
+    if outcome.status == 206:   # HEAD too: it gets the headers GET would get
+        assert outcome.window is not None
+        known = await ctx.crcs.known(zipped.files)
+        plan = zipped.crc_plan(outcome.window.start, outcome.window.end, known)
+        if not plan.worth_serving(outcome.window.length):
+            log.info("bundle %s (ZIP): bytes %d-%d would read %d bytes more for CRC-32s; sending it whole",
+                     link.bundle.ref, outcome.window.start, outcome.window.end, plan.extra_bytes)
+            outcome = plan_response(replace(asked, range=None), facts, now=link.now, link_expires_at=link.expires_at)
     if not outcome.send_body:
         return await send_headers_only(request, outcome)
     window = outcome.window
     assert window is not None
-    chunks = zipped.stream(window.start, window.end, ctx.source, ctx.crcs, ZipPartsObserver(ctx))
+    if known is None:
+        known = await ctx.crcs.known(zipped.files)
+    chunks = zipped.stream(window.start, window.end, ctx.source, ctx.crcs, ZipPartsObserver(ctx), known)
     return await send_body(request, outcome, chunks, f"bundle {link.bundle.ref} (ZIP)")

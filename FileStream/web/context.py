@@ -30,6 +30,7 @@ class WebContext:
     legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
     bundles: BundleLookup | None = None
     crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
+    guesses: object | None = None  # web.guess_limit.GuessLimit: misses of old ids per address
 
 
 CONTEXT = web.AppKey("filestream_web_context", WebContext)

@@ -12,6 +12,7 @@ from aiohttp import web
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_copy import GONE_TITLE, GONE_WORDS, CopyNotNow, CopyRefused
 from FileStream.core.tokens import LinkClaim, log_ref, make_link_token, read_link_token
+from FileStream.web.client_address import client_address
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
 
 log = logging.getLogger(__name__)
@@ -120,12 +121,24 @@ async def _legacy_claim(request: web.Request, ctx: WebContext, legacy_id: str) -
     if ctx.legacy is None:
         log.info("refused %s with an old id: old FileStreamBot links are off (LEGACY_LINKS)", route_of(request))
         raise link_not_found(request)
+    address = client_address(request)
+    wait = ctx.guesses.wait_seconds(address) if ctx.guesses is not None else 0
+    if wait:
+        # Old ids are guessable (a time and a counter): an address that keeps missing waits.
+        log.info("refused %s with an old id: too many misses from this address", route_of(request))
+        raise LinkRefused(message_page(
+            request, 429, "Too many unknown links",
+            f"Too many links from your address named no file. Please try again in {wait} seconds.",
+            **{"Retry-After": str(wait)},
+        ))
     try:
         file_id = await ctx.legacy.file_id_for_legacy(legacy_id)
     except Exception as exc:
         log.warning("old link lookup failed: %r", exc)  # the old id opens the file: never logged
         raise lookup_failed(request) from exc
     if file_id is None:
+        if ctx.guesses is not None:
+            ctx.guesses.missed(address)
         log.info("refused %s with an old id: no migrated file has this id", route_of(request))
         raise link_not_found(request)
     return LinkClaim(file_id=file_id, expires_at=None)

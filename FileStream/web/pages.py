@@ -7,6 +7,7 @@ import logging
 from aiohttp import web
 
 from FileStream.core.formatting import download_url, human_size, stream_url, time_left
+from FileStream.core.http_plan import FILE_CSP
 from FileStream.core.mime import effective_mime_type, image_type, player_kind
 from FileStream.web.context import CONTEXT, message_page, render_page
 from FileStream.web.links import LinkRefused, OpenLink, open_link
@@ -78,4 +79,5 @@ async def thumbnail(request: web.Request) -> web.StreamResponse:
         "Cache-Control": THUMBNAIL_CACHE_CONTROL,
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": FILE_CSP,
     })
