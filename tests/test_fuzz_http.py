@@ -98,7 +98,6 @@ class Tally:
     examples: int = 0
     sent: int = 0
     statuses: collections.Counter = field(default_factory=collections.Counter)
-    known_static_500: int = 0
     by_oracle: int = 0     # answers compared with the oracle's, field by field
     gray: int = 0          # requests the RFC leaves open (see Gray)
     head_vs_get: int = 0   # HEAD answers compared with their GET
@@ -291,23 +290,10 @@ def expect_from_oracle(request: Request, response: Response, now: datetime, tall
     return None
 
 
-# A /static/ path with a segment longer than a file name may be answers 500 (the file system's
-# ENAMETOOLONG escapes aiohttp's static handler). Fixed under issue 18; tolerated here, and
-# counted, until that fix is on this branch. Remove with the fix.
-STATIC_NAME_TOO_LONG_IS_KNOWN = True
-
-
-def known_static_500(request: Request, response: Response | None) -> bool:
-    return STATIC_NAME_TOO_LONG_IS_KNOWN and response is not None and response.status == 500 \
-        and request.target.startswith(b"/static/") and any(len(part) > 255 for part in request.target.split(b"/"))
-
-
 def check(request: Request, response: Response | None, now: datetime, tally: Tally) -> str | None:
     """What is wrong with this answer, or None."""
     if response is None:
         return "no answer at all"
-    if known_static_500(request, response):
-        return None
     if response.status >= 500:
         return f"status {response.status}"
     length = response.headers.get("content-length")
@@ -580,8 +566,7 @@ async def running_target(telegram, stack_settings, caplog, examples: int, reques
     tally = target.tally
     print(f"\n{tally.sent} generated HTTP requests ({tally.examples} examples) in {took:.1f} s ({cpu:.1f} s CPU, service included); "
           f"statuses {dict(sorted(tally.statuses.items(), key=str))}; {tally.by_oracle} answered as the oracle "
-          f"said, {tally.gray} left open by the RFC, {tally.head_vs_get} HEADs compared with their GET"
-          + (f"; {tally.known_static_500} of them the known /static/ 500 (issue 18)" if tally.known_static_500 else ""))
+          f"said, {tally.gray} left open by the RFC, {tally.head_vs_get} HEADs compared with their GET")
     assert tally.examples >= examples, "every example ran"
     if not under_libfaketime() and requests:
         assert tally.sent >= requests
@@ -614,24 +599,15 @@ async def run_example(target: Target, caplog, requests: list[Request]) -> None:
         problem = check(request, response, now, target.tally)
         assert problem is None, f"{problem}\n{request.wire()[:600]!r}"
         answers.append((request, response))
-        if known_static_500(request, response):
-            target.tally.known_static_500 += 1
     # A GET is followed by the same request as HEAD.
     for (get, got), (head, headed) in zip(answers, answers[1:]):
         if get.method == b"GET" and head.method == b"HEAD" and head.target == get.target \
                 and head.headers == get.headers and got.status < 500 and got.status != 400 \
                 and get.version in (b"HTTP/1.1", b"HTTP/1.0"):
-            # aiohttp's static files answer a 404 to HEAD without the Content-Type its GET has
-            # (noted for issue 18's /static fix): only the status is compared there.
-            if get.target.startswith(b"/static/"):
-                assert headed.status == got.status, f"HEAD {headed.status}, GET {got.status}: {get.target[:80]!r}"
-                continue
             problem = same_but_the_body(got, headed)
             target.tally.head_vs_get += 1
             assert problem is None, f"{problem}\n{get.wire()[:600]!r}"
     lines = unexpected_log_lines(caplog.records[logged:])
-    if any(known_static_500(request, response) for request, response in answers):
-        lines = [line for line in lines if " /static" not in line]
     assert lines == [], lines
 
 
