@@ -110,7 +110,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("delete-keeps-copy", "expiry and copy deletion", "FileStream/bot/files.py",
            "            await client.delete_messages(file.storage_chat_id, file.storage_message_id)\n",
            "            pass\n",
-           ("tests/test_conversation_commands.py", "tests/test_e2e_operations.py")),
+           ("tests/test_authorization.py",)),
     # -- link expiry -----------------------------------------------------------------------
     Mutant("link-claim-expiry", "link expiry", "FileStream/web/links.py",
            "    if claim.is_expired(now):\n", "    if False:\n",

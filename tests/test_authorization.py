@@ -126,6 +126,13 @@ async def test_bob_pressing_alices_buttons_opening_her_deep_links_and_asking_del
                                         any_data=True) is None
         await world.telegram.world.wait_until(lambda: any(
             m.message_id == her_board.message_id and "diary.txt" in m.text for m in alice.messages_from(bot)))
+        # ...and her Delete ends its links and removes its stored copy.
+        diary_record = next(f for f in files if f.file_name == "diary.txt" and f.deep_link_key is None)
+        assert await alice.press_button(bot, her_board.message_id, keyboards.FILE_DELETE + diary_record.id,
+                                        any_data=True) == "Deleted."
+        assert world.bin_channel.messages[diary_record.storage_message_id].deleted, "the stored copy is gone"
+        async with http_client() as http:
+            assert (await fetch(http, diary.links.download))[0] == 404
 
     assert SORRY not in [m.text for m in bob.messages_from(bot) + mallory.messages_from(bot)]
     assert tracebacks(caplog.records) == []
