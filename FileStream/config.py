@@ -52,6 +52,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
     ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
+    ("RATE_LIMIT_BUNDLE_FILES", "100", "files one person may send in bundles per RATE_LIMIT_BUNDLE_WINDOW (apart from RATE_LIMIT_FILES); 0: no limit"),
+    ("RATE_LIMIT_BUNDLE_WINDOW", "3600", "seconds of the bundle files' window, at most 604800 (7 days); a bundle counts until this long after its last file"),
     ("BROADCAST_RATE", "25", "broadcast messages per second (never faster than Telegram takes, about 28)"),
     ("UPLOAD_DIR", "", "folder the owner's /upload command sends files from; empty: /upload is off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
@@ -132,6 +134,8 @@ class Settings:
     rate_limit_files: int = 10          # 0: no limit
     rate_limit_window: int = 60
     bundle_max_files: int = 100
+    rate_limit_bundle_files: int = 100  # 0: no limit
+    rate_limit_bundle_window: int = 3600
     broadcast_rate: float = 25.0
     upload_dir: Path | None = None
     session_dir: Path = Path("sessions")
@@ -220,6 +224,13 @@ class Settings:
             ),
             bundle_max_files=r.optional(
                 "BUNDLE_MAX_FILES", _int_in("BUNDLE_MAX_FILES", 1, 1000, "a count of files"), 100
+            ),
+            rate_limit_bundle_files=r.optional(
+                "RATE_LIMIT_BUNDLE_FILES", _int_in("RATE_LIMIT_BUNDLE_FILES", 0, None, "a count of files"), 100
+            ),
+            rate_limit_bundle_window=r.optional(
+                "RATE_LIMIT_BUNDLE_WINDOW", _int_in("RATE_LIMIT_BUNDLE_WINDOW", 1, 604800, "a number of seconds"),
+                3600
             ),
             broadcast_rate=r.optional("BROADCAST_RATE", _broadcast_rate, 25.0),
             upload_dir=r.optional("UPLOAD_DIR", Path, None),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import aclosing, contextmanager
@@ -26,12 +27,12 @@ from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics, StreamObservers
-from FileStream.core.requests import RequestState
 from FileStream.services.bundles import BundleMaker
+from FileStream.services.channel_copies import ChannelLane
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
-from FileStream.services.ratelimit import FileRateLimit
+from FileStream.services.ratelimit import BundleFileLimit, FileRateLimit
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_copies import StorageCopies
 from FileStream.services.usage import DownloadCounter
@@ -46,6 +47,7 @@ from FileStream.telegram.clients import (
 from FileStream.telegram.media_sessions import MediaSessions
 from FileStream.telegram.memory_budget import MemoryBudget
 from FileStream.telegram.pool import BotPool, PoolMember
+from FileStream.telegram.storage import ChannelReader
 from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
 from FileStream.web.app import HttpProtocolLog, build_app
@@ -182,11 +184,16 @@ class Service:
         self.streams: ActiveStreams | None = None
         self.links: LinkMaker | None = None
         self.copies: StorageCopies | None = None
+        self.lane: ChannelLane | None = None
+        # This process, in what it leaves in the database while working (requests, copy
+        # intents, claims): a restart tells its predecessor's leftovers from its own.
+        self.instance_id = secrets.token_hex(8)
         self.public_url = settings.public_url
         self._runner: web.AppRunner | None = None
         self._embedded_db: EmbeddedDatabase | None = None
         self.ctx: BotContext | None = None
         self.jobs: list[PeriodicJob] = []
+        self._stale_requests: StaleRequestJob | None = None
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
         self.usage_job: PeriodicJob | None = None
@@ -235,7 +242,12 @@ class Service:
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
         self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
-        self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock)
+        # The storage channel's copies, one at a time with people in turns (a mirror channel
+        # would get a lane of its own).
+        self.lane = ChannelLane(settings.bin_channel, ChannelReader(self.main_client, settings.bin_channel),
+                                self.db.copy_intents, self.db.files, self.instance_id, self.clock)
+        self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock,
+                                    claimant=self.instance_id, lane=self.lane)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
@@ -250,20 +262,28 @@ class Service:
         if not settings.link_only:
             ctx = BotContext(
                 settings=settings, db=self.db, pool=self.pool,
-                intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock),
+                intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock,
+                                  lane=self.lane),
                 links=self.links,
                 copies=self.copies,
-                requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout),
+                requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout,
+                                        instance=self.instance_id),
                 rate_limit=FileRateLimit.on_requests(self.db, limit=settings.rate_limit_files,
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
                 clock=self.clock, started_at=self.started_at, link_buttons=link_buttons,
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
             ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
                                       max_files=settings.bundle_max_files)
+            ctx.bundle_limit = BundleFileLimit.on_requests(self.db, limit=settings.rate_limit_bundle_files,
+                                                           window_seconds=settings.rate_limit_bundle_window,
+                                                           clock=self.clock)
             register_handlers(self.main_client, ctx)
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx
 
+        # Requests the previous process was working on when it stopped: nobody will finish
+        # them. Released before the bot takes updates, so their people are not told "busy".
+        released = await self._stale_requests.release_left_behind() if ctx is not None else []
         results = await asyncio.gather(*(start_member(m, settings.bin_channel) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:
             raise StartupError(f"the main bot could not start ({main.last_error}); check BOT_TOKEN, API_ID and API_HASH")
@@ -271,14 +291,23 @@ class Service:
         self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
         if ctx is not None:
             ctx.bot_username = main.username
+        await self._reconcile_copies(link_only=settings.link_only)
         await self._serve_web(sock, secret, bot_username=main.username or "")
         self.usage_job.start()
         for job in self.jobs:
             job.start()
         if ctx is not None:
+            await self._stale_requests.tell_released(released)
             for hook in ctx.on_started:
                 await hook()
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
+
+    async def _reconcile_copies(self, *, link_only: bool) -> None:
+        """Copies a stopped process made but never recorded: adopted or deleted (see ChannelLane)."""
+        try:
+            await self.lane.reconcile(intake=not link_only, stale_after=self.copies.claim_timeout)
+        except Exception as error:  # noqa: BLE001 - the intents stay for the next start
+            log.warning("Could not account for copies a stopped process left in BIN_CHANNEL: %r", error)
 
     def _make_jobs(self, ctx: BotContext) -> list[PeriodicJob]:
         """Background jobs of the instance that talks to people (not of link-only ones).
@@ -302,9 +331,9 @@ class Service:
             except RPCError as error:
                 raise CopiesRefused(error.ID or str(error)) from error
 
-        async def timed_out(request: dict) -> None:
+        async def timed_out(request: dict, state: str) -> None:
             if request.get("bundle_id"):
-                await bot_bundles.end_unfinished(ctx, client, request["bundle_id"], RequestState.TIMED_OUT)
+                await bot_bundles.end_unfinished(ctx, client, request["bundle_id"], state)
 
         expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
                            delete_copies=None if self.settings.keep_expired_copies else delete_copies,
@@ -316,6 +345,7 @@ class Service:
                                 next_due=stale.next_due, clock=self.clock)
         ctx.intake.on_stored.append(lambda file: [expiry_job.due_at(when) for when in expiry.due_times(file)])
         ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
+        self._stale_requests = stale
         return [expiry_job, stale_job]
 
     def _bind_web(self) -> socket.socket:
@@ -377,6 +407,11 @@ class Service:
             await self.usage.flush()   # a database error is logged there, never raised
         if self.copies is not None:
             await self.copies.close()
+        if self.ctx is not None:
+            await self.ctx.stop_background()
+            await self.ctx.requests.close()
+        if self.lane is not None:
+            await self.lane.close()
         if self.sessions is not None:
             await self.sessions.close()
         clients = [m.client for m in self.pool.members + self.pool.left_out] if self.pool else []

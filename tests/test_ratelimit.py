@@ -64,3 +64,32 @@ async def test_a_limit_of_zero_lets_everything_through(database):
         await finish(database, 7, clock)
     off = FileRateLimit.on_requests(database, limit=0, window_seconds=60, clock=clock)
     assert await off.check(7) is None
+
+
+async def test_files_sent_in_bundles_have_a_limit_of_their_own_counted_until_a_window_after_the_bundle(database):
+    from FileStream.services.ratelimit import BundleFileLimit
+    from FileStream.services.requests import RequestTracker
+
+    clock = Clock(T0)
+    limit = BundleFileLimit.on_requests(database, limit=100, window_seconds=3600, clock=clock)
+    tracker = RequestTracker(database.requests, clock, 300)
+    first = await tracker.begin(7, "Holiday", bundle_id="b1")
+    for _ in range(60):
+        assert await limit.check(7) is None
+        await tracker.count(first.id, total=1)
+    assert await limit.check(7, adding=40) is None
+    assert await limit.room(7, "b1") == 100, "a bundle's own files are kept within the room by the database"
+    assert await limit.room(7, "b2") == 40, "what the person's other bundles left"
+    over = await limit.check(7, adding=41)
+    assert over is not None and over.seconds == 3600, "an open bundle counts a whole window after it ends"
+    assert "100 files in bundles every 1 h" in over.text()
+
+    clock.advance(minutes=10)
+    await tracker.advance(first.id, "failed")
+    await finish(database, 7, clock)   # a single file is RATE_LIMIT_FILES' business, not this one's
+    clock.advance(minutes=50)
+    assert (await limit.check(7, adding=41)).seconds == 600, "free once the bundle is a window old"
+    assert await limit.check(8, adding=100) is None, "other people are not affected"
+    clock.advance(minutes=10)
+    assert await limit.check(7, adding=100) is None
+    assert await BundleFileLimit.on_requests(database, limit=0, window_seconds=60, clock=clock).check(7, 10**6) is None

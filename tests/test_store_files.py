@@ -136,23 +136,27 @@ async def test_link_message(database):
     assert await database.files.set_link_message("missing", 1, 2) is False
 
 
-async def test_ttl_monitor_removes_expired_records_after_keep_expired(database_url, database_name):
+async def test_ttl_monitor_removes_only_records_whose_copies_are_confirmed_gone(database_url, database_name):
     db = await Database.connect(database_url, database_name, keep_expired=timedelta(0))
     try:
         await db.files.insert(stored("dead", expires_in=-1))
+        await db.files.insert(stored("copy-still-there", expires_in=-86400 * 30))
         await db.files.insert(stored("forever", expires_in=None))
+        await db.files.mark_copies_gone(["dead"], NOW - timedelta(seconds=1))
         async def dead_is_gone():
             return await db.files.get("dead") is None
 
         await wait_for_ttl_removal(dead_is_gone, "the expired record", db.db.client)
         assert await db.files.get("forever") is not None
+        assert await db.files.get("copy-still-there") is not None, "its copy may still be in the channel"
     finally:
         await db.close()
 
 
 async def test_indexes(database):
     info = await database.db.files.index_information()
-    assert info["expires_at_ttl"]["expireAfterSeconds"] == 86400
+    assert info["copies_gone_ttl"]["expireAfterSeconds"] == 86400
+    assert "expireAfterSeconds" not in info["expires_at"] and "expires_at_ttl" not in info
 
 
 async def test_deep_link_keys_are_unique_and_files_without_one_have_none(database):
@@ -165,3 +169,12 @@ async def test_deep_link_keys_are_unique_and_files_without_one_have_none(databas
     assert (await database.files.get("private000000000")).deep_link_key is None
     with pytest.raises(DuplicateKeyError):
         await database.files.insert(dataclasses.replace(stored("other0000000000a"), deep_link_key="k" * 22))
+
+
+async def test_a_database_made_before_keeps_no_ttl_on_expiry_once_the_indexes_are_made_again(database):
+    files = database.db.files
+    await files.drop_index("expires_at")
+    await files.create_index("expires_at", name="expires_at_ttl", expireAfterSeconds=86400)   # the old TTL
+    await database.files.ensure_indexes()
+    info = await files.index_information()
+    assert "expires_at_ttl" not in info and "expireAfterSeconds" not in info["expires_at"]

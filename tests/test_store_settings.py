@@ -38,3 +38,21 @@ async def test_link_secret_survives_reconnect(database, database_url, database_n
         assert await again.settings.get_or_create_link_secret() == secret
     finally:
         await again.close()
+
+
+async def test_a_value_kept_per_person_expires_and_shared_ones_stay(database, mongo_db):
+    from datetime import timedelta
+
+    from clocks import real_now
+    from database_fixture import wait_for_ttl_removal
+
+    await database.settings.add("ban_notice:7:1", real_now(), expires_at=real_now() - timedelta(seconds=1))
+    await database.settings.set("shared", 1)
+    info = await mongo_db["settings"].index_information()
+    assert info["expires_at_ttl"]["expireAfterSeconds"] == 0
+
+    async def mark_is_gone():
+        return await database.settings.get("ban_notice:7:1") is None
+
+    await wait_for_ttl_removal(mark_is_gone, "the per-person mark", database.client)
+    assert await database.settings.get("shared") == 1

@@ -27,6 +27,7 @@ GATE_GROUP = -10
 # A member who leaves keeps access this long at most; a refusal is re-asked on "I joined".
 MEMBERSHIP_TTL = timedelta(seconds=60)
 MEMBERSHIP_CACHE_MAX = 10_000
+BAN_NOTICE_KEPT = timedelta(days=30)
 _OUTSIDE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
 
 
@@ -152,8 +153,11 @@ class Gate:
         # A once-only mark in the database: holds across restarts and instances, and a
         # new ban (after an unban) gets its own notice.
         mark = f"ban_notice:{user_id}:{int(user.banned_at.timestamp() * 1000)}"
+        now = self.ctx.clock()
         try:
-            if await self.ctx.db.settings.add(mark, self.ctx.clock()):
+            # One mark per ban grows with every person ever banned: it goes after BAN_NOTICE_KEPT
+            # (someone still writing to the bot then is told once more).
+            if await self.ctx.db.settings.add(mark, now, expires_at=now + BAN_NOTICE_KEPT):
                 await client.send_message(chat_id, texts.BANNED)
         except Exception as error:  # noqa: BLE001 - they may have blocked the bot; still banned
             log.info("Could not tell banned user %s: %s", user_id, error)

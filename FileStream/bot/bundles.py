@@ -113,6 +113,10 @@ async def on_bundle(ctx: BotContext, client, message) -> None:
     if over is not None:
         await answer(client, message, over.text(), quote=True)
         return
+    over = await ctx.bundle_limit.check(person.id) if ctx.bundle_limit is not None else None
+    if over is not None:
+        await answer(client, message, over.text(), quote=True)
+        return
     parts = (message.text or "").split(maxsplit=1)
     title = bundle_title(parts[1] if len(parts) > 1 else "", "Bundle")
     started = await ctx.bundles.start_command(person.id, title)
@@ -141,15 +145,32 @@ async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
     request = await ctx.requests.status(person.id)
     if request is None or not request.is_bundle:
         return False
-    if await ctx.bundles.join(request) is None:
+    room = await ctx.bundle_limit.room(person.id, request.bundle_id) if ctx.bundle_limit is not None else None
+    if await ctx.bundles.join(request, room) is None:
+        progress = await ctx.bundles.progress(request.bundle_id)
+        if (room is not None and room < ctx.bundles.max_files and progress is not None
+                and progress.state == OPEN and progress.received >= room):
+            # Said once per bundle: a person sending fast must not get a refusal per file.
+            over = await ctx.bundle_limit.check(person.id)
+            if over is not None and await ctx.db.bundles.mark_notice(request.bundle_id, "rate_limit"):
+                await answer(client, message, over.text(), quote=True)
+            return True
         if await ctx.bundles.is_full(request.bundle_id):
             await answer(client, message, texts.bundle_full(ctx.bundles.max_files), quote=True)
             return True
         return False   # an album being stored, or a bundle closing: the person is busy
     await _refresh(ctx, client, request.bundle_id)
-    await _store_one(ctx, client, request.bundle_id, message, request_id=request.id, owner_id=person.id)
-    await finish_if_settled(ctx, client, request.bundle_id)
+    # Storing waits for the person's turn in the storage channel: in a task of its own, so
+    # the update worker is free at once (60 files of one person hold none of them), and
+    # cancelled with the request (/revoke, timeout).
+    task = ctx.spawn(_store_then_finish(ctx, client, request, message), f"bundle {log_ref(request.bundle_id)} file")
+    ctx.requests.track(request.id, task)
     return True
+
+
+async def _store_then_finish(ctx: BotContext, client, request, message) -> None:
+    await _store_one(ctx, client, request.bundle_id, message, request_id=request.id, owner_id=message.from_user.id)
+    await finish_if_settled(ctx, client, request.bundle_id)
 
 
 async def _store_one(ctx: BotContext, client, bundle_id: str, message, *, request_id: str | None,
@@ -210,6 +231,11 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
         await answer(client, message, over.text(), quote=True)
         return
     members = await _album_members(ctx, client, message)
+    over = await ctx.bundle_limit.check(person.id, len(members)) if ctx.bundle_limit is not None else None
+    if over is not None:
+        await ctx.bundles.refuse(bundle_id)
+        await answer(client, message, over.text(), quote=True)
+        return
     title = _album_title(members, f"Album of {len(members)} files")
     request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id)
     if request is None:
@@ -231,11 +257,15 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
             await _store_one(ctx, client, bundle_id, member, request_id=request.id, owner_id=person.id)
         return await finish_if_settled(ctx, client, bundle_id)
 
-    try:
-        await ctx.requests.run_guarded(request.id, store_all())
-    except Exception:  # noqa: BLE001 - the request is failed already; nothing of it is kept
-        log.exception("Storing album bundle %s failed", log_ref(bundle_id))
-        await end_unfinished(ctx, client, bundle_id, RequestState.FAILED)
+    async def work() -> None:
+        try:
+            await ctx.requests.run_guarded(request.id, store_all())
+        except Exception:  # noqa: BLE001 - the request is failed already; nothing of it is kept
+            log.exception("Storing album bundle %s failed", log_ref(bundle_id))
+            await end_unfinished(ctx, client, bundle_id, RequestState.FAILED)
+
+    # Apart from the update worker: the album's copies wait for the person's turns.
+    ctx.spawn(work(), f"album {log_ref(bundle_id)}")
 
 
 async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,12 +13,13 @@ from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
 from FileStream.services.links import LinkMaker
-from FileStream.services.ratelimit import FileRateLimit
+from FileStream.services.ratelimit import BundleFileLimit, FileRateLimit
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_copies import StorageCopies
 from FileStream.telegram.pool import BotPool
 
 Hook = Callable[[], Awaitable[object]]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,10 +41,32 @@ class BotContext:
     link_buttons: bool = True
     broadcasts: object | None = None          # services.broadcast.BroadcastEngine, set by the owner module
     bundles: BundleMaker | None = None        # albums and /bundle … /done
+    bundle_limit: BundleFileLimit | None = None   # RATE_LIMIT_BUNDLE_FILES (files in bundles)
     statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)
+    # Work a handler handed off so its update worker is free at once (storing a file waits
+    # for the person's turn in the storage channel); kept here so it is not collected.
+    background: set[asyncio.Task] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine, name: str) -> asyncio.Task:
+        """Run `work` apart from the update worker; its failure is logged."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self.background.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed", task.get_name(), exc_info=task.exception())
+
+    async def stop_background(self) -> None:
+        tasks = [t for t in self.background if not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def deep_link(self, payload: str) -> str:
         return f"https://t.me/{self.bot_username}?start={payload}"

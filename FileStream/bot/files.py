@@ -54,13 +54,13 @@ async def on_file_delete(ctx: BotContext, client, query) -> None:
     file = await _own_live_file(ctx, query, query.data.removeprefix(keyboards.FILE_DELETE))
     if file is None:
         return
-    await ctx.db.files.delete(file.id)
+    if file.has_storage_copy:
+        # The copy first, then the record (a copy that cannot be deleted now leaves the record
+        # expired, for the expiry job to try again: the record is the only way to find it).
+        await ctx.intake.discard(file)
+    else:  # a migrated file never used has nothing stored to remove
+        await ctx.db.files.delete(file.id)
     log.info("File %s deleted by its owner %s", file.ref, file.owner_id)
-    if file.has_storage_copy:  # a migrated file never used has nothing stored to remove
-        try:
-            await client.delete_messages(file.storage_chat_id, file.storage_message_id)
-        except Exception as error:  # noqa: BLE001 - the links already ended with the record
-            log.warning("Could not delete the stored copy of file %s: %s", file.ref, error)
     await query.answer("Deleted.")
     await edit(client, query.message.chat.id, query.message.id, texts.file_deleted(file.file_name),
                markup=keyboards.back_to_files())

@@ -96,6 +96,13 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
         await answer(client, message, texts.busy(current.file_name if current else file_name,
                                                  current.state if current else RequestState.PROCESSING), quote=True)
         return
+    # The rest waits for the person's turn in the storage channel: in a task of its own, so
+    # this update worker is free for everyone else's messages at once.
+    ctx.spawn(_serve_request(ctx, client, message, request, file_name), f"request {request.id}")
+
+
+async def _serve_request(ctx: BotContext, client, message, request, file_name: str) -> None:
+    person = message.from_user
     status = StatusMessage(client, message)
     status.show_after(STATUS_AFTER_SECONDS, texts.request_progress(file_name, RequestState.PROCESSING))
     try:
@@ -110,6 +117,10 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
     except BaseException:
         status.abandon()
         raise
+    await _hand_out(ctx, client, request, status, file_name, record)
+
+
+async def _hand_out(ctx: BotContext, client, request, status: StatusMessage, file_name: str, record) -> None:
     await status.settle()
     if record is None:
         # Revoked by the person or timed out: whoever ended it told them; a status message
@@ -141,12 +152,8 @@ async def _store(ctx: BotContext, client, message, request_id: str):
 
 
 async def _forget(ctx: BotContext, client, record) -> None:
-    """Undo a stored file whose request ended before it completed: no record, no stored copy."""
-    try:
-        await ctx.db.files.delete(record.id)
-        await client.delete_messages(record.storage_chat_id, record.storage_message_id)
-    except Exception as error:  # noqa: BLE001 - cleanup; the request already ended
-        log.warning("Could not remove file %s of an ended request: %s", record.ref, error)
+    """Undo a stored file whose request ended before it completed: no stored copy, no record."""
+    await ctx.intake.discard(record)
 
 
 def _file_name(message) -> str:

@@ -197,11 +197,14 @@ class ExpiryJob:
         """Files marked expired (here or by another instance): their copies, then their records.
 
         A record whose copy could not be deleted for a reason that may pass stays for the
-        next pass (the TTL index removes it after a day at the latest).
+        next pass: a record is removed only after its copies are confirmed gone (marked
+        first, so the TTL index removes it should this instance stop before it does).
         """
         while True:
             done = await self.files.find_expired(self._clock(), with_notice=EXPIRED, limit=self._batch)
             gone = await self._remove_copies(done, counts) if self._delete_copies else done
+            if gone:
+                await self.files.mark_copies_gone([file.id for file in gone], self._clock())
             for file in gone:
                 if await self.files.delete(file.id):
                     counts["deleted"] += 1

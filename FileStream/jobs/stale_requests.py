@@ -1,4 +1,4 @@
-"""Background pass that times out requests still open after REQUEST_TIMEOUT and tells the person."""
+"""Background pass that times out requests still open after REQUEST_TIMEOUT and tells the person; at start, releases those a stopped process left."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def timed_out_text(file_name: str, timeout: timedelta) -> str:
     )
 
 
+def restarted_text(file_name: str) -> str:
+    """What the person reads when the service restarted while it worked on their request."""
+    name = escape_html(file_name) if file_name else "your file"
+    return (f"I was restarted while working on <b>{name}</b>, so nothing of it was kept. "
+            "Please send it again: I am ready now.")
+
+
 @dataclass(frozen=True, slots=True)
 class StaleReport:
     """What one pass did."""
@@ -43,8 +50,9 @@ class StaleRequestJob:
 
     `notify(user_id, text)` sends a Telegram-HTML message to the person; its errors are
     logged and never stop the pass. `text`: optional (file_name, timeout) -> str.
-    `on_timed_out(request)`: optional, run for each request this pass timed out (a bundle's
-    request leaves stored files to take away); its errors are logged.
+    `on_timed_out(request, state)`: optional, run for each request this pass timed out, or
+    `release_left_behind` failed (a bundle's request leaves stored files to take away); its
+    errors are logged.
     """
 
     def __init__(
@@ -53,7 +61,7 @@ class StaleRequestJob:
         notify: Notify,
         *,
         text: Callable[[str, timedelta], str] = timed_out_text,
-        on_timed_out: Callable[[dict], Awaitable[object]] | None = None,
+        on_timed_out: Callable[[dict, str], Awaitable[object]] | None = None,
     ) -> None:
         self.tracker = tracker
         self._notify = notify
@@ -87,7 +95,7 @@ class StaleRequestJob:
                      doc.get("file_name"), human_duration(timeout))
             if self._on_timed_out is not None:
                 try:
-                    await self._on_timed_out(doc)
+                    await self._on_timed_out(doc, RequestState.TIMED_OUT)
                 except Exception:  # noqa: BLE001 - the person is still told below
                     log.exception("Stale requests: cleaning up after request %s failed", doc["id"])
             try:
@@ -105,3 +113,32 @@ class StaleRequestJob:
         if timed_out or cancelled:
             log.info("Stale requests pass: %s", report)
         return report
+
+    async def release_left_behind(self) -> list[dict]:
+        """End, at once, every open request that another process was working on: run at the
+        start of the instance that takes files in (Telegram gives a bot's updates to one
+        process only, so such a process has stopped, perhaps killed), before its bot takes
+        updates, so the people may send again straight away instead of waiting out
+        REQUEST_TIMEOUT. Returns the requests ended, for `tell_released` once the bot is up."""
+        tracker = self.tracker
+        released = []
+        for doc in await tracker.store.left_behind(tracker.instance):
+            if await tracker.store.set_state(doc["id"], RequestState.FAILED, tracker.clock(),
+                                             error="the service restarted"):
+                released.append(doc)
+                log.info("Request %s of %s (%s) released: the process working on it stopped", doc["id"],
+                         doc["user_id"], doc.get("file_name"))
+        return released
+
+    async def tell_released(self, released: list[dict]) -> None:
+        """Take away what the released requests left (a bundle's stored files) and tell the people."""
+        for doc in released:
+            if self._on_timed_out is not None:
+                try:
+                    await self._on_timed_out(doc, RequestState.FAILED)
+                except Exception:  # noqa: BLE001 - the person is still told below
+                    log.exception("Cleaning up after request %s of a stopped process failed", doc["id"])
+            try:
+                await self._notify(doc["user_id"], restarted_text(doc.get("file_name") or ""))
+            except Exception as error:  # noqa: BLE001 - blocked bot, deleted account, network
+                log.warning("Could not tell %s that request %s was released: %r", doc["user_id"], doc["id"], error)

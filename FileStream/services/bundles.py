@@ -148,10 +148,12 @@ class BundleMaker:
 
     # -- filling -----------------------------------------------------------------------------
 
-    async def join(self, request: Request) -> int | None:
+    async def join(self, request: Request, room: int | None = None) -> int | None:
         """Count one more file into the person's open bundle; its position (1-based), or None
-        when the bundle is not taking files (closing, an album, or full: see `is_full`)."""
-        doc = await self.db.bundles.receive(request.bundle_id, self.max_files)
+        when the bundle is not taking files (closing, an album, or full: see `is_full`).
+        `room`: the most files the bundle may hold under RATE_LIMIT_BUNDLE_FILES."""
+        cap = self.max_files if room is None else min(self.max_files, room)
+        doc = await self.db.bundles.receive(request.bundle_id, cap)
         if doc is None:
             return None
         await self.requests.count(request.id, total=1, extend=True)
@@ -219,10 +221,15 @@ class BundleMaker:
             return Finished(None, progress)
         now = self.clock()
         expires_at = now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None
+        # The files get their expiry before the bundle closes: a crash in between leaves a
+        # bundle still closing (released and taken away at the next start), never a closed
+        # bundle whose files keep the unfinished deadline.
+        doc = await self.db.bundles.get_doc(bundle_id)
+        file_ids = [item["file_id"] for item in (doc or {}).get("items", [])]
+        await self.db.files.set_expiry(file_ids, expires_at)
         bundle = await self.db.bundles.close(bundle_id, now, expires_at)
         if bundle is None:
-            return None   # cancelled in between
-        await self.db.files.set_expiry(list(bundle.file_ids), expires_at)
+            return None   # cancelled in between (its files are taken away with it)
         # The files' expiry moved: whoever plans work by it (the expiry job) hears of it.
         for record in (await self.db.files.get_many(list(bundle.file_ids[:1]))).values():
             for hook in self.intake.on_stored:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ class FileIntake:
     files: object                # store.files.FileStore
     bin_channel: int
     clock: Callable[[], datetime]
+    lane: object                 # services.channel_copies.ChannelLane of bin_channel: copies in turns
     # Told about every file stored here (the expiry job wakes for its warning and expiry).
     on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
 
@@ -41,13 +43,17 @@ class FileIntake:
         `shareable`: give it a deep-link key, for files meant to be passed around by deep
         link (auth channel posts); private files never get one.
         """
+        sent = facts_of(message)
+        # Whose turn the copy waits for: the person's, or the channel's that posted it.
+        key = ("person", owner_id) if owner_id is not None else ("chat", getattr(message.chat, "id", 0))
         try:
-            stored = await message.copy(self.bin_channel)
+            posted = await self.lane.post(key, lambda: self._copy(message),
+                                          unique_id=sent.file_unique_id if sent is not None else None)
         except Exception as error:  # noqa: BLE001 - said in words, logged with cause
             log.error("Copying message %s to BIN_CHANNEL %s failed: %s", message.id, self.bin_channel, error)
             raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
         try:
-            facts = await self._read_back(stored.id)
+            facts = await self._read_back(posted.message_id)
             now = self.clock()
             record = StoredFile(
                 id=new_file_id(),
@@ -58,7 +64,7 @@ class FileIntake:
                 media_type=facts.kind,
                 dc_id=facts.dc_id,
                 storage_chat_id=self.bin_channel,
-                storage_message_id=stored.id,
+                storage_message_id=posted.message_id,
                 created_at=now,
                 expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None,
                 owner_id=owner_id,
@@ -69,11 +75,15 @@ class FileIntake:
             )
             await self.files.insert(record)
         except BaseException:
-            await self._delete_copy(stored.id)
+            await asyncio.shield(self.lane.discard(posted.message_id, posted))
             raise
+        await self.lane.settle(posted)
         for hook in self.on_stored:
             hook(record)
         return record
+
+    async def _copy(self, message) -> int:
+        return (await message.copy(self.bin_channel)).id
 
     async def _read_back(self, message_id: int):
         """Each bot needs its own file id, so a backend must be able to read the copy."""
@@ -101,15 +111,20 @@ class FileIntake:
         raise IntakeError("I could not read your file back from storage. Please try again in a minute.")
 
     async def discard(self, record: StoredFile) -> None:
-        """Undo a stored file: no record, no stored copy (its links stop at once)."""
+        """Undo a stored file: its links stop at once, its stored copy is deleted, and only then
+        its record; a copy that cannot be deleted now leaves the record expired, for the
+        expiry job to try again (a record is the only way to find its copy)."""
+        try:
+            await self.main_client.delete_messages(record.storage_chat_id or self.bin_channel,
+                                                   record.storage_message_id)
+        except Exception as error:  # noqa: BLE001 - the expiry job tries again
+            log.warning("Could not delete the stored copy of file %s now (%s); the expiry job will", record.ref, error)
+            try:
+                await self.files.expire_now(record.id, self.clock())
+            except Exception as later:  # noqa: BLE001 - it expires by itself
+                log.warning("Could not mark file %s expired: %s", record.ref, later)
+            return
         try:
             await self.files.delete(record.id)
         except Exception as error:  # noqa: BLE001 - it expires by itself; say so
             log.warning("Could not delete the record of file %s: %s", record.ref, error)
-        await self._delete_copy(record.storage_message_id)
-
-    async def _delete_copy(self, message_id: int) -> None:
-        try:
-            await self.main_client.delete_messages(self.bin_channel, message_id)
-        except Exception as error:  # noqa: BLE001 - cleanup; the original error matters more
-            log.warning("Could not delete half-stored message %s from BIN_CHANNEL: %s", message_id, error)

@@ -67,16 +67,19 @@ class RequestTracker:
     worker can never revive a request that another instance already ended.
 
     `requests`: store.requests.RequestStore. `clock`: aware UTC now. `timeout_seconds`:
-    REQUEST_TIMEOUT.
+    REQUEST_TIMEOUT. `instance`: this process, written on the requests it opens, so that a
+    restarted one knows which requests nobody works on any more (`left_behind`).
     """
 
-    def __init__(self, requests: Any, clock: Callable[[], datetime], timeout_seconds: int) -> None:
+    def __init__(self, requests: Any, clock: Callable[[], datetime], timeout_seconds: int, *,
+                 instance: str | None = None) -> None:
         if timeout_seconds <= 0:
             raise ValueError(f"timeout_seconds must be > 0, got {timeout_seconds}")
         self.store = requests
         self.clock = clock
         self.timeout = timedelta(seconds=timeout_seconds)
-        self._work: dict[str, asyncio.Task[Any]] = {}
+        self.instance = instance
+        self._work: dict[str, set[asyncio.Task[Any]]] = {}
         # Told about every request opened here (the stale-request job wakes for its deadline).
         self.on_opened: list[Callable[[Request], object]] = []
 
@@ -91,7 +94,8 @@ class RequestTracker:
         """
         now = self.clock()
         extra = {"bundle_id": bundle_id, "stored": 0, "total": total} if bundle_id is not None else {}
-        request_id = await self.store.start(user_id, file_name, now, now + self.timeout, **extra)
+        request_id = await self.store.start(user_id, file_name, now, now + self.timeout, instance=self.instance,
+                                            **extra)
         if request_id is None:
             return None
         doc = await self.store.get(request_id)
@@ -150,21 +154,32 @@ class RequestTracker:
     # -- local work -----------------------------------------------------------------------
 
     def track(self, request_id: str, task: asyncio.Task[Any]) -> None:
-        """Remember the task doing this request's work here, so revoke/timeout can cancel it."""
-        self._work[request_id] = task
+        """Remember a task doing this request's work here (a bundle has one per file being
+        stored), so revoke/timeout can cancel it; the reference also keeps it alive."""
+        self._work.setdefault(request_id, set()).add(task)
         task.add_done_callback(lambda done: self._forget(request_id, done))
 
     def _forget(self, request_id: str, task: asyncio.Task[Any]) -> None:
-        if self._work.get(request_id) is task:
-            del self._work[request_id]
+        tasks = self._work.get(request_id)
+        if tasks is not None:
+            tasks.discard(task)
+            if not tasks:
+                del self._work[request_id]
 
     def cancel_local(self, request_id: str) -> bool:
         """Cancel this process's work on the request; False when none runs here."""
-        task = self._work.pop(request_id, None)
-        if task is None or task.done():
-            return False
-        task.cancel()
-        return True
+        tasks = [t for t in self._work.pop(request_id, ()) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        return bool(tasks)
+
+    async def close(self) -> None:
+        """Cancel every piece of work under way here (shutdown); its requests are released at the next start."""
+        tasks = [t for ts in self._work.values() for t in ts if not t.done()]
+        self._work.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     @property
     def local_request_ids(self) -> frozenset[str]:

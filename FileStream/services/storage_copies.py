@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_copy import CopyNotNow, CopyRefused, sends_to_try
 from FileStream.core.tokens import log_ref
+from FileStream.store.copy_intents import LATE
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.storage import FileIdRefused, SendLater, send_by_file_id
 
@@ -46,17 +47,22 @@ class StorageCopies:
     bin_channel: where copies go. clock: timezone-aware UTC now, for claims.
     claim_timeout: a claim older than this is taken over (its instance stopped mid-send).
     wait_timeout: how long a caller waits for another instance's send before CopyNotNow.
+    lane: services.channel_copies.ChannelLane of bin_channel (the service's): the copy waits
+    for its owner's turn there and is written down first, so a crash leaves no stray copy.
+    None (the migration script) sends at once.
     """
 
     def __init__(self, files, pool: BotPool, bin_channel: int, clock: Callable[[], datetime], *,
-                 claim_timeout: float = 120.0, wait_timeout: float = 60.0) -> None:
+                 claim_timeout: float = 120.0, wait_timeout: float = 60.0, claimant: str | None = None,
+                 lane=None) -> None:
         self.files = files
         self.pool = pool
         self.bin_channel = bin_channel
         self.clock = clock
         self.claim_timeout = timedelta(seconds=claim_timeout)
         self.wait_timeout = wait_timeout
-        self.claimant = secrets.token_hex(8)  # this instance, in the claims it takes
+        self.claimant = claimant or secrets.token_hex(8)  # this instance, in the claims it takes
+        self.lane = lane
         self._jobs: dict[str, asyncio.Future[StoredFile]] = {}
 
     async def ready(self, file: StoredFile) -> StoredFile:
@@ -100,6 +106,17 @@ class StorageCopies:
                 raise CopyRefused(task.claim.reason)
             now = self.clock()
             if await self.files.claim_copy(file_id, self.claimant, now, now - self.claim_timeout):
+                if self.lane is not None and task.claim is not None:
+                    # Taken over from a claimant that stopped: its copy, if made, is adopted.
+                    try:
+                        await self.lane.reconcile_file(file_id, stale_after=self.claim_timeout)
+                    except Exception as error:  # noqa: BLE001 - try again later, sending nothing twice
+                        await self.files.release_copy(file_id, self.claimant)
+                        raise CopyNotNow(f"file {log_ref(file_id)}: {error!r}", 30) from error
+                    task = await self.files.copy_task(file_id)
+                    if task is None or task.file.has_storage_copy:
+                        await self.files.release_copy(file_id, self.claimant)
+                        continue
                 return await self._make(task)
             # Another instance is sending: watch the record (no change feed on every MongoDB).
             if loop.time() >= deadline:
@@ -131,7 +148,7 @@ class StorageCopies:
                         "its links answer 410 Gone", file.ref, file.file_name, reason)
         raise CopyRefused(reason)
 
-    async def _send(self, task, refusals: list[str]) -> tuple[PoolMember, int, int] | None:
+    async def _send(self, task, refusals: list[str]) -> tuple[PoolMember, int, int, object] | None:
         """Try each known id with the bot it was made for; the first that Telegram takes wins."""
         members = {m.bot_id: m for m in self.pool.members if m.bot_id}
         main_id = self.pool.main.bot_id
@@ -139,21 +156,39 @@ class StorageCopies:
         for bot_id, file_id in sends_to_try(task.known_ids, main_id, members):
             member = members[bot_id]
             try:
-                message_id, dc_id = await send_by_file_id(member.client, self.bin_channel, file_id)
+                message_id, dc_id, posted = await self._send_one(task.file, member, file_id)
             except FileIdRefused as refused:
                 refusals.append(f"{refused.error_id} for @{member.username or member.name}")
                 continue
-            return member, message_id, dc_id
+            return member, message_id, dc_id, posted
         return None
 
-    async def _keep(self, file: StoredFile, member: PoolMember, message_id: int, dc_id: int) -> StoredFile:
+    async def _send_one(self, file: StoredFile, member: PoolMember, file_id: str) -> tuple[int, int, object]:
+        if self.lane is None:
+            return *await send_by_file_id(member.client, self.bin_channel, file_id), None
+        dc = [0]
+
+        async def send() -> int:
+            message_id, dc[0] = await send_by_file_id(member.client, self.bin_channel, file_id)
+            return message_id
+        key = ("person", file.owner_id) if file.owner_id is not None else ("file", file.id)
+        posted = await self.lane.post(key, send, unique_id=file.file_unique_id or None, kind=LATE, file_id=file.id)
+        return posted.message_id, dc[0], posted
+
+    async def _keep(self, file: StoredFile, member: PoolMember, message_id: int, dc_id: int,
+                    posted=None) -> StoredFile:
         if not await self.files.record_copy(file.id, self.bin_channel, message_id, dc_id or file.dc_id):
             # Our claim was taken over as stale and the other copy was recorded first.
             try:
                 await member.client.delete_messages(self.bin_channel, message_id)
-            except Exception as error:  # noqa: BLE001 - a spare copy in the channel harms nobody
+            except Exception as error:  # noqa: BLE001 - its intent stays: the next start deletes it
                 log.warning("File %s: could not delete a spare storage copy %s: %r", file.ref, message_id, error)
+            else:
+                if posted is not None:
+                    await self.lane.settle(posted)
         else:
+            if posted is not None:
+                await self.lane.settle(posted)
             log.info("File %s (%s): storage copy made by %s as message %s", file.ref, file.file_name,
                      member.name, message_id)
         task = await self.files.copy_task(file.id)

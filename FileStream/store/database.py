@@ -15,6 +15,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from FileStream.config import mask_url
 from FileStream.store.broadcasts import BroadcastStore
 from FileStream.store.bundles import BundleStore
+from FileStream.store.copy_intents import CopyIntentStore
 from FileStream.store.files import KEEP_EXPIRED, FileStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
@@ -72,6 +73,7 @@ class Database:
         self.broadcasts = BroadcastStore(db["broadcasts"])
         self.sessions = SessionStore(db["sessions"])
         self.usage = UsageStore(db["files"], db["usage_daily"], db["usage_totals"])
+        self.copy_intents = CopyIntentStore(db["copy_intents"])
 
     @classmethod
     async def connect(
@@ -124,7 +126,7 @@ class Database:
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
         for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts,
-                      self.sessions, self.usage):
+                      self.sessions, self.usage, self.copy_intents):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:

@@ -13,9 +13,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_copy import CopyClaim, KnownFileId
 
-# Expired records stay this long before MongoDB's TTL monitor deletes them. Expiry itself
-# is decided by `expires_at` in every query (the monitor is lazy anyway); the delay gives
-# the expiry job time to edit the link message and say "expired", even after a restart.
+# MongoDB's TTL monitor removes a record this long after its stored copies were confirmed
+# deleted (`copies_gone_at`), should the expiry job not have removed it itself. Never
+# earlier: a record is the only way to find its copy, so a record whose copy is not gone
+# stays, however long the bot instance is down. Expiry itself is decided by `expires_at`
+# in every query.
 KEEP_EXPIRED = timedelta(days=1)
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(StoredFile))
@@ -82,8 +84,13 @@ class FileStore:
         self._keep_expired = keep_expired
 
     async def ensure_indexes(self) -> None:
+        # Until 2026-12 the TTL was on `expires_at`: it removed records of a bot instance
+        # down for longer than KEEP_EXPIRED before their copies were deleted.
+        if "expires_at_ttl" in await self._files.index_information():
+            await self._files.drop_index("expires_at_ttl")
+        await self._files.create_index("expires_at", name="expires_at")
         await self._files.create_index(
-            "expires_at", name="expires_at_ttl", expireAfterSeconds=int(self._keep_expired.total_seconds())
+            "copies_gone_at", name="copies_gone_ttl", expireAfterSeconds=int(self._keep_expired.total_seconds())
         )
         await self._files.create_index(
             [("owner_id", ASCENDING), ("created_at", DESCENDING)], name="owner_newest"
@@ -166,6 +173,21 @@ class FileStore:
         """Give files one expiry (a bundle's files expire together); returns how many matched."""
         result = await self._files.update_many({"_id": {"$in": list(file_ids)}}, {"$set": {"expires_at": expires_at}})
         return result.matched_count
+
+    async def expire_now(self, file_id: str, now: datetime) -> None:
+        """End a file's links now and leave the rest to the expiry job (its copy could not be deleted)."""
+        await self._files.update_one({"_id": file_id}, {"$set": {"expires_at": now}})
+
+    async def mark_copies_gone(self, file_ids: list[str], now: datetime) -> None:
+        """The stored copies of these files are deleted (or kept on purpose): from now on the
+        TTL monitor may remove their records, should nobody else."""
+        await self._files.update_many({"_id": {"$in": list(file_ids)}}, {"$set": {"copies_gone_at": now}})
+
+    async def recorded_messages(self, chat_id: int, message_ids: list[int]) -> set[int]:
+        """Which of these storage messages a record holds (a scan: used only after a crash)."""
+        cursor = self._files.find({"storage_chat_id": chat_id, "storage_message_id": {"$in": list(message_ids)}},
+                                  {"storage_message_id": 1})
+        return {doc["storage_message_id"] async for doc in cursor}
 
     async def delete_many(self, file_ids: list[str]) -> int:
         result = await self._files.delete_many({"_id": {"$in": list(file_ids)}})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -14,7 +14,11 @@ from pymongo.errors import DuplicateKeyError
 from FileStream.core.requests import INITIAL, RequestState, is_terminal, sources_of
 
 # Fields set_state manages itself; extra fields may not overwrite them.
-_RESERVED = frozenset({"_id", "id", "user_id", "state", "active", "created_at", "updated_at", "timeout_at"})
+_RESERVED = frozenset({"_id", "id", "user_id", "state", "active", "created_at", "updated_at", "timeout_at",
+                       "instance"})
+# A finished request is removed by MongoDB's TTL monitor this long after it ended. The
+# statistics look back a day, the rate limit RATE_LIMIT_WINDOW (bounded below this).
+KEEP_FINISHED = timedelta(days=7)
 
 
 def _public(doc: dict[str, Any]) -> dict[str, Any]:
@@ -35,8 +39,9 @@ class RequestStore:
     updated_at, timeout_at, finished_at (once terminal) and any fields given to set_state.
     """
 
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], *, keep_finished: timedelta = KEEP_FINISHED) -> None:
         self._requests = collection
+        self._keep_finished = keep_finished
 
     async def ensure_indexes(self) -> None:
         # The one-active-request rule lives here, in the database, so it holds across
@@ -48,12 +53,16 @@ class RequestStore:
             "timeout_at", name="active_by_timeout", partialFilterExpression={"active": True}
         )
         await self._requests.create_index([("created_at", ASCENDING)], name="created_at")
+        # Only ended requests carry finished_at: an open one is never removed under its worker.
+        await self._requests.create_index(
+            "finished_at", name="finished_ttl", expireAfterSeconds=int(self._keep_finished.total_seconds()))
 
     async def start(self, user_id: int, file_name: str, now: datetime, timeout_at: datetime,
-                    **fields: Any) -> str | None:
+                    instance: str | None = None, **fields: Any) -> str | None:
         """Open a request in the initial state; None when the person already has one open.
 
-        `fields` are stored with it (a bundle's request: kind, bundle_id, stored, total).
+        `instance`: the process doing its work. `fields` are stored with it (a bundle's
+        request: kind, bundle_id, stored, total).
         """
         if clash := _RESERVED.intersection(fields):
             raise ValueError(f"start cannot set {sorted(clash)}")
@@ -68,6 +77,7 @@ class RequestStore:
                     "created_at": now,
                     "updated_at": now,
                     "timeout_at": timeout_at,
+                    "instance": instance,
                 }
             )
         except DuplicateKeyError:
@@ -122,6 +132,11 @@ class RequestStore:
     async def find_timed_out(self, now: datetime) -> list[dict[str, Any]]:
         """Open requests whose timeout_at has passed, oldest deadline first."""
         cursor = self._requests.find({"active": True, "timeout_at": {"$lte": now}}).sort("timeout_at", ASCENDING)
+        return [_public(doc) async for doc in cursor]
+
+    async def left_behind(self, instance: str) -> list[dict[str, Any]]:
+        """Open requests whose work another process was doing (or that name none), oldest first."""
+        cursor = self._requests.find({"active": True, "instance": {"$ne": instance}}).sort("created_at", ASCENDING)
         return [_public(doc) async for doc in cursor]
 
     async def next_timeout(self) -> datetime | None:

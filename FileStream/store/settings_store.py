@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -13,25 +14,33 @@ _LINK_SECRET_BYTES = 32
 
 
 class SettingsStore:
-    """Values by name (`_id`)."""
+    """Values by name (`_id`). A value given an `expires_at` (the marks kept per person, which
+    would otherwise grow with every person ever seen) is removed by MongoDB's TTL monitor then."""
 
     def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
         self._values = collection
 
     async def ensure_indexes(self) -> None:
-        pass  # every query goes by _id
+        # Every query goes by _id; this index only lets the TTL monitor find what expired.
+        await self._values.create_index("expires_at", name="expires_at_ttl", expireAfterSeconds=0)
 
     async def get(self, key: str, default: Any = None) -> Any:
         doc = await self._values.find_one({"_id": key})
         return default if doc is None else doc["value"]
 
-    async def set(self, key: str, value: Any) -> None:
-        await self._values.update_one({"_id": key}, {"$set": {"value": value}}, upsert=True)
+    async def set(self, key: str, value: Any, *, expires_at: datetime | None = None) -> None:
+        fields: dict[str, Any] = {"value": value}
+        if expires_at is not None:
+            fields["expires_at"] = expires_at
+        await self._values.update_one({"_id": key}, {"$set": fields}, upsert=True)
 
-    async def add(self, key: str, value: Any) -> bool:
+    async def add(self, key: str, value: Any, *, expires_at: datetime | None = None) -> bool:
         """Store `value` only if `key` is absent; True when this call stored it."""
+        doc: dict[str, Any] = {"_id": key, "value": value}
+        if expires_at is not None:
+            doc["expires_at"] = expires_at
         try:
-            await self._values.insert_one({"_id": key, "value": value})
+            await self._values.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True

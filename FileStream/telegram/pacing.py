@@ -182,6 +182,16 @@ class Pacer:
         held = max(state.held_until_us if state else 0, self._overall.held_until_us) - self._now_us()
         return max(0, held) / MICROSECONDS
 
+    def ready_in(self, chat: Chat) -> float:
+        """Seconds until one message to `chat` may go (its pace and any verdict), without
+        taking its turn: a sender choosing what to send next waits this out first, so it
+        picks once the send can go at once (services/channel_copies.py)."""
+        state = self._chats.get(chat)
+        now = self._now_us()
+        wait = max(state.bucket.wait_us(now) if state else 0, (state.held_until_us if state else 0) - now,
+                   self._overall.held_until_us - now)
+        return max(0, wait) / MICROSECONDS
+
 
 def _chat_of(peer) -> Chat:
     if isinstance(peer, (raw.types.InputPeerUser, raw.types.InputPeerUserFromMessage)):

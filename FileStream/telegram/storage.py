@@ -1,7 +1,10 @@
-"""Re-sending a file into the storage channel by a file id, with Telegram's answers sorted."""
+"""The storage channel from the bots' side: re-sending a file by its id (Telegram's answers sorted), and what the copy lane reads, waits for and deletes there."""
 
 from __future__ import annotations
 
+import asyncio
+
+from pyrogram import utils
 from pyrogram.errors import FloodWait, RPCError
 
 from FileStream.core.storage_copy import REFUSALS
@@ -44,3 +47,50 @@ async def send_by_file_id(client, chat_id: int, file_id: str) -> tuple[int, int]
     facts = facts_of(message)
     return message.id, facts.dc_id if facts is not None else 0
 
+
+
+class ChannelReader:
+    """A storage channel as the copy lane sees it (services.channel_copies.ChannelTools)."""
+
+    def __init__(self, client, channel: int) -> None:
+        self.client = client
+        self.channel = channel
+
+    async def delete(self, message_ids: list[int]) -> None:
+        await self.client.delete_messages(self.channel, message_ids)
+
+    async def newest_id(self) -> int:
+        # A bot may not read a channel's history, so it posts a one-character probe, whose
+        # id is the newest, and deletes it at once.
+        probe = await self.client.send_message(self.channel, ".", disable_notification=True)
+        try:
+            await self.client.delete_messages(self.channel, probe.id)
+        except RPCError:
+            pass   # a stray dot harms nobody
+        return probe.id
+
+    async def media_of(self, message_ids: list[int]) -> dict[int, tuple[str, int]]:
+        messages = await self.client.get_messages(self.channel, message_ids)
+        if not isinstance(messages, list):
+            messages = [messages]
+        found = {}
+        for message in messages:
+            facts = facts_of(message) if message is not None and not getattr(message, "empty", False) else None
+            if facts is not None and facts.file_unique_id:
+                found[message.id] = (facts.file_unique_id, facts.dc_id)
+        return found
+
+    def never_sent(self, error: BaseException) -> bool:
+        return isinstance(error, (RPCError, FileIdRefused, SendLater, ValueError))
+
+    async def ready(self) -> None:
+        # The client paces every send (telegram/pacing.py); this only waits until the next
+        # copy would go at once, so the lane picks whose copy it is only then.
+        pacer = getattr(self.client, "pacer", None)
+        if pacer is None:
+            return
+        chat = ("group", utils.get_raw_peer_id(self.channel))
+        while (wait := pacer.ready_in(chat)) > 0:
+            if wait > self.client.sleep_threshold:
+                return   # a long FLOOD_WAIT: the send itself answers at once that it must wait
+            await asyncio.sleep(wait)

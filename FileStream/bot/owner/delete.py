@@ -58,19 +58,22 @@ async def _find_file(ctx: BotContext, kind: str, key: str) -> tuple[StoredFile |
 
 
 async def _delete_file(ctx: BotContext, client, record: StoredFile, owner_id: int) -> str:
+    done = f"Deleted <b>{escape_html(record.file_name)}</b> ({human_size(record.file_size)}). Its links no longer work."
+    if record.has_storage_copy:   # migrated from FileStreamBot and never used: nothing stored
+        # The copy first, the record after: the record is the only way to find the copy again.
+        try:
+            await client.delete_messages(record.storage_chat_id, record.storage_message_id)
+        except Exception as error:  # noqa: BLE001 - the owner is told what is left
+            log.warning("File %s: could not delete stored message %s in %s: %s", record.ref,
+                        record.storage_message_id, record.storage_chat_id, error)
+            # Its links stop now; the expiry job deletes the copy, then the record.
+            await ctx.db.files.expire_now(record.id, ctx.clock())
+            return done + (f"\nThe stored copy (message {record.storage_message_id} in the storage channel) could "
+                           f"not be removed yet: {escape_html(str(error))}. It is tried again with the expired "
+                           "files; you can also delete it there by hand.")
     if not await ctx.db.files.delete(record.id):
         return NO_FILE
     log.info("Owner %s deleted file %s (%s)", owner_id, record.ref, record.file_name)
-    done = f"Deleted <b>{escape_html(record.file_name)}</b> ({human_size(record.file_size)}). Its links no longer work."
-    if not record.has_storage_copy:  # migrated from FileStreamBot and never used: nothing stored
-        return done
-    try:
-        await client.delete_messages(record.storage_chat_id, record.storage_message_id)
-    except Exception as error:  # noqa: BLE001 - the record is gone; the owner is told what is left
-        log.warning("File %s: could not delete stored message %s in %s: %s", record.ref,
-                    record.storage_message_id, record.storage_chat_id, error)
-        done += (f"\nThe stored copy (message {record.storage_message_id} in the storage channel) could not be "
-                 f"removed: {escape_html(str(error))}. You can delete it there by hand.")
     return done
 
 

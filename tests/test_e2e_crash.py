@@ -1,0 +1,139 @@
+"""kill -9 in the middle of storing a file: the service runs as a real process (`python -m FileStream`'s
+main) against the local Telegram of this test, is killed with SIGKILL right after (or at the very
+instant of) its copy into BIN_CHANNEL, and started again. Afterwards the storage channel holds exactly
+one copy of the file, and the person is told and served at once instead of being refused as busy
+until REQUEST_TIMEOUT."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from service_harness import API_HASH, http_client, make_world, until_links
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+COPY = "messages.SendMedia"          # the copy into BIN_CHANNEL
+READ_BACK = "channels.GetMessages"   # the service reads its copy back right after
+
+CHILD = """
+import sys
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from tgserver import client_patch
+client_patch.install_from_file(sys.argv[3])
+from FileStream.__main__ import main
+sys.exit(main())
+"""
+
+
+class ServiceProcess:
+    """The service as its own process; `kill()` is SIGKILL: no shutdown step runs."""
+
+    def __init__(self, env: dict[str, str], connection_file: Path, cwd: Path) -> None:
+        self.env, self.connection_file, self.cwd = env, connection_file, cwd
+        self.process: asyncio.subprocess.Process | None = None
+        self.log: list[str] = []
+        self._reader: asyncio.Task | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CHILD, str(TESTS), str(REPO), str(self.connection_file), cwd=self.cwd,
+            env=self.env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        self._ready.clear()
+        self._reader = asyncio.ensure_future(self._read())
+        exited = asyncio.ensure_future(self.process.wait())
+        ready = asyncio.ensure_future(self._ready.wait())
+        done, _ = await asyncio.wait({exited, ready}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        for task in (exited, ready):
+            if task not in done:
+                task.cancel()
+        assert ready in done, "the service did not start:\n" + "\n".join(self.log[-30:])
+
+    async def _read(self) -> None:
+        while line := await self.process.stderr.readline():
+            text = line.decode(errors="replace").rstrip()
+            self.log.append(text)
+            if "FileStream running at" in text:
+                self._ready.set()
+
+    def kill(self) -> None:
+        os.kill(self.process.pid, signal.SIGKILL)
+
+    async def wait(self) -> int:
+        code = await self.process.wait()
+        if self._reader is not None:
+            await self._reader
+        return code
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+            await self.wait()
+
+
+def service_env(world, database_url: str, database_name: str, tmp_path: Path) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BOT_", "DATABASE_"))}
+    env.update({
+        "API_ID": "12345", "API_HASH": API_HASH, "BOT_TOKEN": world.main_bot.token, "OWNER_ID": "1",
+        "BIN_CHANNEL": str(world.bin_channel.id), "DATABASE_URL": database_url, "DATABASE_NAME": database_name,
+        "PUBLIC_URL": "http://127.0.0.1:0", "BIND_ADDRESS": "127.0.0.1", "PORT": "0",
+        "SESSION_DIR": str(tmp_path / "sessions"), "SHUTDOWN_GRACE": "1", "LOG_LEVEL": "INFO",
+    })
+    return env
+
+
+def live_copies(world) -> list:
+    return [m for m in world.bin_channel.messages.values() if not m.deleted and m.media is not None]
+
+
+@pytest.mark.parametrize("moment", ["right after the copy", "at the instant of the copy"])
+async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_serves_the_person_at_once(
+        telegram, database_url, database_name, mongo_db, tmp_path, moment):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    connection_file = telegram.write_connection_file(tmp_path / "tgserver.json")
+    service = ServiceProcess(service_env(world, database_url, database_name, tmp_path), connection_file, tmp_path)
+    data = random.Random(9).randbytes(300_000)
+    try:
+        await service.start()
+        if moment == "right after the copy":
+            hold = telegram.faults.hold(READ_BACK, bot)
+        else:
+            hold = telegram.faults.hold(COPY, bot, when=lambda q: getattr(q.peer, "channel_id", None) is not None)
+        await person.send_file(bot, data, file_name="report.pdf", mime_type="application/pdf")
+        await hold.reached(timeout=30)
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        hold.release()   # at the instant of the copy: Telegram makes it, but its answer goes nowhere
+        await telegram.wait_until(lambda: len(live_copies(world)) == 1, timeout=10)
+        assert await mongo_db["copy_intents"].count_documents({}) == 1, "the intent was written before the copy"
+        assert await mongo_db["requests"].count_documents({"active": True}) == 1, "the dead process held a request"
+
+        await service.start()
+        restarted = await person.next_message(bot, timeout=30)
+        assert "restarted" in restarted.text and "report.pdf" in restarted.text
+        assert live_copies(world) == [], "the copy the killed process made was deleted"
+        assert await mongo_db["copy_intents"].count_documents({}) == 0
+        assert await mongo_db["requests"].count_documents({"active": True}) == 0, "released, not left to time out"
+
+        await person.send_file(bot, data, file_name="report.pdf", mime_type="application/pdf")
+        reply, links = await until_links(world, await person.next_message(bot, timeout=20))
+        assert links is not None, reply.text
+        [copy] = live_copies(world)
+        [record] = [doc async for doc in mongo_db["files"].find({})]
+        assert record["storage_message_id"] == copy.id, "exactly one copy: the recorded one"
+        async with http_client() as http, http.get(links.download) as response:
+            assert response.status == 200 and await response.read() == data
+    finally:
+        await service.stop()
