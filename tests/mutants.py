@@ -108,8 +108,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "                    await self._send(file.owner_id, text)\n", "                    pass\n",
            ("tests/test_expiry_job.py",)),
     Mutant("delete-keeps-copy", "expiry and copy deletion", "FileStream/bot/files.py",
-           "            await client.delete_messages(file.storage_chat_id, file.storage_message_id)\n",
-           "            pass\n",
+           "        await ctx.intake.discard(file)\n",
+           "        await ctx.db.files.delete(file.id)\n",
            ("tests/test_authorization.py",)),
     # -- link expiry -----------------------------------------------------------------------
     Mutant("link-claim-expiry", "link expiry", "FileStream/web/links.py",
