@@ -308,13 +308,25 @@ def the_bot_agrees_on_who_owns_what(chat: Chat, after: list[Item], owner_deleted
         if owner_deleted:
             chat.model.deleted_by.setdefault(item.id, chat.owner_id)
             continue
-        # A bundle being collected goes with its owner's /revoke (or when it fails), files and all.
+        # A bundle being collected goes with its owner's /revoke (or when it fails), files and all;
+        # a file whose intake failed after its record was written goes too: its owner was never
+        # given its links. A file whose links its owner holds goes only by a deletion.
         assert item.owner_id in revoked or item.kind == "bundle" or any(
-            item.id in b.members for b in chat.items if b.id not in now), f"{item.kind} {item.id} of {item.owner_id} vanished"
+            item.id in b.members for b in chat.items if b.id not in now) or item.id not in links_held(
+            chat, item.owner_id), f"{item.kind} {item.id} of {item.owner_id} vanished"
     for item in after:
         if item.kind == "file" and item.owner_id is not None and item.owner_id != chat.owner_id:
             assert chat.model.sender_of.get(item.unique_id) == item.owner_id, (
                 f"file {item.id} is kept for {item.owner_id}, who did not send it")
+
+
+def links_held(chat: Chat, person_id: int | None) -> set[str]:
+    """The file ids of the Download links the bot has shown this person."""
+    actor = next((a for a in chat.actors if a.id == person_id), None)
+    if actor is None:
+        return set()
+    return {button.url.split("/dl/", 1)[1][:16] for message in actor.messages_from(chat.bot)
+            for button in message.flat_buttons if button.text == "Download" and "/dl/" in (button.url or "")}
 
 
 async def everyone_holds_what_they_sent_minus_what_was_deleted(chat: Chat, actors, service) -> None:
