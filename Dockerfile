@@ -27,6 +27,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DATA_DIR=/data/db \
     SESSION_DIR=/data/sessions
 COPY --from=build /wheels /wheels
+# ffmpeg plays in the browser what browsers cannot open as stored (MKV, AC-3 sound,
+# subtitles): each conversion runs it as a child process (REMUX_MAX).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 RUN pip install --no-cache-dir --no-index --find-links /wheels /wheels/*.whl \
  && rm -rf /wheels \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin filestream \

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from FileStream.core.client_address import Network, parse_networks
+
 T = TypeVar("T")
 
 # (name, default as written in .env.sample, what it is for). The one list of variables:
@@ -19,7 +21,8 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("API_HASH", "", "Telegram api_hash from my.telegram.org, 32 hex characters (required)"),
     ("BOT_TOKEN", "", "main bot token from @BotFather (required)"),
     ("OWNER_ID", "", "Telegram user id(s) of the owner(s), comma or space separated (required)"),
-    ("BIN_CHANNEL", "", "storage channel id, like -1001234567890; every bot must be admin there (required)"),
+    ("BIN_CHANNEL", "", "storage channel id, like -1001234567890; every bot must be admin there (required). Several, comma separated: new copies go to the first usable one, the next takes over when it becomes unusable"),
+    ("MIRROR_CHANNEL", "", "a second storage channel (every bot admin there) that keeps a copy of every file, so links outlive the loss of a BIN_CHANNEL copy; empty: no mirror"),
     ("MULTI_BOT_MODE", "false", "use the extra bot tokens below to fetch and stream files"),
     ("MULTI_TOKENS", "", "extra bot tokens, comma separated"),
     *(
@@ -42,10 +45,15 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("REQUEST_TIMEOUT", "300", "seconds a file request may take before it is timed out"),
     ("KEEP_EXPIRED_COPIES", "false", "keep a file's stored copy in BIN_CHANNEL after its links expire; false: delete it at expiry"),
     ("WORKERS", "8", "concurrent bot update handlers"),
-    ("STREAM_PREFETCH", "32", "most blocks one stream fetches ahead; its window starts at 2 and grows while the client keeps reading"),
+    ("STREAM_PREFETCH", "32", "most blocks one stream holds; its window starts at 2 and grows only as the client takes bytes"),
     ("STREAM_STRIPE", "true", "spread one stream's blocks across the backend bots"),
     ("MEDIA_CONNECTIONS", "4", "connections per bot and DC for file transfers, 1 to 8 (Telegram's apps use up to 8)"),
-    ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2"),
+    ("STREAM_MEMORY_MB", "256", "MiB all streams together may hold in blocks fetched ahead; each stream gets at least 2, and an eighth is kept for new streams"),
+    ("REMUX_MAX", "", "videos converted for the browser at once (MKV, AC-3 sound, subtitles; needs ffmpeg); empty: one per CPU core; 0: off"),
+    ("REMUX_MEMORY_MB", "512", "MiB of address space one conversion's FFmpeg child may use (Debian's FFmpeg maps over 256 before reading a byte)"),
+    ("STALL_TIMEOUT", "60", "seconds a response may go without the client taking any bytes before it is cut"),
+    ("STREAMS_PER_IP", "32", "responses one client address may stream at once (IPv6: per /64); more get 429 with Retry-After; 0: no limit"),
+    ("TRUSTED_PROXIES", "", "IPs or CIDR ranges of proxies in front (comma separated); from these X-Forwarded-For names the client; empty: the TCP peer is the client"),
     ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
@@ -108,7 +116,9 @@ class Settings:
     api_hash: str
     bot_token: str
     owner_ids: tuple[int, ...]
-    bin_channel: int
+    bin_channel: int                    # the first of bin_channels
+    bin_channels: tuple[int, ...] = ()  # every storage channel, in order; () means (bin_channel,)
+    mirror_channel: int | None = None
     multi_bot_mode: bool = False
     multi_tokens: tuple[str, ...] = ()  # merged, deduplicated, without bot_token
     database_url: str | None = None     # None: the service starts an embedded database
@@ -128,6 +138,11 @@ class Settings:
     stream_stripe: bool = True
     media_connections: int = 4
     stream_memory_mb: int = 256
+    remux_max: int | None = None        # None: one per CPU core; 0: no conversion
+    remux_memory_mb: int = 512
+    stall_timeout: int = 60
+    streams_per_ip: int = 32            # 0: no limit
+    trusted_proxies: tuple[Network, ...] = ()
     auth_channel: int | None = None
     generate_download_links: bool = True
     force_sub_channel: int | str | None = None  # a chat id, or "@username"
@@ -164,6 +179,11 @@ class Settings:
 
     __str__ = __repr__
 
+    @property
+    def storage_channels(self) -> tuple[int, ...]:
+        """Every BIN_CHANNEL, in the order new copies go to them."""
+        return self.bin_channels or (self.bin_channel,)
+
     @staticmethod
     def all_variable_names() -> tuple[str, ...]:
         """Every variable FileStream reads (MULTITOKEN<n> is an accepted alias, not listed)."""
@@ -180,12 +200,20 @@ class Settings:
         port = r.optional("PORT", _int_in("PORT", 0, 65535, "a port number (0: any free port)"), 8080)
         bind_address = r.optional("BIND_ADDRESS", str, "0.0.0.0")
         log_level = r.optional("LOG_LEVEL", _log_level, "INFO")
+        owner_ids = r.required("OWNER_ID", _owner_ids)
+        bin_channels = r.required("BIN_CHANNEL", _chat_ids("BIN_CHANNEL"))
+        mirror_channel = r.optional("MIRROR_CHANNEL", _chat_id("MIRROR_CHANNEL"), None)
+        if mirror_channel is not None and mirror_channel in bin_channels:
+            raise ConfigError("MIRROR_CHANNEL", f"MIRROR_CHANNEL must be another channel than those in BIN_CHANNEL, "
+                                                f"got {mirror_channel} in both")
         return cls(
             api_id=api_id,
             api_hash=api_hash,
             bot_token=bot_token,
-            owner_ids=r.required("OWNER_ID", _owner_ids),
-            bin_channel=r.required("BIN_CHANNEL", _chat_id("BIN_CHANNEL")),
+            owner_ids=owner_ids,
+            bin_channel=bin_channels[0],
+            bin_channels=bin_channels,
+            mirror_channel=mirror_channel,
             multi_bot_mode=r.flag("MULTI_BOT_MODE", False),
             multi_tokens=_multi_tokens(r, bot_token),
             database_url=r.optional("DATABASE_URL", _database_url, None),
@@ -213,6 +241,17 @@ class Settings:
             stream_memory_mb=r.optional(
                 "STREAM_MEMORY_MB", _int_in("STREAM_MEMORY_MB", 2, None, "MiB for blocks fetched ahead"), 256
             ),
+            remux_max=r.optional("REMUX_MAX", _int_in("REMUX_MAX", 0, 64, "a count of conversions"), None),
+            remux_memory_mb=r.optional(
+                "REMUX_MEMORY_MB", _int_in("REMUX_MEMORY_MB", 384, None, "MiB of address space per FFmpeg child"), 512
+            ),
+            stall_timeout=r.optional(
+                "STALL_TIMEOUT", _int_in("STALL_TIMEOUT", 1, None, "a number of seconds"), 60
+            ),
+            streams_per_ip=r.optional(
+                "STREAMS_PER_IP", _int_in("STREAMS_PER_IP", 0, None, "a count of streams, 0 for no limit"), 32
+            ),
+            trusted_proxies=r.optional("TRUSTED_PROXIES", _trusted_proxies, ()),
             auth_channel=r.optional("AUTH_CHANNEL", _chat_id("AUTH_CHANNEL"), None),
             generate_download_links=r.flag("GENERATE_DOWNLOAD_LINKS", True),
             force_sub_channel=r.optional("FORCE_SUB_CHANNEL", _force_sub_channel, None),
@@ -367,6 +406,20 @@ def _chat_id(name: str) -> Callable[[str], int]:
     return parse
 
 
+def _chat_ids(name: str) -> Callable[[str], tuple[int, ...]]:
+    one = _chat_id(name)
+
+    def parse(value: str) -> tuple[int, ...]:
+        ids = tuple(one(part.strip()) for part in value.split(",") if part.strip())
+        if not ids:
+            raise ConfigError(name, f"{name} must hold at least one channel id like -1001234567890, got {value!r}")
+        if len(set(ids)) != len(ids):
+            raise ConfigError(name, f"{name} lists a channel twice: {value!r}")
+        return ids
+
+    return parse
+
+
 def _force_sub_channel(value: str) -> int | str:
     if value.startswith("@"):
         if not _CHANNEL_USERNAME.fullmatch(value):
@@ -459,6 +512,16 @@ def _metrics_token(value: str) -> str:
             f"(a long random string), got {len(value)} characters",
         )
     return value
+
+
+def _trusted_proxies(value: str) -> tuple[Network, ...]:
+    try:
+        return parse_networks(value)
+    except ValueError as error:
+        raise ConfigError(
+            "TRUSTED_PROXIES",
+            f"TRUSTED_PROXIES must list IP addresses or CIDR ranges separated by commas, like 172.16.0.0/12: {error}",
+        ) from None
 
 
 def _broadcast_rate(value: str) -> float:

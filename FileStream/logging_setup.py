@@ -26,7 +26,7 @@ _BOT_TOKEN = re.compile(r"\b(\d{6,}):[A-Za-z0-9_-]{30,}")
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s/]+(@)")
 # Link tokens in link URLs and deep-link payloads in t.me URLs open files: a message that
 # quotes one (an exception's text, a library's log) must not carry it into the log.
-_LINK_TOKEN = re.compile(r"(/(?:stream|dl|watch|b)/)[A-Za-z0-9_-]{48}")
+_LINK_TOKEN = re.compile(r"(/(?:stream|dl|watch|b|play|sub|thumb)/)[A-Za-z0-9_-]{48}")
 _DEEP_LINK = re.compile(r"([?&]start=)[A-Za-z0-9_-]+")
 MASK = "***"
 

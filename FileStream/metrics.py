@@ -82,6 +82,9 @@ class Metrics:
         self.flood_wait_seconds = Counter(
             f"{p}_flood_wait_seconds", "Seconds Telegram told a bot client to wait (FLOOD_WAIT)", ["client"], registry=r
         )
+        self.copies_healed = Counter(f"{p}_copies_healed", "Storage copies made again after Telegram lost one",
+                                     registry=r)
+        self.copies_mirrored = Counter(f"{p}_copies_mirrored", "Copies made in MIRROR_CHANNEL", registry=r)
         self.broadcast_sent = Counter(f"{p}_broadcast_sent", "Broadcast messages delivered", registry=r)
         self.broadcast_failed = Counter(f"{p}_broadcast_failed", "Broadcast messages that failed", registry=r)
         self.broadcast_progress = Gauge(

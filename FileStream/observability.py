@@ -89,6 +89,16 @@ class Operations:
               streamer_value(lambda s: s.budget.waiting))
         gauge("stream_blocks_ahead", "Blocks requested ahead by all streams (in flight or ready)",
               streamer_value(lambda s: s.blocks_ahead()))
+        gauge("streams_blocked", "Streams whose client takes no bytes just now (each holds one block)",
+              streamer_value(lambda s: s.blocked()))
+
+        def fairness_value(read):
+            return lambda: {(): read(self.service.fairness)} if getattr(self.service, "fairness", None) else {}
+
+        gauge("streams_stalled_cut", "Responses cut since start because the client took no bytes for "
+              "STALL_TIMEOUT seconds", fairness_value(lambda f: f.stalled))
+        gauge("streams_refused_per_client", "Responses refused since start with 429 because their client "
+              "address had STREAMS_PER_IP streams open", fairness_value(lambda f: f.streams.refused))
 
         def connections_ready():
             sessions = self.service.sessions
@@ -106,6 +116,14 @@ class Operations:
 
         gauge = self.metrics.add_gauge_callback
         gauge("bot_healthy", "1 when a bot client is connected and serving, else 0", bots_healthy, ["client"])
+
+        def storage_channels_usable():
+            status = getattr(self.service, "storage_status", None)
+            rows = status.health() if status is not None else {}
+            return {(channel, row["role"]): float(row["usable"]) for channel, row in rows.items()}
+
+        gauge("storage_channel_usable", "1 while a storage or mirror channel takes and serves copies, else 0 "
+              "(as this instance knows it, no database call)", storage_channels_usable, ["channel", "role"])
         # Read from the last scheduled count (METRICS_REFRESH): a scrape never waits for the database.
         gauge("database_reachable", "1 when the last database count behind /metrics succeeded, else 0",
               lambda: {(): self._database_reachable})
@@ -121,8 +139,11 @@ class Operations:
         clients = {m.name: bool(m.client.is_connected) and m.healthy
                    for m in (service.pool.members + service.pool.left_out if service.pool else [])}
         ready = database_ok and clients.get("main", False)
-        return ready, {"database": database_ok, "clients": clients, "version": __version__,
-                       "uptime_seconds": round(time.monotonic() - self._started)}
+        report = {"database": database_ok, "clients": clients, "version": __version__,
+                  "uptime_seconds": round(time.monotonic() - self._started)}
+        if getattr(service, "storage_status", None) is not None:
+            report["storage_channels"] = service.storage_status.health()
+        return ready, report
 
     async def exposition(self) -> tuple[bytes, str]:
         await self._count_if_due()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import socket
 from collections.abc import Callable, Iterator
@@ -27,14 +28,22 @@ from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
 from FileStream.observability import Operations, StreamMetrics, StreamObservers
+from FileStream.core.client_slots import StreamsPerClient
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.channel_copies import ChannelLane
 from FileStream.services.deep_links import DeepLinks
+from FileStream.services.healing import CopyKeeper
 from FileStream.services.intake import FileIntake
+from FileStream.services.leased_copies import LeasedCopies
 from FileStream.services.links import LinkMaker
+from FileStream.services.mirror import CopyCheck, Mirror
+from FileStream.services.posting_lease import PostingLease
 from FileStream.services.ratelimit import BundleFileLimit, FileRateLimit
+from FileStream.services.remux import MediaTools, RemuxService
 from FileStream.services.requests import RequestTracker
+from FileStream.services.storage_channels import StorageChannels
 from FileStream.services.storage_copies import StorageCopies
+from FileStream.services.storage_status import StorageStatus
 from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
 from FileStream.telegram.clients import (
@@ -52,6 +61,7 @@ from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
 from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.context import CONTEXT as WEB_CONTEXT
+from FileStream.web.fairness import HttpFairness
 from FileStream.web.ops import add_ops_routes
 
 log = logging.getLogger(__name__)
@@ -66,6 +76,20 @@ JOB_INTERVAL_SECONDS = 30.0
 # How often download counts gathered in memory are added to the database: at most this
 # much of them is lost on a crash, and one batch write per instance this often is cheap.
 USAGE_FLUSH_SECONDS = 2.0
+# The posting lease (services/posting_lease.py) lasts this long and is renewed three times
+# as often: a stopped holder's work passes to another instance within this time.
+POSTING_LEASE_SECONDS = 30.0
+# How often the lease holder looks for copies other instances asked it to make again, and
+# other instances take in the storage channels' state.
+HEAL_QUEUE_SECONDS = 1.0
+CHANNEL_STATE_SECONDS = 30.0
+# The mirror pass runs when a file is stored, and at least this often (files it could not
+# mirror then, a mirror copy found lost).
+MIRROR_SECONDS = 60.0
+# The copy check reads the messages of COPY_CHECK_BATCH stored files this often (one
+# getMessages call per channel): a walk through 10 000 files takes about 8 hours.
+COPY_CHECK_SECONDS = 60.0
+COPY_CHECK_BATCH = 20
 
 
 def utc_now() -> datetime:
@@ -182,12 +206,22 @@ class Service:
         self.sessions: MediaSessions | None = None
         self.streamer: Streamer | None = None
         self.streams: ActiveStreams | None = None
+        self.fairness: HttpFairness | None = None
         self.links: LinkMaker | None = None
-        self.copies: StorageCopies | None = None
+        self.copies: LeasedCopies | None = None
         self.lane: ChannelLane | None = None
+        # Lanes of the other storage channels in BIN_CHANNEL, made when a copy first goes there.
+        self.lanes: dict[int, ChannelLane] = {}
         # This process, in what it leaves in the database while working (requests, copy
         # intents, claims): a restart tells its predecessor's leftovers from its own.
         self.instance_id = secrets.token_hex(8)
+        self.channels: StorageChannels | None = None
+        self.lease: PostingLease | None = None
+        self.keeper: CopyKeeper | None = None
+        self.mirror: Mirror | None = None
+        self.copy_check: CopyCheck | None = None
+        self.storage_jobs: list[PeriodicJob] = []
+        self.storage_status: StorageStatus | None = None
         self.public_url = settings.public_url
         self._runner: web.AppRunner | None = None
         self._embedded_db: EmbeddedDatabase | None = None
@@ -197,6 +231,7 @@ class Service:
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
         self.usage_job: PeriodicJob | None = None
+        self.remux: RemuxService | None = None
         self._stopped = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
@@ -233,24 +268,35 @@ class Service:
             for n, token in enumerate(settings.multi_tokens if settings.multi_bot_mode else (), start=1)
         ]
         self.pool = BotPool(main=main)
+        self.channels = StorageChannels(self.db.copies, settings.storage_channels, settings.mirror_channel,
+                                        self.clock, tell_owner=self._tell_owner)
+        self.lease = PostingLease(self.db.leases, self.clock, ttl=POSTING_LEASE_SECONDS)
+        self.keeper = CopyKeeper(self.db.copies, self.pool, self.channels, self.clock,
+                                 may_post=self.lease.may_post, metrics=self.ops.metrics)
         self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
                                       connections=settings.media_connections)
+        budget = MemoryBudget(settings.stream_memory_mb << 20)
         self.streamer = Streamer(self.pool, self.sessions, StreamTuning(
             prefetch=settings.stream_prefetch, stripe=settings.stream_stripe), metrics=self.ops.metrics,
-            budget=MemoryBudget(settings.stream_memory_mb << 20))
+            budget=budget, locate=self.keeper.locate)
         self.streams = ActiveStreams(self.streamer)
+        self.fairness = HttpFairness(stall_timeout=float(settings.stall_timeout),
+                                     streams=StreamsPerClient(settings.streams_per_ip),
+                                     trusted_proxies=settings.trusted_proxies)
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
         self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
-        # The storage channel's copies, one at a time with people in turns (a mirror channel
-        # would get a lane of its own).
-        self.lane = ChannelLane(settings.bin_channel, ChannelReader(self.main_client, settings.bin_channel),
-                                self.db.copy_intents, self.db.files, self.instance_id, self.clock)
-        self.copies = StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock,
-                                    claimant=self.instance_id, lane=self.lane)
+        # The storage channel's copies, one at a time with people in turns (every other channel
+        # listed in BIN_CHANNEL gets a lane of its own when a copy first goes there).
+        self.lane = self.lane_for(settings.bin_channel)
+        # Late copies of migrated files: made by the instance that holds the posting lease.
+        self.copies = LeasedCopies(StorageCopies(self.db.files, self.pool, settings.bin_channel, self.clock,
+                                                 claimant=self.instance_id, lane=self.lane),
+                                   self.db.copies, self.db.files, self.lease.may_post, self.clock)
 
         # Bound before the links are made: PORT=0 picks the port the links must name.
         sock = self._bind_web()
+        self.remux = self._make_remux(budget)
         self.links = LinkMaker(public_url=self.public_url, secret=secret)
         link_buttons = telegram_takes_button_url(self.public_url)
         if not link_buttons and not settings.link_only:
@@ -263,7 +309,7 @@ class Service:
             ctx = BotContext(
                 settings=settings, db=self.db, pool=self.pool,
                 intake=FileIntake(self.main_client, self.pool, self.db.files, settings.bin_channel, self.clock,
-                                  lane=self.lane),
+                                  lane=self.lane, channels=self.channels, lane_for=self.lane_for),
                 links=self.links,
                 copies=self.copies,
                 requests=RequestTracker(self.db.requests, self.clock, settings.request_timeout,
@@ -281,10 +327,18 @@ class Service:
             self.jobs = self._make_jobs(ctx)
         self.ctx = ctx
 
+        self.storage_jobs = self._make_storage_jobs(ctx)
+        self.storage_status = StorageStatus(self.channels, self.db.copies, self.keeper, self.lease, self.copy_check)
+        if ctx is not None:
+            ctx.storage = self.storage_status
+            ctx.keeper = self.keeper
+        await self.channels.refresh()
         # Requests the previous process was working on when it stopped: nobody will finish
         # them. Released before the bot takes updates, so their people are not told "busy".
         released = await self._stale_requests.release_left_behind() if ctx is not None else []
-        results = await asyncio.gather(*(start_member(m, settings.bin_channel) for m in [main, *backends]))
+        # A bot that reads any storage channel (or the mirror) can serve links.
+        readable = (*settings.storage_channels, *((settings.mirror_channel,) if settings.mirror_channel else ()))
+        results = await asyncio.gather(*(start_member(m, readable) for m in [main, *backends]))
         if not results[0] and not main.client.is_connected:
             raise StartupError(f"the main bot could not start ({main.last_error}); check BOT_TOKEN, API_ID and API_HASH")
         self.pool.backends = [m for m, ok in zip(backends, results[1:]) if ok]
@@ -294,7 +348,8 @@ class Service:
         await self._reconcile_copies(link_only=settings.link_only)
         await self._serve_web(sock, secret, bot_username=main.username or "")
         self.usage_job.start()
-        for job in self.jobs:
+        await self.lease.renew()
+        for job in [*self.storage_jobs, *self.jobs]:
             job.start()
         if ctx is not None:
             await self._stale_requests.tell_released(released)
@@ -302,12 +357,23 @@ class Service:
                 await hook()
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
 
+    def lane_for(self, chat_id: int) -> ChannelLane:
+        """The lane of copies into storage channel `chat_id` (one per channel, made at first use)."""
+        lane = self.lanes.get(chat_id)
+        if lane is None:
+            lane = self.lanes[chat_id] = ChannelLane(chat_id, ChannelReader(self.main_client, chat_id),
+                                                     self.db.copy_intents, self.db.files, self.instance_id,
+                                                     self.clock)
+        return lane
+
     async def _reconcile_copies(self, *, link_only: bool) -> None:
         """Copies a stopped process made but never recorded: adopted or deleted (see ChannelLane)."""
-        try:
-            await self.lane.reconcile(intake=not link_only, stale_after=self.copies.claim_timeout)
-        except Exception as error:  # noqa: BLE001 - the intents stay for the next start
-            log.warning("Could not account for copies a stopped process left in BIN_CHANNEL: %r", error)
+        for chat_id in self.settings.storage_channels:
+            try:
+                await self.lane_for(chat_id).reconcile(intake=not link_only, stale_after=self.copies.claim_timeout)
+            except Exception as error:  # noqa: BLE001 - the intents stay for the next start
+                log.warning("Could not account for copies a stopped process left in BIN_CHANNEL %s: %r",
+                            chat_id, error)
 
     def _make_jobs(self, ctx: BotContext) -> list[PeriodicJob]:
         """Background jobs of the instance that talks to people (not of link-only ones).
@@ -348,6 +414,58 @@ class Service:
         self._stale_requests = stale
         return [expiry_job, stale_job]
 
+    def _make_storage_jobs(self, ctx: BotContext | None) -> list[PeriodicJob]:
+        """Jobs of every instance that keep the stored copies: the posting lease, the storage
+        channels' state, and (run by the lease holder only) the heal queue, the mirror pass
+        and the copy check."""
+        keeper, lease = self.keeper, self.lease
+        jobs = [
+            PeriodicJob("posting lease", lease.renew, POSTING_LEASE_SECONDS / 3),
+            PeriodicJob("storage channel states", self.channels.refresh, CHANNEL_STATE_SECONDS),
+            PeriodicJob("heal queue", keeper.heal_wanted_pass, HEAL_QUEUE_SECONDS),
+            PeriodicJob("late copies asked for", self.copies.wanted_pass, HEAL_QUEUE_SECONDS),
+        ]
+        self.copy_check = CopyCheck(self.db.copies, self.pool, self.channels, keeper, may_post=lease.may_post,
+                                    batch=COPY_CHECK_BATCH)
+        jobs.append(PeriodicJob("copy check", self.copy_check.run_once, COPY_CHECK_SECONDS))
+        if self.settings.mirror_channel is not None:
+            self.mirror = Mirror(self.db.copies, self.pool, self.channels, keeper, self.clock,
+                                 may_post=lease.may_post, metrics=self.ops.metrics)
+            mirror_job = PeriodicJob("mirror copies", self.mirror.run_once, MIRROR_SECONDS)
+            lease.on_taken.append(mirror_job.wake)
+            keeper.on_copies_changed.append(mirror_job.wake)
+            if ctx is not None:
+                ctx.intake.on_stored.append(lambda file: mirror_job.wake())
+            jobs.append(mirror_job)
+        return jobs
+
+    async def _tell_owner(self, text: str) -> None:
+        """One message to each owner (a storage channel became unusable)."""
+        for owner_id in self.settings.owner_ids:
+            try:
+                await self.main_client.send_message(owner_id, text)
+            except Exception as error:  # noqa: BLE001 - the log says it as well
+                log.warning("Could not send owner %s a notice: %r", owner_id, error)
+
+    def _make_remux(self, budget: MemoryBudget) -> RemuxService | None:
+        """Conversion of videos the browser cannot play as stored, if FFmpeg is there and REMUX_MAX is not 0."""
+        settings = self.settings
+        jobs = settings.remux_max if settings.remux_max is not None else max(1, os.cpu_count() or 1)
+        if jobs == 0:
+            log.info("REMUX_MAX=0: videos are served only as stored")
+            return None
+        tools = MediaTools.find()
+        if tools.missing:
+            log.warning("%s", tools.missing)
+            return None
+        # The child reads our own /stream links on loopback, through the address we listen on.
+        host = settings.bind_address
+        host = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else (
+            f"[{host}]" if ":" in host else host)
+        return RemuxService(tools=tools, files=self.db.files, source=self.streams,
+                            loopback_url=lambda: f"http://{host}:{self.web_port}", max_jobs=jobs,
+                            memory_bytes=settings.remux_memory_mb << 20, budget=budget)
+
     def _bind_web(self) -> socket.socket:
         settings = self.settings
         try:
@@ -367,7 +485,8 @@ class Service:
                         observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
-                        thumbnails=Thumbnails(self.pool, self.sessions), bot_username=bot_username)
+                        thumbnails=Thumbnails(self.pool, self.sessions, read_message=self.keeper.readable),
+                        bot_username=bot_username, remux=self.remux, fairness=self.fairness)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when
@@ -390,7 +509,7 @@ class Service:
                     await hook()
                 except Exception as error:  # noqa: BLE001 - shutting down: say it, go on
                     log.warning("A shutdown step failed: %s", error)
-        for job in self.jobs:
+        for job in [*self.jobs, *self.storage_jobs]:
             await job.stop()
         if self._runner is not None:
             for site in list(self._runner.sites):
@@ -401,17 +520,23 @@ class Service:
             if self.streams is not None and not await self.streams.wait_idle(grace):
                 log.warning("%d stream(s) still running after %.0f s; closing them", self.streams.count, grace)
             await self._runner.cleanup()
+        if self.remux is not None:
+            await self.remux.close()   # the children of responses just cut are reaped
         if self.usage_job is not None:
             # After the web server: every response has ended, so its bytes are in the last batch.
             await self.usage_job.stop()
             await self.usage.flush()   # a database error is logged there, never raised
         if self.copies is not None:
             await self.copies.close()
+        if self.keeper is not None:
+            await self.keeper.close()
+        if self.lease is not None:
+            await self.lease.give_up()
         if self.ctx is not None:
             await self.ctx.stop_background()
             await self.ctx.requests.close()
-        if self.lane is not None:
-            await self.lane.close()
+        for lane in self.lanes.values():
+            await lane.close()
         if self.sessions is not None:
             await self.sessions.close()
         clients = [m.client for m in self.pool.members + self.pool.left_out] if self.pool else []

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import _fairness_zip
+import _fairness_http
 import zip_bench
 
 MIB = 1 << 20
@@ -74,6 +75,7 @@ def targets(r: dict) -> list[Target]:
     fair_zip = _fairness_zip.target(r)
     if fair_zip:
         out.append(fair_zip)
+    out += _fairness_http.targets(r)
     t = r.get("ttfb")
     if t:
         out.append((f"cold TTFB at 70% (first request to a DC, {t['rtt_ms']} ms RTT)", f"{t['cold_ms']:.0f} ms",
@@ -151,6 +153,9 @@ def markdown(r: dict) -> str:
     tail_cost = _fairness_zip.report(r)
     if tail_cost:
         out += [*tail_cost[1:], ""]
+    fair = _fairness_http.report(r)
+    if fair:
+        out += [*fair[1:], ""]
     out += ["| target | measured | baseline / reference | met |", "|---|---|---|---|"]
     out += [f"| {name} | {value} | {reference} | {'–' if ok is None else 'yes' if ok else 'no'} |"
             for name, value, reference, ok in targets(r)]

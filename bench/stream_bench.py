@@ -40,6 +40,7 @@ from _common import add_paths, run  # noqa: E402
 add_paths()
 
 import _fairness_zip  # noqa: E402
+import _fairness_http  # noqa: E402
 import zip_bench  # noqa: E402
 import aiohttp  # noqa: E402
 import pyrogram  # noqa: E402
@@ -59,7 +60,7 @@ from FileStream.telegram.streamer import StreamTuning  # noqa: E402
 BENCH_DIR = Path(__file__).resolve().parent
 HOME_DC, FILE_DC, COLD_DC = 2, 4, 5
 DEFAULTS = {name: default for name, default, _ in VARIABLES}
-PHASES = ("single", "many", "zip", "fair_zip", "caps")
+PHASES = ("single", "many", "zip", "fair_zip", "fair_http", "caps")
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,8 @@ class Bench:
             "SHUTDOWN_GRACE": "1", "RATE_LIMIT_FILES": "0", "FILE_TTL": "86400",
             "STREAM_PREFETCH": str(self.o.prefetch), "MEDIA_CONNECTIONS": str(self.o.media_connections),
             "STREAM_MEMORY_MB": str(self.o.memory_mb),
+            # Every download of the bench comes from 127.0.0.1 and stands for a person of its own.
+            "STREAMS_PER_IP": "0",
         }
         if self.backends:
             env["MULTI_BOT_MODE"] = "true"
@@ -503,6 +506,10 @@ class Bench:
             self.log("ZIP tail cost in GetFile calls on a fresh bundle")
             async with asyncio.timeout(PHASE_TIMEOUT):
                 r["fair_zip"] = await _fairness_zip.run_phase(self.remote, self.http, quick=p.name == "quick")
+        if "fair_http" in phases:
+            self.log("normal downloads with and without stalled readers")
+            async with asyncio.timeout(PHASE_TIMEOUT):
+                r["fair_http"] = await _fairness_http.run_phase(self, quick=p.name == "quick")
         if "caps" in phases:
             cap_reader = await self.reader_location(p.cap_size, 5)
             rows = [await self.capped("connection", cap_reader), await self.capped("account", cap_reader)]

@@ -66,6 +66,9 @@ def settings_for(world: World, database_url: str, database_name: str, session_di
         "PORT": "0",
         "SESSION_DIR": str(session_dir),
         "SHUTDOWN_GRACE": "1",
+        # Every client of a test is 127.0.0.1, standing for as many people as the story has;
+        # the limit per address is the subject of tests/test_e2e_fair_http.py, which sets it.
+        "STREAMS_PER_IP": "0",
     }
     if world.backends:
         env["MULTI_BOT_MODE"] = "true"

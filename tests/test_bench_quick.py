@@ -35,6 +35,9 @@ def test_quick_benchmark_runs_checks_every_byte_and_prints_its_tables(tmp_path):
     assert results["server_bugs"] == []
     zipped = results["bundle_zip"]   # bench/zip_bench.py: the ZIP phase ran and sent the whole archive
     assert zipped["files"] == 3 and zipped["zip_mib"] >= zipped["total_mib"] and zipped["zip_mibps"] > 0
+    fair = results["fair_http"]   # bench/_fairness_http.py: downloads beside stalled readers, all exact
+    assert fair["stalled"] == 40 and fair["quiet"]["ttfb_median_ms"] > 0 and fair["stalled_run"]["aggregate_mibps"] > 0
+    assert fair["rss_peak_mib"] > 0
 
     # Speed, as ratios to the baseline of the same run. Under a bandwidth cap per connection or
     # per account (the bytes, not the CPU, set the pace) several bots stream several times what

@@ -62,4 +62,5 @@ def test_every_metric_an_alert_rule_names_is_exported() -> None:
 
 def test_the_failures_an_operator_must_hear_about_have_an_alert() -> None:
     alerts = {rule["alert"] for rule in alert_rules()}
-    assert {"FileStreamNoBotHealthy", "FileStreamDatabaseUnreachable", "FileStreamMemoryBudgetExhausted"} <= alerts
+    assert {"FileStreamNoBotHealthy", "FileStreamDatabaseUnreachable", "FileStreamStorageChannelUnusable",
+            "FileStreamMemoryBudgetExhausted"} <= alerts

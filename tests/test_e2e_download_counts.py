@@ -89,7 +89,7 @@ async def test_three_downloads_five_probes_and_two_heads_count_as_three_download
         assert f"Downloads and plays: 3 ({human_size(served)} sent, last access 3 min ago)" in card.text
 
         stats = await say(owner, bot, "/botstats")
-    _pool, service_rows, top = pre_blocks(stats)
+    _pool, service_rows, top, _storage = pre_blocks(stats)
     rows = table(service_rows)
     assert rows["bytes served, today"] == rows["bytes served, in all"] == human_size(served)
     assert top_rows(top) == [["3", *human_size(served).split(), "lecture.mp4"]]
@@ -133,7 +133,7 @@ async def test_downloads_through_two_instances_on_one_database_add_up(telegram, 
         assert await second.db.usage.of_file(file_id) == FileUsage(downloads=3, bytes_served=served,
                                                                    last_access=clock())
         stats = await say(owner, world.main_bot, "/botstats")
-    _pool, service_rows, top = pre_blocks(stats)
+    _pool, service_rows, top, _storage = pre_blocks(stats)
     assert table(service_rows)["bytes served, in all"] == human_size(served)
     assert top_rows(top) == [["3", *human_size(served).split(), "talk.mp4"]]
 
@@ -174,7 +174,7 @@ async def test_a_bundle_zip_counts_one_download_of_each_file_and_its_bytes_are_s
             assert await service.db.usage.of_file(file_ids[item["file_name"]]) == FileUsage(
                 downloads=1, bytes_served=len(item["data"]), last_access=clock())
         stats = await say(owner, bot, "/botstats")
-    _pool, service_rows, top = pre_blocks(stats)
+    _pool, service_rows, top, _storage = pre_blocks(stats)
     assert table(service_rows)["bytes served, today"] == human_size(sum(sizes))
     assert sorted(row[-1] for row in top_rows(top)) == ["part1.pdf", "part2.pdf", "part3.pdf"]
     assert {row[0] for row in top_rows(top)} == {"1"}

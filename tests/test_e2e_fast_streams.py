@@ -140,14 +140,15 @@ async def test_a_fast_reader_grows_the_window_past_8_and_a_stalled_reader_shrink
         assert got == data
 
 
-async def test_a_download_starts_with_more_blocks_in_flight_than_a_players_range_request(telegram, stack_settings):
+async def test_every_request_starts_with_two_blocks_and_a_download_grows_faster_once_its_client_reads(
+        telegram, stack_settings):
     world = make_world(telegram)
-    data = pattern(24 * MIB + 9, seed=6)   # more blocks than a download starts with
+    data = pattern(24 * MIB + 9, seed=6)   # many more blocks than a request starts with
     async with running_service(stack_settings(world)) as service:
         links = (await send_and_get_links(world, data, "film.mkv", dc_id=FILE_DC)).links
-        window = service.streamer.tuning
+        tuning = service.streamer.tuning
         async with http_client() as http:
-            for headers, starts_with in (({}, window.download_window), ({"Range": "bytes=0-"}, window.initial_window)):
+            for headers, grows_by in (({}, tuning.download_step), ({"Range": "bytes=0-"}, 1)):
                 async def download(headers=headers) -> bytes:
                     async with http.get(links.download, headers=headers) as response:
                         return await response.read()
@@ -155,12 +156,15 @@ async def test_a_download_starts_with_more_blocks_in_flight_than_a_players_range
                 hold = telegram.faults.hold("upload.GetFile", world.main_bot, times=None)
                 body = asyncio.ensure_future(download())
                 # Nothing has come back yet: every block in flight is what the stream asked for at its start.
-                await telegram.wait_until(lambda: len(hold.held) == starts_with)
+                await telegram.wait_until(lambda: len(hold.held) == 2)
                 (stream,) = service.streamer.active
-                assert len(stream.slots) == starts_with == stream.window.limit
+                assert len(stream.slots) == 2 == stream.window.limit
                 hold.release()
+                # The client takes the first block while it had to wait for it: the window grows.
+                await wait_for(lambda: stream.window.grown >= 1)
+                assert stream.window.limit == 2 + grows_by
                 assert await body == data
-        assert (window.initial_window, window.download_window) == (2, 16)
+        assert (tuning.initial_window, tuning.download_step) == (2, 3)
 
 
 async def open_body(url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

@@ -88,7 +88,7 @@ async def test_botstats_shows_the_pool_requests_files_users_uptime_and_the_datab
         clock.advance(hours=1, minutes=5)
         stats = await say(owner, world.main_bot, "/botstats")
 
-    pool, service_table, top_files = pre_blocks(stats)
+    pool, service_table, top_files, storage = pre_blocks(stats)
     header, *rows = pool.splitlines()
     for column in ("bot", "healthy", "in flight", "served", "bytes", "errors", "DC", "last error"):
         assert column in header
@@ -105,6 +105,9 @@ async def test_botstats_shows_the_pool_requests_files_users_uptime_and_the_datab
     assert "completed, last hour" in lines and "completed, last day" in lines
     assert lines["bytes served, today"] == lines["bytes served, in all"] == "0 B"
     assert top_files == "no downloads yet today"
+    [header, bin_channel] = storage.splitlines()
+    assert header.split() == ["channel", "role", "state", "live", "copies"]
+    assert bin_channel.split() == [str(world.bin_channel.id), "storage", "ok", "1"]
 
 
 async def test_ban_and_unban_confirm_with_the_name_and_refuse_malformed_ids(telegram, stack_settings):

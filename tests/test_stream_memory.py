@@ -72,6 +72,34 @@ def test_a_seek_or_a_probe_starts_small():
         PrefetchWindow(minimum=4, maximum=2)
 
 
+def test_a_window_grows_only_after_its_reader_took_a_whole_block():
+    window = PrefetchWindow(initial=2, maximum=32)
+    window.asked(ready_behind=0, waited=True)    # the first block: the stream had to wait for it
+    assert window.limit == 2                     # a client that reads the headers and leaves: no more
+    window.consumed()                            # ...this one took it
+    window.asked(ready_behind=0, waited=True)
+    assert window.limit == 3 and window.grown == 1
+
+
+def test_a_reader_back_from_a_pause_forfeits_what_its_last_block_earned_and_the_window_halves():
+    window = PrefetchWindow(initial=20, maximum=32)
+    window.asked(ready_behind=0, waited=True)    # Telegram was the slower side for this block...
+    window.consumed()                            # ...which the reader took only after a long pause:
+    window.asked(ready_behind=18)                # everything behind the next one is ready
+    assert window.limit == 10 and window.grown == 0
+
+
+def test_a_download_grows_by_its_step_and_a_blocked_stream_goes_back_to_the_minimum():
+    window = PrefetchWindow(initial=2, maximum=32, step=2)
+    for _ in range(5):
+        window.taken(ready_behind=0, waited=True)
+    assert window.limit == 12
+    window.reset()
+    assert window.limit == 2 and window.shrunk == 1
+    with pytest.raises(ValueError):
+        PrefetchWindow(step=0)
+
+
 # ------------------------------------------------------------------ the budget
 
 async def test_growing_streams_never_hold_more_than_the_budget_and_each_gets_a_fair_share():
@@ -90,8 +118,9 @@ async def test_growing_streams_never_hold_more_than_the_budget_and_each_gets_a_f
     for lease in leases:
         while lease.try_grow():
             pass
-    # Four streams sharing 20 blocks: five each, and nobody gets more than that.
-    assert all(l.held <= 5 for l in leases)
+    # Four streams sharing the 18 blocks outside the reserve (2 of 20): four each, nobody more.
+    assert budget.reserve == 2
+    assert [l.held for l in leases] == [4, 4, 4, 4]
     assert budget.peak <= budget.limit
 
 
@@ -117,7 +146,7 @@ async def test_every_stream_starts_with_two_blocks_or_waits_its_turn_for_them():
 
 
 async def test_a_stream_over_its_fair_share_gives_blocks_back_to_a_new_one():
-    budget = MemoryBudget(8 * MIB, min_share=2)
+    budget = MemoryBudget(8 * MIB, min_share=2, reserve=0)   # no reserve: the new one must wait
     shed_to = []
     greedy = budget.lease(shed=lambda keep: (shed_to.append(keep), greedy.release(greedy.held - keep)))
     await greedy.admit()
@@ -148,3 +177,41 @@ async def test_a_stream_that_cannot_get_memory_in_time_is_told_so():
 def test_a_budget_smaller_than_two_blocks_is_refused():
     with pytest.raises(ValueError):
         MemoryBudget(MIB, min_share=2)
+
+
+def test_an_eighth_of_the_budget_is_kept_for_new_streams_but_never_a_running_streams_minimum():
+    assert MemoryBudget(256 * MIB).reserve == 32
+    assert MemoryBudget(8 * MIB).reserve == 2          # at least one new stream's two blocks
+    assert MemoryBudget(3 * MIB).reserve == 1          # a running stream keeps its two
+    assert MemoryBudget(2 * MIB).reserve == 0
+    assert MemoryBudget(8 * MIB, reserve=100).reserve == 6
+
+
+async def test_a_new_stream_starts_at_once_however_far_the_running_streams_have_grown():
+    budget = MemoryBudget(16 * MIB, min_share=2)        # 2 blocks in reserve
+    running = [budget.lease() for _ in range(2)]
+    for lease in running:
+        await lease.admit()
+    while any([lease.try_grow() for lease in running]):
+        pass
+    assert budget.used == budget.limit - budget.reserve == 14   # growing stopped short of the reserve
+    newcomer = budget.lease()
+    await asyncio.wait_for(newcomer.admit(), 0.001)     # no waiting, nobody asked to give back
+    assert newcomer.held == 2 and budget.waited == 0 and budget.shed_requests == 0
+    assert not newcomer.try_grow()                      # the reserve is for starts, not for growing
+
+
+async def test_a_stream_blocked_in_a_write_leaves_its_share_to_the_streams_that_read():
+    budget = MemoryBudget(34 * MIB, min_share=2)        # 4 in reserve, 30 to share
+    stalled = [budget.lease() for _ in range(10)]
+    reader = budget.lease()
+    for lease in [*stalled, reader]:
+        await lease.admit()
+    assert budget.fair_share() == 2                     # eleven streams: 30 // 11
+    for lease in stalled:
+        lease.release(1)                                # each keeps the block in its write
+        lease.blocked = True
+    assert budget.fair_share() == 20                    # 30 - 10 held by the blocked, for the one reader
+    while reader.try_grow():
+        pass
+    assert reader.held == 20 and budget.used == 30

@@ -43,6 +43,8 @@ class BotContext:
     bundles: BundleMaker | None = None        # albums and /bundle … /done
     bundle_limit: BundleFileLimit | None = None   # RATE_LIMIT_BUNDLE_FILES (files in bundles)
     statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
+    storage: object | None = None             # services.storage_status.StorageStatus, for /botstats
+    keeper: object | None = None              # services.healing.CopyKeeper: reads a file from any live copy
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)

@@ -13,6 +13,7 @@ from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit
 from FileStream.bot.routing import data_starts_with, on_callback, on_message
 from FileStream.bot.stored import with_storage_copy
+from FileStream.services.mirror import delete_mirror_copy
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ async def on_file_delete(ctx: BotContext, client, query) -> None:
     else:  # a migrated file never used has nothing stored to remove
         await ctx.db.files.delete(file.id)
     log.info("File %s deleted by its owner %s", file.ref, file.owner_id)
+    await delete_mirror_copy(client, file)
     await query.answer("Deleted.")
     await edit(client, query.message.chat.id, query.message.id, texts.file_deleted(file.file_name),
                markup=keyboards.back_to_files())

@@ -38,10 +38,25 @@ async def on_start(ctx: BotContext, client, message) -> None:
     if record is None:
         return
     if target.action == SEND_FILE:
-        await client.copy_message(message.chat.id, record.storage_chat_id, record.storage_message_id)
+        await send_file(ctx, client, message, record)
         return
     text, markup = file_links(ctx, record)
     await answer(client, message, text, markup=markup)
+
+
+async def send_file(ctx: BotContext, client, message, record) -> None:
+    """Send the person the file itself, copied from whichever copy of it still exists."""
+    if ctx.keeper is None:
+        await client.copy_message(message.chat.id, record.storage_chat_id, record.storage_message_id)
+        return
+    try:
+        source = await ctx.keeper.readable(ctx.pool.main, record)
+    except Exception as error:  # noqa: BLE001 - said in words; the log has the cause
+        log.info("File %s could not be sent by deep link: %r", record.ref, error)
+        gone = getattr(error, "http_status", None) == 410
+        await answer(client, message, texts.FILE_GONE if gone else texts.FILE_NOT_NOW)
+        return
+    await source.copy(message.chat.id)
 
 
 async def on_help(ctx: BotContext, client, message) -> None:

@@ -15,6 +15,9 @@ HELP_FOR_NON_FILES = (
 )
 INTAKE_FAILED = "Something went wrong while storing your file. Please try again in a minute."
 FILE_NOT_FOUND = "That file is not available any more: its links have expired or were deleted."
+FILE_GONE = ("That file is gone: every stored copy of it and the message it was sent in were deleted "
+             "from Telegram. Ask the person who shared it to send it again.")
+FILE_NOT_NOW = "I could not fetch that file from Telegram just now. Please try again in a minute."
 
 
 def expiry_phrase(file: StoredFile | Bundle, now: datetime) -> str:

@@ -38,6 +38,14 @@ class StoredFile:
     bundle_id: str | None = None   # the bundle it was sent in; such files are listed by their bundle
     crc32: int | None = None       # CRC-32 of the bytes, once a ZIP download computed it
     deep_link_key: str | None = None  # t.me/<bot>?start=file_<key>; None: no deep links
+    # A second copy in MIRROR_CHANNEL (services/mirror.py); None until it is made.
+    mirror_chat_id: int | None = None
+    mirror_message_id: int | None = None
+    # The message the file was sent in (the person's chat with the bot, or the auth-channel
+    # post): the last place a lost copy can be made again from (services/healing.py).
+    origin_chat_id: int | None = None
+    origin_message_id: int | None = None
+    lost_at: datetime | None = None  # when every copy and the original were found gone: links answer 410
 
     @property
     def ref(self) -> str:
@@ -47,6 +55,10 @@ class StoredFile:
     @property
     def has_storage_copy(self) -> bool:
         return bool(self.storage_chat_id and self.storage_message_id)
+
+    @property
+    def has_mirror_copy(self) -> bool:
+        return bool(self.mirror_chat_id and self.mirror_message_id)
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at

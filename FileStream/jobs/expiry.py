@@ -203,6 +203,8 @@ class ExpiryJob:
         while True:
             done = await self.files.find_expired(self._clock(), with_notice=EXPIRED, limit=self._batch)
             gone = await self._remove_copies(done, counts) if self._delete_copies else done
+            if self._delete_copies:
+                await self._remove_mirror_copies(gone)
             if gone:
                 await self.files.mark_copies_gone([file.id for file in gone], self._clock())
             for file in gone:
@@ -238,6 +240,20 @@ class ExpiryJob:
                     continue
                 dealt_with.extend(batch)
         return dealt_with
+
+    async def _remove_mirror_copies(self, files: list[StoredFile]) -> None:
+        """Mirror copies go with the storage copies (best effort: a leftover one opens nothing)."""
+        by_chat: dict[int, list[int]] = {}
+        for file in files:
+            if file.has_mirror_copy and file.mirror_chat_id != file.storage_chat_id:
+                by_chat.setdefault(file.mirror_chat_id, []).append(file.mirror_message_id)
+        for chat_id, message_ids in by_chat.items():
+            for start in range(0, len(message_ids), DELETE_BATCH):
+                try:
+                    await self._delete_copies(chat_id, message_ids[start:start + DELETE_BATCH])
+                except Exception as error:  # noqa: BLE001 - they stay in the mirror channel
+                    log.warning("Could not delete %d mirror copies of expired files in %s: %r",
+                                len(message_ids[start:start + DELETE_BATCH]), chat_id, error)
 
     async def _bundle_of(self, file: StoredFile) -> Bundle | None:
         if file.bundle_id is None or self.bundles is None:

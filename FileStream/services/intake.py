@@ -8,7 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pyrogram.errors import RPCError
+
 from FileStream.core.models import StoredFile
+from FileStream.core.storage_channels import gone_kind
 from FileStream.core.tokens import new_deep_link_key, new_file_id
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
@@ -34,6 +37,11 @@ class FileIntake:
     lane: object                 # services.channel_copies.ChannelLane of bin_channel: copies in turns
     # Told about every file stored here (the expiry job wakes for its warning and expiry).
     on_stored: list[Callable[[StoredFile], object]] = field(default_factory=list)
+    # services.storage_channels.StorageChannels: picks the storage channel (several in
+    # BIN_CHANNEL, one unusable: the next); None: always bin_channel.
+    channels: object | None = None
+    # The lane of any storage channel (service.Service.lane_for); None: `lane` only.
+    lane_for: Callable[[int], object] | None = None
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
                    bundle_id: str | None = None, shareable: bool = False) -> StoredFile:
@@ -46,14 +54,9 @@ class FileIntake:
         sent = facts_of(message)
         # Whose turn the copy waits for: the person's, or the channel's that posted it.
         key = ("person", owner_id) if owner_id is not None else ("chat", getattr(message.chat, "id", 0))
+        chat_id, lane, posted = await self._copy_to_storage(message, key, sent)
         try:
-            posted = await self.lane.post(key, lambda: self._copy(message),
-                                          unique_id=sent.file_unique_id if sent is not None else None)
-        except Exception as error:  # noqa: BLE001 - said in words, logged with cause
-            log.error("Copying message %s to BIN_CHANNEL %s failed: %s", message.id, self.bin_channel, error)
-            raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
-        try:
-            facts = await self._read_back(posted.message_id)
+            facts = await self._read_back(chat_id, posted.message_id)
             now = self.clock()
             record = StoredFile(
                 id=new_file_id(),
@@ -63,7 +66,7 @@ class FileIntake:
                 file_unique_id=facts.file_unique_id,
                 media_type=facts.kind,
                 dc_id=facts.dc_id,
-                storage_chat_id=self.bin_channel,
+                storage_chat_id=chat_id,
                 storage_message_id=posted.message_id,
                 created_at=now,
                 expires_at=now + timedelta(seconds=ttl_seconds) if ttl_seconds > 0 else None,
@@ -72,20 +75,49 @@ class FileIntake:
                 duration=facts.duration,
                 bundle_id=bundle_id,
                 deep_link_key=new_deep_link_key() if shareable else None,
+                # The message it came in: a lost storage copy is made again from it. An upload's
+                # own message is removed once stored, so it has none.
+                origin_chat_id=message.chat.id if source != "upload" and message.chat else None,
+                origin_message_id=message.id if source != "upload" else None,
             )
             await self.files.insert(record)
         except BaseException:
-            await asyncio.shield(self.lane.discard(posted.message_id, posted))
+            await asyncio.shield(lane.discard(posted.message_id, posted))
             raise
-        await self.lane.settle(posted)
+        await lane.settle(posted)
         for hook in self.on_stored:
             hook(record)
         return record
 
-    async def _copy(self, message) -> int:
-        return (await message.copy(self.bin_channel)).id
+    async def _copy_to_storage(self, message, key, sent) -> tuple[int, object, object]:
+        """Copy the message into the storage channel that takes it, in its lane's turns:
+        (channel, its lane, the lane's Posted)."""
+        targets = [self.bin_channel] if self.channels is None else self.channels.copy_targets()
+        for target in targets:
+            lane = self.lane if self.lane_for is None or target == self.bin_channel else self.lane_for(target)
+            try:
+                posted = await lane.post(key, lambda target=target: self._copy(message, target),
+                                         unique_id=sent.file_unique_id if sent is not None else None)
+            except RPCError as error:
+                if self.channels is not None and gone_kind(getattr(error, "ID", None)) == "channel":
+                    await self.channels.lost(target, str(error.ID))
+                    continue  # the next storage channel takes over
+                log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
+                raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+            except Exception as error:  # noqa: BLE001 - said in words, logged with cause
+                log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
+                raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+            if self.channels is not None and self.channels.is_unusable(target):
+                await self.channels.works_again(target)
+            return target, lane, posted
+        log.error("No storage channel takes copies (BIN_CHANNEL and MIRROR_CHANNEL): message %s cannot be stored",
+                  message.id)
+        raise IntakeError("I could not store your file right now. Please try again in a minute.")
 
-    async def _read_back(self, message_id: int):
+    async def _copy(self, message, chat_id: int) -> int:
+        return (await message.copy(chat_id)).id
+
+    async def _read_back(self, chat_id: int, message_id: int):
         """Each bot needs its own file id, so a backend must be able to read the copy."""
         tried = set()
         last_error: Exception | None = None
@@ -98,7 +130,7 @@ class FileIntake:
                 break
             tried.add(member)
             try:
-                message = await member.client.get_messages(self.bin_channel, message_id)
+                message = await member.client.get_messages(chat_id, message_id)
             except Exception as error:  # noqa: BLE001 - next client, then words
                 self.pool.record_failure(member, error)
                 last_error = error

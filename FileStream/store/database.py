@@ -15,8 +15,10 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from FileStream.config import mask_url
 from FileStream.store.broadcasts import BroadcastStore
 from FileStream.store.bundles import BundleStore
+from FileStream.store.copies import CopyStore
 from FileStream.store.copy_intents import CopyIntentStore
 from FileStream.store.files import KEEP_EXPIRED, FileStore
+from FileStream.store.leases import LeaseStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
 from FileStream.store.settings_store import SettingsStore
@@ -73,6 +75,8 @@ class Database:
         self.broadcasts = BroadcastStore(db["broadcasts"])
         self.sessions = SessionStore(db["sessions"])
         self.usage = UsageStore(db["files"], db["usage_daily"], db["usage_totals"])
+        self.copies = CopyStore(db["files"], db["storage_channels"])
+        self.leases = LeaseStore(db["leases"])
         self.copy_intents = CopyIntentStore(db["copy_intents"])
 
     @classmethod
@@ -126,7 +130,7 @@ class Database:
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
         for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts,
-                      self.sessions, self.usage, self.copy_intents):
+                      self.sessions, self.usage, self.copies, self.leases, self.copy_intents):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:

@@ -211,6 +211,16 @@ class FileStore:
             raise ValueError(f"not a CRC-32: {crc}")
         await self._files.update_many({"file_unique_id": file_unique_id}, {"$set": {"crc32": crc}})
 
+    async def get_media(self, file_id: str) -> dict[str, Any] | None:
+        """What the probe of the file found (core.media_probe.MediaInfo.to_doc), if it was probed."""
+        doc = await self._files.find_one({"_id": file_id}, {"media": 1})
+        value = doc.get("media") if doc else None
+        return value if isinstance(value, dict) else None
+
+    async def set_media(self, file_id: str, media: dict[str, Any]) -> None:
+        """Keep the probe with the record: a page view never probes the file again."""
+        await self._files.update_one({"_id": file_id}, {"$set": {"media": media}})
+
     async def count_live(self, now: datetime) -> int:
         return await self._files.count_documents(_live(now))
 

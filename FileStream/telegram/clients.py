@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyrogram import Client
@@ -55,8 +56,11 @@ def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, wo
     )
 
 
-async def start_member(member: PoolMember, bin_channel: int, timeout: float = 60.0) -> bool:
-    """Start one client and check it can read the storage channel; report in words if not."""
+async def start_member(member: PoolMember, bin_channel: int | Sequence[int], timeout: float = 60.0) -> bool:
+    """Start one client and check it can read a storage channel; report in words if not.
+
+    With several storage channels (BIN_CHANNEL lists them), each is read once (so the client
+    knows them all); the client is ready when it can read one of them."""
     try:
         await asyncio.wait_for(member.client.start(), timeout)
         me = await member.client.get_me()
@@ -68,13 +72,19 @@ async def start_member(member: PoolMember, bin_channel: int, timeout: float = 60
         member.last_error = f"could not start: {error}"
         log.error("Bot client %s could not start (%s); it is left out of the pool", member.name, error)
         return False
-    try:
-        await member.client.get_chat(bin_channel)
-    except Exception as error:  # noqa: BLE001
+    channels = [bin_channel] if isinstance(bin_channel, int) else list(bin_channel)
+    readable = 0
+    for chat_id in channels:
+        try:
+            await member.client.get_chat(chat_id)
+            readable += 1
+        except Exception as error:  # noqa: BLE001
+            member.last_error = f"cannot read BIN_CHANNEL {chat_id}: {error}"
+            log.error("Bot client %s (@%s) cannot read BIN_CHANNEL %s (%s): make it an admin there",
+                      member.name, member.username, chat_id, error)
+    if not readable:
         member.healthy = False
-        member.last_error = f"cannot read BIN_CHANNEL {bin_channel}: {error}"
-        log.error("Bot client %s (@%s) cannot read BIN_CHANNEL %s (%s): make it an admin there; it is left out",
-                  member.name, member.username, bin_channel, error)
+        log.error("Bot client %s (@%s) can read no storage channel; it is left out", member.name, member.username)
         return False
     log.info("Bot client %s (@%s, DC%s) is ready", member.name, member.username, member.home_dc)
     return True

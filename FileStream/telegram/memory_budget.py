@@ -8,9 +8,14 @@ the block's bytes. Rules:
   on its way), or waits for them, first come first served; while it waits, streams
   holding more than their fair share give back blocks from the far end of their window
   (never below the fair share, never the block next in line);
-- a running stream may take more units while the budget has room, no new stream waits,
-  and it holds less than its fair share: the budget divided by the streams running, but
-  at least `min_share`.
+- a running stream may take more units while no new stream waits, it holds less than its
+  fair share, and the budget has room outside the reserve: `reserve` units are only ever
+  granted to new streams, so however far the running streams have grown, the next one
+  starts at once;
+- a stream blocked in a write to its client (`MemoryLease.blocked`) holds only the block
+  it is writing; the fair share is what is left after the blocked streams, divided by the
+  streams that are not blocked (at least `min_share`): a crowd of stalled readers does not
+  shrink the share of those that read.
 A running stream reuses the units it holds, so it never waits in the middle.
 """
 
@@ -21,6 +26,12 @@ from collections import deque
 from collections.abc import Callable
 
 BLOCK_BYTES = 1 << 20
+
+
+def default_reserve(limit: int, min_share: int) -> int:
+    """Units kept for new streams in a budget of `limit` units: an eighth, at least one new
+    stream's `min_share`, at most what leaves one running stream its `min_share`."""
+    return max(0, min(max(min_share, limit // 8), limit - min_share))
 
 
 class MemoryWaitTimeout(Exception):
@@ -36,6 +47,7 @@ class MemoryLease:
         self.held = 0
         self.peak = 0      # most units held at once
         self.closed = False
+        self.blocked = False  # its client takes no bytes just now (set by the stream)
 
     def try_grow(self) -> bool:
         """One more unit if the budget has room for it now; never waits."""
@@ -77,12 +89,17 @@ class MemoryLease:
 class MemoryBudget:
     """The units of memory all streams together may hold in fetched-ahead blocks."""
 
-    def __init__(self, limit_bytes: int, min_share: int = 2, block_bytes: int = BLOCK_BYTES) -> None:
+    def __init__(self, limit_bytes: int, min_share: int = 2, block_bytes: int = BLOCK_BYTES,
+                 reserve: int | None = None) -> None:
+        """`reserve`: units only new streams may take (default: an eighth of the budget, at
+        least `min_share`, and never so much that a running stream could not hold its minimum)."""
         if limit_bytes < min_share * block_bytes:
             raise ValueError(f"a memory budget of {limit_bytes} bytes holds fewer than {min_share} blocks")
         self.block_bytes = block_bytes
         self.limit = limit_bytes // block_bytes   # units
         self.min_share = min_share
+        self.reserve = default_reserve(self.limit, min_share) if reserve is None else max(0, min(
+            reserve, self.limit - min_share))
         self.used = 0
         self.peak = 0
         self.waited = 0          # streams that had to wait for their first unit
@@ -98,8 +115,11 @@ class MemoryBudget:
         return lease
 
     def fair_share(self) -> int:
-        """Units one stream may hold when every running stream asks for as much as it can."""
-        return max(self.min_share, self.limit // max(1, len(self._leases)))
+        """Units one stream that is not blocked may hold when every such stream asks for as much
+        as it can: the budget outside the reserve and the blocked streams' blocks, shared."""
+        blocked = [lease for lease in self._leases if lease.blocked]
+        growable = self.limit - self.reserve - sum(lease.held for lease in blocked)
+        return max(self.min_share, growable // max(1, len(self._leases) - len(blocked)))
 
     # -- what operators see -----------------------------------------------------------------
     @property
@@ -126,8 +146,10 @@ class MemoryBudget:
         self.peak = max(self.peak, self.used)
 
     def _try_grant(self, lease: MemoryLease) -> bool:
-        # Units free while a new stream waits (for its first two) are kept for it.
-        if lease.closed or self._waiters or self.used >= self.limit or lease.held >= self.fair_share():
+        # Units free while a new stream waits (for its first two) are kept for it, and so is
+        # the reserve for the streams still to come.
+        if (lease.closed or self._waiters or self.used >= self.limit - self.reserve
+                or lease.held >= self.fair_share()):
             return False
         self._grant(lease)
         return True

@@ -1,8 +1,11 @@
 """Turns (file, byte range) into ordered bytes from upload.GetFile, fetched ahead and striped.
 
 A stream requests blocks ahead of its reader and hands them out in order. How far ahead
-is its window (core/prefetch.py: it grows while the reader keeps up and shrinks when the
-reader stalls) within the memory budget every stream shares (memory_budget.py). Each
+is its window (core/prefetch.py: it starts at two blocks, grows only as the reader takes
+whole blocks and shrinks when the reader stalls) within the memory budget every stream
+shares (memory_budget.py). A reader that takes nothing for `blocked_after` seconds (blocked
+in a write to its client) keeps only the block it is writing: the rest goes back to the
+budget, and is fetched again if it reads on. Each
 block goes to the least busy media connection (media_sessions.py: several per bot and
 DC) of the least busy bot, so one download uses every connection of every bot.
 
@@ -14,6 +17,7 @@ and that file's first blocks are on their way while the last ones of the current
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -57,6 +61,10 @@ class FileGone(StreamError):
     """The stored message or its media no longer exists."""
 
 
+class NotReadableHere(Exception):
+    """This bot can read no copy of the file right now (another bot may: the block goes to it)."""
+
+
 class _ConnectionFailed(Exception):
     """A request failed because of its connection (now being replaced); the block goes elsewhere."""
 
@@ -75,9 +83,10 @@ class _CannotConnect(Exception):
 
 @dataclass(frozen=True)
 class StreamTuning:
-    prefetch: int = 32                # most blocks one stream fetches ahead (its window's ceiling)
-    initial_window: int = 2           # blocks a stream fetches ahead at its start
-    download_window: int = 16         # ...when it is a whole download (no Range: read to its end as a rule)
+    prefetch: int = 32                # most blocks one stream holds (its window's ceiling)
+    initial_window: int = 2           # blocks a stream holds at its start, before its reader took any
+    download_step: int = 3            # blocks a whole download's window grows by per block taken (1 for a Range)
+    blocked_after: float = 2.0        # seconds in one write after which the reader counts as blocked
     stripe: bool = True               # spread one stream's blocks over the pool
     per_connection_requests: int = 8  # GetFile in flight per media connection, all streams together
     block_timeout: float = 20.0       # seconds one GetFile may take before another connection is tried
@@ -92,8 +101,11 @@ class Streamer:
     web's ByteSource; the service counts its streams around it, service.ActiveStreams)."""
 
     def __init__(self, pool: BotPool, sessions: MediaSessions, tuning: StreamTuning = StreamTuning(),
-                 metrics=None, budget: MemoryBudget | None = None) -> None:
+                 metrics=None, budget: MemoryBudget | None = None, locate=None) -> None:
+        """`locate(member, file) -> (location, dc_id)`: where `member` reads the file's bytes, from
+        whichever copy of it still exists (services/healing.py); None: its storage message only."""
         self.pool = pool
+        self.locate = locate
         self.metrics = metrics  # FileStream.metrics.Metrics, optional
         self.sessions = sessions
         self.tuning = tuning
@@ -113,10 +125,10 @@ class Streamer:
         """The bytes of every (file, start, end) part in turn, as one stream: one window, one
         memory lease, fetched ahead across the parts' boundaries. No chunk spans two parts.
 
-        `whole`: a download asked for without a Range, read to its end as a rule: its window
-        starts at `download_window` blocks, not at `initial_window`. Telegram's own apps
-        request several parts of a download at once from its start; a player's probes and
-        seeks carry a Range and still start small."""
+        `whole`: a download asked for without a Range, read to its end as a rule: once its
+        reader takes bytes its window grows faster (`download_step` per block taken) than a
+        player's Range request does. Both start at `initial_window`: a client that reads the
+        headers and leaves costs that many blocks, whatever it asked for."""
         parts = [(file, start, end) for file, start, end in parts if end >= start]
         if not parts:
             return
@@ -130,6 +142,7 @@ class Streamer:
             try:
                 await prefetch.begin()
                 while (data := await prefetch.next()) is not None:
+                    prefetch.writing()
                     yield data
                     prefetch.sent()
             finally:
@@ -139,6 +152,10 @@ class Streamer:
     def blocks_ahead(self) -> int:
         """Blocks requested ahead by every running stream (in flight or waiting for their reader)."""
         return sum(len(p.slots) for p in self.active)
+
+    def blocked(self) -> int:
+        """Running streams whose reader is blocked in a write (it takes no bytes just now)."""
+        return sum(1 for p in self.active if p.blocked)
 
     def _no_client(self, error: Exception) -> StreamError:
         wait = self.pool.earliest_available_in()
@@ -150,8 +167,9 @@ class Streamer:
         avoid: set[MediaConnection] = set()
         request_errors = 0
         last_error: BaseException | None = None
+        reader: PoolMember | None = None   # set when only the main bot can read the file now
         for _attempt in range(self.tuning.max_attempts):
-            member = await self._choose(file, primary, frozenset(tried))
+            member = reader or await self._choose(file, primary, frozenset(tried))
             with self.pool.request_lease(member):
                 async with self._slots(member):
                     try:
@@ -177,6 +195,15 @@ class Streamer:
                         continue
                     except FileGone:
                         raise
+                    except NotReadableHere as error:
+                        # This bot can read no copy now; the main bot reads every message it got
+                        # (the person's original too), so it gets the block.
+                        if member is self.pool.main:
+                            raise StreamError(str(error)) from error
+                        tried.add(member)
+                        reader = self.pool.main
+                        last_error = error
+                        continue
                     except _ConnectionFailed as failure:
                         # Only that connection is replaced; the client stays in the pool.
                         avoid.add(failure.connection)
@@ -280,10 +307,21 @@ class Streamer:
         # Blocks fetched ahead all miss at once: read the message once for all of them.
         pending = self._location_reads.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._read_location(member, file))
+            read = self._read_location if self.locate is None else self._located
+            pending = asyncio.ensure_future(read(member, file))
             self._location_reads[key] = pending
-            pending.add_done_callback(lambda _f: self._location_reads.pop(key, None))
+            pending.add_done_callback(lambda done: self._location_read(key, done))
         return await asyncio.shield(pending)
+
+    def _location_read(self, key, done: asyncio.Future) -> None:
+        self._location_reads.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved here: every block that waited for it may have been cancelled
+
+    async def _located(self, member: PoolMember, file: StoredFile):
+        entry = await self.locate(member, file)
+        self.locations.put(self._location_key(member, file), entry)
+        return entry
 
     async def _read_location(self, member: PoolMember, file: StoredFile):
         message = await member.client.get_messages(file.storage_chat_id, file.storage_message_id)
@@ -307,9 +345,12 @@ class _Prefetch:
     and its memory lease, handed out in order. Parts are planned into blocks as the window
     reaches them (a ZIP of a hundred large files would otherwise list a million blocks).
 
-    Memory units (memory_budget.py) held = blocks requested and not yet handed out, plus
-    the block being sent to the reader. A unit freed by the reader is reused for the
-    next block while the stream holds no more than its fair share, else given back.
+    The window counts the blocks the stream holds: requested and not yet handed out, plus the
+    one being written to the reader; it changes when the reader has taken a whole block
+    (`sent`). Memory units (memory_budget.py) held = the same blocks. A unit freed by the
+    reader is reused for the next block while the stream holds no more than its fair share,
+    else given back. A write that takes longer than `blocked_after` marks the stream blocked:
+    it gives back every block but the one being written until the reader takes it.
     """
 
     def __init__(self, streamer: Streamer, parts: list[tuple[StoredFile, int, int]], primary: PoolMember, *,
@@ -322,13 +363,15 @@ class _Prefetch:
         self.pending: deque[tuple[StoredFile, Block]] = deque()
         self.slots: deque[_Slot] = deque()               # requested, in order
         minimum = min(MIN_WINDOW, tuning.prefetch)
-        initial = tuning.download_window if whole else tuning.initial_window
-        self.window = PrefetchWindow(initial=max(minimum, initial), maximum=tuning.prefetch, minimum=minimum)
+        self.window = PrefetchWindow(initial=max(minimum, tuning.initial_window), maximum=tuning.prefetch,
+                                     minimum=minimum, step=max(1, tuning.download_step) if whole else 1)
         self.memory = streamer.budget.lease(self._shed)
         self.sending = 0
+        self.blocked = False
+        self._blocked_timer: asyncio.TimerHandle | None = None
 
     async def begin(self) -> None:
-        self._planned(MIN_WINDOW)
+        self._planned(min(MIN_WINDOW, self.window.limit))
         try:
             await self.memory.admit(len(self.pending), self._streamer.tuning.memory_wait)
         except MemoryWaitTimeout as error:
@@ -337,31 +380,62 @@ class _Prefetch:
 
     async def next(self) -> bytes | None:
         """The next block's bytes in order, or None at the end."""
+        # Blocks requested before the reader came back for this one: how many of them are
+        # ready tells whether it took its time (those requested now cannot be ready yet).
+        earlier = len(self.slots) - 1
+        # The unit of the block the reader just took goes to the next one, in flight while we wait.
+        self._top_up()
         if not self.slots:
-            self._top_up()
-            if not self.slots:
-                return None
+            return None
         head = self.slots[0]
         waited = not head.task.done()
         data = await head.task
         self.slots.popleft()
         self.sending = 1
-        self.window.taken(ready_behind=sum(1 for slot in self.slots if slot.task.done()), waited=waited)
-        # Refilled before the bytes go out, so the next requests run meanwhile.
+        ready = sum(1 for slot in itertools.islice(self.slots, max(0, earlier)) if slot.task.done())
+        self.window.asked(ready_behind=ready, waited=waited)
+        # A window that shrank gives its spare units back (nothing is requested: the window
+        # counts the block being written, so the next request waits until the reader took it).
         self._top_up()
         return data
 
+    def writing(self) -> None:
+        """The block just handed out is being written to the reader."""
+        self._blocked_timer = asyncio.get_running_loop().call_later(
+            self._streamer.tuning.blocked_after, self._block)
+
     def sent(self) -> None:
-        """The reader is done with the last block's bytes: its unit goes to the next block or back."""
+        """The reader took the whole block: its unit goes to the next block or back, and the
+        window learns from it (only now: bytes the reader never takes never grow it)."""
+        self._cancel_timer()
         self.sending = 0
-        self._top_up()
+        if self.blocked:
+            # It reads on after a pause: from the minimum again, as the window was reset.
+            self.blocked = self.memory.blocked = False
+        else:
+            self.window.consumed()
+        # Its unit is reused by `next`, which the reader calls at once.
+
+    def _block(self) -> None:
+        """The reader took nothing for `blocked_after` seconds: keep only the block being written."""
+        self._blocked_timer = None
+        self.blocked = self.memory.blocked = True
+        self.window.reset()
+        while self.slots:
+            self._give_back(self.slots.pop())
+        self.memory.release(self._free_units())
+
+    def _cancel_timer(self) -> None:
+        if self._blocked_timer is not None:
+            self._blocked_timer.cancel()
+            self._blocked_timer = None
 
     def _free_units(self) -> int:
         return self.memory.held - len(self.slots) - self.sending
 
     def _top_up(self) -> None:
         share = self._streamer.budget.fair_share()
-        while len(self.slots) < self.window.limit and self._planned(1):
+        while len(self.slots) + self.sending < self.window.limit and self._planned(1):
             if self._free_units() > 0 and (self.memory.held <= share or not self.slots):
                 pass  # a unit this stream holds already
             elif not self.memory.try_grow():
@@ -382,19 +456,23 @@ class _Prefetch:
         task = asyncio.ensure_future(self._streamer._fetch(file, block, self._primary))
         self.slots.append(_Slot(file, block, task))
 
+    def _give_back(self, slot: _Slot) -> None:
+        """A block requested ahead goes back to be requested again later; its unit is freed."""
+        if slot.task.done():
+            if not slot.task.cancelled():
+                slot.task.exception()  # retrieved: a dropped block's failure is nobody's news
+        else:
+            slot.task.cancel()
+        self.pending.appendleft((slot.file, slot.block))
+        self.memory.release(1)
+
     def _shed(self, keep: int) -> None:
         """Asked by the budget: drop the farthest blocks (never the next one) until holding `keep` units."""
         while len(self.slots) > 1 and self.memory.held > keep:
-            slot = self.slots.pop()
-            if slot.task.done():
-                if not slot.task.cancelled():
-                    slot.task.exception()  # retrieved: a dropped block's failure is nobody's news
-            else:
-                slot.task.cancel()
-            self.pending.appendleft((slot.file, slot.block))
-            self.memory.release(1)
+            self._give_back(self.slots.pop())
 
     async def close(self) -> None:
+        self._cancel_timer()
         tasks = [slot.task for slot in self.slots]
         self.slots.clear()
         for task in tasks:

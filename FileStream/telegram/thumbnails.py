@@ -39,8 +39,11 @@ class Thumbnails:
     """
 
     def __init__(self, pool: BotPool, sessions: MediaSessions, *, cache_bytes: int = CACHE_BYTES,
-                 timeout: float = 15.0) -> None:
+                 timeout: float = 15.0, read_message=None) -> None:
+        """`read_message(member, file)`: the message holding the file, from whichever copy of it
+        still exists (services/healing.py); None: its storage message."""
         self._pool = pool
+        self._read_message = read_message
         self._sessions = sessions
         self._timeout = timeout
         self._cache: LRUCache[str, bytes | None] = LRUCache(
@@ -67,7 +70,10 @@ class Thumbnails:
     async def _fetch(self, file: StoredFile) -> bytes | None:
         member = self._pool.pick()
         with self._pool.request_lease(member):
-            message = await member.client.get_messages(file.storage_chat_id, file.storage_message_id)
+            if self._read_message is not None:
+                message = await self._read_message(member, file)
+            else:
+                message = await member.client.get_messages(file.storage_chat_id, file.storage_message_id)
             media, _kind = media_of(message) if message and not getattr(message, "empty", False) else (None, None)
             thumbs = list(getattr(media, "thumbs", None) or [])
             self.fetched += 1

@@ -16,9 +16,12 @@ from FileStream.services.bundle_zip import Crc32Keeper
 from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
 from FileStream.web import pages
+from FileStream.web import play as play_routes
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
+from FileStream.web.fairness import HttpFairness
 from FileStream.web.guess_limit import GuessLimit
-from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
+from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, Remuxer, StorageCopies, StreamObserver,
+                                  Thumbnails)
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +32,12 @@ STATIC_DIR = _HERE / "static"
 
 def _page_csp(public_url: str) -> str:
     # Pages load only our own CSS/JS; media may come from the public URL's origin when the
-    # page is reached through another host name. No inline script, no framing.
+    # page is reached through another host name. No inline script, no framing. The player
+    # asks its own origin where a converted video's seek starts (connect-src).
     parts = urlsplit(public_url)
     origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
     return (
-        "default-src 'none'; script-src 'self'; style-src 'self'; "
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
         f"img-src 'self'{origin}; media-src 'self'{origin}; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
@@ -103,6 +107,8 @@ def build_app(
     copies: StorageCopies | None = None,
     legacy: LegacyLinks | None = None,
     bundles: BundleLookup | None = None,
+    remux: Remuxer | None = None,
+    fairness: HttpFairness | None = None,
 ) -> web.Application:
     """The web application.
 
@@ -120,6 +126,10 @@ def build_app(
       /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
     bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
         it every bundle link answers 404.
+    remux: optional; plays videos the browser cannot open as stored (/play, /sub); without
+        it the watch page plays every video as stored.
+    fairness: optional; STALL_TIMEOUT, STREAMS_PER_IP and TRUSTED_PROXIES (web/fairness.py);
+        without it bodies are cut after 60 s without progress and clients are not limited.
 
     Run it with `web.AppRunner(app, handler_cancellation=True, logger=HttpProtocolLog())` so
     a client disconnect cancels its handler at once (without it the handler still notices
@@ -149,6 +159,8 @@ def build_app(
         copies=copies,
         legacy=legacy,
         bundles=bundles,
+        remux=remux,
+        fairness=fairness if fairness is not None else HttpFairness(),
         crcs=Crc32Keeper(source, bundles.get_crc32s, bundles.set_crc32) if bundles is not None else None,
         guesses=GuessLimit(),
     )
@@ -160,6 +172,9 @@ def build_app(
     app.router.add_get("/stream/{token}/" + _ANY_NAME, file_routes.stream)
     app.router.add_get("/dl/{token}", file_routes.download)
     app.router.add_get("/dl/{token}/" + _ANY_NAME, file_routes.download)
+    app.router.add_get("/play/{token}", play_routes.play)
+    app.router.add_get("/play/{token}/start", play_routes.play_start)
+    app.router.add_get("/sub/{token}/{track}.vtt", play_routes.subtitle)
     app.router.add_get("/b/{token}", bundle_routes.page)
     app.router.add_get("/b/{token}/zip", bundle_routes.archive)
     app.router.add_get("/b/{token}/zip/" + _ANY_NAME, bundle_routes.archive)

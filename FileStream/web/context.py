@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 import jinja2
 from aiohttp import web
 
-from FileStream.web.ports import BundleLookup, ByteSource, FileLookup, LegacyLinks, StorageCopies, StreamObserver, Thumbnails
+from FileStream.web.fairness import HttpFairness
+from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, Remuxer, StorageCopies, StreamObserver,
+                                  Thumbnails)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class WebContext:
     legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
     bundles: BundleLookup | None = None
     crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
+    remux: Remuxer | None = None  # None: videos are served only as stored
+    fairness: HttpFairness = field(default_factory=HttpFairness)  # per-client limit, stall cut-off
     guesses: object | None = None  # web.guess_limit.GuessLimit: misses of old ids per address
 
 

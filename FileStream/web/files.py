@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import AsyncIterator, Callable
+from typing import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from FileStream.core.http_plan import Outcome, RequestFacts, file_facts, plan_response
 from FileStream.core.models import StoredFile
 from FileStream.web.context import CONTEXT, WebContext, message_page
+from FileStream.web.fairness import PER_CLIENT_RETRY_AFTER, WRITE_PIECE, HttpFairness, limit_unsent_bytes
 from FileStream.web.links import LinkRefused, OpenLink, open_link
+
+# The header a remux child sends with its reads of /stream (web.ports.Remuxer.is_internal).
+REMUX_HEADER = "X-FileStream-Remux"
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +88,14 @@ async def _send_body(
     window = outcome.window
     assert window is not None
     file = link.file
-    notify_observer(ctx, "stream_started", file, window.start, window.end)
+    chunks = ctx.source.stream(file, window.start, window.end, whole=_is_download(request, outcome))
+    if ctx.remux is not None and ctx.remux.is_internal(request.headers.get(REMUX_HEADER)):
+        # A remux child reading the file for /play: those bytes are counted there, as sent, and
+        # REMUX_MAX bounds these readers, so they do not count against the loopback address.
+        return await send_body(request, outcome, chunks, f"file {file.ref} (remux input)", per_client=False)
     return await send_body(
-        request, outcome, ctx.source.stream(file, window.start, window.end, whole=_is_download(request, outcome)),
-        f"file {file.ref}",
+        request, outcome, chunks, f"file {file.ref}",
+        started=lambda: notify_observer(ctx, "stream_started", file, window.start, window.end),
         finished=lambda sent, result: notify_observer(ctx, "stream_finished", file, sent, result))
 
 
@@ -97,15 +105,57 @@ async def send_body(
     chunks: AsyncIterator[bytes],
     label: str,
     *,
+    started: Callable[[], None] | None = None,
     finished: Callable[[int, str], None] | None = None,
+    open_ended: bool = False,
+    failed_page: Callable[[BaseException | None], web.Response] | None = None,
+    per_client: bool = True,
 ) -> web.StreamResponse:
     """Send the planned body from `chunks`, exactly `outcome.window.length` bytes or a cut connection.
 
-    A source that fails before the first byte gets an error page (503 with Retry-After when
-    it says how long to wait, else 502); after it, the connection is cut so the client sees
-    a short body. `label` names the thing in logs; `finished(sent_bytes, result)` is called
-    once at the end, with result "complete", "client_gone" or "source_error".
+    A client already streaming STREAMS_PER_IP bodies gets 429 with Retry-After, and the
+    source is never read (`per_client=False`: a reader of our own, bounded elsewhere). A
+    source that fails before the first byte gets an error page (503 with Retry-After when it
+    says how long to wait, else 502; `failed_page(error)` makes another answer instead);
+    after it, the connection is cut so the client sees a short body. A client that takes no
+    bytes for STALL_TIMEOUT seconds is cut. `label` names the thing in logs; `started()` is
+    called once the body is allowed to start, and then `finished(sent_bytes, result)` once at
+    the end, with result "complete", "client_gone", "stalled" or "source_error".
+    `open_ended`: the length is not known in advance (a remux, sent chunked); the body ends
+    when the source does, and the window only bounds it.
     """
+    fairness = request.app[CONTEXT].fairness
+    client = fairness.slot_key(request) if per_client else None
+    if client is not None and not fairness.streams.acquire(client):
+        await _close(chunks, label)
+        log.info("%s: refused, the client has %d streams open (STREAMS_PER_IP)", label, fairness.streams.limit)
+        return message_page(
+            request, 429, "Too many downloads at once",
+            f"Your address already has {fairness.streams.limit} downloads running here. "
+            f"Please let one finish and try again in {PER_CLIENT_RETRY_AFTER} seconds.",
+            **{"Retry-After": str(PER_CLIENT_RETRY_AFTER)},
+        )
+    try:
+        if started is not None:
+            started()
+        return await _send_planned_body(request, outcome, chunks, label, fairness, finished,
+                                        open_ended=open_ended, failed_page=failed_page)
+    finally:
+        if client is not None:
+            fairness.streams.release(client)
+
+
+async def _send_planned_body(
+    request: web.Request,
+    outcome: Outcome,
+    chunks: AsyncIterator[bytes],
+    label: str,
+    fairness: HttpFairness,
+    finished: Callable[[int, str], None] | None,
+    *,
+    open_ended: bool,
+    failed_page: Callable[[BaseException | None], web.Response] | None,
+) -> web.StreamResponse:
     window = outcome.window
     assert window is not None
     expected = window.length
@@ -119,37 +169,54 @@ async def send_body(
         try:
             chunk = await _next_chunk(chunks)
         except _SourceFailed as failed:
+            if failed_page is not None:
+                return failed_page(failed.__cause__)
             return _source_failed_page(request, label, failed.__cause__)
         if chunk is None:
+            if failed_page is not None:
+                return failed_page(EOFError("the source sent no bytes"))
             return _source_failed_page(request, label, EOFError("the source sent no bytes"))
 
+        limit_unsent_bytes(request)
         response = web.StreamResponse(status=outcome.status, headers=outcome.headers)
-        await response.prepare(request)
-        while chunk is not None:
-            if sent + len(chunk) > expected:
-                log.error("%s: source sent more than the %d bytes asked for; cutting the connection",
-                          label, expected)
+        # Armed only while writing: time spent waiting for Telegram is not the client's stall.
+        async with asyncio.timeout(None) as stall:
+            await _progress(stall, fairness, response.prepare(request))
+            while chunk is not None:
+                if sent + len(chunk) > expected:
+                    log.error("%s: source sent more than the %d bytes asked for; cutting the connection",
+                              label, expected)
+                    _cut(request)
+                    return response
+                view = memoryview(chunk)
+                for piece in range(0, len(view), WRITE_PIECE):
+                    await _progress(stall, fairness, response.write(view[piece:piece + WRITE_PIECE]))
+                sent += len(chunk)
+                if sent == expected:
+                    break
+                try:
+                    chunk = await _next_chunk(chunks)
+                except _SourceFailed as failed:
+                    log.warning("%s: source failed after %d of %d bytes: %r; cutting the connection",
+                                label, sent, expected, failed.__cause__)
+                    _cut(request)
+                    return response
+            if sent < expected and not open_ended:
+                log.warning("%s: source ended after %d of %d bytes; cutting the connection",
+                            label, sent, expected)
                 _cut(request)
                 return response
-            await response.write(chunk)
-            sent += len(chunk)
-            if sent == expected:
-                break
-            try:
-                chunk = await _next_chunk(chunks)
-            except _SourceFailed as failed:
-                log.warning("%s: source failed after %d of %d bytes: %r; cutting the connection",
-                            label, sent, expected, failed.__cause__)
-                _cut(request)
-                return response
-        if sent < expected:
-            log.warning("%s: source ended after %d of %d bytes; cutting the connection",
-                        label, sent, expected)
-            _cut(request)
-            return response
-        await response.write_eof()
+            await _progress(stall, fairness, response.write_eof())
         result = "complete"
         return response
+    except TimeoutError:
+        # Only the stall deadline raises it here: the client took nothing for STALL_TIMEOUT.
+        result = "stalled"
+        fairness.stalled += 1
+        log.info("%s: the client took no bytes for %.0f s after %d of %d bytes; cutting the connection",
+                 label, fairness.stall_timeout, sent, expected)
+        _cut(request, discard=True)
+        return response if response is not None else web.Response(status=499, reason="Client Closed Request")
     except ConnectionError:
         # Only our own writes raise ConnectionError here (source errors arrive as
         # _SourceFailed). A seek or a closed tab: nothing to answer, nothing to log loudly.
@@ -168,6 +235,16 @@ async def send_body(
         await _close(chunks, label)
         if finished is not None:
             finished(sent, result)
+
+
+async def _progress(stall: asyncio.Timeout, fairness: HttpFairness, write: Awaitable[None]) -> None:
+    """One write, which must finish within STALL_TIMEOUT (the client takes bytes meanwhile)."""
+    stall.reschedule(asyncio.get_running_loop().time() + fairness.stall_timeout)
+    try:
+        await write
+    finally:
+        if not stall.expired():   # an expired deadline is raising its TimeoutError now
+            stall.reschedule(None)
 
 
 async def send_headers_only(request: web.Request, outcome: Outcome) -> web.StreamResponse:
@@ -217,15 +294,23 @@ async def _close(chunks: AsyncIterator[bytes], label: str) -> None:
         log.warning("%s: closing the byte source failed: %r", label, exc)
 
 
-def _cut(request: web.Request) -> None:
+def _cut(request: web.Request, *, discard: bool = False) -> None:
     # Headers promised Content-Length bytes; closing now lets the client see a short body
     # (and retry with a Range from where it stopped) instead of silently wrong data.
+    # `discard`: the client takes nothing, so what is buffered for it would never drain.
     transport = request.transport
     if transport is not None:
-        transport.close()
+        if discard:
+            transport.abort()
+        else:
+            transport.close()
 
 
 def _source_failed_page(request: web.Request, label: str, exc: BaseException | None) -> web.Response:
+    if getattr(exc, "http_status", None) == 410:
+        # Every copy of the file is gone for good (services/healing.py FileLost): said in words.
+        log.info("%s: gone: %s", label, exc)
+        return message_page(request, 410, exc.title, exc.words)
     retry_after = getattr(exc, "retry_after", None)
     if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
         log.warning("%s: source busy before the first byte (retry after %ds): %r", label, retry_after, exc)

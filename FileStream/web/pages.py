@@ -8,7 +8,11 @@ from aiohttp import web
 
 from FileStream.core.formatting import download_url, human_size, stream_url, time_left
 from FileStream.core.http_plan import FILE_CSP
+from FileStream.core.media_probe import Playback, playback_for
 from FileStream.core.mime import effective_mime_type, image_type, player_kind
+from FileStream.core.models import StoredFile
+from FileStream.core.subtitles import sidecar_subtitles
+from FileStream.core.tokens import make_link_token
 from FileStream.web.context import CONTEXT, message_page, render_page
 from FileStream.web.links import LinkRefused, OpenLink, open_link
 
@@ -42,6 +46,7 @@ async def watch(request: web.Request) -> web.Response:
     kind = player_kind(mime_type)
     # Same origin as the page (a relative URL), so the CSP's img-src 'self' covers it.
     thumb_url = f"/thumb/{link.token}" if ctx.thumbnails is not None and kind in ("video", "audio") else ""
+    player = await _video_player(request, link) if kind == "video" else _NO_PLAYER
     return render_page(
         request,
         "watch.html",
@@ -56,7 +61,76 @@ async def watch(request: web.Request) -> web.Response:
         vlc_url=f"vlc://{media_url}",
         # Android intent URL as MX Player documents it; the player picks the type up itself.
         mx_url=f"intent:{media_url}#Intent;package=com.mxtech.videoplayer.ad;type=video/*;end",
+        **player,
     )
+
+
+# The first view of a video waits this long for its probe at most; a slower probe goes on and
+# the next view has it (this one plays the file as stored).
+PAGE_PROBE_WAIT_SECONDS = 10.0
+
+# What the page shows of a video beyond the stored bytes (nothing, for other kinds).
+_NO_PLAYER: dict = {
+    "mode": "original", "play_url": "", "start_url": "", "duration": "", "cannot_play": "", "busy": "",
+    "audio_tracks": [], "subtitle_tracks": [], "picture_subtitles": [], "styled_subtitles": False,
+    "seek_limited": False, "remux_ready": False,
+}
+
+
+async def _video_player(request: web.Request, link: OpenLink) -> dict:
+    """How the page plays the video: as stored, remuxed (/play), or not at all (said in words);
+    its audio tracks, its subtitle tracks (inside the file, or a file beside it in its album)."""
+    ctx = request.app[CONTEXT]
+    remux = ctx.remux
+    player = dict(_NO_PLAYER)
+    if remux is None or not remux.available:
+        return player
+    info = await remux.media_info(link.file, link.token, wait=PAGE_PROBE_WAIT_SECONDS)
+    playback: Playback = playback_for(info)
+    player.update(
+        play_url=f"/play/{link.token}", start_url=f"/play/{link.token}/start", remux_ready=True,
+        duration=f"{info.duration:.3f}" if info is not None and info.duration else "",
+        audio_tracks=[{"number": t.number, "label": t.label} for t in playback.audio],
+        subtitle_tracks=[{"url": f"/sub/{link.token}/{t.number}.vtt", "label": t.label,
+                          "language": t.language if t.language not in ("", "und") else ""}
+                         for t in playback.subtitles],
+        picture_subtitles=[t.label for t in playback.pictures],
+        styled_subtitles=playback.styled,
+        seek_limited=playback.mode == "remux" and not playback.seekable,
+    )
+    player["subtitle_tracks"] += await _album_subtitles(request, link)
+    if playback.mode == "none":
+        player.update(mode="none", cannot_play=playback.reason)
+    elif playback.mode == "remux" and remux.busy:
+        player.update(mode="original", busy=(
+            f"All {remux.max_jobs} places for converting videos are busy, so this is the original file: "
+            "it may play without sound or not at all. Reload the page in a minute to try again."))
+    else:
+        player["mode"] = playback.mode
+    return player
+
+
+async def _album_subtitles(request: web.Request, link: OpenLink) -> list[dict]:
+    """Subtitle files sent with the video in one album or bundle, named like it (movie.mp4 + movie.srt)."""
+    ctx = request.app[CONTEXT]
+    file = link.file
+    if not file.bundle_id or ctx.bundles is None:
+        return []
+    try:
+        bundle = await ctx.bundles.get_bundle(file.bundle_id)
+        if bundle is None:
+            return []
+        others = await ctx.bundles.get_files([i for i in bundle.file_ids if i != file.id])
+    except Exception as exc:  # noqa: BLE001 - the video still plays without them
+        log.warning("file %s: album subtitles not looked up: %r", file.ref, exc)
+        return []
+    live: list[tuple[str, StoredFile]] = [(f.file_name, f) for f in others.values() if not f.is_expired(link.now)]
+    tracks = []
+    for language, subtitle in sidecar_subtitles(file.file_name, live):
+        token = make_link_token(ctx.link_secret, subtitle.id, subtitle.expires_at)
+        tracks.append({"url": f"/sub/{token}/file.vtt", "label": language or subtitle.file_name,
+                       "language": language.lower() if len(language) in (2, 3) else ""})
+    return tracks
 
 
 async def thumbnail(request: web.Request) -> web.StreamResponse:

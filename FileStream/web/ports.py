@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import AsyncIterator, Protocol
 
+from FileStream.core.media_probe import MediaInfo
 from FileStream.core.models import Bundle, StoredFile
 
 
@@ -113,3 +114,33 @@ class StreamObserver(Protocol):
     def stream_finished(self, file: StoredFile, sent_bytes: int, result: str) -> None:
         """`result` is "complete", "client_gone" or "source_error"."""
         ...
+
+
+class Remuxer(Protocol):
+    """Makes videos the browser cannot play as stored playable (services.remux implements this)."""
+
+    available: bool            # FFmpeg is there and REMUX_MAX > 0
+    busy: bool                 # every REMUX_MAX place is taken
+    max_jobs: int
+    busy_retry_after: int
+
+    def is_internal(self, header_value: str | None) -> bool:
+        """Whether a /stream request is a remux child's own read (its bytes are counted at /play)."""
+        ...
+
+    async def media_info(self, file: StoredFile, token: str, *, wait: float | None = None) -> MediaInfo | None:
+        """The probe kept with the record (made once, the first time); None when not known now."""
+        ...
+
+    def reserve(self):
+        """A remux place (with release()); raises at once when all are taken."""
+        ...
+
+    def remux(self, slot, file: StoredFile, token: str, info: MediaInfo, *, start: float,
+              audio: int) -> AsyncIterator[bytes]: ...
+
+    async def keyframe_at(self, token: str, seconds: float, info: MediaInfo | None = None) -> float: ...
+
+    async def subtitle_track(self, file: StoredFile, token: str, number: int) -> str: ...
+
+    async def subtitle_file(self, file: StoredFile, token: str) -> str: ...

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from .content import SeededSpec
@@ -86,7 +87,8 @@ class ControlServer:
             return await server.person(self._get(args["user"])).send_text(self._get(args["bot"]), args["text"])
         if op in ("send_file", "post_file"):
             person = server.person(self._get(args["user"]))
-            data = SeededSpec(int(args["size"]), int(args.get("seed", 0)))
+            # "path": a real file's bytes (the remux bench sends a film); else seeded content.
+            data = Path(args["path"]).read_bytes() if "path" in args else SeededSpec(int(args["size"]), int(args.get("seed", 0)))
             options = {k: args[k] for k in ("file_name", "mime_type", "kind", "dc_id", "caption") if k in args}
             if op == "send_file":
                 message = await person.send_file(self._get(args["bot"]), data, **options)
@@ -129,6 +131,16 @@ class ControlServer:
         if op == "expire_file_reference":
             message = world.channel_message(self._get(args["channel"]), int(args["message_id"]))
             world.expire_file_reference(message)
+            return True
+        if op == "delete_channel_message":
+            channel = self._get(args["channel"])
+            world.delete([world.channel_message(channel, int(args["message_id"]))], None)
+            return True
+        if op == "remove_from_channel":  # the channel's creator removes an admin (a bot) from it
+            self._get(args["channel"]).remove(self._get(args["account"]))
+            return True
+        if op == "delete_channel":
+            world.delete_channel(self._get(args["channel"]))
             return True
         if op == "rpc_log":
             account = self._get(args["bot"]) if args.get("bot") is not None else None

@@ -808,6 +808,15 @@ class World:
                 audience = [a for a in (chat.a, chat.b) if a is not deleter]
                 self._announce(Event("delete", message_ids=ids), to=audience, messages=group)
 
+    def delete_channel(self, channel: Channel) -> None:
+        """The channel is deleted: every request naming it answers CHANNEL_INVALID from now on,
+        and the references its messages gave out expire."""
+        for message in channel.messages.values():
+            if message.media is not None and not message.deleted:
+                message.media.expire_reference()
+        self.channels.pop(channel.raw_id, None)
+        self.notify()
+
     def _channel_audience(self, channel: Channel, exclude: Account | None) -> list[Account]:
         return [a for a in channel.members.values() if a is not exclude and channel.can_read(a)]
 

@@ -19,6 +19,7 @@ from FileStream.bot.replies import answer
 from FileStream.core.formatting import escape_html, human_size
 from FileStream.core.link_targets import BUNDLE, DEEP_LINK, OLD_FILE, link_target
 from FileStream.core.models import StoredFile
+from FileStream.services.mirror import delete_mirror_copy
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ async def _find_file(ctx: BotContext, kind: str, key: str) -> tuple[StoredFile |
 async def _delete_file(ctx: BotContext, client, record: StoredFile, owner_id: int) -> str:
     done = f"Deleted <b>{escape_html(record.file_name)}</b> ({human_size(record.file_size)}). Its links no longer work."
     if record.has_storage_copy:   # migrated from FileStreamBot and never used: nothing stored
+        await delete_mirror_copy(client, record)
         # The copy first, the record after: the record is the only way to find the copy again.
         try:
             await client.delete_messages(record.storage_chat_id, record.storage_message_id)
