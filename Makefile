@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test demo bench mutants clean
+.PHONY: run test demo bench mutants clean messages
 
 # The runtime plus SecantusDB, the embedded database used when DATABASE_URL is not set
 # (GPL-2.0: it runs as its own process; its pin lives in requirements-dev.txt).
@@ -41,3 +41,12 @@ bench: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV)
+
+# After adding or changing a text the people read: pick up the texts (babel.cfg says where)
+# into FileStream/locales/messages.pot and add the new ones to every language's .po file;
+# then translate the entries with an empty msgstr (tests/test_catalogs.py lists them).
+messages: $(VENV)/.runtime
+	$(VENV)/bin/pybabel extract -F babel.cfg -k N_ -k _ -k ngettext:1,2 --no-location --omit-header \
+		--sort-output -o FileStream/locales/messages.pot .
+	$(VENV)/bin/pybabel update -i FileStream/locales/messages.pot -d FileStream/locales --no-fuzzy-matching \
+		--ignore-obsolete --ignore-pot-creation-date -w 100

@@ -57,11 +57,15 @@ VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("AUTH_CHANNEL", "", "channel id where files posted by admins get stream/download buttons (the main bot must be admin); empty: off"),
     ("GENERATE_DOWNLOAD_LINKS", "true", "send a download link beside the stream link"),
     ("FORCE_SUB_CHANNEL", "", "channel (id or @username) people must join before using the bot; empty: none"),
+    ("ALLOWED_USERS", "", "who may use the bot: Telegram user ids and/or @usernames, comma separated (the owner always may; /allow and /disallow change the list); empty: everyone"),
+    ("TRAFFIC_LIMIT_MB", "0", "MiB one person's links may send per UTC day (owner and AUTH_CHANNEL files exempt); 0: no limit"),
     ("RATE_LIMIT_FILES", "10", "files one person may send per RATE_LIMIT_WINDOW; 0: no limit"),
     ("RATE_LIMIT_WINDOW", "60", "seconds of the rate limit window"),
     ("BUNDLE_MAX_FILES", "100", "files one bundle (an album, or /bundle … /done) may hold"),
     ("RATE_LIMIT_BUNDLE_FILES", "100", "files one person may send in bundles per RATE_LIMIT_BUNDLE_WINDOW (apart from RATE_LIMIT_FILES); 0: no limit"),
     ("RATE_LIMIT_BUNDLE_WINDOW", "3600", "seconds of the bundle files' window, at most 604800 (7 days); a bundle counts until this long after its last file"),
+    ("INCOMING_BURST", "20", "messages and button presses one person may send at once; beyond that the bot ignores them until they slow down (files: a whole bundle at once)"),
+    ("INCOMING_PER_MINUTE", "60", "messages (and files) a minute one person may send once their burst is spent"),
     ("BROADCAST_RATE", "25", "broadcast messages per second (never faster than Telegram takes, about 28)"),
     ("UPLOAD_DIR", "", "folder the owner's /upload command sends files from; empty: /upload is off"),
     ("SESSION_DIR", "sessions", "directory for bot session files"),
@@ -78,6 +82,7 @@ _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
 _BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
 _API_HASH = re.compile(r"[0-9a-fA-F]{32}")
+_USERNAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
 _CHANNEL_USERNAME = re.compile(r"@[A-Za-z][A-Za-z0-9_]{3,31}")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _MIN_LINK_SECRET = 16
@@ -146,11 +151,15 @@ class Settings:
     auth_channel: int | None = None
     generate_download_links: bool = True
     force_sub_channel: int | str | None = None  # a chat id, or "@username"
+    allowed_users: tuple[int | str, ...] = ()  # user ids and "@username"s (lower case); empty: everyone
+    traffic_limit_mb: int = 0           # 0: no limit
     rate_limit_files: int = 10          # 0: no limit
     rate_limit_window: int = 60
     bundle_max_files: int = 100
     rate_limit_bundle_files: int = 100  # 0: no limit
     rate_limit_bundle_window: int = 3600
+    incoming_burst: int = 20
+    incoming_per_minute: int = 60
     broadcast_rate: float = 25.0
     upload_dir: Path | None = None
     session_dir: Path = Path("sessions")
@@ -255,6 +264,10 @@ class Settings:
             auth_channel=r.optional("AUTH_CHANNEL", _chat_id("AUTH_CHANNEL"), None),
             generate_download_links=r.flag("GENERATE_DOWNLOAD_LINKS", True),
             force_sub_channel=r.optional("FORCE_SUB_CHANNEL", _force_sub_channel, None),
+            allowed_users=r.optional("ALLOWED_USERS", _allowed_users, ()),
+            traffic_limit_mb=r.optional(
+                "TRAFFIC_LIMIT_MB", _int_in("TRAFFIC_LIMIT_MB", 0, None, "MiB per person per day"), 0
+            ),
             rate_limit_files=r.optional(
                 "RATE_LIMIT_FILES", _int_in("RATE_LIMIT_FILES", 0, None, "a count of files"), 10
             ),
@@ -270,6 +283,12 @@ class Settings:
             rate_limit_bundle_window=r.optional(
                 "RATE_LIMIT_BUNDLE_WINDOW", _int_in("RATE_LIMIT_BUNDLE_WINDOW", 1, 604800, "a number of seconds"),
                 3600
+            ),
+            incoming_burst=r.optional(
+                "INCOMING_BURST", _int_in("INCOMING_BURST", 1, None, "a count of messages"), 20
+            ),
+            incoming_per_minute=r.optional(
+                "INCOMING_PER_MINUTE", _int_in("INCOMING_PER_MINUTE", 1, None, "a count of messages"), 60
             ),
             broadcast_rate=r.optional("BROADCAST_RATE", _broadcast_rate, 25.0),
             upload_dir=r.optional("UPLOAD_DIR", Path, None),
@@ -394,6 +413,34 @@ def _owner_ids(value: str) -> tuple[int, ...]:
     if not ids:
         raise ConfigError("OWNER_ID", f"OWNER_ID must hold at least one Telegram user id, got {value!r}")
     return tuple(ids)
+
+
+def _allowed_users(value: str) -> tuple[int | str, ...]:
+    entries: list[int | str] = []
+    for part in re.split(r"[,\s]+", value):
+        if not part:
+            continue
+        entry = parse_person(part)
+        if entry is None:
+            raise ConfigError(
+                "ALLOWED_USERS",
+                f"ALLOWED_USERS must list Telegram user ids (like 123456789) and/or @usernames (like @alice), "
+                f"comma separated; {part!r} is neither",
+            )
+        if entry not in entries:
+            entries.append(entry)
+    return tuple(entries)
+
+
+def parse_person(text: str) -> int | str | None:
+    """A Telegram user id, or an "@username" in lower case (Telegram usernames ignore case); None otherwise."""
+    text = text.strip()
+    if text.isascii() and text.isdigit():
+        number = int(text)
+        return number if 0 < number < 1 << 53 else None
+    if _USERNAME.fullmatch(text):
+        return text.lower()
+    return None
 
 
 def _chat_id(name: str) -> Callable[[str], int]:

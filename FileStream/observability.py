@@ -143,6 +143,9 @@ class Operations:
                   "uptime_seconds": round(time.monotonic() - self._started)}
         if getattr(service, "storage_status", None) is not None:
             report["storage_channels"] = service.storage_status.health()
+            # Reported, never a reason for 503 (docs/storage.md): the alert rule on
+            # filestream_storage_channel_usable tells the operator.
+            report["storage"] = service.storage_status.summary()
         return ready, report
 
     async def exposition(self) -> tuple[bytes, str]:

@@ -9,7 +9,7 @@ import secrets
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import aclosing, contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
@@ -19,11 +19,15 @@ from pyrogram.errors import FloodWait, RPCError
 from FileStream.bot import bundles as bot_bundles
 from FileStream.bot import register_handlers
 from FileStream.bot import replies as bot_replies
+from FileStream.bot import texts as bot_texts
 from FileStream.bot.context import BotContext
+from FileStream.bot.language import speak_to
 from FileStream.bot.replies import NO_PREVIEW
 from FileStream.core.button_urls import telegram_takes_button_url
+from FileStream.core.usage import day_of
 from FileStream.embedded_db import EmbeddedDatabase, EmbeddedDatabaseError
 from FileStream.errors import StartupError
+from FileStream.i18n import Catalogs
 from FileStream.jobs.expiry import CopiesRefused, ExpiryJob
 from FileStream.jobs.runner import PeriodicJob
 from FileStream.jobs.stale_requests import StaleRequestJob
@@ -43,6 +47,7 @@ from FileStream.services.remux import MediaTools, RemuxService
 from FileStream.services.requests import RequestTracker
 from FileStream.services.storage_channels import StorageChannels
 from FileStream.services.storage_copies import StorageCopies
+from FileStream.services.traffic import TrafficMeter
 from FileStream.services.storage_status import StorageStatus
 from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
@@ -59,6 +64,7 @@ from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.storage import ChannelReader
 from FileStream.telegram.streamer import Streamer, StreamTuning
 from FileStream.telegram.thumbnails import Thumbnails
+from FileStream.telegram.updates import CatchingUpClient
 from FileStream.web.app import HttpProtocolLog, build_app
 from FileStream.web.context import CONTEXT as WEB_CONTEXT
 from FileStream.web.fairness import HttpFairness
@@ -89,6 +95,9 @@ MIRROR_SECONDS = 60.0
 # The copy check reads the messages of COPY_CHECK_BATCH stored files this often (one
 # getMessages call per channel): a walk through 10 000 files takes about 8 hours.
 COPY_CHECK_SECONDS = 60.0
+# Heal and mirror intents of another instance older than this are its leftovers for the lease
+# holder's periodic pass (a send lasts seconds; the lease moves only after 30 s unrenewed).
+LEFTOVER_AGE_SECONDS = 120.0
 COPY_CHECK_BATCH = 20
 
 
@@ -230,6 +239,8 @@ class Service:
         self._stale_requests: StaleRequestJob | None = None
         self.ops = Operations(self)
         self.usage: DownloadCounter | None = None
+        self.traffic: TrafficMeter | None = None
+        self.languages = Catalogs.english_only()
         self.usage_job: PeriodicJob | None = None
         self.remux: RemuxService | None = None
         self._stopped = asyncio.Event()
@@ -255,6 +266,9 @@ class Service:
         except DatabaseUnavailable as error:
             raise StartupError(f"{error} (check DATABASE_URL)") from error
         secret = settings.link_secret or await self.db.settings.get_or_create_link_secret()
+        self.languages = Catalogs.load()
+        # ALLOWED_USERS seeds the list /allow and /disallow change (a removed entry stays removed).
+        await self.db.allowed.seed(settings.allowed_users, self.clock())
 
         self.main_client = build_client(
             token=settings.bot_token, api_id=settings.api_id, api_hash=settings.api_hash,
@@ -270,9 +284,10 @@ class Service:
         self.pool = BotPool(main=main)
         self.channels = StorageChannels(self.db.copies, settings.storage_channels, settings.mirror_channel,
                                         self.clock, tell_owner=self._tell_owner)
-        self.lease = PostingLease(self.db.leases, self.clock, ttl=POSTING_LEASE_SECONDS)
+        self.lease = PostingLease(self.db.leases, self.clock, ttl=POSTING_LEASE_SECONDS, bot=not settings.link_only)
         self.keeper = CopyKeeper(self.db.copies, self.pool, self.channels, self.clock,
-                                 may_post=self.lease.may_post, metrics=self.ops.metrics)
+                                 may_post=self.lease.may_post, metrics=self.ops.metrics, lane_for=self.lane_for)
+        self.lease.before_posting.append(self._account_for_leased_copies)
         self.sessions = MediaSessions(load_key=self.db.sessions.get_media_key, save_key=self.db.sessions.set_media_key,
                                       connections=settings.media_connections)
         budget = MemoryBudget(settings.stream_memory_mb << 20)
@@ -285,7 +300,13 @@ class Service:
                                      trusted_proxies=settings.trusted_proxies)
         self.usage = DownloadCounter(self.db.usage, self.clock)
         # Every instance serves links, so every instance (link-only too) writes its counts.
-        self.usage_job = PeriodicJob("download counts", self.usage.flush, USAGE_FLUSH_SECONDS)
+        self.traffic = TrafficMeter(self.db.traffic, self.clock, limit_bytes=settings.traffic_limit_mb << 20,
+                                    exempt_ids=settings.owner_ids, notify=self._traffic_notice)
+
+        async def flush_counts() -> None:
+            await self.usage.flush()
+            await self.traffic.flush()
+        self.usage_job = PeriodicJob("download counts", flush_counts, USAGE_FLUSH_SECONDS)
         # The storage channel's copies, one at a time with people in turns (every other channel
         # listed in BIN_CHANNEL gets a lane of its own when a copy first goes there).
         self.lane = self.lane_for(settings.bin_channel)
@@ -318,6 +339,7 @@ class Service:
                                                      window_seconds=settings.rate_limit_window, clock=self.clock),
                 clock=self.clock, started_at=self.started_at, link_buttons=link_buttons,
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
+            ctx.languages = self.languages
             ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
                                       max_files=settings.bundle_max_files)
             ctx.bundle_limit = BundleFileLimit.on_requests(self.db, limit=settings.rate_limit_bundle_files,
@@ -345,6 +367,8 @@ class Service:
         self.pool.left_out = [m for m, ok in zip(backends, results[1:]) if not ok]
         if ctx is not None:
             ctx.bot_username = main.username
+            if settings.auth_channel is not None and isinstance(self.main_client, CatchingUpClient):
+                await self.main_client.watch_channels([settings.auth_channel])
         await self._reconcile_copies(link_only=settings.link_only)
         await self._serve_web(sock, secret, bot_username=main.username or "")
         self.usage_job.start()
@@ -366,9 +390,36 @@ class Service:
                                                      self.clock)
         return lane
 
+    def _posting_channels(self) -> list[int]:
+        """Every channel copies are posted into: BIN_CHANNEL's, then MIRROR_CHANNEL."""
+        mirror = self.settings.mirror_channel
+        return [*self.settings.storage_channels, *((mirror,) if mirror is not None else ())]
+
+    async def _account_for_leased_copies(self) -> None:
+        """This instance has just taken the posting lease: heal and mirror copies a stopped holder
+        posted but never recorded are deleted, and its heal claims released, before it posts."""
+        released = await self.db.copies.release_heals_of_others(self.keeper.claimant)
+        if released:
+            log.info("Released %d heal claim(s) of the previous posting lease holder", released)
+        await self._leased_leftovers()
+
+    async def _leased_leftovers_again(self) -> None:
+        """The lease holder, now and then: intents the taking could not settle (a delete that
+        failed) are tried again; younger ones are left (a send under way as the lease moved)."""
+        if self.lease.may_post():
+            await self._leased_leftovers(older_than=self.clock() - timedelta(seconds=LEFTOVER_AGE_SECONDS))
+
+    async def _leased_leftovers(self, older_than=None) -> None:
+        for chat_id in self._posting_channels():
+            try:
+                await self.lane_for(chat_id).reconcile_leased(older_than)
+            except Exception as error:  # noqa: BLE001 - the intents stay for the next taking
+                log.warning("Could not account for copies the previous lease holder left in channel %s: %r",
+                            chat_id, error)
+
     async def _reconcile_copies(self, *, link_only: bool) -> None:
         """Copies a stopped process made but never recorded: adopted or deleted (see ChannelLane)."""
-        for chat_id in self.settings.storage_channels:
+        for chat_id in self._posting_channels():
             try:
                 await self.lane_for(chat_id).reconcile(intake=not link_only, stale_after=self.copies.claim_timeout)
             except Exception as error:  # noqa: BLE001 - the intents stay for the next start
@@ -387,7 +438,7 @@ class Service:
             await client.send_message(chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
 
         async def edit(chat_id: int, message_id: int, text: str) -> None:
-            await bot_replies.edit(client, chat_id, message_id, text)
+            await bot_replies.edit_now(client, chat_id, message_id, text)
 
         async def delete_copies(chat_id: int, message_ids: list[int]) -> None:
             try:
@@ -401,10 +452,13 @@ class Service:
             if request.get("bundle_id"):
                 await bot_bundles.end_unfinished(ctx, client, request["bundle_id"], state)
 
+        async def in_language_of(user_id: int) -> None:
+            await speak_to(self.db.users, self.languages, user_id)
+
         expiry = ExpiryJob(self.db.files, send, edit, self.clock, warning_seconds=self.settings.expiry_warning,
                            delete_copies=None if self.settings.keep_expired_copies else delete_copies,
-                           bundles=self.db.bundles)
-        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out)
+                           bundles=self.db.bundles, speak_to=in_language_of)
+        stale = StaleRequestJob(ctx.requests, send, on_timed_out=timed_out, speak_to=in_language_of)
         expiry_job = PeriodicJob("expiry notices", expiry.run_once, JOB_INTERVAL_SECONDS,
                                  next_due=expiry.next_due, clock=self.clock)
         stale_job = PeriodicJob("stale requests", stale.run_once, JOB_INTERVAL_SECONDS,
@@ -413,6 +467,18 @@ class Service:
         ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
         self._stale_requests = stale
         return [expiry_job, stale_job]
+
+    async def _traffic_notice(self, owner_id: int, limit_bytes: int, retry_after: int) -> None:
+        """Tells a person, once a day whichever instance finds out first, that their links stopped."""
+        day = day_of(self.clock())
+        try:
+            if not await self.db.settings.add(f"traffic_notice:{owner_id}:{day:%Y-%m-%d}", self.clock()):
+                return
+            await speak_to(self.db.users, self.languages, owner_id)
+            await self.main_client.send_message(owner_id, bot_texts.traffic_limit_reached(limit_bytes, retry_after),
+                                                parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW)
+        except Exception as error:  # noqa: BLE001 - they may have blocked the bot; the pages still say it
+            log.info("Could not tell %s that their links reached the traffic limit: %r", owner_id, error)
 
     def _make_storage_jobs(self, ctx: BotContext | None) -> list[PeriodicJob]:
         """Jobs of every instance that keep the stored copies: the posting lease, the storage
@@ -428,9 +494,10 @@ class Service:
         self.copy_check = CopyCheck(self.db.copies, self.pool, self.channels, keeper, may_post=lease.may_post,
                                     batch=COPY_CHECK_BATCH)
         jobs.append(PeriodicJob("copy check", self.copy_check.run_once, COPY_CHECK_SECONDS))
+        jobs.append(PeriodicJob("leftover heal and mirror copies", self._leased_leftovers_again, COPY_CHECK_SECONDS))
         if self.settings.mirror_channel is not None:
             self.mirror = Mirror(self.db.copies, self.pool, self.channels, keeper, self.clock,
-                                 may_post=lease.may_post, metrics=self.ops.metrics)
+                                 may_post=lease.may_post, metrics=self.ops.metrics, lane_for=self.lane_for)
             mirror_job = PeriodicJob("mirror copies", self.mirror.run_once, MIRROR_SECONDS)
             lease.on_taken.append(mirror_job.wake)
             keeper.on_copies_changed.append(mirror_job.wake)
@@ -482,11 +549,13 @@ class Service:
         lookup = _FileLookup(self.db)
         app = build_app(files=lookup, source=self.streams, link_secret=secret,
                         public_url=self.public_url, clock=self.clock,
-                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage),
+                        observer=StreamObservers(StreamMetrics(self.ops.metrics), self.usage, self.traffic),
+                        traffic=self.traffic if self.settings.traffic_limit_mb else None,
                         copies=self.copies, legacy=lookup if self.settings.legacy_links else None,
                         bundles=_BundleLookup(self.db),
                         thumbnails=Thumbnails(self.pool, self.sessions, read_message=self.keeper.readable),
-                        bot_username=bot_username, remux=self.remux, fairness=self.fairness)
+                        bot_username=bot_username, remux=self.remux, fairness=self.fairness,
+                        languages=self.languages)
         add_ops_routes(app, health=self.ops.health, metrics=self.ops.exposition,
                        count_status=self.ops.metrics.http_response, metrics_token=self.settings.metrics_token)
         # stop() gives running streams SHUTDOWN_GRACE itself (wait_idle); what is left when
@@ -526,6 +595,8 @@ class Service:
             # After the web server: every response has ended, so its bytes are in the last batch.
             await self.usage_job.stop()
             await self.usage.flush()   # a database error is logged there, never raised
+            await self.traffic.flush()
+            await self.traffic.close()
         if self.copies is not None:
             await self.copies.close()
         if self.keeper is not None:

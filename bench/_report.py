@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
+import _fairness_bot
 import _fairness_zip
 import _fairness_http
 import zip_bench
@@ -72,6 +73,9 @@ def targets(r: dict) -> list[Target]:
         name, measured, ok = zipped
         z = r["bundle_zip"]
         out.append((name, f"{measured} ({z['zip_mibps']} MiB/s)", f"the files one after another {z['one_by_one_mibps']} MiB/s", ok))
+    fair = _fairness_bot.target(r)
+    if fair:
+        out.append(fair)
     fair_zip = _fairness_zip.target(r)
     if fair_zip:
         out.append(fair_zip)
@@ -150,6 +154,9 @@ def markdown(r: dict) -> str:
     zipped = zip_bench.report(r)
     if zipped:
         out += [*zipped[1:], ""]
+    fair = _fairness_bot.report(r)
+    if fair:
+        out += [*fair[1:], ""]
     tail_cost = _fairness_zip.report(r)
     if tail_cost:
         out += [*tail_cost[1:], ""]

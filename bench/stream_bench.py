@@ -39,6 +39,7 @@ from _common import add_paths, run  # noqa: E402
 
 add_paths()
 
+import _fairness_bot  # noqa: E402
 import _fairness_zip  # noqa: E402
 import _fairness_http  # noqa: E402
 import zip_bench  # noqa: E402
@@ -60,7 +61,7 @@ from FileStream.telegram.streamer import StreamTuning  # noqa: E402
 BENCH_DIR = Path(__file__).resolve().parent
 HOME_DC, FILE_DC, COLD_DC = 2, 4, 5
 DEFAULTS = {name: default for name, default, _ in VARIABLES}
-PHASES = ("single", "many", "zip", "fair_zip", "fair_http", "caps")
+PHASES = ("single", "many", "zip", "fair_zip", "fair_http", "caps", "fairness")
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ class Bench:
         config = {
             "dc_count": 5, "connection_file": str(self.workdir / "tgserver.json"),
             "bots": bots,
-            "users": [{"name": "alice", "first_name": "Alice", "username": "alice", "home_dc": 1}],
+            "users": [{"name": "alice", "first_name": "Alice", "username": "alice", "home_dc": 1},
+                      *_fairness_bot.USERS],
             "channels": [{"name": "bin", "title": "FileStream bin", "new_style_id": True,
                           "admins": [b["name"] for b in bots] + ["alice"]}],
         }
@@ -491,6 +493,10 @@ class Bench:
         await self.send("main", p.main_size, 1, FILE_DC)
         await self.download("main")  # warm-up (untimed): media connections, first code paths
         await self.connections_ready()
+        if "fairness" in phases:
+            self.log("bot replies to ten people while one floods the bot")
+            async with asyncio.timeout(PHASE_TIMEOUT):
+                r["bot_fairness"] = await _fairness_bot.run_phase(self.remote)
         if "single" in phases:
             await self.send("big", p.big_size, 2, FILE_DC)
             await self.send("cold", p.big_size, 4, COLD_DC)

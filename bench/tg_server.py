@@ -5,7 +5,8 @@
 Builds the world from the config (tgserver.serve.build), serves the DCs on loopback, writes
 the connection file and prints "tgserver ready <path>". The control socket (JSON lines,
 loopback) has tgserver's operations (send_file, post_file, next_message, faults, ...) plus
-`count_calls` (how many calls of a method each account made since a mark) and `mark`.
+`count_calls` (how many calls of a method each account made since a mark), `mark`, and
+`messages_from` (the texts a bot sent to a person).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class BenchControl(ControlServer):
             return counts
         if op == "bugs":
             return list(self.server.bugs)
+        if op == "messages_from":   # the texts of every message a bot sent to a person
+            person = self.server.person(self.names[args["user"]])
+            return [m.text for m in person.messages_from(self.names[args["bot"]])]
         return await super().handle(op, args)
 
 

@@ -38,6 +38,8 @@ def test_quick_benchmark_runs_checks_every_byte_and_prints_its_tables(tmp_path):
     fair = results["fair_http"]   # bench/_fairness_http.py: downloads beside stalled readers, all exact
     assert fair["stalled"] == 40 and fair["quiet"]["ttfb_median_ms"] > 0 and fair["stalled_run"]["aggregate_mibps"] > 0
     assert fair["rss_peak_mib"] > 0
+    replies = results["bot_fairness"]   # bench/_fairness_bot.py: ten people answered while one floods the bot
+    assert replies["people"] == 10 and replies["worst_ms"] > 0 and replies["flooder_answers"] < replies["flood"]
 
     # Speed, as ratios to the baseline of the same run. Under a bandwidth cap per connection or
     # per account (the bytes, not the CPU, set the pace) several bots stream several times what

@@ -8,7 +8,7 @@ from pyrogram.errors import ButtonUrlInvalid
 from pyrogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from FileStream.bot.keyboards import without_link_buttons
-from FileStream.bot.replies import edit
+from FileStream.bot.replies import edit_now
 from FileStream.core.button_urls import telegram_takes_button_url
 
 
@@ -33,7 +33,7 @@ async def test_a_refused_link_button_is_left_out_and_the_rest_of_the_message_goe
         [InlineKeyboardButton("Delete", callback_data="del:1")],
     ])
     caplog.set_level(logging.WARNING)
-    assert await edit(telegram, 1, 2, "Stream: http://files/watch/1", markup=markup) == "edited"
+    assert await edit_now(telegram, 1, 2, "Stream: http://files/watch/1", markup=markup) == "edited"
     [(text, sent_markup)] = telegram.edits
     assert text == "Stream: http://files/watch/1"
     assert [[b.text for b in row] for row in sent_markup.inline_keyboard] == [["Delete"]]

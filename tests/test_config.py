@@ -127,6 +127,12 @@ def test_public_url(extra, expected):
     assert settings(**extra).public_url == expected
 
 
+def test_allowed_users_take_ids_and_usernames_in_any_case_once_each():
+    parsed = settings(ALLOWED_USERS="123456789, @Alice_B,@alice_b 42").allowed_users
+    assert parsed == (123456789, "@alice_b", 42)
+    assert settings().allowed_users == ()
+
+
 def test_blank_values_count_as_unset():
     assert settings(PORT="", DATABASE_URL="  ", LINK_SECRET="").port == 8080
 
@@ -185,6 +191,10 @@ def test_multi_tokens_merge_both_spellings_dedup_and_drop_main():
         ({"AUTH_CHANNEL": "abc"}, "AUTH_CHANNEL", "whole number"),
         ({"GENERATE_DOWNLOAD_LINKS": "y"}, "GENERATE_DOWNLOAD_LINKS", "true or false"),
         ({"FORCE_SUB_CHANNEL": "@a"}, "FORCE_SUB_CHANNEL", "@mychannel"),
+        ({"ALLOWED_USERS": "123, alice"}, "ALLOWED_USERS", "'alice' is neither"),
+        ({"ALLOWED_USERS": "@al"}, "ALLOWED_USERS", "@usernames"),
+        ({"ALLOWED_USERS": "-5"}, "ALLOWED_USERS", "user ids"),
+        ({"TRAFFIC_LIMIT_MB": "lots"}, "TRAFFIC_LIMIT_MB", "whole number"),
         ({"RATE_LIMIT_FILES": "-2"}, "RATE_LIMIT_FILES", "at least 0"),
         ({"RATE_LIMIT_WINDOW": "0"}, "RATE_LIMIT_WINDOW", "at least 1"),
         ({"BROADCAST_RATE": "fast"}, "BROADCAST_RATE", "per second"),

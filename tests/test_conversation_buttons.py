@@ -57,7 +57,9 @@ async def test_a_double_press_that_changes_nothing_is_answered_once_each_and_sil
     assert [a["alert"] for a in person.callback_answers] == [False, False]
     assert "page 2 of 2" in shown.text
     edits = telegram.rpc_log(bot, method="messages.EditMessage")
-    assert [e.error for e in edits] == [None, "MESSAGE_NOT_MODIFIED"]  # the repeated edit was refused
+    # The repeated edit either waited in the chat's queue behind the first and was folded into
+    # it, or went out after it and was refused as changing nothing.
+    assert [e.error for e in edits] in ([None], [None, "MESSAGE_NOT_MODIFIED"])
     assert [c.error for c in callback_answers(telegram, bot)] == [None, None]  # one answer per press
     assert SORRY not in [m.text for m in person.messages_from(bot)]
     assert tracebacks(caplog.records) == []

@@ -7,8 +7,8 @@ from __future__ import annotations
 import FileStream
 from service_harness import Clock, http_client, make_world, running_service, send_and_get_links
 
-EVERYONE = ["start", "help", "about", "files", "status", "revoke", "bundle", "done"]
-OWNER = ["botstats", "ban", "unban", "broadcast", "del", "upload"]
+EVERYONE = ["start", "help", "about", "files", "status", "revoke", "bundle", "done", "language"]
+OWNER = ["botstats", "ban", "unban", "allow", "disallow", "broadcast", "del", "upload"]
 
 
 

@@ -10,6 +10,7 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -41,6 +42,7 @@ class ServiceProcess:
         self.log: list[str] = []
         self._reader: asyncio.Task | None = None
         self._ready = asyncio.Event()
+        self._logged = asyncio.Condition()
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
@@ -62,6 +64,14 @@ class ServiceProcess:
             self.log.append(text)
             if "FileStream running at" in text:
                 self._ready.set()
+            async with self._logged:
+                self._logged.notify_all()
+
+    async def logged(self, words: str, *, since: int = 0, timeout: float = 30) -> None:
+        """Wait until a log line (from line `since` on) holds `words`."""
+        async with self._logged:
+            await asyncio.wait_for(self._logged.wait_for(lambda: any(words in line for line in self.log[since:])),
+                                   timeout)
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
@@ -135,5 +145,95 @@ async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_serves_
         assert record["storage_message_id"] == copy.id, "exactly one copy: the recorded one"
         async with http_client() as http, http.get(links.download) as response:
             assert response.status == 200 and await response.read() == data
+    finally:
+        await service.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def live_in(channel) -> list:
+    return [m for m in channel.messages.values() if not m.deleted and m.media is not None]
+
+
+def into(channel):
+    """A hold condition: the request posts into `channel`."""
+    return lambda q: getattr(q.peer, "channel_id", None) == channel.raw_id
+
+
+async def test_killed_at_the_instant_a_lost_copy_is_made_again_a_restart_leaves_one_copy(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    connection_file = telegram.write_connection_file(tmp_path / "tgserver.json")
+    port = free_port()   # the same after the restart: the links stay the same
+    env = {**service_env(world, database_url, database_name, tmp_path),
+           "PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    service = ServiceProcess(env, connection_file, tmp_path)
+    data = random.Random(11).randbytes(200_000)
+    try:
+        await service.start()
+        await person.send_file(bot, data, file_name="kept.bin", mime_type="application/octet-stream")
+        reply, links = await until_links(world, await person.next_message(bot, timeout=20))
+        assert links is not None, reply.text
+        [stored] = live_copies(world)
+        telegram.world.delete([stored], None)   # a careless admin cleans up the storage channel
+        hold = telegram.faults.hold(COPY, bot, when=into(world.bin_channel))
+        async with http_client() as http:
+            opened = asyncio.ensure_future(http.get(links.download))
+            await hold.reached(timeout=30)       # the copy made again (from the person's message) is under way
+            service.kill()
+            assert await service.wait() == -signal.SIGKILL
+            hold.release()                       # Telegram makes it; its answer goes nowhere
+            await asyncio.gather(opened, return_exceptions=True)
+        [orphan] = await telegram.wait_until(lambda: live_copies(world), timeout=10)
+        assert await mongo_db["copy_intents"].count_documents({"kind": "heal"}) == 1, "noted before it was sent"
+
+        await service.start()
+        await telegram.wait_until(lambda: orphan.deleted, timeout=30)
+        async with http_client() as http, http.get(links.download) as response:
+            assert response.status == 200 and await response.read() == data
+        [copy] = live_copies(world)
+        [record] = [doc async for doc in mongo_db["files"].find({})]
+        assert record["storage_message_id"] == copy.id != orphan.id, "exactly one copy: the recorded one"
+        assert await mongo_db["copy_intents"].count_documents({}) == 0
+    finally:
+        await service.stop()
+
+
+async def test_killed_at_the_instant_of_a_mirror_copy_a_restart_leaves_one_mirror_copy(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    mirror = telegram.world.add_channel(title="FileStream mirror", admins=[world.main_bot])
+    person, bot = world.person, world.main_bot
+    connection_file = telegram.write_connection_file(tmp_path / "tgserver.json")
+    env = {**service_env(world, database_url, database_name, tmp_path), "MIRROR_CHANNEL": str(mirror.id)}
+    service = ServiceProcess(env, connection_file, tmp_path)
+    data = random.Random(12).randbytes(150_000)
+    try:
+        await service.start()
+        hold = telegram.faults.hold(COPY, bot, when=into(mirror))
+        await person.send_file(bot, data, file_name="twice.bin", mime_type="application/octet-stream")
+        reply, links = await until_links(world, await person.next_message(bot, timeout=20))
+        assert links is not None, reply.text
+        await hold.reached(timeout=30)           # its mirror copy is under way
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        hold.release()
+        [orphan] = await telegram.wait_until(lambda: live_in(mirror), timeout=10)
+        assert await mongo_db["copy_intents"].count_documents({"kind": "mirror"}) == 1, "noted before it was sent"
+
+        since = len(service.log)
+        await service.start()
+        await service.logged("file(s) mirrored", since=since)
+        assert orphan.deleted, "the copy the killed process never recorded was deleted"
+        [copy] = live_in(mirror)
+        [record] = [doc async for doc in mongo_db["files"].find({})]
+        assert record["mirror_message_id"] == copy.id != orphan.id, "exactly one mirror copy: the recorded one"
+        assert await mongo_db["copy_intents"].count_documents({}) == 0
+        assert len(live_copies(world)) == 1
     finally:
         await service.stop()

@@ -308,3 +308,21 @@ async def test_a_bad_location_answer_fails_that_file_only_and_the_bot_stays_heal
             telegram.faults.error_rules.remove(rule)
             async with http.get(links.download) as response:
                 assert response.status == 200 and await response.read() == data
+
+
+async def test_under_a_per_account_download_rate_a_stream_over_two_backends_is_exact_and_waits_out_each_flood_wait(
+        telegram, stack_settings):
+    world = make_world(telegram, backends=2)
+    data = pattern(10 * MIB + 3, seed=11)
+    async with running_service(stack_settings(world, MEDIA_CONNECTIONS=2)) as service:
+        links = (await send_and_get_links(world, data, "rated.mp4", dc_id=FILE_DC)).links
+        # Telegram limits what one account downloads: each bot gets 2 MiB at once, then 2 MiB/s.
+        telegram.limits.download_rate(bytes_per_second=2 * MIB, burst_bytes=2 * MIB)
+        async with http_client() as http, http.get(links.download) as response:
+            assert response.status == 200
+            assert await response.read() == data
+        verdicts = telegram.limits.download_verdicts
+        assert verdicts, "the rate was met while the stream ran"
+        fetched_by = {c.account_id for c in telegram.rpc_log(method="upload.GetFile", dc_id=FILE_DC) if c.error is None}
+        assert {bot.id for bot in world.backends} <= fetched_by, "both backends carried the stream"
+        assert all(m.streams == 0 and m.in_flight == 0 for m in service.pool.members)

@@ -121,7 +121,9 @@ async def test_with_every_bot_removed_from_the_storage_channel_links_live_on_and
 
         async with http_client() as http:
             async with http.get(f"{service.public_url}/health") as response:
+                assert response.status == 200, "a lost channel is reported, the process stays ready"
                 health = await response.json()
+        assert health["storage"] == "degraded"
         assert health["storage_channels"] == {str(world.bin_channel.id): {"role": "storage", "usable": False},
                                               str(mirror.id): {"role": "mirror", "usable": True}}
         await owner.send_text(world.main_bot, "/botstats")

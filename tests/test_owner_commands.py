@@ -17,7 +17,7 @@ from service_harness import (add_owner, Clock, http_client, links_in, make_world
                              tracebacks)
 from test_e2e_bundles import button_urls, until_buttons
 
-OWNER_COMMANDS = ["botstats", "ban {victim}", "unban {banned}", "broadcast", "del {file_id}", "upload notes.txt"]
+OWNER_COMMANDS = ["botstats", "ban {victim}", "unban {banned}", "allow 5", "disallow @alice", "broadcast", "del {file_id}", "upload notes.txt"]
 
 
 

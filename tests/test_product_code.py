@@ -94,3 +94,25 @@ def test_the_check_for_discarded_tasks_finds_them(tmp_path):
                       "    kept.add(asyncio.ensure_future(g()))\n"
                       "    await asyncio.ensure_future(g())\n")
     assert _discarded_tasks(sample, tmp_path) == ["sample.py:3", "sample.py:4"]
+
+
+def _binds_underscore(function: ast.AST) -> bool:
+    """True when `function` assigns the name `_` itself (a loop variable, an unpacking target)."""
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store):
+            return True
+    return False
+
+
+def test_no_function_hides_the_translation_function_behind_a_throwaway_name():
+    """`for _ in ...` inside a function of a module that translates with `_` makes every `_()`
+    in that function call the loop's integer: the message is never shown, a TypeError is."""
+    for path in PRODUCT_SOURCES:
+        tree = ast.parse(path.read_text())
+        imports_underscore = any(isinstance(node, ast.ImportFrom) and any(a.name == "_" for a in node.names)
+                                 for node in tree.body)
+        if not imports_underscore:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _binds_underscore(node):
+                raise AssertionError(f"{path.relative_to(REPO)}:{node.lineno} {node.name}() binds `_`")

@@ -4,7 +4,7 @@ import asyncio
 import time
 
 import pytest
-from pyrogram import raw
+from pyrogram import filters, raw
 from pyrogram.errors import BadRequest
 from pyrogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
@@ -118,13 +118,13 @@ async def test_set_bot_commands_is_recorded_with_its_scope(telegram):
     assert [c.method for c in telegram.rpc_log(bot, "bots.SetBotCommands")] == ["bots.SetBotCommands"]
 
 
-async def test_updates_survive_dropped_connections(telegram):
+async def test_an_update_pushed_while_the_socket_is_down_is_forgotten_and_comes_with_the_difference(telegram):
     world = telegram.world
     bot = world.add_bot(username="filestream_bot", home_dc=2)
     carol = telegram.person(world.add_user(first_name="Carol", home_dc=1))
     client = make_bot_client(telegram, bot)
 
-    @client.on_message()
+    @client.on_message(filters.incoming)
     async def echo(c, message):
         await message.reply_text(f"echo {message.text}")
 
@@ -136,10 +136,58 @@ async def test_updates_survive_dropped_connections(telegram):
     assert telegram.faults.drop_connections(bot) == len(before) >= 1
     assert telegram.faults.dropped == len(before)
     assert not telegram.connections_of(bot), "the bot has no socket left when the next update comes"
-    await carol.send_text(bot, "two")  # queued for the session until the client reconnects
+    await carol.send_text(bot, "two")
+    assert telegram.forgotten_updates == 1, "Telegram does not keep a push for a socket that is gone"
 
+    await telegram.wait_until(lambda: telegram.connections_of(bot), timeout=15)
+    assert not set(before) & set(telegram.connections_of(bot)), "the client came back over a new connection"
+    # The client asks for what it missed, as pyrogram does at start (recover_gaps).
+    assert await client.recover_gaps() == (2, 0), "Carol's 'two' and the bot's own 'echo one'"
     assert (await carol.next_message(bot, timeout=15)).text == "echo two"
-    assert not set(before) & set(telegram.connections_of(bot)), "it came over a new connection"
+
+
+async def test_a_difference_beyond_the_limit_comes_in_slices(telegram):
+    world = telegram.world
+    bot = world.add_bot(username="filestream_bot", home_dc=2)
+    carol = telegram.person(world.add_user(first_name="Carol", home_dc=1))
+    client = make_bot_client(telegram, bot, no_updates=True)
+    await client.start()
+    state = await client.invoke(raw.functions.updates.GetState())
+    telegram.difference_limit = 3
+    for n in range(5):
+        await carol.send_text(bot, f"m{n}")
+    first = await client.invoke(raw.functions.updates.GetDifference(pts=state.pts, date=state.date, qts=0))
+    assert isinstance(first, raw.types.updates.DifferenceSlice)
+    assert [m.message for m in first.new_messages] == ["m0", "m1", "m2"]
+    rest = await client.invoke(raw.functions.updates.GetDifference(
+        pts=first.intermediate_state.pts, date=state.date, qts=0))
+    assert isinstance(rest, raw.types.updates.Difference)
+    assert [m.message for m in rest.new_messages] == ["m3", "m4"]
+
+
+async def test_a_channel_difference_holds_the_posts_missed_and_is_too_long_beyond_the_limit(telegram):
+    world = telegram.world
+    bot = world.add_bot(username="filestream_bot", home_dc=2)
+    editor = world.add_user(first_name="Eve", home_dc=1)
+    channel = world.add_channel("Posts", admins=[bot, editor])
+    client = make_bot_client(telegram, bot, no_updates=True)
+    await client.start()
+    peer = await client.resolve_peer(channel.id)
+    start = channel.pts
+    for n in range(3):
+        world.post_in_channel(channel, editor, f"post {n}")
+    diff = await client.invoke(raw.functions.updates.GetChannelDifference(
+        channel=peer, filter=raw.types.ChannelMessagesFilterEmpty(), pts=start, limit=100))
+    assert isinstance(diff, raw.types.updates.ChannelDifference) and diff.pts == channel.pts
+    assert [m.message for m in diff.new_messages] == ["post 0", "post 1", "post 2"]
+    telegram.channel_difference_limit = 2
+    too_long = await client.invoke(raw.functions.updates.GetChannelDifference(
+        channel=peer, filter=raw.types.ChannelMessagesFilterEmpty(), pts=start, limit=100))
+    assert isinstance(too_long, raw.types.updates.ChannelDifferenceTooLong)
+    assert too_long.dialog.pts == channel.pts
+    empty = await client.invoke(raw.functions.updates.GetChannelDifference(
+        channel=peer, filter=raw.types.ChannelMessagesFilterEmpty(), pts=channel.pts, limit=100))
+    assert isinstance(empty, raw.types.updates.ChannelDifferenceEmpty)
 
 
 async def test_a_refusing_dc_comes_back(telegram):
@@ -235,3 +283,45 @@ async def test_an_rpc_error_rule_answers_the_method_with_that_error(bot_with_a_f
     assert answer.bytes == post.media.read(0, 4096)
     assert rule.hits == 1
     assert [c.error for c in server.rpc_log(bot, "upload.GetFile")] == ["LOCATION_INVALID", None]
+
+
+async def test_a_file_reference_runs_out_with_time_and_rereading_the_message_gives_a_fresh_one(bot_with_a_file):
+    server, _bot, client, post, message = bot_with_a_file
+    references = server.world.file_references
+    assert references.lifetime is not None, "references run out by default"
+    now = [references.clock()]
+    references.clock = lambda: now[0]
+    post.media.reference_issued = now[0]
+    assert (await client.invoke(_get_file(message))).bytes == post.media.read(0, 4096)
+
+    now[0] += references.lifetime
+    with pytest.raises(BadRequest, match="FILE_REFERENCE_EXPIRED"):
+        await client.invoke(_get_file(message))
+    assert references.expired_by_time == 1
+    fresh = await client.get_messages(post.chat.id, post.id)
+    assert (await client.invoke(_get_file(fresh))).bytes == post.media.read(0, 4096)
+
+
+async def test_a_test_may_pin_file_references(bot_with_a_file):
+    server, _bot, client, post, message = bot_with_a_file
+    references = server.world.file_references
+    references.lifetime = None  # this story is about something else: references never run out
+    references.clock = lambda: float("inf")
+    assert (await client.invoke(_get_file(message))).bytes == post.media.read(0, 4096)
+    assert references.expired_by_time == 0
+
+
+async def test_a_per_account_download_rate_answers_flood_wait_past_its_burst_when_switched_on(bot_with_a_file):
+    server, bot, client, post, message = bot_with_a_file
+    assert server.limits.download is None, "off unless switched on"
+    server.limits.download_rate(bytes_per_second=MIB, burst_bytes=2 * MIB)
+    from pyrogram.errors import FloodWait
+
+    for offset in (0, MIB):   # the burst
+        answer = await client.invoke(_get_file(message, offset=offset, limit=MIB), sleep_threshold=0)
+        assert answer.bytes == post.media.read(offset, MIB)
+    with pytest.raises(FloodWait) as error:
+        await client.invoke(_get_file(message, offset=0, limit=MIB), sleep_threshold=0)
+    assert error.value.value == 1
+    [verdict] = server.limits.download_verdicts
+    assert verdict.bot_id == bot.id and verdict.scope == "download"

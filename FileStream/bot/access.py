@@ -1,5 +1,8 @@
-"""Who gets through to the handlers: everyone is recorded, banned people are told once and then
-ignored, and with FORCE_SUB_CHANNEL only members of that channel (owners always) get through.
+"""Who gets through to the handlers: a person sending faster than INCOMING_BURST / INCOMING_PER_MINUTE
+is ignored (told once) until they slow down; with ALLOWED_USERS only the people on the list
+(owners always; strangers get one answer and nothing of theirs is kept); everyone is recorded,
+banned people are told once and then ignored, and with FORCE_SUB_CHANNEL only members of that
+channel (owners always) get through.
 When the database cannot say whether someone is banned, nobody gets through (fail closed).
 
 The gate runs in its own group before every handler and stops the update only when it
@@ -9,6 +12,8 @@ refuses it, so it is written once here instead of in every handler.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pyrogram import StopPropagation, filters
@@ -18,8 +23,10 @@ from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
 from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
-from FileStream.bot.replies import answer, edit
+from FileStream.bot.replies import CHATTER, answer, edit, send
 from FileStream.bot.routing import tell
+from FileStream.core.incoming import IncomingLimiter, Verdict
+from FileStream.core.throttle import MICROSECONDS
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +36,8 @@ MEMBERSHIP_TTL = timedelta(seconds=60)
 MEMBERSHIP_CACHE_MAX = 10_000
 BAN_NOTICE_KEPT = timedelta(days=30)
 _OUTSIDE = (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
+# What the files bucket counts (the rest are messages); the file handlers take the same kinds.
+_FILE_KINDS = ("document", "video", "audio", "voice", "animation", "photo", "video_note", "sticker")
 
 
 class Membership:
@@ -92,23 +101,45 @@ class BanUnknown(Exception):
 
 
 class Gate:
-    def __init__(self, ctx: BotContext, membership: Membership | None) -> None:
+    def __init__(self, ctx: BotContext, membership: Membership | None, limiter: IncomingLimiter | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.ctx = ctx
         self.membership = membership
+        self.limiter = limiter
+        self._monotonic = monotonic
 
     async def on_message(self, client, message) -> None:
         person = message.from_user
         if person is None:
             return
+        # First, before any database work: an ignored update costs next to nothing.
+        is_file = any(getattr(message, kind, None) is not None for kind in _FILE_KINDS)
+        verdict = self._judge(person.id, is_file)
+        if verdict is not Verdict.PASS:
+            if verdict is Verdict.IGNORE_AND_TELL:
+                client.outbox.notice(message.chat.id)
+            raise StopPropagation
+        if not await self._on_the_list(person):
+            await answer(client, message, texts.PRIVATE_BOT, kind=CHATTER)
+            raise StopPropagation
         await self._record(person)
         if await self._banned(client, person.id, message.chat.id):
             raise StopPropagation
         if not await self._may_pass(person.id):
-            await answer(client, message, texts.JOIN_FIRST, markup=keyboards.join_keyboard(await self.membership.join_url()))
+            await answer(client, message, texts.JOIN_FIRST, kind=CHATTER,
+                         markup=keyboards.join_keyboard(await self.membership.join_url()))
             raise StopPropagation
 
     async def on_callback(self, client, query) -> None:
         person = query.from_user
+        verdict = self._judge(person.id, False)
+        if verdict is not Verdict.PASS:
+            if verdict is Verdict.IGNORE_AND_TELL:
+                await query.answer(texts.SENDING_TOO_FAST, show_alert=True)
+            raise StopPropagation
+        if not await self._on_the_list(person):
+            await query.answer(texts.PRIVATE_BOT, show_alert=True)
+            raise StopPropagation
         await self._record(person)
         if await self._banned(client, person.id, person.id):
             await query.answer(texts.BANNED, show_alert=True)
@@ -119,6 +150,15 @@ class Gate:
         if not await self._may_pass(person.id):
             await query.answer(texts.JOIN_STILL_MISSING, show_alert=True)
             raise StopPropagation
+
+    def _judge(self, user_id: int, is_file: bool) -> Verdict:
+        if self.limiter is None or self.ctx.is_owner(user_id):
+            return Verdict.PASS
+        verdict = self.limiter.judge(user_id, int(self._monotonic() * MICROSECONDS), is_file=is_file)
+        if verdict is Verdict.IGNORE_AND_TELL:
+            log.info("%s sends faster than INCOMING_BURST / INCOMING_PER_MINUTE allow; ignoring them until they "
+                     "slow down", user_id)
+        return verdict
 
     async def _retry(self, client, query) -> None:
         if not await self.membership.is_member(query.from_user.id, fresh=True):
@@ -132,9 +172,23 @@ class Gate:
             return True
         return await self.membership.is_member(user_id)
 
+    async def _on_the_list(self, person) -> bool:
+        """A private bot (ALLOWED_USERS set) lets through owners and the people on its list.
+
+        Asked of the database on every update, so /allow and /disallow hold at once on every
+        instance; a database that does not answer refuses (the caller says so in words).
+        """
+        if not self.ctx.settings.allowed_users or self.ctx.is_owner(person.id):
+            return True
+        try:
+            return await self.ctx.db.allowed.is_allowed(person.id, person.username)
+        except Exception as error:  # noqa: BLE001 - as for bans: nobody passes unchecked, told in words
+            raise BanUnknown() from error
+
     async def _record(self, person) -> None:
         try:
-            await self.ctx.db.users.touch(person.id, person.first_name, person.username, self.ctx.clock())
+            await self.ctx.db.users.touch(person.id, person.first_name, person.username, self.ctx.clock(),
+                                          language_code=person.language_code)
         except Exception as error:  # noqa: BLE001 - recording must not stop the conversation
             log.warning("Could not record user %s: %s", person.id, error)
 
@@ -158,7 +212,7 @@ class Gate:
             # One mark per ban grows with every person ever banned: it goes after BAN_NOTICE_KEPT
             # (someone still writing to the bot then is told once more).
             if await self.ctx.db.settings.add(mark, now, expires_at=now + BAN_NOTICE_KEPT):
-                await client.send_message(chat_id, texts.BANNED)
+                await send(client, chat_id, texts.BANNED)
         except Exception as error:  # noqa: BLE001 - they may have blocked the bot; still banned
             log.info("Could not tell banned user %s: %s", user_id, error)
         return True
@@ -187,6 +241,10 @@ def _fail_closed(check):
 
 def register(client, ctx: BotContext) -> None:
     channel = ctx.settings.force_sub_channel
-    gate = Gate(ctx, Membership(client, channel, ctx.clock) if channel else None)
+    settings = ctx.settings
+    # Files may come a whole bundle at once (a forward of its files); then at the same pace.
+    limiter = IncomingLimiter(settings.incoming_per_minute, settings.incoming_burst,
+                              files_burst=max(settings.incoming_burst, settings.bundle_max_files))
+    gate = Gate(ctx, Membership(client, channel, ctx.clock) if channel else None, limiter)
     client.add_handler(MessageHandler(_fail_closed(gate.on_message), filters.private), GATE_GROUP)
     client.add_handler(CallbackQueryHandler(_fail_closed(gate.on_callback)), GATE_GROUP)

@@ -12,11 +12,12 @@ from pyrogram import filters
 
 from FileStream.bot import keyboards, texts
 from FileStream.bot.context import BotContext
-from FileStream.bot.replies import answer, edit, send
+from FileStream.bot.replies import CHATTER, answer, edit, send
 from FileStream.bot.routing import on_message
 from FileStream.core.playlist import is_playable
 from FileStream.core.requests import RequestState
 from FileStream.core.tokens import log_ref
+from FileStream.i18n import _
 from FileStream.services.bundles import Finished, Progress, bundle_title
 from FileStream.services.intake import IntakeError
 from FileStream.store.bundles import OPEN
@@ -55,6 +56,14 @@ async def _final(ctx: BotContext, client, progress: Progress, text: str, markup=
         ctx.statuses.forget(progress.bundle_id)
 
 
+async def _status_message(client, message, text: str):
+    """Send a bundle's status message and wait for it (the message); raises when it did not go out."""
+    sent = await (await answer(client, message, text, quote=True)).message()
+    if sent is None:
+        raise RuntimeError("the status message could not be sent")
+    return sent
+
+
 # -- finishing ------------------------------------------------------------------------------
 
 async def finish_if_settled(ctx: BotContext, client, bundle_id: str, reply_to=None) -> bool:
@@ -91,8 +100,13 @@ async def _announce(ctx: BotContext, client, finished: Finished, reply_to) -> No
         await _final(ctx, client, progress, texts.bundle_closed(progress.title, progress.stored, progress.received,
                                                                 progress.failed))
         chat_id = bundle.owner_id   # a private chat's id is the person's
-        sent = await send(client, chat_id, text, markup=markup, reply_to=reply_to.id if reply_to else None)
-        message_id = sent.id
+
+        async def remember(sent) -> None:
+            await ctx.db.bundles.set_link_message(bundle.id, sent.chat.id, sent.id)
+        await send(client, chat_id, text, markup=markup, reply_to=reply_to.id if reply_to else None,
+                   on_sent=remember)
+        log.info("Bundle %s of %s: links queued", bundle.ref, bundle.owner_id)
+        return
     await ctx.db.bundles.set_link_message(bundle.id, chat_id, message_id)
     log.info("Bundle %s of %s: links sent", bundle.ref, bundle.owner_id)
 
@@ -111,24 +125,27 @@ async def on_bundle(ctx: BotContext, client, message) -> None:
     person = message.from_user
     over = await ctx.rate_limit.check(person.id)
     if over is not None:
-        await answer(client, message, over.text(), quote=True)
+        await answer(client, message, over.text(), quote=True, kind=CHATTER)
         return
     over = await ctx.bundle_limit.check(person.id) if ctx.bundle_limit is not None else None
     if over is not None:
         await answer(client, message, over.text(), quote=True)
         return
     parts = (message.text or "").split(maxsplit=1)
-    title = bundle_title(parts[1] if len(parts) > 1 else "", "Bundle")
+    title = bundle_title(parts[1] if len(parts) > 1 else "", _("Bundle"))
     started = await ctx.bundles.start_command(person.id, title)
     if started is None:
         current = await ctx.requests.status(person.id)
         await answer(client, message, texts.busy(current.file_name if current else title,
-                                                 current.state if current else RequestState.PROCESSING), quote=True)
+                                                 current.state if current else RequestState.PROCESSING), quote=True,
+                     kind=CHATTER)
         return
     bundle_id, request = started
     try:
-        status = await answer(client, message, texts.bundle_progress(title, 0, 0, 0, collecting=True,
-                                                                     limit=ctx.bundles.max_files), quote=True)
+        # Waits for this person's own turn only: the status message's id must be known before
+        # their files come in, and their queue is kept short (core/outbox.py).
+        status = await _status_message(client, message, texts.bundle_progress(
+            title, 0, 0, 0, collecting=True, limit=ctx.bundles.max_files))
     except BaseException:
         await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
         await ctx.bundles.cancel(bundle_id)
@@ -156,7 +173,7 @@ async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
                 await answer(client, message, over.text(), quote=True)
             return True
         if await ctx.bundles.is_full(request.bundle_id):
-            await answer(client, message, texts.bundle_full(ctx.bundles.max_files), quote=True)
+            await answer(client, message, texts.bundle_full(ctx.bundles.max_files), quote=True, kind=CHATTER)
             return True
         return False   # an album being stored, or a bundle closing: the person is busy
     await _refresh(ctx, client, request.bundle_id)
@@ -192,17 +209,17 @@ async def _store_one(ctx: BotContext, client, bundle_id: str, message, *, reques
 async def on_done(ctx: BotContext, client, message) -> None:
     request = await ctx.requests.status(message.from_user.id)
     if request is None or not request.is_bundle:
-        await answer(client, message, texts.NO_OPEN_BUNDLE)
+        await answer(client, message, texts.NO_OPEN_BUNDLE, kind=CHATTER)
         return
     progress = await ctx.bundles.progress(request.bundle_id)
     if progress is not None and progress.state == OPEN and progress.received == 0:
-        await answer(client, message, texts.BUNDLE_EMPTY)
+        await answer(client, message, texts.BUNDLE_EMPTY, kind=CHATTER)
         return
     if progress is None or progress.origin != "command" or await ctx.bundles.start_closing(request.bundle_id) is None:
-        await answer(client, message, texts.BUNDLE_STILL_STORING)
+        await answer(client, message, texts.BUNDLE_STILL_STORING, kind=CHATTER)
         return
     if not await finish_if_settled(ctx, client, request.bundle_id, reply_to=message):
-        await answer(client, message, texts.BUNDLE_STILL_STORING)
+        await answer(client, message, texts.BUNDLE_STILL_STORING, kind=CHATTER)
 
 
 # -- albums --------------------------------------------------------------------------------
@@ -228,7 +245,7 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
     over = await ctx.rate_limit.check(person.id)
     if over is not None:
         await ctx.bundles.refuse(bundle_id)
-        await answer(client, message, over.text(), quote=True)
+        await answer(client, message, over.text(), quote=True, kind=CHATTER)
         return
     members = await _album_members(ctx, client, message)
     over = await ctx.bundle_limit.check(person.id, len(members)) if ctx.bundle_limit is not None else None
@@ -236,16 +253,17 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
         await ctx.bundles.refuse(bundle_id)
         await answer(client, message, over.text(), quote=True)
         return
-    title = _album_title(members, f"Album of {len(members)} files")
+    title = _album_title(members, texts.album_title(len(members)))
     request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id)
     if request is None:
         current = await ctx.requests.status(person.id)
         await answer(client, message, texts.busy(current.file_name if current else title,
-                                                 current.state if current else RequestState.PROCESSING), quote=True)
+                                                 current.state if current else RequestState.PROCESSING), quote=True,
+                     kind=CHATTER)
         return
     try:
-        status = await answer(client, message, texts.bundle_progress(title, 0, len(members), 0, collecting=False,
-                                                                     limit=ctx.bundles.max_files), quote=True)
+        status = await _status_message(client, message, texts.bundle_progress(
+            title, 0, len(members), 0, collecting=False, limit=ctx.bundles.max_files))
         await ctx.bundles.set_status_message(bundle_id, status.chat.id, status.id)
     except BaseException:
         await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")

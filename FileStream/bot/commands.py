@@ -1,4 +1,4 @@
-"""The command menus Telegram shows: one for everyone, one per owner with the owner commands added."""
+"""The command menus Telegram shows: one for everyone in each language, one per owner with the owner commands added."""
 
 from __future__ import annotations
 
@@ -9,24 +9,29 @@ from pyrogram.handlers import MessageHandler
 from pyrogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from FileStream.bot.context import BotContext
+from FileStream.i18n import DEFAULT, N_, _, english, speak
 
 log = logging.getLogger(__name__)
 
 # The one list of commands: the menus and /help are both made from it.
 EVERYONE: tuple[tuple[str, str], ...] = (
-    ("start", "welcome, and open deep links"),
-    ("help", "every command, one line each"),
-    ("about", "version, uptime, bots and link lifetime"),
-    ("files", "your files that still have working links"),
-    ("status", "where your current file request stands"),
-    ("revoke", "cancel your current file request"),
-    ("bundle", "[name]: start a bundle; the files you send next share one link"),
-    ("done", "close your bundle and get its links"),
+    ("start", N_("welcome, and open deep links")),
+    ("help", N_("every command, one line each")),
+    ("about", N_("version, uptime, bots and link lifetime")),
+    ("files", N_("your files that still have working links")),
+    ("status", N_("where your current file request stands")),
+    ("revoke", N_("cancel your current file request")),
+    ("bundle", N_("[name]: start a bundle; the files you send next share one link")),
+    ("done", N_("close your bundle and get its links")),
+    ("language", N_("choose the language I speak with you")),
 )
+# Owner-only: these stay in English.
 OWNER: tuple[tuple[str, str], ...] = (
     ("botstats", "bot pool, requests, files and users"),
     ("ban", "<user_id> [reason]: stop someone using the bot"),
     ("unban", "<user_id>: let them back in"),
+    ("allow", "<user_id or @username>: let someone use a private bot (ALLOWED_USERS)"),
+    ("disallow", "<user_id or @username>: take someone off a private bot's list"),
     ("broadcast", "as a reply: copy that message to every user"),
     ("del", "<file id or link>: delete a file, or a bundle with its files, and end their links"),
     ("upload", "<path>: upload a file from UPLOAD_DIR"),
@@ -34,13 +39,18 @@ OWNER: tuple[tuple[str, str], ...] = (
 
 
 def help_lines(*, for_owner: bool) -> list[str]:
-    commands = EVERYONE + (OWNER if for_owner else ())
+    """/help in the current language (the owner's commands in English)."""
+    commands = [(name, _(description)) for name, description in EVERYONE] + list(OWNER if for_owner else ())
     return [f"/{name} - {description}" for name, description in commands]
 
 
 def _menu(commands) -> list[BotCommand]:
     # The menu shows short descriptions; the argument hints stay in /help.
     return [BotCommand(name, description.split(": ", 1)[-1]) for name, description in commands]
+
+
+def _translated(commands) -> list[tuple[str, str]]:
+    return [(name, _(description)) for name, description in commands]
 
 
 class CommandMenus:
@@ -54,10 +64,17 @@ class CommandMenus:
         self._owners_done: set[int] = set()
 
     async def publish(self) -> None:
-        try:
-            await self._client.set_bot_commands(_menu(EVERYONE), scope=BotCommandScopeDefault())
-        except Exception as error:  # noqa: BLE001 - the bot works without a menu
-            log.warning("Could not register the command menu with Telegram: %s", error)
+        """The menu for everyone, in English for every app language and in each of ours for its own
+        (Telegram shows the list of the app's language_code when there is one)."""
+        for language in self._ctx.languages.languages.values():
+            speak(language)
+            code = "" if language.code == DEFAULT else language.code
+            try:
+                await self._client.set_bot_commands(_menu(_translated(EVERYONE)), scope=BotCommandScopeDefault(),
+                                                    language_code=code)
+            except Exception as error:  # noqa: BLE001 - the bot works without a menu
+                log.warning("Could not register the command menu (%s) with Telegram: %s", code or "default", error)
+        speak(english())
         for owner_id in self._ctx.settings.owner_ids:
             await self.publish_for_owner(owner_id, quiet=True)
 

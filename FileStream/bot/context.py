@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from FileStream.bot.pacing import StatusMessages
+from FileStream.i18n import Catalogs
 from FileStream.services.bundles import BundleMaker
 from FileStream.services.deep_links import DeepLinks
 from FileStream.services.intake import FileIntake
@@ -43,6 +44,7 @@ class BotContext:
     bundles: BundleMaker | None = None        # albums and /bundle … /done
     bundle_limit: BundleFileLimit | None = None   # RATE_LIMIT_BUNDLE_FILES (files in bundles)
     statuses: StatusMessages = field(default_factory=StatusMessages)  # bundles' paced status messages
+    languages: Catalogs = field(default_factory=Catalogs.english_only)  # every language the bot speaks
     storage: object | None = None             # services.storage_status.StorageStatus, for /botstats
     keeper: object | None = None              # services.healing.CopyKeeper: reads a file from any live copy
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).

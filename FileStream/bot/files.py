@@ -13,7 +13,6 @@ from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer, edit
 from FileStream.bot.routing import data_starts_with, on_callback, on_message
 from FileStream.bot.stored import with_storage_copy
-from FileStream.services.mirror import delete_mirror_copy
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,7 @@ async def on_file_delete(ctx: BotContext, client, query) -> None:
     else:  # a migrated file never used has nothing stored to remove
         await ctx.db.files.delete(file.id)
     log.info("File %s deleted by its owner %s", file.ref, file.owner_id)
-    await delete_mirror_copy(client, file)
-    await query.answer("Deleted.")
+    await query.answer(texts.DELETED)
     await edit(client, query.message.chat.id, query.message.id, texts.file_deleted(file.file_name),
                markup=keyboards.back_to_files())
 
@@ -108,7 +106,7 @@ async def on_bundle_delete(ctx: BotContext, client, query) -> None:
     bundle, _files = found
     await ctx.bundles.delete(bundle)
     log.info("Bundle %s deleted by its owner %s", bundle.ref, bundle.owner_id)
-    await query.answer("Deleted.")
+    await query.answer(texts.DELETED)
     await edit(client, query.message.chat.id, query.message.id, texts.bundle_deleted(bundle.title),
                markup=keyboards.back_to_files())
 

@@ -11,11 +11,13 @@ from pyrogram import filters
 
 from FileStream.bot import bundles, texts
 from FileStream.bot.context import BotContext
-from FileStream.bot.replies import answer, edit, file_links
+from FileStream.bot.replies import CHATTER, answer, edit_now, file_links, post, send_act
 from FileStream.bot.routing import on_message
 from FileStream.core.requests import RequestState
+from FileStream.i18n import _
 from FileStream.services.intake import IntakeError
 from FileStream.telegram.media import facts_of
+from FileStream.telegram.outbox import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -31,50 +33,46 @@ STATUS_AFTER_SECONDS = 1.0
 
 
 class StatusMessage:
-    """The one message of a request: sent late (only if storing takes a while), edited after."""
+    """The one message of a request: queued late (only if storing takes a while), edited after.
+
+    Nothing here waits for the chat's turn: the status and the end result are queued under
+    one key, so an end result that comes while the status still waits takes its place, and
+    one that comes later edits the status message (or is sent anew if it never went out).
+    """
 
     def __init__(self, client, message) -> None:
         self._client = client
         self._message = message
-        self.sent = None            # the bot's message, once there is one
-        self._showing: asyncio.Task | None = None
-        self._sending = False
+        self._key = ("request status", message.id)
+        self.shown: Delivery | None = None    # the status message, once queued
+        self._timer: asyncio.TimerHandle | None = None
 
     def show_after(self, seconds: float, text: str) -> None:
-        self._showing = asyncio.get_running_loop().create_task(self._show_later(seconds, text))
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._show, text)
 
-    async def _show_later(self, seconds: float, text: str) -> None:
-        await asyncio.sleep(seconds)
-        self._sending = True
-        self.sent = await answer(self._client, self._message, text, quote=True)
-
-    async def settle(self) -> None:
-        """The status is either shown or never will be: a send under way is let finish."""
-        showing, self._showing = self._showing, None
-        if showing is None:
-            return
-        if not self._sending:
-            showing.cancel()
-        try:
-            await showing
-        except asyncio.CancelledError:
-            if not showing.cancelled():  # our own caller is being cancelled
-                raise
-        except Exception as error:  # noqa: BLE001 - the end result is sent as a new message then
-            log.warning("Could not send the status message of a file request: %s", error)
+    def _show(self, text: str) -> None:
+        self._timer = None
+        chat_id = self._message.chat.id
+        self.shown = post(self._client, chat_id, send_act(self._client, chat_id, text, reply_to=self._message.id),
+                          kind=CHATTER, key=self._key)
 
     def abandon(self) -> None:
-        if self._showing is not None:
-            self._showing.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    async def say(self, text: str, *, markup=None):
-        """Show `text` in the status message (sending it now if it was not yet); the message."""
-        await self.settle()
-        if self.sent is None:
-            self.sent = await answer(self._client, self._message, text, markup=markup, quote=True)
-        else:
-            await edit(self._client, self.sent.chat.id, self.sent.id, text, markup=markup)
-        return self.sent
+    def say(self, text: str, *, markup=None, on_sent=None) -> Delivery:
+        """Show `text` in the status message (a new message if it never went out)."""
+        self.abandon()
+        client, chat_id, shown = self._client, self._message.chat.id, self.shown
+        send_new = send_act(client, chat_id, text, markup=markup, reply_to=self._message.id)
+
+        async def act():
+            status = shown.sent if shown is not None else None
+            if status is None:
+                return await send_new()
+            return await edit_now(client, chat_id, status.id, text, markup=markup) or status
+        return post(client, chat_id, act, key=self._key, on_sent=on_sent)
 
 
 async def on_private_file(ctx: BotContext, client, message) -> None:
@@ -87,14 +85,15 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
     person = message.from_user
     over = await ctx.rate_limit.check(person.id)
     if over is not None:
-        await answer(client, message, over.text(), quote=True)
+        await answer(client, message, over.text(), quote=True, kind=CHATTER)
         return
     file_name = _file_name(message)
     request = await ctx.requests.begin(person.id, file_name)
     if request is None:
         current = await ctx.requests.status(person.id)  # None if it ended just now
         await answer(client, message, texts.busy(current.file_name if current else file_name,
-                                                 current.state if current else RequestState.PROCESSING), quote=True)
+                                                 current.state if current else RequestState.PROCESSING), quote=True,
+                     kind=CHATTER)
         return
     # The rest waits for the person's turn in the storage channel: in a task of its own, so
     # this update worker is free for everyone else's messages at once.
@@ -108,11 +107,11 @@ async def _serve_request(ctx: BotContext, client, message, request, file_name: s
     try:
         record = await ctx.requests.run_guarded(request.id, _store(ctx, client, message, request.id))
     except IntakeError as error:
-        await status.say(texts.request_ended(file_name, RequestState.FAILED, error.reason))
+        status.say(texts.request_ended(file_name, RequestState.FAILED, error.reason))
         return
     except Exception:  # noqa: BLE001 - the person gets words, the log gets the traceback
         log.exception("Storing a file from %s failed", person.id)
-        await status.say(texts.request_ended(file_name, RequestState.FAILED, texts.INTAKE_FAILED))
+        status.say(texts.request_ended(file_name, RequestState.FAILED, texts.INTAKE_FAILED))
         return
     except BaseException:
         status.abandon()
@@ -121,17 +120,20 @@ async def _serve_request(ctx: BotContext, client, message, request, file_name: s
 
 
 async def _hand_out(ctx: BotContext, client, request, status: StatusMessage, file_name: str, record) -> None:
-    await status.settle()
+    status.abandon()
     if record is None:
         # Revoked by the person or timed out: whoever ended it told them; a status message
         # they already have says it too.
-        if status.sent is not None:
+        if status.shown is not None:
             ended = await ctx.requests.get(request.id)
-            await status.say(texts.request_ended(file_name, ended.state if ended else RequestState.REVOKED))
+            status.say(texts.request_ended(file_name, ended.state if ended else RequestState.REVOKED))
         return
     text, markup = file_links(ctx, record)
-    shown = await status.say(text, markup=markup)
-    await ctx.db.files.set_link_message(record.id, shown.chat.id, shown.id)
+
+    async def remember(shown) -> None:
+        # The expiry job edits this message; the request record already says the links are due.
+        await ctx.db.files.set_link_message(record.id, shown.chat.id, shown.id)
+    status.say(text, markup=markup, on_sent=remember)
     log.info("File %s (%s bytes) stored for %s", record.ref, record.file_size, record.owner_id)
 
 
@@ -158,7 +160,7 @@ async def _forget(ctx: BotContext, client, record) -> None:
 
 def _file_name(message) -> str:
     facts = facts_of(message)
-    return facts.file_name if facts is not None else "your file"
+    return facts.file_name if facts is not None else _("your file")
 
 
 def register(client, ctx: BotContext) -> None:

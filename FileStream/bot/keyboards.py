@@ -1,16 +1,17 @@
-"""Inline keyboards the bot attaches to its messages."""
+"""Inline keyboards the bot attaches to its messages (labels in the person's language, from bot/texts.py)."""
 
 from __future__ import annotations
 
 from pyrogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from FileStream.bot import texts
 from FileStream.services.links import BundleLinks, FileLinks
 
 
 def file_links_keyboard(links: FileLinks, *, show_download: bool = True) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton("Stream", url=links.watch)]
+    row = [InlineKeyboardButton(texts.BUTTON_STREAM, url=links.watch)]
     if show_download:
-        row.append(InlineKeyboardButton("Download", url=links.download))
+        row.append(InlineKeyboardButton(texts.BUTTON_DOWNLOAD, url=links.download))
     return InlineKeyboardMarkup([row])
 
 
@@ -24,10 +25,10 @@ JOIN_RETRY = "joined"
 
 
 def bundle_links_keyboard(links: BundleLinks, *, playable: bool = True) -> InlineKeyboardMarkup:
-    row = [InlineKeyboardButton("Download all (ZIP)", url=links.zip)]
+    row = [InlineKeyboardButton(texts.BUTTON_ZIP, url=links.zip)]
     if playable:
-        row.append(InlineKeyboardButton("Playlist (M3U)", url=links.playlist))
-    return InlineKeyboardMarkup([[InlineKeyboardButton("Open the bundle", url=links.page)], row])
+        row.append(InlineKeyboardButton(texts.BUTTON_PLAYLIST, url=links.playlist))
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.BUTTON_OPEN_BUNDLE, url=links.page)], row])
 
 
 def files_page_keyboard(files, page: int, pages: int, bundles=()) -> InlineKeyboardMarkup:
@@ -36,9 +37,9 @@ def files_page_keyboard(files, page: int, pages: int, bundles=()) -> InlineKeybo
     rows += [[InlineKeyboardButton(_short(f.file_name), callback_data=FILE_CARD + f.id)] for f in files]
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton("« Previous", callback_data=f"{FILES_PAGE}{page - 1}"))
+        nav.append(InlineKeyboardButton(texts.BUTTON_PREVIOUS, callback_data=f"{FILES_PAGE}{page - 1}"))
     if page + 1 < pages:
-        nav.append(InlineKeyboardButton("Next »", callback_data=f"{FILES_PAGE}{page + 1}"))
+        nav.append(InlineKeyboardButton(texts.BUTTON_NEXT, callback_data=f"{FILES_PAGE}{page + 1}"))
     if nav:
         rows.append(nav)
     return InlineKeyboardMarkup(rows)
@@ -48,30 +49,30 @@ def file_card_keyboard(file_id: str, links: FileLinks | None, *, show_download: 
     """Stream and Download buttons when `links` is given (None: Telegram refuses their host), then Delete and Back."""
     rows = []
     if links is not None:
-        row = [InlineKeyboardButton("Stream", url=links.watch)]
+        row = [InlineKeyboardButton(texts.BUTTON_STREAM, url=links.watch)]
         if show_download:
-            row.append(InlineKeyboardButton("Download", url=links.download))
+            row.append(InlineKeyboardButton(texts.BUTTON_DOWNLOAD, url=links.download))
         rows.append(row)
     return InlineKeyboardMarkup([
         *rows,
-        [InlineKeyboardButton("Delete", callback_data=FILE_DELETE + file_id)],
-        [InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")],
+        [InlineKeyboardButton(texts.BUTTON_DELETE, callback_data=FILE_DELETE + file_id)],
+        [InlineKeyboardButton(texts.BUTTON_BACK_TO_FILES, callback_data=f"{FILES_PAGE}0")],
     ])
 
 
 def bundle_card_keyboard(bundle_id: str, links: BundleLinks | None) -> InlineKeyboardMarkup:
     """The bundle's page and ZIP buttons when `links` is given (None: links as text only), then Delete and Back."""
-    rows = [[InlineKeyboardButton("Open the bundle", url=links.page),
-             InlineKeyboardButton("Download all (ZIP)", url=links.zip)]] if links is not None else []
+    rows = [[InlineKeyboardButton(texts.BUTTON_OPEN_BUNDLE, url=links.page),
+             InlineKeyboardButton(texts.BUTTON_ZIP, url=links.zip)]] if links is not None else []
     return InlineKeyboardMarkup([
         *rows,
-        [InlineKeyboardButton("Delete", callback_data=BUNDLE_DELETE + bundle_id)],
-        [InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")],
+        [InlineKeyboardButton(texts.BUTTON_DELETE, callback_data=BUNDLE_DELETE + bundle_id)],
+        [InlineKeyboardButton(texts.BUTTON_BACK_TO_FILES, callback_data=f"{FILES_PAGE}0")],
     ])
 
 
 def back_to_files() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton("« Back to my files", callback_data=f"{FILES_PAGE}0")]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.BUTTON_BACK_TO_FILES, callback_data=f"{FILES_PAGE}0")]])
 
 
 def channel_post_keyboard(links: FileLinks | None, bot_link: str, file_link: str,
@@ -80,17 +81,17 @@ def channel_post_keyboard(links: FileLinks | None, bot_link: str, file_link: str
     a post of an album gets its bundle's button beside them."""
     rows = []
     if links is not None:
-        rows.append([InlineKeyboardButton("Stream", url=links.watch),
-                     InlineKeyboardButton("Download", url=links.download)])
-    rows.append([InlineKeyboardButton("Bot link", url=bot_link), InlineKeyboardButton("File", url=file_link)])
+        rows.append([InlineKeyboardButton(texts.BUTTON_STREAM, url=links.watch),
+                     InlineKeyboardButton(texts.BUTTON_DOWNLOAD, url=links.download)])
+    rows.append([InlineKeyboardButton(texts.BUTTON_BOT_LINK, url=bot_link), InlineKeyboardButton(texts.BUTTON_FILE, url=file_link)])
     if bundle is not None:
-        rows.append([InlineKeyboardButton("Whole album", url=bundle.page)])
+        rows.append([InlineKeyboardButton(texts.BUTTON_WHOLE_ALBUM, url=bundle.page)])
     return InlineKeyboardMarkup(rows)
 
 
 def join_keyboard(join_url: str | None) -> InlineKeyboardMarkup:
-    rows = [[InlineKeyboardButton("Join the channel", url=join_url)]] if join_url else []
-    rows.append([InlineKeyboardButton("I joined", callback_data=JOIN_RETRY)])
+    rows = [[InlineKeyboardButton(texts.BUTTON_JOIN, url=join_url)]] if join_url else []
+    rows.append([InlineKeyboardButton(texts.BUTTON_JOINED, callback_data=JOIN_RETRY)])
     return InlineKeyboardMarkup(rows)
 
 

@@ -1,28 +1,89 @@
-"""Sending the bot's answers the one way every handler should: HTML, no link previews, and the
-links still delivered (as text) when Telegram refuses a link button."""
+"""Sending the bot's answers the one way every handler should: queued for the chat (never waiting
+for Telegram's pacing), HTML, no link previews, and the links still delivered (as text) when
+Telegram refuses a link button.
+
+`answer`, `send` and `edit` queue the reply in the bot's Outbox (telegram/outbox.py) and return
+its Delivery at once; `await delivery.message()` waits for the chat's turn, so a handler does
+that only for its own short-lived status messages. Replies are MUST (delivered, in order) unless
+marked CHATTER: the kind a chat that is behind may lose (see core/outbox.py). Background jobs
+that pace themselves and want errors raised use `send_now` / `edit_now`.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 
 from pyrogram.enums import ParseMode
 from pyrogram.errors import ButtonUrlInvalid, MessageNotModified
 from pyrogram.types import LinkPreviewOptions, ReplyParameters
 
 from FileStream.bot import keyboards, texts
+from FileStream.core.outbox import Kind
+from FileStream.telegram.outbox import Act, Delivery, OnSent, Outbox
 
 log = logging.getLogger(__name__)
 
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+MUST = Kind.MUST
+CHATTER = Kind.CHATTER
 
 
-async def answer(client, message, text: str, *, markup=None, quote: bool = False):
+def make_outbox(client) -> Outbox:
+    """The main bot's outbox; its "too fast" notice is said in words."""
+    return Outbox(lambda chat_id: send_act(client, chat_id, texts.SENDING_TOO_FAST))
+
+
+def post(client, chat_id: int, act: Act, *, kind: Kind = MUST, key: Hashable | None = None,
+         on_sent: OnSent | None = None) -> Delivery:
+    """Queue `act` (a send or edit to `chat_id`) in the client's outbox; never waits."""
+    outbox: Outbox | None = getattr(client, "outbox", None)
+    if outbox is None:
+        raise RuntimeError("this client has no outbox: only the main bot answers people")
+    return outbox.post(chat_id, act, kind=kind, key=key, on_sent=on_sent)
+
+
+async def answer(client, message, text: str, *, markup=None, quote: bool = False, kind: Kind = MUST,
+                 key: Hashable | None = None, on_sent: OnSent | None = None) -> Delivery:
     """Reply in the message's chat; `text` is HTML whose people-made parts are escaped."""
-    return await send(client, message.chat.id, text, markup=markup, reply_to=message.id if quote else None)
+    return await send(client, message.chat.id, text, markup=markup, reply_to=message.id if quote else None,
+                      kind=kind, key=key, on_sent=on_sent)
 
 
-async def send(client, chat_id: int, text: str, *, markup=None, reply_to: int | None = None):
-    """A new message in a chat (HTML, no preview), optionally quoting message `reply_to`."""
+async def send(client, chat_id: int, text: str, *, markup=None, reply_to: int | None = None, kind: Kind = MUST,
+               key: Hashable | None = None, on_sent: OnSent | None = None) -> Delivery:
+    """Queue a new message in a chat (HTML, no preview), optionally quoting message `reply_to`.
+
+    CHATTER replies with the same text as one still waiting are sent once.
+    """
+    if key is None and kind == CHATTER:
+        key = ("chatter", text)
+    return post(client, chat_id, send_act(client, chat_id, text, markup=markup, reply_to=reply_to),
+                kind=kind, key=key, on_sent=on_sent)
+
+
+async def edit(client, chat_id: int, message_id: int, text: str, *, markup=None, kind: Kind = MUST,
+               on_sent: OnSent | None = None) -> Delivery:
+    """Queue a change of a message's text and keyboard; a newer edit of the same message that
+    comes while this one waits replaces it."""
+    return post(client, chat_id, edit_act(client, chat_id, message_id, text, markup=markup),
+                kind=kind, key=("edit", message_id), on_sent=on_sent)
+
+
+def send_act(client, chat_id: int, text: str, *, markup=None, reply_to: int | None = None) -> Act:
+    async def act():
+        return await send_now(client, chat_id, text, markup=markup, reply_to=reply_to)
+    return act
+
+
+def edit_act(client, chat_id: int, message_id: int, text: str, *, markup=None) -> Act:
+    async def act():
+        return await edit_now(client, chat_id, message_id, text, markup=markup)
+    return act
+
+
+async def send_now(client, chat_id: int, text: str, *, markup=None, reply_to: int | None = None):
+    """Send at once (waiting for the pace here): for jobs, not for update handlers."""
     async def attempt(markup):
         return await client.send_message(
             chat_id, text, parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEW,
@@ -31,8 +92,8 @@ async def send(client, chat_id: int, text: str, *, markup=None, reply_to: int | 
     return await _without_refused_buttons(attempt, markup)
 
 
-async def edit(client, chat_id: int, message_id: int, text: str, *, markup=None):
-    """Change a message's text and keyboard; None when it already showed exactly that.
+async def edit_now(client, chat_id: int, message_id: int, text: str, *, markup=None):
+    """Edit at once (for jobs, not for update handlers); None when the message already showed exactly that.
 
     A button pressed twice before the first edit arrived asks for the same edit again, and
     Telegram answers MESSAGE_NOT_MODIFIED: the message already says what it should.

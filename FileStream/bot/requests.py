@@ -6,7 +6,7 @@ from pyrogram import filters
 
 from FileStream.bot import bundles, texts
 from FileStream.bot.context import BotContext
-from FileStream.bot.replies import answer
+from FileStream.bot.replies import CHATTER, answer
 from FileStream.bot.routing import on_message
 from FileStream.core.requests import RequestState
 from FileStream.store.bundles import OPEN
@@ -15,7 +15,7 @@ from FileStream.store.bundles import OPEN
 async def on_status(ctx: BotContext, client, message) -> None:
     request = await ctx.requests.status(message.from_user.id)
     if request is None:
-        await answer(client, message, texts.NO_ACTIVE_REQUEST)
+        await answer(client, message, texts.NO_ACTIVE_REQUEST, kind=CHATTER)
         return
     since = (ctx.clock() - request.started_at).total_seconds()
     progress = await ctx.bundles.progress(request.bundle_id) if request.is_bundle and ctx.bundles else None
@@ -29,7 +29,7 @@ async def on_status(ctx: BotContext, client, message) -> None:
 async def on_revoke(ctx: BotContext, client, message) -> None:
     request = await ctx.requests.revoke(message.from_user.id)
     if request is None:
-        await answer(client, message, texts.NOTHING_TO_REVOKE)
+        await answer(client, message, texts.NOTHING_TO_REVOKE, kind=CHATTER)
         return
     await answer(client, message, texts.revoked(request.file_name))
     if request.is_bundle and ctx.bundles is not None:

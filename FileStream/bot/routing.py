@@ -14,10 +14,13 @@ from pyrogram.errors import QueryIdInvalid
 from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
 from FileStream.bot.context import BotContext
+from FileStream.bot.replies import CHATTER, send
+from FileStream.core.formatting import escape_html
+from FileStream.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
-SORRY = "Something went wrong on our side. Please try again in a minute."
+SORRY = N_("Something went wrong on our side. Please try again in a minute.")
 
 FALLBACK_GROUP = 100
 # Before every other group (the access gate included): see answer_late_quietly.
@@ -34,7 +37,7 @@ def _bound(ctx: BotContext, fn: Handler, stop: bool):
             raise
         except Exception:  # noqa: BLE001 - the person gets words, the log the traceback
             log.exception("Handler %s failed", fn.__name__)
-            await tell(client, update, SORRY)
+            await tell(client, update, _(SORRY))
         if stop:
             update.stop_propagation()
     handler.__name__ = fn.__name__
@@ -67,7 +70,7 @@ async def tell(client, update, text: str) -> None:
         if hasattr(update, "data"):  # a button press
             await update.answer(text, show_alert=True)
         elif getattr(update, "chat", None) is not None:
-            await client.send_message(update.chat.id, text)
+            await send(client, update.chat.id, escape_html(text), kind=CHATTER)
     except Exception as error:  # noqa: BLE001 - nothing more can be said
         log.warning("Could not tell the person about the failure: %s", error)
 

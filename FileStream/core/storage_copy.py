@@ -22,11 +22,6 @@ REFUSALS = frozenset({
     "PHOTO_INVALID", "DOCUMENT_INVALID",
 })
 
-GONE_TITLE = "This file can no longer be fetched"
-GONE_WORDS = ("Telegram no longer accepts this file's id, so the file cannot be fetched any more. "
-              "Ask the person who shared it to send it to the bot again.")
-
-
 @dataclass(frozen=True, slots=True)
 class KnownFileId:
     """A file id FileStreamBot kept, and the user id of the bot it was made for (None: its main bot)."""

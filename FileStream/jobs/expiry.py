@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from FileStream.core.formatting import escape_html, human_duration
+from FileStream.core.formatting import escape_html
 from FileStream.core.models import Bundle, StoredFile
+from FileStream.i18n import _, duration, ngettext
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ DELETE_BATCH = 100
 Send = Callable[[int, str], Awaitable[object]]
 Edit = Callable[[int, int, str], Awaitable[object]]
 DeleteCopies = Callable[[int, list[int]], Awaitable[object]]
+# speak_to(user_id): the texts built next are in that person's language (FileStream.i18n).
+SpeakTo = Callable[[int], Awaitable[object]]
 
 
 class CopiesRefused(Exception):
@@ -34,28 +37,31 @@ def warning_text(file: StoredFile, now: datetime) -> str:
     """The warning a person gets shortly before a file's links stop working (Telegram HTML)."""
     # To the nearest second: sent on time, "10 s" left must not read "9 s".
     left = timedelta(seconds=round((file.expires_at - now).total_seconds())) if file.expires_at else timedelta(0)
-    return (
-        f"The links for <b>{escape_html(file.file_name)}</b> expire in {human_duration(left)}. "
+    return _(
+        "The links for <b>{file_name}</b> expire in {duration}. "
         "Finish watching or downloading before then; send the file again later for new links."
-    )
+    ).format(file_name=escape_html(file.file_name), duration=duration(left))
 
 
 def bundle_warning_text(bundle: Bundle, now: datetime) -> str:
     """The warning before a bundle's links stop working: once for the bundle, not per file."""
     left = timedelta(seconds=round((bundle.expires_at - now).total_seconds())) if bundle.expires_at else timedelta(0)
-    return (
-        f"The links of your bundle <b>{escape_html(bundle.title)}</b> ({len(bundle.file_ids)} files) expire in "
-        f"{human_duration(left)}. Finish watching or downloading before then."
-    )
+    return ngettext(
+        "The links of your bundle <b>{title}</b> ({count} file) expire in {duration}. "
+        "Finish watching or downloading before then.",
+        "The links of your bundle <b>{title}</b> ({count} files) expire in {duration}. "
+        "Finish watching or downloading before then.",
+        len(bundle.file_ids),
+    ).format(title=escape_html(bundle.title), count=len(bundle.file_ids), duration=duration(left))
 
 
 def bundle_expired_text(bundle: Bundle) -> str:
-    return f"<b>{escape_html(bundle.title)}</b>\n\nThese links have expired. Send the files again for new ones."
+    return f"<b>{escape_html(bundle.title)}</b>\n\n" + _("These links have expired. Send the files again for new ones.")
 
 
 def expired_text(file: StoredFile) -> str:
     """What the bot's link message becomes once the links expired (Telegram HTML)."""
-    return f"<b>{escape_html(file.file_name)}</b>\n\nThese links have expired. Send the file again for new ones."
+    return f"<b>{escape_html(file.file_name)}</b>\n\n" + _("These links have expired. Send the file again for new ones.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,7 @@ class ExpiryJob:
         batch: int = 200,
         delete_copies: DeleteCopies | None = None,
         bundles: Any = None,
+        speak_to: SpeakTo | None = None,
     ) -> None:
         self.files = files  # store.files.FileStore
         self.bundles = bundles  # store.bundles.BundleStore: files of a bundle are warned about as one
@@ -121,6 +128,7 @@ class ExpiryJob:
         self.warning = timedelta(seconds=max(0, warning_seconds))
         self.texts = texts or ExpiryTexts()
         self._batch = batch
+        self._speak_to = speak_to
 
     async def run_once(self) -> ExpiryReport:
         counts = dict.fromkeys(ExpiryReport.__dataclass_fields__, 0)
@@ -172,6 +180,7 @@ class ExpiryJob:
                 if bundle is not None and not await self.bundles.mark_notice(bundle.id, WARNED, now):
                     continue  # another file of the bundle carried the warning
                 try:
+                    await self._in_language_of(file.owner_id)
                     text = self.texts.bundle_warning(bundle, now) if bundle else self.texts.warning(file, now)
                     await self._send(file.owner_id, text)
                     counts["warned"] += 1
@@ -241,6 +250,14 @@ class ExpiryJob:
                 dealt_with.extend(batch)
         return dealt_with
 
+    async def _in_language_of(self, person: int | None) -> None:
+        """The texts that follow are in this person's language (speak_to; errors only logged)."""
+        if self._speak_to is None or person is None:
+            return
+        try:
+            await self._speak_to(person)
+        except Exception as error:  # noqa: BLE001 - they are told in the language we had
+            log.warning("Could not look up the language of %s: %r", person, error)
     async def _remove_mirror_copies(self, files: list[StoredFile]) -> None:
         """Mirror copies go with the storage copies (best effort: a leftover one opens nothing)."""
         by_chat: dict[int, list[int]] = {}
@@ -262,6 +279,7 @@ class ExpiryJob:
 
     async def _edit_link_message(self, file: StoredFile, counts: dict[str, int]) -> None:
         bundle = await self._bundle_of(file)
+        await self._in_language_of(file.owner_id)
         if bundle is not None:
             # One edit for the bundle's message, by whichever of its files expires first here.
             if not await self.bundles.mark_notice(bundle.id, EXPIRED):

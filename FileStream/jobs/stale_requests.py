@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from FileStream.core.formatting import escape_html, human_duration
 from FileStream.core.requests import RequestState
+from FileStream.i18n import _, duration
 from FileStream.services.requests import RequestTracker
 
 log = logging.getLogger(__name__)
@@ -18,18 +19,18 @@ Notify = Callable[[int, str], Awaitable[object]]
 
 def timed_out_text(file_name: str, timeout: timedelta) -> str:
     """What the person reads when their request timed out (Telegram HTML)."""
-    name = escape_html(file_name) if file_name else "your file"
-    return (
-        f"Your request for <b>{name}</b> timed out after {human_duration(timeout)}, so I stopped working on it. "
+    return _(
+        "Your request for <b>{file_name}</b> timed out after {duration}, so I stopped working on it. "
         "Please send the file again."
-    )
+    ).format(file_name=escape_html(file_name) if file_name else _("your file"), duration=duration(timeout))
 
 
 def restarted_text(file_name: str) -> str:
     """What the person reads when the service restarted while it worked on their request."""
-    name = escape_html(file_name) if file_name else "your file"
-    return (f"I was restarted while working on <b>{name}</b>, so nothing of it was kept. "
-            "Please send it again: I am ready now.")
+    return _(
+        "I was restarted while working on <b>{file_name}</b>, so nothing of it was kept. "
+        "Please send it again: I am ready now."
+    ).format(file_name=escape_html(file_name) if file_name else _("your file"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +63,13 @@ class StaleRequestJob:
         *,
         text: Callable[[str, timedelta], str] = timed_out_text,
         on_timed_out: Callable[[dict, str], Awaitable[object]] | None = None,
+        speak_to: Callable[[int], Awaitable[object]] | None = None,
     ) -> None:
         self.tracker = tracker
         self._notify = notify
         self._text = text
         self._on_timed_out = on_timed_out
+        self._speak_to = speak_to   # speak_to(user_id): the notice is in that person's language
 
     async def next_due(self) -> datetime | None:
         """When the next open request times out; None when none is open."""
@@ -99,6 +102,8 @@ class StaleRequestJob:
                 except Exception:  # noqa: BLE001 - the person is still told below
                     log.exception("Stale requests: cleaning up after request %s failed", doc["id"])
             try:
+                if self._speak_to is not None:
+                    await self._speak_to(doc["user_id"])
                 await self._notify(doc["user_id"], self._text(doc.get("file_name") or "", timeout))
                 notified += 1
             except Exception as error:  # noqa: BLE001 - blocked bot, deleted account, network
@@ -139,6 +144,8 @@ class StaleRequestJob:
                 except Exception:  # noqa: BLE001 - the person is still told below
                     log.exception("Cleaning up after request %s of a stopped process failed", doc["id"])
             try:
+                if self._speak_to is not None:
+                    await self._speak_to(doc["user_id"])
                 await self._notify(doc["user_id"], restarted_text(doc.get("file_name") or ""))
             except Exception as error:  # noqa: BLE001 - blocked bot, deleted account, network
                 log.warning("Could not tell %s that request %s was released: %r", doc["user_id"], doc["id"], error)

@@ -11,7 +11,9 @@ the caller has recorded the copy (or deleted it) the intent goes. A process that
 in between leaves the intent; the next start (`reconcile`) finds the copy, by the
 message id if Telegram's answer was noted, else by looking through the channel's
 messages after the newest one known before the copy for the same media, and adopts it
-(a late copy whose record still needs one) or deletes it.
+(a late copy whose record still needs one) or deletes it. Copies only the posting lease
+holder makes (a lost copy made again, a mirror copy) are accounted for by the next holder
+when it takes the lease (`reconcile_leased`), before it posts anything.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from FileStream.core.turns import Turns
-from FileStream.store.copy_intents import INTAKE, LATE
+from FileStream.store.copy_intents import INTAKE, LATE, LEASED
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,20 @@ log = logging.getLogger(__name__)
 # message when the intent knew no earlier id, and how many ids one read asks for.
 SCAN_BACK = 300
 READ_BATCH = 100
+
+
+# Whose turn a copy made for no person waits for (channel posts made again, the mirror's
+# backfill): it takes its turn like a person, so it can never starve one.
+SYSTEM_KEY = ("system", "storage")
+
+
+def turn_key(owner_id: int | None) -> Hashable:
+    """The lane key of a copy of a file: its owner's turn, or the system's for channel files."""
+    return ("person", owner_id) if owner_id is not None else SYSTEM_KEY
+
+
+class NotSent(Exception):
+    """The send callable decided not to post (this instance no longer holds the posting lease)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +200,7 @@ class ChannelLane:
             message_id = await job.send()
         except BaseException as error:
             # A refusal posted nothing; after a lost answer a copy may exist: the intent stays.
-            if intent_id is not None and self.tools.never_sent(error):
+            if intent_id is not None and (isinstance(error, NotSent) or self.tools.never_sent(error)):
                 await asyncio.shield(self.intents.settle(intent_id))
             raise
         # From here on a crash leaves a copy: the intent says which one.
@@ -206,7 +222,19 @@ class ChannelLane:
         left = await self.intents.left_behind(self.channel, self.instance, kinds=[INTAKE]) if intake else []
         stale = await self.intents.left_behind(self.channel, self.instance, kinds=[LATE],
                                                older_than=self.clock() - stale_after)
-        intents = {doc["_id"]: doc for doc in [*left, *stale]}
+        return await self._reconcile([*left, *stale])
+
+    async def reconcile_leased(self, older_than: datetime | None = None) -> dict[str, int]:
+        """This instance holds the posting lease: the heal and mirror copies other instances
+        noted (only a lease holder makes them, so their maker stopped or lost the lease) are
+        deleted unless a record holds them; the pass that made them makes them again.
+        `older_than`: only intents written before it (the holder's later passes, which must
+        not race a send the previous holder had under way as it lost the lease)."""
+        return await self._reconcile(await self.intents.left_behind(self.channel, self.instance, kinds=list(LEASED),
+                                                                    older_than=older_than))
+
+    async def _reconcile(self, docs: list[dict[str, Any]]) -> dict[str, int]:
+        intents = {doc["_id"]: doc for doc in docs}
         counts = {"intents": len(intents), "adopted": 0, "deleted": 0, "kept": 0}
         if not intents:
             return counts

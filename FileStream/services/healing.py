@@ -12,7 +12,10 @@ link answers 410.
 A lost copy is replaced once across instances: the job is claimed on the file's record in
 MongoDB with one atomic update; the others watch the record until the new copy is there.
 Only the instance holding the posting lease (services/posting_lease.py) posts; the others
-write their wish on the record, and the holder's heal queue makes the copy.
+write their wish on the record, and the holder's heal queue makes the copy. The new copy
+goes through the target channel's lane (services/channel_copies.py): in the owner's turn
+within the channel's pace, its intent written first, so a crash between posting and
+recording leaves nothing the next lease holder does not account for.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from pyrogram.errors import RPCError
 
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_channels import LOST_TITLE, LOST_WORDS, Copy, copies_of, gone_kind
+from FileStream.services.channel_copies import NotSent, turn_key
+from FileStream.store.copy_intents import HEAL
 from FileStream.telegram.media import location_of, media_of
 from FileStream.telegram.pool import BotPool, PoolMember
 from FileStream.telegram.streamer import FileGone, NotReadableHere, StreamError
@@ -59,12 +64,15 @@ class CopyKeeper:
     """store: store.copies.CopyStore. channels: services.storage_channels.StorageChannels.
     may_post(): whether this instance posts into storage channels (holds the posting lease).
     claim_timeout: a heal claim older than this was left by a stopped instance.
-    wait_timeout: how long a stream waits for another instance's heal."""
+    wait_timeout: how long a stream waits for another instance's heal.
+    lane_for(chat_id): the ChannelLane of a storage channel (service.Service.lane_for); None:
+    copies are posted directly (unit tests)."""
 
     def __init__(self, store, pool: BotPool, channels, clock: Callable[[], datetime], *,
                  may_post: Callable[[], bool] = lambda: True, claim_timeout: float = 120.0,
-                 wait_timeout: float = 60.0, metrics=None) -> None:
+                 wait_timeout: float = 60.0, metrics=None, lane_for=None) -> None:
         self.store = store
+        self.lane_for = lane_for
         self.metrics = metrics  # FileStream.metrics.Metrics, optional
         self.pool = pool
         self.channels = channels
@@ -260,10 +268,21 @@ class CopyKeeper:
             log.warning("File %s (%s): every copy and the message it was sent in are gone; its links answer 410",
                         file.ref, file.file_name)
             raise FileLost(f"file {file.ref}: no copy left")
-        chat_id, message_id = made
-        if not await self.store.record_heal(file.id, where, self.claimant, chat_id, message_id):
-            await delete_quietly(self.pool.main.client, chat_id, message_id)
+        chat_id, message_id, placed = made
+        try:
+            recorded = await self.store.record_heal(file.id, where, self.claimant, chat_id, message_id)
+        except BaseException:
+            if placed is not None:   # its intent stays if it cannot be deleted: the next holder does
+                await asyncio.shield(placed.discard())
+            raise
+        if not recorded:
+            if placed is not None:
+                await placed.discard()
+            else:
+                await delete_quietly(self.pool.main.client, chat_id, message_id)
         else:
+            if placed is not None:
+                await placed.settle()
             self.healed += 1
             if self.metrics is not None:
                 self.metrics.copies_healed.inc()
@@ -275,9 +294,10 @@ class CopyKeeper:
             raise FileLost(f"file {file.ref}: its record was deleted")
         return current
 
-    async def _copy_again(self, file: StoredFile, lost: Copy) -> tuple[int, int] | None:
+    async def _copy_again(self, file: StoredFile, lost: Copy) -> tuple[int, int, Placed | None] | None:
         """Post the file into a working storage channel from its mirror copy or its original
-        message: (channel, new message id), or None when neither exists."""
+        message: (channel, new message id, its lane's Placed or None when nothing new was
+        posted), or None when neither exists."""
         client = self.pool.main.client
         sources = copies_of((None, None), (file.mirror_chat_id, file.mirror_message_id),
                             (file.origin_chat_id, file.origin_message_id))
@@ -294,8 +314,9 @@ class CopyKeeper:
                 continue
             if source.role == "mirror" and self.channels.new_copy_target() == source.chat_id:
                 # No BIN_CHANNEL works: the mirror copy itself serves as the storage copy.
-                return source.chat_id, source.message_id
-            return await post_copy(client, message, self.channels, file)
+                return source.chat_id, source.message_id, None
+            return await post_copy(client, message, self.channels, file, lane_for=self.lane_for,
+                                   may_post=self.may_post)
         return None
 
     async def close(self) -> None:
@@ -305,21 +326,49 @@ class CopyKeeper:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def post_copy(client, message, channels, file: StoredFile) -> tuple[int, int]:
-    """Copy `message` into the first usable storage channel that takes it; (channel, message id).
-    Raises StreamError (retry later) when none does. Channels known unusable are not tried
-    (every stream of every lost file would): the copy check notices when one works again."""
+class Placed:
+    """A copy posted through a lane, to settle once recorded (or discard when not)."""
+
+    def __init__(self, lane, posted) -> None:
+        self.lane = lane
+        self.posted = posted
+
+    async def settle(self) -> None:
+        await self.lane.settle(self.posted)
+
+    async def discard(self) -> None:
+        await self.lane.discard(self.posted.message_id, self.posted)
+
+
+async def post_copy(client, message, channels, file: StoredFile, *, lane_for=None,
+                    may_post: Callable[[], bool] = lambda: True) -> tuple[int, int, Placed | None]:
+    """Copy `message` into the first usable storage channel that takes it: (channel, message id,
+    Placed to settle once recorded; None without lanes). Raises StreamError (retry later) when
+    none does. Channels known unusable are not tried (every stream of every lost file would):
+    the copy check notices when one works again. With `lane_for` the copy waits for the
+    owner's turn in the channel's lane, and is not posted once this instance lost the lease."""
     for target in channels.copy_targets():
         if channels.is_unusable(target):
             continue
         try:
-            sent = await message.copy(target)
+            if lane_for is None:
+                return target, (await message.copy(target)).id, None
+            lane = lane_for(target)
+
+            async def send(target=target) -> int:
+                if not may_post():
+                    raise NotSent("this instance no longer holds the posting lease")
+                return (await message.copy(target)).id
+            posted = await lane.post(turn_key(file.owner_id), send, unique_id=file.file_unique_id or None,
+                                     kind=HEAL, file_id=file.id)
+            return target, posted.message_id, Placed(lane, posted)
+        except NotSent as error:
+            raise StreamError(f"file {file.ref}: {error}", retry_after=10) from error
         except RPCError as error:
             if gone_kind(getattr(error, "ID", None)) == "channel":
                 await channels.lost(target, str(error.ID))
                 continue
             raise
-        return target, sent.id
     raise StreamError(f"file {file.ref}: no storage channel in BIN_CHANNEL takes copies", retry_after=60)
 
 

@@ -13,6 +13,8 @@ from pyrogram.errors import RPCError
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_channels import gone_kind
 from FileStream.core.tokens import new_deep_link_key, new_file_id
+from FileStream.i18n import _
+from FileStream.services.mirror import delete_mirror_copy
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
 
@@ -20,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 class IntakeError(Exception):
-    """The file could not be stored; `reason` says why in words a person understands."""
+    """The file could not be stored; `reason` says why in words a person understands (in their language)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -103,16 +105,16 @@ class FileIntake:
                     await self.channels.lost(target, str(error.ID))
                     continue  # the next storage channel takes over
                 log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
-                raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+                raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from error
             except Exception as error:  # noqa: BLE001 - said in words, logged with cause
                 log.error("Copying message %s to storage channel %s failed: %s", message.id, target, error)
-                raise IntakeError("I could not store your file right now. Please try again in a minute.") from error
+                raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from error
             if self.channels is not None and self.channels.is_unusable(target):
                 await self.channels.works_again(target)
             return target, lane, posted
         log.error("No storage channel takes copies (BIN_CHANNEL and MIRROR_CHANNEL): message %s cannot be stored",
                   message.id)
-        raise IntakeError("I could not store your file right now. Please try again in a minute.")
+        raise IntakeError(_("I could not store your file right now. Please try again in a minute."))
 
     async def _copy(self, message, chat_id: int) -> int:
         return (await message.copy(chat_id)).id
@@ -121,11 +123,11 @@ class FileIntake:
         """Each bot needs its own file id, so a backend must be able to read the copy."""
         tried = set()
         last_error: Exception | None = None
-        for _ in range(len(self.pool.members)):
+        for _attempt in range(len(self.pool.members)):
             try:
                 member = self.pool.pick(exclude=frozenset(tried))
             except NoClientAvailable as error:
-                raise IntakeError("All our bots are busy or resting right now. Please try again in a minute.") from error
+                raise IntakeError(_("All our bots are busy or resting right now. Please try again in a minute.")) from error
             if member in tried:
                 break
             tried.add(member)
@@ -137,14 +139,14 @@ class FileIntake:
                 continue
             facts = facts_of(message) if message is not None else None
             if facts is None:
-                raise IntakeError("That message has no file I can stream.")
+                raise IntakeError(_("That message has no file I can stream."))
             return facts
         log.error("No bot client could read stored message %s: %s", message_id, last_error)
-        raise IntakeError("I could not read your file back from storage. Please try again in a minute.")
+        raise IntakeError(_("I could not read your file back from storage. Please try again in a minute."))
 
     async def discard(self, record: StoredFile) -> None:
         """Undo a stored file: its links stop at once, its stored copy is deleted, and only then
-        its record; a copy that cannot be deleted now leaves the record expired, for the
+        its record, then its mirror copy; a copy that cannot be deleted now leaves the record expired, for the
         expiry job to try again (a record is the only way to find its copy)."""
         try:
             await self.main_client.delete_messages(record.storage_chat_id or self.bin_channel,
@@ -157,6 +159,11 @@ class FileIntake:
                 log.warning("Could not mark file %s expired: %s", record.ref, later)
             return
         try:
-            await self.files.delete(record.id)
+            # Taken out as it is now: a mirror copy recorded since `record` was read goes too
+            # (one recorded after this finds no record and is deleted by the mirror pass).
+            taken = await self.files.take_out(record.id)
         except Exception as error:  # noqa: BLE001 - it expires by itself; say so
             log.warning("Could not delete the record of file %s: %s", record.ref, error)
+            return
+        if taken is not None:
+            await delete_mirror_copy(self.main_client, taken)

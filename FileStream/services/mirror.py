@@ -5,6 +5,12 @@ before the mirror was set, or whose mirror copy was lost, are found by the same 
 first. Every send goes through the bot's paced client, which keeps to Telegram's limit of
 about 20 posts a minute into one channel, and only the instance holding the posting lease
 runs the pass, so all instances together stay within one bot's limits.
+
+Each copy goes through the mirror channel's lane (services/channel_copies.py): its intent is
+written first (a crash between posting and recording leaves a note the next lease holder
+accounts for), and it waits for its turn: the owner's for a file stored since this pass
+began (new-file mirroring), the system's for the backfill of older files and channel files,
+which takes its turn like one person and so never starves anyone.
 """
 
 from __future__ import annotations
@@ -18,17 +24,24 @@ from pyrogram.errors import FloodWait, RPCError
 
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_channels import Copy, gone_kind
+from FileStream.services.channel_copies import SYSTEM_KEY, NotSent, turn_key
 from FileStream.services.healing import CopyGone, delete_quietly, read_copy
+from FileStream.store.copy_intents import MIRROR
 
 log = logging.getLogger(__name__)
 
 
 class Mirror:
     """store: store.copies.CopyStore; channels: services.storage_channels.StorageChannels;
-    keeper: services.healing.CopyKeeper (a storage copy found gone is made again)."""
+    keeper: services.healing.CopyKeeper (a storage copy found gone is made again).
+    lane_for(chat_id): the ChannelLane of a channel (service.Service.lane_for); None: copies
+    are posted directly (unit tests)."""
 
     def __init__(self, store, pool, channels, keeper, clock: Callable[[], datetime], *,
-                 may_post: Callable[[], bool] = lambda: True, batch: int = 20, metrics=None) -> None:
+                 may_post: Callable[[], bool] = lambda: True, batch: int = 20, metrics=None,
+                 lane_for=None) -> None:
+        self.lane_for = lane_for
+        self.started_at = clock()   # files stored since are new-file mirroring: their owner's turn
         self.metrics = metrics  # FileStream.metrics.Metrics, optional
         self.store = store
         self.pool = pool
@@ -68,8 +81,16 @@ class Mirror:
                         made += 1
                 except FloodWait as wait:
                     log.info("Mirroring waits %s s: Telegram asked to slow down", wait.value)
-                    return made
+                    break
+        if made:
+            log.info("Mirror pass: %d file(s) mirrored", made)
         return made
+
+    def turn_of(self, file: StoredFile):
+        """Whose turn a file's mirror copy waits for in the lane."""
+        if file.created_at is not None and file.created_at >= self.started_at:
+            return turn_key(file.owner_id)
+        return SYSTEM_KEY
 
     async def copy_one(self, file: StoredFile) -> bool:
         """Copy one file's storage copy into the mirror channel; True when a copy was made."""
@@ -84,22 +105,48 @@ class Mirror:
                 await self.channels.lost(source.chat_id, gone.reason)
             self.keeper.heal_later(file, source)
             return False
+        channel = self.channel
+        lane = None if self.lane_for is None else self.lane_for(channel)
+
+        async def send() -> int:
+            if not self.may_post():
+                raise NotSent("this instance no longer holds the posting lease")
+            return (await message.copy(channel)).id
         try:
-            sent = await message.copy(self.channel)
+            if lane is None:
+                posted, message_id = None, await send()
+            else:
+                posted = await lane.post(self.turn_of(file), send, unique_id=file.file_unique_id or None,
+                                         kind=MIRROR, file_id=file.id)
+                message_id = posted.message_id
+        except NotSent:
+            return False
         except RPCError as error:
             if gone_kind(getattr(error, "ID", None)) == "channel":
-                await self.channels.lost(self.channel, str(error.ID))
+                await self.channels.lost(channel, str(error.ID))
                 return False
             raise
-        if not await self.store.record_mirror(file.id, self.channel, sent.id):
-            await delete_quietly(client, self.channel, sent.id)
+        try:
+            recorded = await self.store.record_mirror(file.id, channel, message_id, self.clock())
+        except BaseException:
+            if lane is not None:   # its intent stays if it cannot be deleted: the next holder does
+                await asyncio.shield(lane.discard(message_id, posted))
+            raise
+        if not recorded:
+            # The file was deleted (or mirrored elsewhere) meanwhile: nothing keeps this copy.
+            if lane is not None:
+                await lane.discard(message_id, posted)
+            else:
+                await delete_quietly(client, channel, message_id)
             return False
+        if lane is not None:
+            await lane.settle(posted)
         self.made += 1
         if self.metrics is not None:
             self.metrics.copies_mirrored.inc()
         async with self._made_changed:
             self._made_changed.notify_all()
-        log.debug("File %s: mirrored as message %s", file.ref, sent.id)
+        log.debug("File %s: mirrored as message %s", file.ref, message_id)
         return True
 
 

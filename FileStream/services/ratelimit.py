@@ -11,7 +11,7 @@ from typing import Any
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from FileStream.core.formatting import human_duration
+from FileStream.i18n import duration, ngettext
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +24,11 @@ class RetryAfter:
     window_seconds: int
 
     def text(self) -> str:
-        return (
-            f"You can send up to {self.limit} files every {human_duration(self.window_seconds)}. "
-            f"Please wait {human_duration(max(self.seconds, 1))} and send it again."
-        )
+        return ngettext(
+            "You can send up to {count} file every {window}. Please wait {wait} and send it again.",
+            "You can send up to {count} files every {window}. Please wait {wait} and send it again.",
+            self.limit,
+        ).format(count=self.limit, window=duration(self.window_seconds), wait=duration(max(self.seconds, 1)))
 
 
 class FileRateLimit:
@@ -94,10 +95,13 @@ class BundleRetryAfter(RetryAfter):
     """The person's bundles took all the files they may send in bundles for now."""
 
     def text(self) -> str:
-        return (
-            f"You can send up to {self.limit} files in bundles every {human_duration(self.window_seconds)}. "
-            f"I did not take this one; please wait {human_duration(max(self.seconds, 1))} before sending more."
-        )
+        return ngettext(
+            "You can send up to {count} file in bundles every {window}. "
+            "I did not take this one; please wait {wait} before sending more.",
+            "You can send up to {count} files in bundles every {window}. "
+            "I did not take this one; please wait {wait} before sending more.",
+            self.limit,
+        ).format(count=self.limit, window=duration(self.window_seconds), wait=duration(max(self.seconds, 1)))
 
 
 class BundleFileLimit:

@@ -43,6 +43,16 @@ class StorageStatus:
             rows.append((self.channels.mirror, "mirror"))
         return {str(chat_id): {"role": role, "usable": chat_id not in unusable} for chat_id, role in rows}
 
+    def summary(self) -> str:
+        """One word for /health: "ok" (every channel usable), "degraded" (one is unusable, another
+        serves), "unusable" (none takes copies). Never makes /health answer 503: restarting the
+        process does not give a bot its rights back, and links still serve from other copies."""
+        unusable = set(self.channels.unusable())
+        every = [*self.channels.storage, *((self.channels.mirror,) if self.channels.mirror is not None else ())]
+        if not unusable.intersection(every):
+            return "ok"
+        return "unusable" if unusable.issuperset(every) else "degraded"
+
     async def report(self, now: datetime) -> StorageReport:
         base = {"healed": self.keeper.healed, "posts_here": self.lease.may_post(),
                 "checked": getattr(self.check, "checked", 0), "found_gone": getattr(self.check, "found_gone", 0)}

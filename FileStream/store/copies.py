@@ -58,6 +58,13 @@ class CopyStore:
     async def release_heal(self, file_id: str, claimant: str) -> None:
         await self._files.update_one({"_id": file_id, "heal.by": claimant}, {"$unset": {"heal": ""}})
 
+    async def release_heals_of_others(self, claimant: str) -> int:
+        """Only the posting lease holder heals: once this instance holds the lease, claims of
+        any other (a stopped holder's) are released at once, not left to go stale."""
+        result = await self._files.update_many({"heal.by": {"$exists": True, "$ne": claimant}},
+                                               {"$unset": {"heal": ""}})
+        return result.modified_count
+
     async def want_heal(self, file_id: str, lost: tuple[int, int], now: datetime) -> None:
         """Ask the instance that posts into storage channels to replace the copy `lost`."""
         await self._files.update_one(
@@ -84,10 +91,11 @@ class CopyStore:
         await self._files.update_one({"_id": file_id}, {"$unset": {"copy_wanted": ""}})
 
     # -- mirror copies --------------------------------------------------------------------------
-    async def record_mirror(self, file_id: str, chat_id: int, message_id: int) -> bool:
-        """Keep a new mirror copy; False when the record has one already (or is gone)."""
+    async def record_mirror(self, file_id: str, chat_id: int, message_id: int, now: datetime | None = None) -> bool:
+        """Keep a new mirror copy; False when the record has one already, is gone, or (with `now`)
+        has expired: the expiry job may have read it already, so nothing would delete the copy."""
         result = await self._files.update_one(
-            {"_id": file_id, "mirror_message_id": None},
+            {"_id": file_id, "mirror_message_id": None, **(_live(now) if now is not None else {})},
             {"$set": {"mirror_chat_id": chat_id, "mirror_message_id": message_id}},
         )
         return result.modified_count == 1

@@ -16,6 +16,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 INTAKE = "intake"   # a file a person or a channel sent, copied by the bot instance
 LATE = "late"       # the storage copy of a migrated file, made on first use by any instance
+HEAL = "heal"       # a lost storage copy made again, by the posting lease holder
+MIRROR = "mirror"   # a copy into MIRROR_CHANNEL, by the posting lease holder
+# Copies only the posting lease holder makes: the next holder accounts for the ones another left.
+LEASED = (HEAL, MIRROR)
 
 
 class CopyIntentStore:

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from FileStream.config import mask_url
+from FileStream.store.allowed import AllowedStore
 from FileStream.store.broadcasts import BroadcastStore
 from FileStream.store.bundles import BundleStore
 from FileStream.store.copies import CopyStore
@@ -22,6 +23,7 @@ from FileStream.store.leases import LeaseStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
 from FileStream.store.settings_store import SettingsStore
+from FileStream.store.traffic import TrafficStore
 from FileStream.store.usage import UsageStore
 from FileStream.store.users import UserStore
 
@@ -70,11 +72,13 @@ class Database:
         self.files = FileStore(db["files"], keep_expired=keep_expired)
         self.bundles = BundleStore(db["bundles"], keep_expired=keep_expired)
         self.users = UserStore(db["users"])
+        self.allowed = AllowedStore(db["allowed_users"])
         self.requests = RequestStore(db["requests"])
         self.settings = SettingsStore(db["settings"])
         self.broadcasts = BroadcastStore(db["broadcasts"])
         self.sessions = SessionStore(db["sessions"])
         self.usage = UsageStore(db["files"], db["usage_daily"], db["usage_totals"])
+        self.traffic = TrafficStore(db["traffic_daily"])
         self.copies = CopyStore(db["files"], db["storage_channels"])
         self.leases = LeaseStore(db["leases"])
         self.copy_intents = CopyIntentStore(db["copy_intents"])
@@ -129,8 +133,8 @@ class Database:
 
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
-        for store in (self.files, self.bundles, self.users, self.requests, self.settings, self.broadcasts,
-                      self.sessions, self.usage, self.copies, self.leases, self.copy_intents):
+        for store in (self.files, self.bundles, self.users, self.allowed, self.requests, self.settings, self.broadcasts,
+                      self.sessions, self.usage, self.traffic, self.copies, self.leases, self.copy_intents):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:

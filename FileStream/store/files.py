@@ -137,6 +137,12 @@ class FileStore:
         result = await self._files.delete_one({"_id": file_id})
         return result.deleted_count == 1
 
+    async def take_out(self, file_id: str) -> StoredFile | None:
+        """Remove a record and return it as it was at that instant (with a mirror copy
+        recorded just before), or None when there was none."""
+        doc = await self._files.find_one_and_delete({"_id": file_id})
+        return None if doc is None else _from_doc(doc)
+
     async def list_by_owner(
         self, owner_id: int, now: datetime, page: int, page_size: int = 10
     ) -> tuple[list[StoredFile], int]:
@@ -184,10 +190,20 @@ class FileStore:
         await self._files.update_many({"_id": {"$in": list(file_ids)}}, {"$set": {"copies_gone_at": now}})
 
     async def recorded_messages(self, chat_id: int, message_ids: list[int]) -> set[int]:
-        """Which of these storage messages a record holds (a scan: used only after a crash)."""
-        cursor = self._files.find({"storage_chat_id": chat_id, "storage_message_id": {"$in": list(message_ids)}},
-                                  {"storage_message_id": 1})
-        return {doc["storage_message_id"] async for doc in cursor}
+        """Which of these messages of `chat_id` a record holds as its storage or mirror copy
+        (a scan: used only after a crash)."""
+        ids = list(message_ids)
+        cursor = self._files.find(
+            {"$or": [{"storage_chat_id": chat_id, "storage_message_id": {"$in": ids}},
+                     {"mirror_chat_id": chat_id, "mirror_message_id": {"$in": ids}}]},
+            {"storage_chat_id": 1, "storage_message_id": 1, "mirror_chat_id": 1, "mirror_message_id": 1})
+        found: set[int] = set()
+        async for doc in cursor:
+            for chat_field, message_field in (("storage_chat_id", "storage_message_id"),
+                                              ("mirror_chat_id", "mirror_message_id")):
+                if doc.get(chat_field) == chat_id and doc.get(message_field) in ids:
+                    found.add(doc[message_field])
+        return found
 
     async def delete_many(self, file_ids: list[str]) -> int:
         result = await self._files.delete_many({"_id": {"$in": list(file_ids)}})

@@ -18,13 +18,19 @@ class LeaseStore:
     async def ensure_indexes(self) -> None:
         return None  # found by _id only
 
-    async def take(self, name: str, holder: str, now: datetime, until: datetime) -> bool:
+    async def take(self, name: str, holder: str, now: datetime, until: datetime, *, bot: bool = False,
+                   take_over_bot: bool = False) -> bool:
         """Take or renew lease `name` until `until`; True when `holder` holds it now. A lease
-        whose holder stopped renewing it is free once its `until` has passed."""
+        whose holder stopped renewing it is free once its `until` has passed. `bot`: the holder
+        is the bot instance; `take_over_bot`: a lease another bot instance holds is taken too
+        (the bot instance runs once: that holder is its stopped predecessor)."""
+        free: list[dict[str, Any]] = [{"holder": holder}, {"until": {"$lt": now}}]
+        if take_over_bot:
+            free.append({"bot": True})
         try:
             await self._leases.update_one(
-                {"_id": name, "$or": [{"holder": holder}, {"until": {"$lt": now}}]},
-                {"$set": {"holder": holder, "until": until}}, upsert=True)
+                {"_id": name, "$or": free},
+                {"$set": {"holder": holder, "until": until, "bot": bot}}, upsert=True)
         except DuplicateKeyError:
             return False  # another holder's lease is still running (the upsert met it)
         return True

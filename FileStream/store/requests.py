@@ -158,3 +158,11 @@ class RequestStore:
         """(completed, all) among requests created since `since`, open ones included."""
         counts = await self.counts_by_state(since)
         return counts[RequestState.COMPLETED.value], sum(counts.values())
+
+    async def completed_files_between(self, since: datetime, before: datetime) -> list[dict[str, Any]]:
+        """Completed single-file requests created in [since, before): their user_id and file_id."""
+        cursor = self._requests.find(
+            {"created_at": {"$gte": since, "$lt": before}, "state": RequestState.COMPLETED.value,
+             "file_id": {"$ne": None}, "bundle_id": None},
+            {"user_id": 1, "file_id": 1, "created_at": 1}).sort("created_at", ASCENDING)
+        return [_public(doc) async for doc in cursor]

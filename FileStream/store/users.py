@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,11 +52,13 @@ class UserStore:
     async def ensure_indexes(self) -> None:
         pass  # every query goes by _id
 
-    async def touch(self, user_id: int, first_name: str | None, username: str | None, now: datetime) -> bool:
+    async def touch(self, user_id: int, first_name: str | None, username: str | None, now: datetime,
+                    language_code: str | None = None) -> bool:
         """Note that the person was active; True the first time they are seen.
 
         Someone who writes to the bot has evidently not blocked it, so `blocked` clears.
-        A record made by an earlier ban has no first_seen yet; this sets it.
+        A record made by an earlier ban has no first_seen yet; this sets it. `language_code`
+        is their Telegram app's language: the jobs write to them in it (unless they chose one).
         """
         before = await self._users.find_one_and_update(
             {"_id": user_id},
@@ -68,6 +71,7 @@ class UserStore:
                         "last_active": now,
                         "blocked": False,
                         "first_seen": {"$ifNull": ["$first_seen", now]},
+                        "lang_code": {"$literal": language_code},
                     }
                 }
             ],
@@ -101,6 +105,20 @@ class UserStore:
 
     async def is_banned(self, user_id: int) -> bool:
         return await self._users.find_one({"_id": user_id, "ban": {"$exists": True}}, {"_id": 1}) is not None
+
+    async def ids_with_username(self, username: str) -> list[int]:
+        """Ids of the people seen with this @username (without the @; case does not matter)."""
+        pattern = {"$regex": f"^{re.escape(username)}$", "$options": "i"}
+        return [doc["_id"] async for doc in self._users.find({"username": pattern}, {"_id": 1})]
+
+    async def set_language(self, user_id: int, code: str) -> None:
+        """The language the person chose with /language."""
+        await self._users.update_one({"_id": user_id}, {"$set": {"language": code}}, upsert=True)
+
+    async def language_of(self, user_id: int) -> tuple[str | None, str | None]:
+        """(the language they chose, their Telegram app's language code); None for what is not known."""
+        doc = await self._users.find_one({"_id": user_id}, {"language": 1, "lang_code": 1}) or {}
+        return doc.get("language"), doc.get("lang_code")
 
     async def mark_blocked(self, user_id: int, blocked: bool) -> None:
         await self._users.update_one({"_id": user_id}, {"$set": {"blocked": blocked}})

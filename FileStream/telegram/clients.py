@@ -11,6 +11,7 @@ from pyrogram import Client
 
 from FileStream.telegram.pacing import PacedClient
 from FileStream.telegram.pool import PoolMember
+from FileStream.telegram.updates import CatchingUpClient
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,10 @@ def build_client(*, token: str, api_id: int, api_hash: str, session_dir: str, wo
     in_memory: keep no session file (a one-off tool beside a running service that owns it)."""
     if not in_memory:
         Path(session_dir).mkdir(parents=True, exist_ok=True)
-    return PacedClient(
+    # The bot that takes updates keeps its update state in its session file and catches up
+    # on what it missed while down or disconnected (updates.py); the others take none.
+    kind = CatchingUpClient if receives_updates and not in_memory else PacedClient
+    return kind(
         session_name(token),
         api_id=api_id,
         api_hash=api_hash,

@@ -223,6 +223,9 @@ class PacedClient(Client):
 
     # Verdicts a single call waits out before it gives up with the last FloodWait.
     MAX_VERDICTS_PER_CALL = 5
+    # The main bot's per-chat reply queues (telegram/outbox.Outbox), set when its handlers are
+    # registered: update handlers queue their replies there instead of waiting here.
+    outbox = None
 
     def __init__(self, *args, limits: SendingLimits | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -12,6 +12,7 @@ import jinja2
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from FileStream.i18n import N_, Catalogs, _, current, ngettext, speak
 from FileStream.services.bundle_zip import Crc32Keeper
 from FileStream.web import bundles as bundle_routes
 from FileStream.web import files as file_routes
@@ -21,7 +22,7 @@ from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
 from FileStream.web.fairness import HttpFairness
 from FileStream.web.guess_limit import GuessLimit
 from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, Remuxer, StorageCopies, StreamObserver,
-                                  Thumbnails)
+                                  Thumbnails, TrafficLimit)
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,8 @@ def _page_csp(public_url: str) -> str:
 
 
 _ROUTER_MESSAGES = {
-    404: ("Page not found", "There is nothing at this address. Check the link you were given."),
-    405: ("Not allowed", "This address only answers GET and HEAD requests."),
+    404: (N_("Page not found"), N_("There is nothing at this address. Check the link you were given.")),
+    405: (N_("Not allowed"), N_("This address only answers GET and HEAD requests.")),
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,14 +65,23 @@ async def _words_not_tracebacks(request: web.Request, handler: Handler) -> web.S
         if exc.status in _ROUTER_MESSAGES:
             title, message = _ROUTER_MESSAGES[exc.status]
             extra = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-            return message_page(request, exc.status, title, message, **extra)
+            return message_page(request, exc.status, _(title), _(message), **extra)
         raise
     except Exception:
         log.exception("unexpected error serving %s", route_of(request))
         return message_page(
-            request, 500, "Something went wrong",
-            "The server hit an unexpected problem. Please try again later.",
+            request, 500, _("Something went wrong"),
+            _("The server hit an unexpected problem. Please try again later."),
         )
+
+
+def _in_their_language(languages: Catalogs):
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Every page and error page of this request in the language its browser asks for."""
+        speak(languages.for_accept_language(request.headers.get("Accept-Language")))
+        return await handler(request)
+    return middleware
 
 
 class HttpProtocolLog(logging.LoggerAdapter):
@@ -107,6 +117,8 @@ def build_app(
     copies: StorageCopies | None = None,
     legacy: LegacyLinks | None = None,
     bundles: BundleLookup | None = None,
+    traffic: TrafficLimit | None = None,
+    languages: Catalogs | None = None,
     remux: Remuxer | None = None,
     fairness: HttpFairness | None = None,
 ) -> web.Application:
@@ -126,6 +138,9 @@ def build_app(
       /watch/<ObjectId> of migrated files. Without it they are 404 (LEGACY_LINKS=false).
     bundles: optional; finds bundles for /b/ links (their page, playlist and ZIP); without
         it every bundle link answers 404.
+    traffic: optional; the links of a person over today's traffic limit answer 429.
+    languages: optional; pages are in the language the browser asks for (Accept-Language)
+        among these; without it, in English.
     remux: optional; plays videos the browser cannot open as stored (/play, /sub); without
         it the watch page plays every video as stored.
     fairness: optional; STALL_TIMEOUT, STREAMS_PER_IP and TRUSTED_PROXIES (web/fairness.py);
@@ -143,8 +158,13 @@ def build_app(
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    app = web.Application(middlewares=[_words_not_tracebacks])
+    # {{ _("text {name}", name=x) }} in templates: the page's language, escaped like any value.
+    templates.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)
+    templates.globals["language_code"] = lambda: current().code
+    app = web.Application(middlewares=[_in_their_language(languages or Catalogs.english_only()),
+                                       _words_not_tracebacks])
     app[CONTEXT] = WebContext(
         files=files,
         source=source,
@@ -159,6 +179,7 @@ def build_app(
         copies=copies,
         legacy=legacy,
         bundles=bundles,
+        traffic=traffic,
         remux=remux,
         fairness=fairness if fairness is not None else HttpFairness(),
         crcs=Crc32Keeper(source, bundles.get_crc32s, bundles.set_crc32) if bundles is not None else None,

@@ -13,9 +13,7 @@ from FileStream.core.formatting import (
     bundle_playlist_url,
     bundle_zip_url,
     download_url,
-    human_size,
     stream_url,
-    time_left,
     watch_url,
 )
 from FileStream.core.http_plan import FileFacts, cache_control, content_disposition, plan_response, strong_etag
@@ -23,10 +21,11 @@ from FileStream.core.mime import effective_mime_type, player_kind
 from FileStream.core.models import Bundle, StoredFile
 from FileStream.core.playlist import M3U_CONTENT_TYPE, PlaylistItem, is_playable, m3u_playlist
 from FileStream.core.tokens import BundleClaim, log_ref, make_link_token, read_bundle_token
+from FileStream.i18n import _, size, time_left
 from FileStream.services.bundle_zip import BundleArchive
 from FileStream.web.context import CONTEXT, WebContext, render_page
 from FileStream.web.files import notify_observer, request_facts, send_body, send_headers_only
-from FileStream.web.links import LinkRefused, link_expired, link_not_found, lookup_failed
+from FileStream.web.links import LinkRefused, link_expired, link_not_found, lookup_failed, within_traffic_limit
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +134,7 @@ async def open_bundle(request: web.Request) -> OpenBundle:
         log.info("refused bundle %s: expired (bundle until %s, %d live files)", bundle.ref, bundle.expires_at,
                  len(live))
         raise link_expired(request, "bundle")
+    await within_traffic_limit(request, bundle.owner_id, bundle.source)
     return OpenBundle(token=token, claim=claim, bundle=bundle, files=live, now=now, secret=ctx.link_secret)
 
 
@@ -147,8 +147,8 @@ async def _open_or_refuse(request: web.Request) -> OpenBundle | web.Response:
 
 def _expiry_words(link: OpenBundle) -> str:
     if link.expires_at is None:
-        return "link never expires"
-    return f"link expires in {time_left(link.expires_at, link.now)}"
+        return _("link never expires")
+    return _("link expires in {time_left}").format(time_left=time_left(link.expires_at, link.now))
 
 
 async def page(request: web.Request) -> web.Response:
@@ -163,7 +163,7 @@ async def page(request: web.Request) -> web.Response:
         mime_type = effective_mime_type(file.mime_type, file.file_name)
         rows.append({
             "name": file.file_name or "file",
-            "size": human_size(file.file_size),
+            "size": size(file.file_size),
             "mime_type": mime_type,
             "kind": player_kind(mime_type),
             "playable": is_playable(file.mime_type, file.file_name),
@@ -176,7 +176,7 @@ async def page(request: web.Request) -> web.Response:
         request, "bundle.html",
         title=title,
         count=len(rows),
-        total_size=human_size(sum(f.file_size for f in link.files)),
+        total_size=size(sum(f.file_size for f in link.files)),
         expiry=_expiry_words(link),
         files=rows,
         playable=any(row["playable"] for row in rows),

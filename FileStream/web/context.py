@@ -11,7 +11,7 @@ from aiohttp import web
 
 from FileStream.web.fairness import HttpFairness
 from FileStream.web.ports import (BundleLookup, ByteSource, FileLookup, LegacyLinks, Remuxer, StorageCopies, StreamObserver,
-                                  Thumbnails)
+                                  Thumbnails, TrafficLimit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class WebContext:
     legacy: LegacyLinks | None = None  # None: old FileStreamBot links answer 404
     bundles: BundleLookup | None = None
     crcs: object | None = None    # services.bundle_zip.Crc32Keeper, when bundles are served
+    traffic: TrafficLimit | None = None   # None: no traffic limit
     remux: Remuxer | None = None  # None: videos are served only as stored
     fairness: HttpFairness = field(default_factory=HttpFairness)  # per-client limit, stall cut-off
     guesses: object | None = None  # web.guess_limit.GuessLimit: misses of old ids per address
@@ -49,6 +50,7 @@ def render_page(request: web.Request, template: str, *, status: int = 200, **val
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL holds the link token
     response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept-Language"   # pages are in the language the browser asks for
     return response
 
 

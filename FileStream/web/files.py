@@ -10,6 +10,7 @@ from aiohttp import web
 
 from FileStream.core.http_plan import Outcome, RequestFacts, file_facts, plan_response
 from FileStream.core.models import StoredFile
+from FileStream.i18n import _, ngettext
 from FileStream.web.context import CONTEXT, WebContext, message_page
 from FileStream.web.fairness import PER_CLIENT_RETRY_AFTER, WRITE_PIECE, HttpFairness, limit_unsent_bytes
 from FileStream.web.links import LinkRefused, OpenLink, open_link
@@ -315,14 +316,16 @@ def _source_failed_page(request: web.Request, label: str, exc: BaseException | N
     if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
         log.warning("%s: source busy before the first byte (retry after %ds): %r", label, retry_after, exc)
         return message_page(
-            request, 503, "Telegram is busy",
-            f"Telegram asked us to slow down. Please try again in {max(retry_after, 1)} seconds.",
+            request, 503, _("Telegram is busy"),
+            ngettext("Telegram asked us to slow down. Please try again in {count} second.",
+                     "Telegram asked us to slow down. Please try again in {count} seconds.",
+                     max(retry_after, 1)).format(count=max(retry_after, 1)),
             **{"Retry-After": str(max(retry_after, 1))},
         )
     log.warning("%s: source failed before the first byte: %r", label, exc)
     return message_page(
-        request, 502, "The file could not be fetched",
-        "Telegram did not deliver this file just now. Please try again in a minute.",
+        request, 502, _("The file could not be fetched"),
+        _("Telegram did not deliver this file just now. Please try again in a minute."),
     )
 
 

@@ -10,8 +10,9 @@ from datetime import datetime
 from aiohttp import web
 
 from FileStream.core.models import StoredFile
-from FileStream.core.storage_copy import GONE_TITLE, GONE_WORDS, CopyNotNow, CopyRefused
+from FileStream.core.storage_copy import CopyNotNow, CopyRefused
 from FileStream.core.tokens import LinkClaim, log_ref, make_link_token, read_link_token
+from FileStream.i18n import N_, _, duration, ngettext
 from FileStream.web.client_address import client_address
 from FileStream.web.context import CONTEXT, WebContext, message_page, route_of
 
@@ -49,27 +50,34 @@ class LinkRefused(Exception):
         self.response = response
 
 
+# A migrated file whose old id Telegram no longer accepts (core.storage_copy.CopyRefused).
+GONE_TITLE = N_("This file can no longer be fetched")
+GONE_WORDS = N_("Telegram no longer accepts this file's id, so the file cannot be fetched any more. "
+                "Ask the person who shared it to send it to the bot again.")
+
+
 def link_not_found(request: web.Request) -> LinkRefused:
     return LinkRefused(message_page(
-        request, 404, "Link not found",
-        "This link does not exist or was mistyped. Ask the person who shared it for a new one.",
+        request, 404, _("Link not found"),
+        _("This link does not exist or was mistyped. Ask the person who shared it for a new one."),
     ))
 
 
 _GONE = {
-    "file": "The file behind this link is no longer available. Send the file to the bot again to get a new link.",
-    "bundle": "The files behind this link are no longer available. Send them to the bot again to get a new link.",
+    "file": N_("The file behind this link is no longer available. Send the file to the bot again to get a new link."),
+    "bundle": N_("The files behind this link are no longer available. Send them to the bot again to get a new link."),
 }
 
 
 def link_expired(request: web.Request, what: str = "file") -> LinkRefused:
-    return LinkRefused(message_page(request, 410, "This link has expired", _GONE[what]))
+    return LinkRefused(message_page(request, 410, _("This link has expired"), _(_GONE[what])))
 
 
 def lookup_failed(request: web.Request, what: str = "file") -> LinkRefused:
+    words = (_("The service cannot look up this file right now. Please try again in a few seconds.") if what == "file"
+             else _("The service cannot look up this bundle right now. Please try again in a few seconds."))
     return LinkRefused(message_page(
-        request, 503, "Temporarily unavailable",
-        f"The service cannot look up this {what} right now. Please try again in a few seconds.",
+        request, 503, _("Temporarily unavailable"), words,
         **{"Retry-After": str(LOOKUP_RETRY_AFTER_SECONDS)},
     ))
 
@@ -109,11 +117,30 @@ async def open_link(request: web.Request, *, legacy_shape: bool = False) -> Open
     if file.is_expired(now):
         log.info("refused file %s: record expired at %s", ref, file.expires_at)
         raise link_expired(request)
+    await within_traffic_limit(request, file.owner_id, file.source)
     file = await _with_storage_copy(request, ctx, file)
     if old_link:
         # Pages built from this link (the player's media URL) get the signed shape.
         token = make_link_token(ctx.link_secret, file.id, file.expires_at)
     return OpenLink(token=token, claim=claim, file=file, now=now)
+
+
+async def within_traffic_limit(request: web.Request, owner_id: int | None, source: str) -> None:
+    """Raises LinkRefused with a 429 page when the person who shared the link is over today's
+    traffic limit (TRAFFIC_LIMIT_MB); Retry-After says when the day's count starts again."""
+    ctx = request.app[CONTEXT]
+    if ctx.traffic is None:
+        return
+    retry_after = await ctx.traffic.refused_for(owner_id, source)
+    if retry_after is None:
+        return
+    log.info("refused %s: its owner is over today's traffic limit", route_of(request))
+    raise LinkRefused(message_page(
+        request, 429, _("Daily traffic limit reached"),
+        _("The person who shared this link has used up today's traffic on this server. "
+          "The link works again in {duration}, at midnight UTC.").format(duration=duration(retry_after)),
+        **{"Retry-After": str(retry_after)},
+    ))
 
 
 async def _legacy_claim(request: web.Request, ctx: WebContext, legacy_id: str) -> LinkClaim:
@@ -127,8 +154,10 @@ async def _legacy_claim(request: web.Request, ctx: WebContext, legacy_id: str) -
         # Old ids are guessable (a time and a counter): an address that keeps missing waits.
         log.info("refused %s with an old id: too many misses from this address", route_of(request))
         raise LinkRefused(message_page(
-            request, 429, "Too many unknown links",
-            f"Too many links from your address named no file. Please try again in {wait} seconds.",
+            request, 429, _("Too many unknown links"),
+            ngettext("Too many links from your address named no file. Please try again in {count} second.",
+                     "Too many links from your address named no file. Please try again in {count} seconds.",
+                     wait).format(count=wait),
             **{"Retry-After": str(wait)},
         ))
     try:
@@ -153,12 +182,14 @@ async def _with_storage_copy(request: web.Request, ctx: WebContext, file: Stored
     except CopyRefused as refused:
         # Said in the log once, by the instance that found out; here only the answer.
         log.debug("refused file %s: %s", file.ref, refused.reason)
-        raise LinkRefused(message_page(request, 410, GONE_TITLE, GONE_WORDS)) from refused
+        raise LinkRefused(message_page(request, 410, _(GONE_TITLE), _(GONE_WORDS))) from refused
     except CopyNotNow as later:
         log.debug("file %s: storage copy not now: %s", file.ref, later)
         raise LinkRefused(message_page(
-            request, 503, "Please try again soon",
-            f"Telegram is busy preparing this file. Please try again in {later.retry_after} seconds.",
+            request, 503, _("Please try again soon"),
+            ngettext("Telegram is busy preparing this file. Please try again in {count} second.",
+                     "Telegram is busy preparing this file. Please try again in {count} seconds.",
+                     later.retry_after).format(count=later.retry_after),
             **{"Retry-After": str(later.retry_after)},
         )) from later
     except Exception as exc:

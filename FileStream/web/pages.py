@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from markupsafe import Markup
 
-from FileStream.core.formatting import download_url, human_size, stream_url, time_left
+from FileStream.core.formatting import download_url, stream_url
 from FileStream.core.http_plan import FILE_CSP
 from FileStream.core.media_probe import Playback, playback_for
+from FileStream.i18n import _, size, time_left
 from FileStream.core.mime import effective_mime_type, image_type, player_kind
 from FileStream.core.models import StoredFile
 from FileStream.core.subtitles import sidecar_subtitles
@@ -24,13 +26,15 @@ THUMBNAIL_CACHE_CONTROL = "private, max-age=86400"
 
 def _expiry_words(link: OpenLink) -> str:
     if link.expires_at is None:
-        return "link never expires"
-    return f"link expires in {time_left(link.expires_at, link.now)}"
+        return _("link never expires")
+    return _("link expires in {time_left}").format(time_left=time_left(link.expires_at, link.now))
 
 
 async def index(request: web.Request) -> web.Response:
     """GET /: what this service is, and which bot to send files to."""
-    return render_page(request, "index.html", bot_username=request.app[CONTEXT].bot_username)
+    bot_username = request.app[CONTEXT].bot_username
+    bot_link = Markup('<a href="https://t.me/{0}">@{0}</a>').format(bot_username)
+    return render_page(request, "index.html", bot_username=bot_username, bot_link=bot_link)
 
 
 async def watch(request: web.Request) -> web.Response:
@@ -51,7 +55,7 @@ async def watch(request: web.Request) -> web.Response:
         request,
         "watch.html",
         file_name=file.file_name or "file",
-        size=human_size(file.file_size),
+        size=size(file.file_size),
         expiry=_expiry_words(link),
         mime_type=mime_type,
         kind=kind,
@@ -144,11 +148,11 @@ async def thumbnail(request: web.Request) -> web.StreamResponse:
         data = await ctx.thumbnails.thumbnail(link.file) if ctx.thumbnails is not None else None
     except Exception as exc:  # noqa: BLE001 - Telegram did not deliver it: the page still plays
         log.warning("file %s: thumbnail not fetched: %r", link.file.id, exc)
-        return message_page(request, 502, "The preview could not be fetched",
-                            "Telegram did not deliver this preview just now. The file itself may still play.")
+        return message_page(request, 502, _("The preview could not be fetched"),
+                            _("Telegram did not deliver this preview just now. The file itself may still play."))
     mime_type = image_type(data) if data else None
     if mime_type is None:
-        return message_page(request, 404, "No preview", "This file has no preview image.")
+        return message_page(request, 404, _("No preview"), _("This file has no preview image."))
     return web.Response(body=data, content_type=mime_type, headers={
         "Cache-Control": THUMBNAIL_CACHE_CONTROL,
         "X-Content-Type-Options": "nosniff",

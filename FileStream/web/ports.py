@@ -144,3 +144,12 @@ class Remuxer(Protocol):
     async def subtitle_track(self, file: StoredFile, token: str, number: int) -> str: ...
 
     async def subtitle_file(self, file: StoredFile, token: str) -> str: ...
+
+
+class TrafficLimit(Protocol):
+    """Whether a person's links may send more today (TRAFFIC_LIMIT_MB; the traffic meter implements this)."""
+
+    async def refused_for(self, owner_id: int | None, source: str) -> int | None:
+        """Seconds until the links of `owner_id`'s files (of this source) serve again, when they
+        are over today's limit; None when they may serve."""
+        ...

@@ -127,6 +127,11 @@ class ControlServer:
                                                       args.get("limit"))
             if "refuse_dc" in args:
                 server.faults.refuse_dc(int(args["refuse_dc"]), bool(args.get("refuse", True)))
+            if "download_rate" in args:  # {"bytes_per_second": N or None, "burst_bytes": M}
+                spec = args["download_rate"] or {}
+                server.limits.download_rate(spec.get("bytes_per_second"), int(spec.get("burst_bytes", 8 << 20)))
+            if "file_reference_lifetime" in args:  # seconds, or None to pin references
+                server.world.file_references.lifetime = args["file_reference_lifetime"]
             return True
         if op == "expire_file_reference":
             message = world.channel_message(self._get(args["channel"]), int(args["message_id"]))

@@ -127,6 +127,33 @@ class Limits:
         self.unhonoured: list[UnhonouredSend] = []
         self._buckets: dict[tuple[int, str], _Bucket] = {}
         self._holding: dict[tuple[int, str], FloodVerdict] = {}
+        # upload.getFile bytes per account (off unless a test or benchmark switches it on)
+        self.download: tuple[float, int] | None = None
+        self.download_verdicts: list[FloodVerdict] = []
+        self._download_buckets: dict[int, _Bucket] = {}
+
+    def download_rate(self, bytes_per_second: float | None, burst_bytes: int = 8 << 20) -> None:
+        """What one account may download with upload.getFile: `burst_bytes` at once, then
+        `bytes_per_second` over all its connections and DCs; past it, FLOOD_WAIT_X (bot authors
+        meet it when a bot fetches too much at once). None switches it off."""
+        self.download = None if bytes_per_second is None else (bytes_per_second, burst_bytes)
+        self._download_buckets.clear()
+
+    def _check_download(self, account: Any, query: Any, method: str) -> None:
+        if self.download is None or account is None or not isinstance(query, raw.functions.upload.GetFile):
+            return
+        bucket = self._download_buckets.get(account.id)
+        if bucket is None:
+            bucket = self._download_buckets[account.id] = _Bucket(*self.download)
+        now = self.clock()
+        count = max(1, query.limit)
+        wait = bucket.wait(now, count)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            self.download_verdicts.append(FloodVerdict(account.id, "download", method, seconds, now, now + seconds,
+                                                       self.wall_clock()))
+            raise flood_wait(seconds)
+        bucket.take(now, count)
 
     def relax(self, **changes: Any) -> SendingLimits:
         """e.g. `relax(private_chat_burst=50)` or `relax(group_per_minute=None)` (rule off).
@@ -161,6 +188,7 @@ class Limits:
         """Let the send through (counting it) or raise FLOOD_WAIT_X; only bots are limited.
 
         `sent_at`: when the bot made the request (time.time(), read from its message id)."""
+        self._check_download(account, query, method)
         if account is None or not getattr(account, "is_bot", False):
             return
         sends = counted_sends(query)

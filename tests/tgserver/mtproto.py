@@ -69,7 +69,7 @@ class Serialized:
 
 
 class ServerSession:
-    """A client session: (auth key, session_id). Survives reconnects; queues updates."""
+    """A client session: (auth key, session_id). Survives reconnects; pushes updates only while connected."""
 
     def __init__(self, server: TelegramServer, auth_key: AuthKey, session_id: bytes):
         self.server = server
@@ -99,6 +99,11 @@ class ServerSession:
             self.server.world.notify()
 
     def queue_update(self, body: bytes) -> None:
+        # Telegram forgets a push it could not deliver: a client that was away asks for the
+        # difference (updates.getDifference / getChannelDifference) instead.
+        if self.connection is None or self.connection.closed:
+            self.server.forgotten_updates += 1
+            return
         if len(self.outbox) >= MAX_QUEUED_UPDATES:
             self.outbox.popleft()
         self.outbox.append(body)
@@ -114,9 +119,13 @@ class ServerSession:
             while self.outbox:
                 connection = self.connection
                 if connection is None or connection.closed:
+                    self.server.forgotten_updates += len(self.outbox)
+                    self.outbox.clear()
                     return
                 body = self.outbox[0]
                 if not await connection.send_message(self, body, content_related=True, response=False):
+                    self.server.forgotten_updates += len(self.outbox)
+                    self.outbox.clear()
                     return
                 if self.outbox and self.outbox[0] is body:
                     self.outbox.popleft()

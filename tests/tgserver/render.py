@@ -21,6 +21,7 @@ def user(account: Account, viewer: Account | None) -> raw.types.User:
         username=account.username,
         bot_info_version=1 if is_bot else None,
         status=None if is_bot else raw.types.UserStatusRecently(),
+        lang_code=getattr(account, "lang_code", None),
     )
 
 

@@ -28,6 +28,11 @@ from .world import Account, Event, User, World
 log = logging.getLogger("tgserver")
 
 
+# What one difference holds: Telegram's figures are not published; 100 keeps tests able to reach them.
+DIFFERENCE_LIMIT = 100
+CHANNEL_DIFFERENCE_LIMIT = 100
+
+
 @dataclass(frozen=True)
 class RpcCall:
     method: str  # "upload.GetFile", "auth.ExportAuthorization", ...
@@ -170,6 +175,12 @@ class TelegramServer:
         self.auth_keys: dict[bytes, AuthKey] = {}
         self.sessions: dict[tuple[bytes, bytes], ServerSession] = {}
         self.subscriptions: dict[int, list[ServerSession]] = {}
+        # Pushes that found no connection and were forgotten, as Telegram forgets them.
+        self.forgotten_updates = 0
+        # What one difference holds (updates.getDifference slices beyond it; a channel's
+        # difference is "too long" beyond it: the client starts over from the channel's pts).
+        self.difference_limit = DIFFERENCE_LIMIT
+        self.channel_difference_limit = CHANNEL_DIFFERENCE_LIMIT
         self.rpc_calls: list[tuple[str, int, float, AuthKey]] = []
         self.rpc_errors: dict[int, str] = {}  # index in rpc_calls -> error message
         self.bugs: list[str] = []

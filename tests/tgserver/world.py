@@ -98,6 +98,7 @@ class User(Account):
     phone: str | None = None
     blocked_bots: set[int] = field(default_factory=set, repr=False)  # bots this person blocked
     deleted: bool = False  # the account was deleted: nothing can be sent to it
+    lang_code: str | None = None  # the language of their Telegram app (bots see it, like Telegram shows it)
 
     def block(self, bot: "Bot") -> "User":
         """This person blocks `bot`: the bot's sends to them fail with USER_IS_BLOCKED."""
@@ -132,8 +133,56 @@ class ImageSize:
 DocumentThumb = ImageSize
 
 
+# How long a file reference lasts by default. Telegram's last hours and are not published;
+# this one is short enough that a long story meets FILE_REFERENCE_EXPIRED, as a long-lived
+# service does. A test pins references (`world.file_references.lifetime = None`) only by saying why.
+FILE_REFERENCE_LIFETIME = 30.0
+
+
+@dataclass
+class FileReferences:
+    """The world's rule for file references: each lasts `lifetime` seconds (None: until a
+    test expires it with `world.expire_file_reference`)."""
+
+    lifetime: float | None = FILE_REFERENCE_LIFETIME
+    clock: Callable[[], float] = time.monotonic  # a test may drive time by hand
+    expired_by_time: int = 0  # references that ran out of time (rotated when next read)
+
+
+class _Referenced:
+    """A file reference that runs out with time: read it as `file_reference`."""
+
+    _file_reference: bytes
+    outlived_references: set[bytes]
+    reference_issued: float
+    references: FileReferences | None
+
+    @property
+    def file_reference(self) -> bytes:
+        rule = self.references
+        if rule is not None and rule.lifetime is not None and rule.clock() - self.reference_issued >= rule.lifetime:
+            rule.expired_by_time += 1
+            self.outlived_references.add(self._file_reference)
+            self._renew()
+        return self._file_reference
+
+    def expire_reference(self) -> bytes:
+        """A test's expiry: the old reference is refused everywhere (a file id holding it too)."""
+        return self._renew()
+
+    def sendable_by(self, file_reference: bytes) -> bool:
+        """A file id re-sent by id (messages.sendMedia): one whose reference only ran out of
+        time still works for the bot it was made for, as long-lived bot file ids do."""
+        return file_reference == self.file_reference or file_reference in self.outlived_references
+
+    def _renew(self) -> bytes:
+        self._file_reference = new_file_reference()
+        self.reference_issued = self.references.clock() if self.references is not None else time.monotonic()
+        return self._file_reference
+
+
 @dataclass(eq=False)
-class Document:
+class Document(_Referenced):
     """A document as Telegram stores it: one id, one DC, one content, many messages."""
 
     id: int
@@ -143,7 +192,10 @@ class Document:
     attributes: list[Any]
     content: Any
     date: int = field(default_factory=now)
-    file_reference: bytes = field(default_factory=new_file_reference)
+    _file_reference: bytes = field(default_factory=new_file_reference, repr=False)
+    outlived_references: set[bytes] = field(default_factory=set, repr=False)
+    reference_issued: float = field(default_factory=time.monotonic, repr=False)
+    references: FileReferences | None = field(default=None, repr=False)
     kind: str = "document"
     thumbs: list[DocumentThumb] = field(default_factory=list)
 
@@ -165,11 +217,6 @@ class Document:
         limit = self.size - offset if limit is None else limit
         return bytes(self.content.read(offset, limit))
 
-    def expire_reference(self) -> bytes:
-        self.file_reference = new_file_reference()
-        return self.file_reference
-
-
 # The smaller sizes Telegram keeps of a photo besides the one it was sent at: (type, longest side).
 PHOTO_THUMB_SIZES = (("m", 320), ("x", 800))
 
@@ -178,7 +225,7 @@ PhotoSize = ImageSize
 
 
 @dataclass(eq=False)
-class Photo:
+class Photo(_Referenced):
     """A photo in several sizes; the largest ("y") is the file that was sent, the others are
     smaller, different bytes, so a download of the wrong size never matches by accident."""
 
@@ -189,7 +236,10 @@ class Photo:
     w: int = 1280
     h: int = 720
     date: int = field(default_factory=now)
-    file_reference: bytes = field(default_factory=new_file_reference)
+    _file_reference: bytes = field(default_factory=new_file_reference, repr=False)
+    outlived_references: set[bytes] = field(default_factory=set, repr=False)
+    reference_issued: float = field(default_factory=time.monotonic, repr=False)
+    references: FileReferences | None = field(default=None, repr=False)
     kind: str = "photo"
     mime_type: str = "image/jpeg"
     file_name: str | None = None
@@ -215,11 +265,6 @@ class Photo:
     def read(self, offset: int = 0, limit: int | None = None) -> bytes:
         limit = self.size - offset if limit is None else limit
         return bytes(self.content.read(offset, limit))
-
-    def expire_reference(self) -> bytes:
-        self.file_reference = new_file_reference()
-        return self.file_reference
-
 
 Media = Document | Photo
 
@@ -361,6 +406,8 @@ class Channel:
     messages: dict[int, "Message"] = field(default_factory=dict, repr=False)
     last_message_id: int = 0
     pts: int = 1
+    # (pts, event) for updates.getChannelDifference: what the channel's members missed
+    update_log: list[tuple[int, "Event"]] = field(default_factory=list, repr=False)
 
     @property
     def raw_id(self) -> int:
@@ -562,6 +609,7 @@ class World:
     def __init__(self, dc_count: int = 5):
         self.dc_count = dc_count
         self.accounts: dict[int, Account] = {}
+        self.file_references = FileReferences()
         self.channels: dict[int, Channel] = {}  # by raw id
         self.private_chats: dict[frozenset, PrivateChat] = {}
         self.private_messages: dict[int, Message] = {}
@@ -630,9 +678,9 @@ class World:
         return bot
 
     def add_user(self, first_name: str = "Person", username: str | None = None, home_dc: int = 1,
-                 last_name: str | None = None, id: int | None = None) -> User:
+                 last_name: str | None = None, id: int | None = None, lang_code: str | None = None) -> User:
         user = User(id=id or next(self._ids), first_name=first_name, username=username,
-                    home_dc=self._check_dc(home_dc), last_name=last_name)
+                    home_dc=self._check_dc(home_dc), last_name=last_name, lang_code=lang_code)
         self.accounts[user.id] = user
         return user
 
@@ -668,6 +716,7 @@ class World:
             size = {k: attrs[k] for k in ("w", "h") if k in attrs}
             photo = Photo(id=media_id, access_hash=_random_long(), dc_id=self._check_dc(dc_id),
                           content=content, file_name=file_name, **size)
+            self._track(photo)
             self.photos[photo.id] = photo
             return photo
         if file_name is None and kind in ("document", "video", "audio", "animation", "sticker"):
@@ -679,6 +728,7 @@ class World:
                             mime_type=mime_type or DEFAULT_MIME[kind],
                             attributes=attributes_for(kind, file_name, **attrs), content=content, kind=kind,
                             thumbs=_document_thumbs(thumb, attrs.get("w", 1280), attrs.get("h", 720)))
+        self._track(document)
         self.documents[document.id] = document
         return document
 
@@ -686,13 +736,20 @@ class World:
         document = Document(id=next(self._media_ids), access_hash=_random_long(), dc_id=dc_id,
                             mime_type=mime_type, attributes=list(attributes or []), content=content,
                             kind=kind_of(attributes or []))
+        self._track(document)
         self.documents[document.id] = document
         return document
 
     def add_photo_from_upload(self, content: Any, dc_id: int) -> Photo:
         photo = Photo(id=next(self._media_ids), access_hash=_random_long(), dc_id=dc_id, content=content)
+        self._track(photo)
         self.photos[photo.id] = photo
         return photo
+
+    def _track(self, media: Media) -> None:
+        """Media whose reference runs out by the world's rule, from now."""
+        media.references = self.file_references
+        media.reference_issued = self.file_references.clock()
 
     # ------------------------------------------------------------------ lookups
     def account(self, account_id: int) -> Account | None:
@@ -821,6 +878,10 @@ class World:
         return [a for a in channel.members.values() if a is not exclude and channel.can_read(a)]
 
     def _announce(self, event: Event, to: Iterable[Account], messages: list[Message] | None = None) -> None:
+        if event.channel is not None:
+            event.channel.update_log.append((event.pts, event))
+            if len(event.channel.update_log) > 5000:
+                del event.channel.update_log[:1000]
         for account in to:
             if isinstance(account, Bot):
                 self.deliver(account, event)

@@ -13,7 +13,7 @@ from pyrogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from FileStream.bot.context import BotContext
 from FileStream.bot.owner.guard import argument, on_owner_button, on_owner_command
-from FileStream.bot.replies import answer, edit
+from FileStream.bot.replies import CHATTER, answer, edit_now
 from FileStream.core.formatting import escape_html
 from FileStream.services.broadcast import Broadcast, BroadcastEngine, Progress, progress_text
 
@@ -127,11 +127,25 @@ class BroadcastDesk:
             await answer(client, message, ALREADY_RUNNING)
             return
         try:
-            status = await answer(client, message, "Broadcast starting…", markup=cancel_keyboard())
-            await ctx.db.settings.set(_PROGRESS_KEY + broadcast.id, {"chat_id": status.chat.id, "message_id": status.id})
-        finally:
-            # Whatever became of the reply, the broadcast runs (its first report then comes as a new message).
+            # Queued, not waited for here; when it cannot go (a long FLOOD_WAIT on the owner's
+            # chat) it is given up, and the broadcast's first report comes as a new message.
+            shown = await answer(client, message, "Broadcast starting…", markup=cancel_keyboard(), kind=CHATTER)
+        except BaseException:
             self._keep_running(self.engine.run(broadcast))
+            raise
+
+        async def start_once_shown() -> None:
+            # The run reports into the progress message, so it starts once that is recorded
+            # (or known not to exist): apart from the update worker, which is free at once.
+            try:
+                status = await shown.message()
+                if status is not None:
+                    await ctx.db.settings.set(_PROGRESS_KEY + broadcast.id,
+                                              {"chat_id": status.chat.id, "message_id": status.id})
+            finally:
+                # Whatever became of the reply, the broadcast runs.
+                self._keep_running(self.engine.run(broadcast))
+        ctx.spawn(start_once_shown(), f"broadcast {broadcast.id}")
 
     async def on_cancel_button(self, ctx: BotContext, client, query) -> None:
         await self._cancel(query.answer)
@@ -217,8 +231,8 @@ class BroadcastDesk:
             where = None
         if where is not None:
             try:
-                await edit(self._client, where["chat_id"], where["message_id"], text, markup=markup)
-                return  # an edit that changes nothing is fine too (edit() returns None)
+                await edit_now(self._client, where["chat_id"], where["message_id"], text, markup=markup)
+                return  # an edit that changes nothing is fine too (edit_now() returns None)
             except Exception as error:  # noqa: BLE001 - deleted by the owner, say
                 if not progress.finished:
                     raise

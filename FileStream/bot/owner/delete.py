@@ -61,7 +61,6 @@ async def _find_file(ctx: BotContext, kind: str, key: str) -> tuple[StoredFile |
 async def _delete_file(ctx: BotContext, client, record: StoredFile, owner_id: int) -> str:
     done = f"Deleted <b>{escape_html(record.file_name)}</b> ({human_size(record.file_size)}). Its links no longer work."
     if record.has_storage_copy:   # migrated from FileStreamBot and never used: nothing stored
-        await delete_mirror_copy(client, record)
         # The copy first, the record after: the record is the only way to find the copy again.
         try:
             await client.delete_messages(record.storage_chat_id, record.storage_message_id)
@@ -73,8 +72,12 @@ async def _delete_file(ctx: BotContext, client, record: StoredFile, owner_id: in
             return done + (f"\nThe stored copy (message {record.storage_message_id} in the storage channel) could "
                            f"not be removed yet: {escape_html(str(error))}. It is tried again with the expired "
                            "files; you can also delete it there by hand.")
-    if not await ctx.db.files.delete(record.id):
+    taken = await ctx.db.files.take_out(record.id)
+    if taken is None:
         return NO_FILE
+    # After the record: a mirror copy recorded meanwhile is in `taken` (one recorded later finds
+    # no record and is deleted by the mirror pass).
+    await delete_mirror_copy(client, taken)
     log.info("Owner %s deleted file %s (%s)", owner_id, record.ref, record.file_name)
     return done
 

@@ -7,8 +7,9 @@ from pyrogram import filters
 from FileStream.bot.context import BotContext
 from FileStream.bot.replies import answer
 from FileStream.bot.routing import Handler, data_starts_with, on_callback, on_message
+from FileStream.i18n import N_, _
 
-NOT_FOR_YOU = "Sorry, that command is only for the owner of this bot."
+NOT_FOR_YOU = N_("Sorry, that command is only for the owner of this bot.")
 
 
 def on_owner_command(client, ctx: BotContext, names: str | list[str], fn: Handler) -> None:
@@ -16,7 +17,7 @@ def on_owner_command(client, ctx: BotContext, names: str | list[str], fn: Handle
 
     async def guarded(ctx: BotContext, client, message) -> None:
         if not ctx.is_owner(message.from_user.id if message.from_user else None):
-            await answer(client, message, NOT_FOR_YOU)
+            await answer(client, message, _(NOT_FOR_YOU))
             return
         await fn(ctx, client, message)
 
@@ -29,7 +30,7 @@ def on_owner_button(client, ctx: BotContext, prefix: str, fn: Handler) -> None:
 
     async def guarded(ctx: BotContext, client, query) -> None:
         if not ctx.is_owner(query.from_user.id if query.from_user else None):
-            await query.answer(NOT_FOR_YOU, show_alert=True)
+            await query.answer(_(NOT_FOR_YOU), show_alert=True)
             return
         await fn(ctx, client, query)
 

@@ -38,7 +38,10 @@ async def on_upload(ctx: BotContext, client, message) -> None:
 
 async def _send(ctx: BotContext, client, message, upload: UploadFile) -> None:
     name = shown(upload.name)
-    status = await answer(client, message, f"Uploading {escape_html(name)} ({human_size(upload.size)})…")
+    # The owner's own status message, edited as the upload goes: its id is needed, so wait for it.
+    status = await (await answer(client, message, f"Uploading {escape_html(name)} ({human_size(upload.size)})…")).message()
+    if status is None:
+        raise RuntimeError("the upload's status message could not be sent")
     meter = ProgressMeter()
 
     async def show_progress(done: int, total: int) -> None:

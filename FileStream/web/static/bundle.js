@@ -17,14 +17,14 @@ document.addEventListener("DOMContentLoaded", function () {
   function play(index) {
     if (index < 0 || index >= items.length) {
       current = -1;
-      label.textContent = "Finished.";
+      label.textContent = label.getAttribute("data-finished") || "Finished.";
       mark();
       return;
     }
     current = index;
     section.hidden = false;
     player.src = items[index].getAttribute("data-src");
-    label.textContent = (index + 1) + " of " + items.length + ": " + items[index].getAttribute("data-title");
+    label.textContent = (index + 1) + " " + (label.getAttribute("data-of") || "of") + " " + items.length + ": " + items[index].getAttribute("data-title");
     mark();
     var started = player.play();
     // A browser may refuse to start playing by itself; the controls are there for the person.

@@ -21,10 +21,10 @@ function setUpCopyButtons() {
         var input = box.querySelector("input");
         input.focus();
         input.select();
-        done("Select and copy");
+        done(button.getAttribute("data-select") || "Select and copy");
       }
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(url).then(function () { done("Copied"); }, fallback);
+        navigator.clipboard.writeText(url).then(function () { done(button.getAttribute("data-copied") || "Copied"); }, fallback);
       } else {
         fallback();
       }

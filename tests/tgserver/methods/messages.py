@@ -121,7 +121,7 @@ def _uploaded_content(ctx, input_file) -> BytesContent:
 
 
 def _check_reference(media, file_reference: bytes) -> None:
-    if file_reference != media.file_reference:
+    if not media.sendable_by(file_reference):
         raise RpcFail(400, "FILE_REFERENCE_EXPIRED")
 
 

@@ -1,0 +1,90 @@
+"""One person flooding the bot does not take it from everyone else, with the local Telegram's
+sending limits at their defaults (about one message a second to one person).
+
+Eve sends a hundred messages in one go (a forward of a hundred messages in the official app).
+Right after, ten other people's /start are answered and Alice's file gets its links as if Eve
+were not there, and Eve is told once, in words, that she sends faster than the bot answers.
+Replies wait in memory for their chat's turn, so links a crash kept from a person are sent
+when the service is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from FileStream.bot import texts
+from FileStream.bot.start import WELCOME
+from service_harness import http_client, links_in, make_world, running_service, send_and_get_links
+
+FLOOD = 100
+OTHERS = 10
+ANSWERED_WITHIN = 2.0    # seconds, for each of the others' /start
+LINKS_WITHIN = 5.0       # seconds, for Alice's file
+
+
+def notices_to(person, bot) -> list[str]:
+    return [m.text for m in person.messages_from(bot) if m.text == texts.SENDING_TOO_FAST]
+
+
+async def test_after_a_hundred_messages_from_one_person_ten_others_are_answered_within_two_seconds_and_a_file_gets_links_within_five(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    bot = world.main_bot
+    eve = telegram.person(telegram.world.add_user(first_name="Eve"))
+    others = [telegram.person(telegram.world.add_user(first_name=f"Bob {n}")) for n in range(OTHERS)]
+    async with running_service(stack_settings(world)) as service:
+        for n in range(FLOOD):
+            await eve.send_text(bot, f"message {n} of a forward")
+
+        async def start(person) -> str:
+            await person.send_command(bot, "start")
+            return (await person.next_message(bot, timeout=ANSWERED_WITHIN)).text
+
+        async def alices_file():
+            async with asyncio.timeout(LINKS_WITHIN):
+                return await send_and_get_links(world, b"alice's notes while eve floods", "notes.txt",
+                                                mime_type="text/plain", timeout=LINKS_WITHIN)
+
+        *welcomes, sent = await asyncio.gather(*(start(p) for p in others), alices_file())
+        # The flood was under way all along: Eve's own answers were still coming.
+        eve_answered_meanwhile = len(eve.messages_from(bot))
+        assert eve_answered_meanwhile < FLOOD
+
+        assert welcomes == [WELCOME] * OTHERS
+        assert sent.links is not None, f"Alice's file got no links: {sent.reply.text!r}"
+        async with http_client() as http, http.get(sent.links.download) as response:
+            assert response.status == 200
+            assert await response.read() == b"alice's notes while eve floods"
+
+        # Eve is told she is too fast, in words, once; what she still gets is paced for her chat.
+        await telegram.wait_until(lambda: notices_to(eve, bot))
+        await service.main_client.outbox.drain(30)
+    assert len(notices_to(eve, bot)) == 1
+    assert len(eve.messages_from(bot)) < FLOOD / 2, "most of the flood was ignored, not answered"
+    assert telegram.limits.verdicts == [], "the bot kept within Telegram's limits by itself"
+
+
+async def test_links_that_never_went_out_before_a_crash_reach_the_person_when_the_service_is_back(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    settings = stack_settings(world)
+    async with running_service(settings) as service:
+        sent = await send_and_get_links(world, b"stored just before the crash", "crash.txt", mime_type="text/plain")
+        await service.main_client.outbox.drain(10)   # the courier records the message once it is out
+        [file] = [f async for f in service.db.db["files"].find({"file_name": "crash.txt"})]
+        assert file.get("link_message"), "links that went out are recorded"
+        # What kill -9 leaves when it strikes while the links wait for the chat's turn: the
+        # request completed with its file, and no link message recorded.
+        await service.db.db["files"].update_one({"_id": file["_id"]}, {"$unset": {"link_message": ""}})
+    answered = len(world.person.messages_from(world.main_bot))
+
+    async with running_service(settings) as service:
+        again = await world.person.next_message(world.main_bot, timeout=10)
+        links = links_in(again)
+        assert links is not None and links.download.split("/dl/")[1] == sent.links.download.split("/dl/")[1]
+        async with http_client() as http, http.get(links.download) as response:
+            assert await response.read() == b"stored just before the crash"
+        await service.main_client.outbox.drain(10)
+        [file] = [f async for f in service.db.db["files"].find({"file_name": "crash.txt"})]
+        assert file["link_message"]["message_id"] == again.message_id
+    assert len(world.person.messages_from(world.main_bot)) == answered + 1, "only the missing links were sent"
