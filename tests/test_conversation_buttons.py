@@ -124,7 +124,8 @@ async def test_when_the_ban_lookup_fails_the_person_is_asked_to_try_again_and_no
     # Nothing was processed: no request, nothing stored, no links; only the two answers.
     assert requests_during == 0
     assert len(world.bin_channel.messages) == stored
-    calls = [c.method for c in telegram.rpc_log(bot)[calls_before:]]
+    # (Fetching updates it missed, updates.*, is not doing anything for the person.)
+    calls = [c.method for c in telegram.rpc_log(bot)[calls_before:] if not c.method.startswith("updates.")]
     assert sorted(calls) == ["messages.SendMessage", "messages.SetBotCallbackAnswer"], calls
     assert sent.links is not None
     assert tracebacks(caplog.records) == []
