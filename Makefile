@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test demo bench clean messages
+.PHONY: run test demo bench mutants clean messages
 
 # The runtime plus SecantusDB, the embedded database used when DATABASE_URL is not set
 # (GPL-2.0: it runs as its own process; its pin lives in requirements-dev.txt).
@@ -30,6 +30,11 @@ test: $(VENV)/.dev
 # The product in a minute without Telegram credentials: local Telegram server + service.
 demo: $(VENV)/.dev
 	$(PY) tests/demo.py
+
+# Small defects put into the checks that guard people, one at a time: the tests must catch each
+# (tests/mutants.py; a few minutes). `$(PY) tests/mutants.py NAME` runs one, `--list` names them.
+mutants: $(VENV)/.dev
+	$(PY) tests/mutants.py
 
 bench: $(VENV)/.dev
 	$(PY) bench/stream_bench.py

@@ -2,13 +2,15 @@
 on where it was, and the owner always gets the final report.
 
 The database is a real process (SecantusDB, started for the test), stopped mid-broadcast for
-longer than the server-selection timeout and started again on the same port and data.
+longer than the server-selection timeout and started again on the same port and data, or
+frozen (SIGSTOP: it holds its connections and answers nothing) and thawed.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
 from FileStream.bot.owner.broadcast import ALREADY_RUNNING
@@ -33,8 +35,17 @@ async def outage_past_selection_timeout(engine):
     return outage
 
 
+async def an_outage(engine):
+    """Wait (on the engine's retries) until a database step has failed and the engine paused."""
+    outage = engine.outage
+    while outage is None:
+        outage = await asyncio.wait_for(engine.next_outage_change(), 30)
+    return outage
+
+
+@pytest.mark.parametrize("fault", ["stopped", "frozen"])
 async def test_a_broadcast_waits_out_a_database_outage_and_finishes_where_it_stopped(
-        telegram, stack_settings, database_process):
+        telegram, stack_settings, database_process, fault):
     world = make_world(telegram)
     owner = add_owner(world)
     bot = world.main_bot
@@ -49,15 +60,23 @@ async def test_a_broadcast_waits_out_a_database_outage_and_finishes_where_it_sto
         engine = service.ctx.broadcasts
         await telegram.world.wait_until(lambda: sent_so_far(telegram, bot) >= 15)
 
-        await database_process.stop()
-        outage = await outage_past_selection_timeout(engine)
+        if fault == "stopped":
+            await database_process.stop()
+            outage = await outage_past_selection_timeout(engine)
+        else:
+            await database_process.freeze()
+            outage = await an_outage(engine)
         paused_at = sent_so_far(telegram, bot)
         assert 15 <= paused_at < len(recipients), "the database went away in the middle of the broadcast"
         await asyncio.wait_for(engine.next_outage_change(), 30)  # one more failed try...
         assert sent_so_far(telegram, bot) == paused_at, "...and nothing was sent while paused"
         assert (await service.ops.health())[0] is False
 
-        await database_process.start()
+        if fault == "stopped":
+            await database_process.start()
+        else:
+            assert database_process.frozen, "the broadcast paused while the database was frozen"
+            database_process.thaw()
         progress = telegram.world.private_messages[status.message_id]
         await telegram.world.wait_until(lambda: progress.text.startswith("Broadcast finished"), timeout=60)
         assert engine.outage is None

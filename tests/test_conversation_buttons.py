@@ -8,10 +8,13 @@ import logging
 import secrets
 from datetime import timedelta
 
+import pytest
+
 from FileStream.bot import texts
 from FileStream.bot.routing import SORRY
 from FileStream.core.models import StoredFile
 from service_harness import make_world, running_service, send_and_get_links, tracebacks
+from tgserver import CallbackExpired
 
 
 async def give_files(service, owner_id: int, count: int) -> None:
@@ -92,30 +95,60 @@ async def test_button_data_the_bot_never_made_is_answered_quietly(telegram, stac
 
 
 async def test_when_the_ban_lookup_fails_the_person_is_asked_to_try_again_and_nothing_is_done(
-        telegram, stack_settings, mongo_db, caplog):
+        telegram, stack_settings, database_process, caplog):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
-    async with running_service(stack_settings(world)) as service:
+    async with running_service(stack_settings(world, DATABASE_URL=database_process.url)) as service:
         sent = await send_and_get_links(world, b"before the outage", "before.txt")
         await person.send_command(bot, "files")
         page = await person.next_message(bot)
         stored = len(world.bin_channel.messages)
         calls_before = len(telegram.rpc_log(bot))
 
-        await service.db.client.close()  # the database no longer answers this instance
-        with caplog.at_level(logging.INFO):
-            await person.send_file(bot, b"during the outage", file_name="during.txt")
-            told = await person.next_message(bot)
-            pressed = await person.press_button(bot, page.message_id, page.button("before.txt").callback_data)
+        await database_process.freeze()  # the database process stops answering (SIGSTOP)
+        try:
+            with caplog.at_level(logging.INFO):
+                await person.send_file(bot, b"during the outage", file_name="during.txt")
+                told, pressed = await asyncio.gather(
+                    person.next_message(bot, timeout=30),
+                    person.press_button(bot, page.message_id, page.button("before.txt").callback_data, timeout=30))
+            assert database_process.frozen, "both were answered while the database was frozen"
+        finally:
+            database_process.thaw()
+        requests_during = await service.db.db["requests"].count_documents({"file_name": "during.txt"})
 
     assert told.text == texts.TRY_AGAIN_SHORTLY
     assert pressed == texts.TRY_AGAIN_SHORTLY and person.callback_answers[-1]["alert"]
     refusals = [r for r in caplog.records if r.getMessage().startswith(f"Cannot tell whether {person.id} is banned")]
     assert len(refusals) == 2  # the lookup failed, for the message and for the press
     # Nothing was processed: no request, nothing stored, no links; only the two answers.
-    assert await mongo_db["requests"].count_documents({"file_name": "during.txt"}) == 0
+    assert requests_during == 0
     assert len(world.bin_channel.messages) == stored
-    calls = [c.method for c in telegram.rpc_log(bot)[calls_before:]]
+    # (Fetching updates it missed, updates.*, is not doing anything for the person.)
+    calls = [c.method for c in telegram.rpc_log(bot)[calls_before:] if not c.method.startswith("updates.")]
     assert sorted(calls) == ["messages.SendMessage", "messages.SetBotCallbackAnswer"], calls
     assert sent.links is not None
     assert tracebacks(caplog.records) == []
+
+
+async def test_a_press_answered_after_telegram_stopped_waiting_still_opens_the_card_without_a_traceback(
+        telegram, stack_settings, caplog):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    async with running_service(stack_settings(world)) as service:
+        page = await looking_at_page_one(service, world)
+        # Telegram waits about 15 s for the answer to a press; here every answer comes too late.
+        telegram.world.callback_query_lifetime = 0
+        with caplog.at_level(logging.INFO):
+            with pytest.raises(CallbackExpired):
+                await person.press_button(bot, page.message_id, page.button("file05.txt").callback_data)
+            card = await person.next_edit(bot)
+
+    assert "file05.txt" in card.text and card.button("Delete"), "what the press asked for still happened"
+    assert [c.error for c in callback_answers(telegram, bot)] == ["QUERY_ID_INVALID"]
+    late = [r for r in caplog.records if "after Telegram stopped waiting" in r.getMessage()]
+    assert len(late) == 1 and late[0].levelno == logging.INFO
+    assert SORRY not in [m.text for m in person.messages_from(bot)]
+    assert tracebacks(caplog.records) == []
+    assert [r.getMessage() for r in caplog.records
+            if r.levelno >= logging.WARNING and r.name.startswith("FileStream")] == []

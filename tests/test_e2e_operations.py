@@ -36,15 +36,25 @@ async def test_health_says_ready_and_metrics_count_what_was_streamed(telegram, d
     assert 'filestream_pool_in_flight{client="main"} 0.0' in text
 
 
-async def test_health_answers_503_when_the_database_is_gone(telegram, database_url, database_name, tmp_path):
+async def test_health_answers_503_when_the_database_is_gone_and_200_once_it_is_back(
+        telegram, database_process, database_name, tmp_path):
     world = make_world(telegram)
-    settings = settings_for(world, database_url, database_name, tmp_path / "sessions")
-    async with running_service(settings) as service:
-        await service.db.client.close()  # the database connection is lost
-        async with http_client() as http:
+    settings = settings_for(world, database_process.url, database_name, tmp_path / "sessions")
+    async with running_service(settings) as service, http_client() as http:
+        await database_process.stop()  # the database process is gone: connections are refused
+        try:
             async with http.get(f"{service.public_url}/health") as response:
                 assert response.status == 503
                 assert (await response.json())["database"] is False
+        finally:
+            await database_process.start()
+        ready = False
+        for _ in range(30):   # each failed ask takes its deadline (1 s): no spinning
+            async with http.get(f"{service.public_url}/health") as response:
+                if response.status == 200:
+                    ready = True
+                    break
+        assert ready, "/health did not say ready again after the database came back"
 
 
 def a_live_file(now, n: int) -> StoredFile:

@@ -228,6 +228,12 @@ async def test_an_expired_bundle_or_one_whose_files_expired_answers_410_and_forg
             status, _h, body = await fetch(site, f"/b/{token}{path}")
             assert status == 410 and b"no longer available" in body
 
+    # A link past its own expiry has ended, even while the bundle it names lives on.
+    lives_on, _token = site.add_bundle([site.add_file("d.mp4", "video/mp4", b"d")])
+    ended = make_bundle_token(SECRET, lives_on.id, NOW - timedelta(seconds=1))
+    for path in ("", "/zip", "/m3u/x.m3u8"):
+        assert (await fetch(site, f"/b/{ended}{path}"))[0] == 410
+
     live = site.add_file("c.mp4", "video/mp4", b"c")
     file_token = make_link_token(SECRET, live.id, live.expires_at)
     bundle, bundle_token = site.add_bundle([live])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from FileStream.bot import (access, bundles, channel, commands, files, intake, language, missed_links, owner,
                             replies, requests, start)
 from FileStream.bot.context import BotContext
+from FileStream.bot.routing import answer_late_quietly
 
 # On shutdown, replies still queued get this long (at most SHUTDOWN_GRACE) to go out.
 REPLIES_DRAIN_SECONDS = 5.0
@@ -12,6 +13,7 @@ REPLIES_DRAIN_SECONDS = 5.0
 
 def register_handlers(client, ctx: BotContext) -> None:
     """Order matters only between groups; see bot/routing.py."""
+    answer_late_quietly(client)
     # Every reply goes through the client's outbox (bot/replies.py): handlers never wait for pacing.
     client.outbox = replies.make_outbox(client)
 

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from pyrogram import StopPropagation, filters
+from pyrogram.errors import QueryIdInvalid
 from pyrogram.handlers import CallbackQueryHandler, MessageHandler
 
 from FileStream.bot.context import BotContext
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 SORRY = N_("Something went wrong on our side. Please try again in a minute.")
 
 FALLBACK_GROUP = 100
+# Before every other group (the access gate included): see answer_late_quietly.
+PRESS_GROUP = -30
 
 Handler = Callable[[BotContext, object, object], Awaitable[None]]
 
@@ -70,3 +73,22 @@ async def tell(client, update, text: str) -> None:
             await send(client, update.chat.id, escape_html(text), kind=CHATTER)
     except Exception as error:  # noqa: BLE001 - nothing more can be said
         log.warning("Could not tell the person about the failure: %s", error)
+
+
+def answer_late_quietly(client) -> None:
+    """A press answered after Telegram stopped waiting (about 15 s: a busy bot, a slow database)
+    gets QUERY_ID_INVALID. The person's client has given up its spinner already; what the
+    press asked for (a card, a delete) still happens, so the refusal is noted and the handler
+    goes on instead of failing with a traceback."""
+    async def tolerate(_client, query) -> None:
+        answer = query.answer
+
+        async def answer_or_note_it_came_late(*args, **kwargs):
+            try:
+                return await answer(*args, **kwargs)
+            except QueryIdInvalid:
+                log.info("The press of %s was answered after Telegram stopped waiting (QUERY_ID_INVALID)",
+                         query.from_user.id if query.from_user else None)
+                return False
+        query.answer = answer_or_note_it_came_late
+    client.add_handler(CallbackQueryHandler(tolerate), PRESS_GROUP)

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
+from FileStream.store.database import is_unavailable
+
 log = logging.getLogger(__name__)
 
 # Woken this much after the due time: a timer may fire a hair early, and a pass that finds
@@ -125,11 +127,15 @@ class PeriodicJob:
                 self.last_result = await self._run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - one bad pass must not end the job
+            except Exception as error:  # noqa: BLE001 - one bad pass must not end the job
                 failed = True
                 self.failures += 1
                 self.last_result = None
-                log.exception("Job %s: pass failed; next pass in %s s", self.name, RETRY_SECONDS)
+                if is_unavailable(error):   # an outage, not a bug: said in a line, no traceback
+                    log.warning("Job %s: pass failed, the database is unavailable (%r); next pass in %s s",
+                                self.name, error, RETRY_SECONDS)
+                else:
+                    log.exception("Job %s: pass failed; next pass in %s s", self.name, RETRY_SECONDS)
             self.passes += 1
             async with self._changed:
                 self._changed.notify_all()

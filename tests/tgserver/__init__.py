@@ -18,10 +18,10 @@ from .file_ids import file_id_for, file_unique_id_of
 from .control import RemoteServer
 from .serve import serve, serve_forever
 from .server import RpcCall, TelegramServer
-from .world import Bot, BotMessage, Button, Channel, Document, Message, Photo, PersonEvent, User, World
+from .world import Bot, BotMessage, CallbackExpired, Button, Channel, Document, Message, Photo, PersonEvent, User, World
 
 __all__ = [
-    "Bot", "BotMessage", "Button", "Channel", "Document", "Faults", "FloodRule", "HeldCall", "Hold", "Message",
+    "Bot", "BotMessage", "Button", "CallbackExpired", "Channel", "Document", "Faults", "FloodRule", "HeldCall", "Hold", "Message",
     "Person", "PersonEvent", "Photo", "Refusal", "RemoteServer", "RpcCall", "RpcFail", "RsaKey", "SeededContent",
     "SeededSpec", "TelegramServer", "User", "World",
     "file_id_for", "file_unique_id_of", "install", "install_from_file", "make_bot_client", "patched", "patched_for",

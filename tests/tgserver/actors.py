@@ -162,6 +162,7 @@ class Person:
     async def press_button(self, bot: Bot, message_id: int, callback_data: bytes | str, timeout: float = 10,
                            channel: Channel | None = None, any_data: bool = False) -> str | None:
         """Presses an inline button; returns the text of the bot's setBotCallbackAnswer (None if empty).
+        Raises CallbackExpired when the answer came after `world.callback_query_lifetime`.
 
         `any_data`: press with data the message's buttons do not carry, as a press on a keyboard
         an earlier version of the bot made, or a client sending what it likes, would arrive.

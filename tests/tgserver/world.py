@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 ZERO_CHANNEL_ID = -1000000000000
 # The first raw channel id pyrogram 2.0 could not represent (-1002147483647 and below).
 NEW_STYLE_CHANNEL_BASE = 2_200_000_000
+CALLBACK_QUERY_LIFETIME = 15.0   # seconds Telegram waits for the answer to a button press
+
+
+class CallbackExpired(Exception):
+    """The bot answered a button press after Telegram stopped waiting (QUERY_ID_INVALID): the
+    person's client showed nothing."""
 
 
 def now() -> int:
@@ -611,6 +617,10 @@ class World:
         self.photos: dict[int, Photo] = {}
         self.callback_answers: dict[int, asyncio.Future] = {}
         self.callback_log: list[dict] = []
+        # Telegram waits about 15 s for a bot to answer a button press; later answers get
+        # QUERY_ID_INVALID. A test shortens the wait by name (0: every answer comes too late).
+        self.callback_query_lifetime: float = CALLBACK_QUERY_LIFETIME
+        self.callback_pressed_at: dict[int, float] = {}   # query id -> time.monotonic() of the press
         self._ids = itertools.count(5_000_000_001, 7)
         self._bot_ids = itertools.count(7_000_000_001, 13)
         self._channel_ids = itertools.count(1_300_000_001, 11)
@@ -898,4 +908,11 @@ class World:
         return queue
 
     def new_query_id(self) -> int:
-        return next(self._query_ids)
+        query_id = next(self._query_ids)
+        self.callback_pressed_at[query_id] = time.monotonic()
+        return query_id
+
+    def callback_expired(self, query_id: int) -> bool:
+        """The press is older than Telegram waits for its answer (or unknown)."""
+        pressed = self.callback_pressed_at.get(query_id)
+        return pressed is None or time.monotonic() - pressed >= self.callback_query_lifetime

@@ -10,7 +10,7 @@ from .. import render
 from ..content import BytesContent
 from ..errors import RpcFail
 from ..tl import message_refs, normalize
-from ..world import Account, Bot, Channel, Document, Event, ForwardInfo, Message, Photo, User, now
+from ..world import Account, Bot, CallbackExpired, Channel, Document, Event, ForwardInfo, Message, Photo, User, now
 from . import rpc
 from .common import admin_channel, input_peer, posting_channel
 
@@ -299,6 +299,15 @@ async def delete_messages(ctx, q):
 async def set_bot_callback_answer(ctx, q):
     waiter = ctx.world.callback_answers.pop(q.query_id, None)
     if waiter is None:
+        raise RpcFail(400, "QUERY_ID_INVALID")
+    expired = ctx.world.callback_expired(q.query_id)
+    ctx.world.callback_pressed_at.pop(q.query_id, None)
+    if expired:
+        ctx.world.callback_log.append({"message": q.message, "bot_id": ctx.me.id, "at": now(), "expired": True})
+        if not waiter.done():
+            waiter.set_exception(CallbackExpired(f"{ctx.me.name} answered the press of query {q.query_id} after "
+                                                 f"{ctx.world.callback_query_lifetime} s"))
+        ctx.world.notify()
         raise RpcFail(400, "QUERY_ID_INVALID")
     answer = {"message": q.message, "alert": bool(q.alert), "url": q.url, "cache_time": q.cache_time,
               "bot_id": ctx.me.id, "at": now()}

@@ -1,0 +1,224 @@
+"""Mutation check over the guards that protect people: each named mutant is one small edit of the
+kind a careless change brings (a check removed, a limit switched off); the tests named with it
+must fail once it is applied. A mutant whose tests still pass is a hole in the suite.
+
+    .venv/bin/python tests/mutants.py              # every mutant (minutes; `make mutants`)
+    .venv/bin/python tests/mutants.py files-owner  # only the mutants named (or: --list)
+
+Each mutant runs in a copy of the working tree under a temporary directory, so an interrupted
+run leaves the checkout as it was. tests/test_mutants.py checks, cheaply and in every run of the
+suite, that every edit still applies to the code (its original text is found exactly once), so
+the list cannot rot as the code changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    guard: str                 # which of the guards it breaks
+    path: str                  # relative to the repository root
+    original: str              # found exactly once in `path`
+    mutated: str
+    tests: tuple[str, ...]     # pytest node ids or files; any failure kills the mutant
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    # -- ownership -------------------------------------------------------------------------
+    Mutant("files-owner", "ownership", "FileStream/bot/files.py",
+           "    if file.owner_id != query.from_user.id:\n", "    if False:\n",
+           ("tests/test_authorization.py",)),
+    Mutant("bundles-owner", "ownership", "FileStream/bot/files.py",
+           "    if found[0].owner_id != query.from_user.id:\n", "    if False:\n",
+           ("tests/test_authorization.py",)),
+    Mutant("owner-command-guard", "ownership", "FileStream/bot/owner/guard.py",
+           "        if not ctx.is_owner(message.from_user.id if message.from_user else None):\n",
+           "        if False:\n",
+           ("tests/test_authorization.py",)),
+    Mutant("owner-button-guard", "ownership", "FileStream/bot/owner/guard.py",
+           "        if not ctx.is_owner(query.from_user.id if query.from_user else None):\n",
+           "        if False:\n",
+           ("tests/test_authorization.py",)),
+    # -- bans ------------------------------------------------------------------------------
+    Mutant("ban-ignored", "bans", "FileStream/bot/access.py",
+           "        if user is None or not user.banned:\n", "        if True:\n",
+           ("tests/test_authorization.py",)),
+    Mutant("ban-button-passes", "bans", "FileStream/bot/access.py",
+           "        if await self._banned(client, person.id, person.id):\n", "        if False:\n",
+           ("tests/test_authorization.py",)),
+    Mutant("ban-lookup-fails-open", "bans", "FileStream/bot/access.py",
+           "        except Exception as error:  # noqa: BLE001 - said by the caller, in words\n"
+           "            raise BanUnknown() from error\n",
+           "        except Exception as error:  # noqa: BLE001 - said by the caller, in words\n"
+           "            return False\n",
+           ("tests/test_conversation_buttons.py",)),
+    # -- deep links ------------------------------------------------------------------------
+    Mutant("deep-link-anyone", "deep links", "FileStream/core/deep_links.py",
+           "    return file.owner_id is None or file.owner_id == person_id\n", "    return True\n",
+           ("tests/test_authorization.py",)),
+    Mutant("deep-link-by-file-id", "deep links", "FileStream/services/deep_links.py",
+           "        return await self._files.get_by_deep_link_key(key, self._clock())\n",
+           "        return (await self._files.get_by_deep_link_key(key, self._clock())\n"
+           "                or await self._files.get_live(key, self._clock()))\n",
+           ("tests/test_link_privacy.py",)),
+    # -- token domains ---------------------------------------------------------------------
+    Mutant("bundle-token-domain", "token domains", "FileStream/core/tokens.py",
+           'BUNDLE_DOMAIN = b"filestream-bundle-v1"\n', "BUNDLE_DOMAIN = DOMAIN\n",
+           ("tests/test_core_tokens.py",)),
+    Mutant("token-mac-unchecked", "token domains", "FileStream/core/tokens.py",
+           "    if not hmac.compare_digest(mac, _mac(secret, payload, domain)):\n", "    if False:\n",
+           ("tests/test_core_tokens.py",)),
+    # -- pacing ----------------------------------------------------------------------------
+    Mutant("private-chat-pace", "pacing", "FileStream/telegram/pacing.py",
+           "    private_chat_per_second: float = 0.9", "    private_chat_per_second: float = 90.0",
+           ("tests/test_e2e_pacing.py", "tests/test_pacing.py")),
+    Mutant("private-chat-burst", "pacing", "FileStream/telegram/pacing.py",
+           "    private_chat_burst: int = 8\n", "    private_chat_burst: int = 80\n",
+           ("tests/test_e2e_pacing.py", "tests/test_pacing.py")),
+    Mutant("flood-wait-ignored", "pacing", "FileStream/telegram/pacing.py",
+           "        state.held_until_us = max(state.held_until_us, until)\n", "        pass\n",
+           ("tests/test_pacing.py", "tests/test_e2e_pacing.py")),
+    # -- rate limits -----------------------------------------------------------------------
+    Mutant("rate-limit-off", "rate limits", "FileStream/services/ratelimit.py",
+           "        if len(recent) < self.limit:\n", "        if True:\n",
+           ("tests/test_ratelimit.py",)),
+    Mutant("rate-limit-window", "rate limits", "FileStream/services/ratelimit.py",
+           "                {self._person: user_id, self._time: {\"$gt\": now - self.window}}, {self._time: 1}\n",
+           "                {self._person: user_id, self._time: {\"$gt\": now}}, {self._time: 1}\n",
+           ("tests/test_ratelimit.py",)),
+    # -- expiry and copy deletion ----------------------------------------------------------
+    Mutant("expiry-keeps-copies", "expiry and copy deletion", "FileStream/jobs/expiry.py",
+           "                    await self._delete_copies(chat_id, [f.storage_message_id for f in batch])\n",
+           "                    pass\n",
+           ("tests/test_expiry_job.py",)),
+    Mutant("expiry-no-edit", "expiry and copy deletion", "FileStream/jobs/expiry.py",
+           "                    await self._edit_link_message(file, counts)\n", "                    pass\n",
+           ("tests/test_expiry_job.py",)),
+    Mutant("expiry-no-warning", "expiry and copy deletion", "FileStream/jobs/expiry.py",
+           "                    await self._send(file.owner_id, text)\n", "                    pass\n",
+           ("tests/test_expiry_job.py",)),
+    Mutant("delete-keeps-copy", "expiry and copy deletion", "FileStream/bot/files.py",
+           "        await ctx.intake.discard(file)\n",
+           "        await ctx.db.files.delete(file.id)\n",
+           ("tests/test_authorization.py",)),
+    # -- link expiry -----------------------------------------------------------------------
+    Mutant("link-claim-expiry", "link expiry", "FileStream/web/links.py",
+           "    if claim.is_expired(now):\n", "    if False:\n",
+           ("tests/test_web_files.py",)),
+    Mutant("link-record-expiry", "link expiry", "FileStream/web/links.py",
+           "    if file.is_expired(now):\n", "    if False:\n",
+           ("tests/test_web_files.py",)),
+    Mutant("bundle-link-expiry", "link expiry", "FileStream/web/bundles.py",
+           "    if claim.is_expired(now):\n", "    if False:\n",
+           ("tests/test_web_bundles.py",)),
+    Mutant("expired-records-live", "link expiry", "FileStream/store/files.py",
+           '    return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}\n', "    return {}\n",
+           ("tests/test_store_files.py",)),
+    # -- header sanitising -----------------------------------------------------------------
+    Mutant("file-name-controls-kept", "header sanitising", "FileStream/core/http_plan.py",
+           '        if category in ("Cc", "Cf", "Cs", "Zl", "Zp"):\n', "        if False:\n",
+           ("tests/test_core_http_plan.py",)),
+    Mutant("file-name-separators-kept", "header sanitising", "FileStream/core/http_plan.py",
+           '        kept.append("_" if char in "/\\\\" else char)\n', "        kept.append(char)\n",
+           ("tests/test_core_http_plan.py",)),
+    Mutant("ascii-fallback-quotes-kept", "header sanitising", "FileStream/core/http_plan.py",
+           "        if \" \" <= char <= \"~\" and char not in '\"\\\\%;':\n", "        if \" \" <= char <= \"~\":\n",
+           ("tests/test_core_http_plan.py",)),
+)
+
+
+def applies(mutant: Mutant, root: Path = ROOT) -> str | None:
+    """None when the mutant's edit applies to the code under `root`; else why not."""
+    path = root / mutant.path
+    if not path.is_file():
+        return f"{mutant.path} does not exist"
+    found = path.read_text(encoding="utf-8").count(mutant.original)
+    if found != 1:
+        return f"its original text is found {found} times in {mutant.path} (expected once)"
+    for test in mutant.tests:
+        if not (root / test.split("::", 1)[0]).is_file():
+            return f"its test {test} does not exist"
+    return None
+
+
+def _copy_tree(destination: Path) -> None:
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            check=True, capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, listed):
+        source = ROOT / name
+        if name == ".venv" or not source.is_file():
+            continue
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+
+
+def run(mutant: Mutant, timeout: float) -> tuple[str, float, str]:
+    """("killed" | "survived" | "timeout", seconds, the last lines of the test output)."""
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutant.name}-") as tmp:
+        tree = Path(tmp)
+        _copy_tree(tree)
+        path = tree / mutant.path
+        path.write_text(path.read_text(encoding="utf-8").replace(mutant.original, mutant.mutated, 1), encoding="utf-8")
+        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        started = time.monotonic()
+        try:
+            done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                                   *mutant.tests], cwd=tree, env=env, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return "timeout", time.monotonic() - started, ""
+        took = time.monotonic() - started
+        tail = "\n".join(done.stdout.strip().splitlines()[-3:])
+        # 1: a test failed. 2-4 (interrupted, internal or usage error, nothing collected) are no kill.
+        return ("killed" if done.returncode == 1 else "survived" if done.returncode == 0
+                else f"error (pytest exit {done.returncode})"), took, tail
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="mutants to run (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant")
+    args = parser.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.names or m.name in args.names]
+    unknown = set(args.names) - {m.name for m in MUTANTS}
+    if unknown:
+        parser.error(f"no such mutant: {', '.join(sorted(unknown))}")
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:28} {m.guard:26} {m.path}")
+        return 0
+    broken = [(m.name, why) for m in chosen if (why := applies(m)) is not None]
+    if broken:
+        for name, why in broken:
+            print(f"{name}: {why}", file=sys.stderr)
+        return 2
+    results = []
+    for m in chosen:
+        outcome, took, tail = run(m, args.timeout)
+        results.append((m, outcome))
+        print(f"{m.name:28} {m.guard:26} {outcome:10} {took:6.1f} s", flush=True)
+        if outcome != "killed" and tail:
+            print("    " + tail.replace("\n", "\n    "), flush=True)
+    survivors = [m.name for m, outcome in results if outcome != "killed"]
+    print(f"\n{len(results) - len(survivors)} of {len(results)} mutants killed"
+          + (f"; not killed: {', '.join(survivors)}" if survivors else ""))
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
