@@ -22,7 +22,6 @@ import zipfile
 from zip_bench import bundle_links
 
 MIB = 1 << 20
-FILE_DC = 4
 TARGET_CALLS = 2          # bytes=-22 on a fresh bundle: at most this many GetFile calls
 SEED = 300                # file n of the bundle is SeededContent(size, SEED + n)
 FULL_FILES, QUICK_FILES = 20, 5
