@@ -19,39 +19,13 @@ import io
 import struct
 import zipfile
 
+from zip_bench import bundle_links
+
 MIB = 1 << 20
-FILE_DC = 4
 TARGET_CALLS = 2          # bytes=-22 on a fresh bundle: at most this many GetFile calls
 SEED = 300                # file n of the bundle is SeededContent(size, SEED + n)
 FULL_FILES, QUICK_FILES = 20, 5
 FILE_SIZE = 2 * MIB + 4321
-
-
-async def _fresh_bundle(remote, count: int) -> str:
-    """The person makes a bundle of `count` seeded files; its ZIP link."""
-    async def say(text: str) -> None:
-        await remote.call("send_text", user="alice", bot="main", text=text)
-
-    await say("/bundle Tail cost")
-    status = await remote.call("next_message", user="alice", bot="main", timeout=30)
-    for number in range(count):
-        await remote.call("send_file", user="alice", bot="main", size=FILE_SIZE, seed=SEED + number,
-                          dc_id=FILE_DC, file_name=f"tail{number:03d}.bin", kind="document",
-                          mime_type="application/octet-stream")
-    stored = f"{count} of {count} stored"
-    text = status["text"]
-    for _ in range(4 * count + 4):   # the status message is edited, paced, until all are stored
-        if stored in text:
-            break
-        text = (await remote.call("next_edit", user="alice", bot="main", timeout=120))["text"]
-    else:
-        raise RuntimeError(f"the bundle never showed {stored!r}: {text!r}")
-    await say("/done")
-    reply = await remote.call("next_message", user="alice", bot="main", timeout=60)
-    urls = {b["text"]: b["url"] for row in reply["buttons"] for b in row if b["url"]}
-    if "Download all (ZIP)" not in urls:
-        raise RuntimeError(f"/done gave no ZIP link: {reply['text']!r}")
-    return urls["Download all (ZIP)"]
 
 
 async def _get(http, url: str, **headers) -> tuple[int, bytes]:
@@ -69,7 +43,9 @@ async def _calls_for(remote, http, url: str, **headers) -> tuple[int, bytes, int
 
 async def run_phase(remote, http, *, quick: bool) -> dict:
     count = QUICK_FILES if quick else FULL_FILES
-    url = await _fresh_bundle(remote, count)
+    url, _page = await bundle_links(remote, (FILE_SIZE,) * count, title="Tail cost", seed=SEED,
+                                    file_name="tail{n:03d}.bin", kind="document",
+                                    mime_type="application/octet-stream", edit_timeout=120)
     tail_status, tail, tail_calls = await _calls_for(remote, http, url, Range="bytes=-22")
     signature, _disk, _cd_disk, _here, entries, cd_size, cd_offset, _comment = struct.unpack("<IHHHHIIH", tail)
     if tail_status != 206 or signature != 0x06054B50 or entries != count:

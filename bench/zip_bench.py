@@ -24,22 +24,25 @@ _DL_LINK = re.compile(r'href="([^"]+/dl/[^"]+)"')
 SEED = 200  # file n of the bundle is SeededContent(size, SEED + n)
 
 
-async def _bundle_links(remote, sizes: tuple[int, ...]) -> tuple[str, list[str]]:
-    """The person makes a bundle of seeded files; its ZIP link and its files' download links."""
+async def bundle_links(remote, sizes: tuple[int, ...], *, title: str = "Bench bundle", seed: int = SEED,
+                       file_name: str = "part{n}.mp4", kind: str = "video", mime_type: str = "video/mp4",
+                       edit_timeout: float = 60) -> tuple[str, str]:
+    """The person makes a bundle of seeded files (file n is SeededContent(size, seed + n), named
+    `file_name` with n filled in); its ZIP link and its page's link."""
     async def say(text: str) -> None:
         await remote.call("send_text", user="alice", bot="main", text=text)
 
-    await say("/bundle Bench bundle")
+    await say(f"/bundle {title}")
     status = await remote.call("next_message", user="alice", bot="main", timeout=30)
     for number, size in enumerate(sizes):
-        await remote.call("send_file", user="alice", bot="main", size=size, seed=SEED + number, dc_id=FILE_DC,
-                          file_name=f"part{number}.mp4", kind="video", mime_type="video/mp4")
+        await remote.call("send_file", user="alice", bot="main", size=size, seed=seed + number, dc_id=FILE_DC,
+                          file_name=file_name.format(n=number), kind=kind, mime_type=mime_type)
     stored = f"{len(sizes)} of {len(sizes)} stored"
     text = status["text"]
     for _ in range(4 * len(sizes) + 4):   # the status message is edited, paced, until all are stored
         if stored in text:
             break
-        text = (await remote.call("next_edit", user="alice", bot="main", timeout=60))["text"]
+        text = (await remote.call("next_edit", user="alice", bot="main", timeout=edit_timeout))["text"]
     else:
         raise RuntimeError(f"the bundle never showed {stored!r}: {text!r}")
     await say("/done")
@@ -53,7 +56,7 @@ async def _bundle_links(remote, sizes: tuple[int, ...]) -> tuple[str, list[str]]
 async def run_phase(remote, http, fetch, *, quick: bool, runs: int = 3) -> dict:
     """Median MiB/s of the whole ZIP and of the same files fetched one after another."""
     sizes = QUICK_SIZES if quick else FULL_SIZES
-    zip_url, page_url = await _bundle_links(remote, sizes)
+    zip_url, page_url = await bundle_links(remote, sizes)
     async with http.get(page_url) as response:
         files = _DL_LINK.findall(await response.text())
     if len(files) != len(sizes):

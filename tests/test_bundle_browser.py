@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service_harness import make_world, running_service, settings_for
-from test_player_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR
+from browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOT_DIR
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)")

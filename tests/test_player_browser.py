@@ -9,30 +9,21 @@ $FILESTREAM_SCREENSHOTS) for a person to look at.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
+from browser import CHROMIUM, DESKTOP, NO_CHROMIUM, SCREENSHOT_DIR
 from service_harness import make_world, running_service, send_and_get_links, settings_for
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# The flags a browser needs on a machine with no network but loopback and no display.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required"]
-SCREENSHOT_DIR = Path(os.environ.get("FILESTREAM_SCREENSHOTS", Path(__file__).parent / "screenshots"))
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 # The page background of each theme (style.css --bg), as the browser computes it.
 LIGHT_BG, DARK_BG = "rgb(244, 246, 249)", "rgb(14, 17, 22)"
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)")
+    CHROMIUM is None, reason=NO_CHROMIUM)
 
 
 def ffmpeg(*args: str) -> None:
@@ -81,17 +72,6 @@ def pixel(png: bytes, x: int, y: int) -> tuple[int, int, int]:
 def close_to(colour: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 24) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(colour, expected))
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def open_page(browser, url: str, *, device: dict, scheme: str):

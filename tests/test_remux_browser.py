@@ -9,40 +9,20 @@ The media are made at run time with the system ffmpeg, the tool the service runs
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 
 from media_files import (FFMPEG, FIRST_CUE, SECOND_CUE, SRT, hevc_mp4, matroska_with_absurd_sizes, mkv_h264_ac3_subrip,
                          mkv_noisy, mkv_two_languages, mp4_h264_aac)
+from browser import CHROMIUM, DESKTOP, NO_CHROMIUM, SCREENSHOT_DIR
 from service_harness import http_client, make_world, running_service, send_and_get_links, settings_for
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required"]
-DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-SCREENSHOT_DIR = Path(os.environ.get("FILESTREAM_SCREENSHOTS", Path(__file__).parent / "screenshots"))
 
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian package 'chromium'; .ci/run installs it)"),
+    pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM),
     pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed (Debian package 'ffmpeg'; .ci/run installs it)"),
 ]
 
-
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def browser():
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 async def screenshot(page, name: str) -> None:
