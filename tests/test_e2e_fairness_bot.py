@@ -88,3 +88,26 @@ async def test_links_that_never_went_out_before_a_crash_reach_the_person_when_th
         [file] = [f async for f in service.db.db["files"].find({"file_name": "crash.txt"})]
         assert file["link_message"]["message_id"] == again.message_id
     assert len(world.person.messages_from(world.main_bot)) == answered + 1, "only the missing links were sent"
+
+
+CHANNEL_BURST = 15   # posts the bot may edit in one channel at once (telegram/pacing.py), then 18 a minute
+HELD_POSTS = CHANNEL_BURST + 2
+
+
+async def test_with_one_update_worker_a_person_is_answered_within_two_seconds_while_auth_channel_posts_wait_for_the_channels_pace(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    bot = world.main_bot
+    editor = telegram.world.add_user(first_name="Eddie")
+    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor])
+    admin, bob = telegram.person(editor), telegram.person(telegram.world.add_user(first_name="Bob"))
+    async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id, WORKERS="1")):
+        # More posts than the channels' burst: the last ones' copies and edits wait for the pace.
+        posts = [await admin.post_file(movies, f"episode {n}".encode(), file_name=f"episode{n}.mkv",
+                                       mime_type="video/x-matroska") for n in range(HELD_POSTS)]
+        await bob.send_command(bot, "start")
+        assert (await bob.next_message(bot, timeout=ANSWERED_WITHIN)).text == WELCOME
+        assert posts[-1].buttons == [], "the channel's posts were still waiting for its pace"
+
+        await telegram.wait_until(lambda: all(post.buttons for post in posts), timeout=60)
+    assert telegram.limits.verdicts == [], "the bot kept within Telegram's limits by itself"
