@@ -11,6 +11,10 @@ when the service is back.
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
+
+import pytest
 
 from FileStream.bot import texts
 from FileStream.bot.start import WELCOME
@@ -110,4 +114,47 @@ async def test_with_one_update_worker_a_person_is_answered_within_two_seconds_wh
         assert posts[-1].buttons == [], "the channel's posts were still waiting for its pace"
 
         await telegram.wait_until(lambda: all(post.buttons for post in posts), timeout=60)
+    assert telegram.limits.verdicts == [], "the bot kept within Telegram's limits by itself"
+
+
+# Commands whose answers differ, so none folds into another: eight spend a person's burst
+# (telegram/pacing.py), the three after it wait about a second each for their chat's turn.
+HOLDING_COMMANDS = ["start", "help", "about", "status", "revoke", "done", "files", "language", "start", "help", "about"]
+
+
+@pytest.mark.parametrize("done_early", [False, True],
+                         ids=["done once the status is out", "done before the status is out"])
+async def test_with_one_update_worker_a_bundle_started_while_its_chat_waits_for_its_pace_holds_no_one_else_up(
+        telegram, stack_settings, done_early):
+    world = make_world(telegram)
+    bot = world.main_bot
+    eve, bob = world.person, telegram.person(telegram.world.add_user(first_name="Bob"))
+    async with running_service(stack_settings(world, WORKERS="1")):
+        for command in HOLDING_COMMANDS:
+            await eve.send_command(bot, command)
+        await eve.send_command(bot, "bundle", "Held", "back")
+        # A file sent before the bundle's status message is out still joins the bundle.
+        await eve.send_file(bot, b"sent before the status message was out", file_name="early.txt")
+        if done_early:
+            await eve.send_command(bot, "done")
+        await bob.send_command(bot, "start")
+        assert (await bob.next_message(bot, timeout=ANSWERED_WITHIN)).text == WELCOME
+        assert not [m for m in eve.messages_from(bot) if "Held back" in m.text], \
+            "Eve's status message was still waiting for her chat's turn"
+
+        def status_saying(part: str):
+            return next((m for m in eve.messages_from(bot) if "Held back" in m.text and part in m.text), None)
+        if not done_early:
+            await telegram.wait_until(lambda: status_saying("1 of 1 stored"), timeout=30)
+            await eve.send_command(bot, "done")
+        links = await telegram.wait_until(lambda: next(
+            (m for m in eve.messages_from(bot) if "Open the bundle" in {b.text for b in m.flat_buttons}), None),
+            timeout=30)
+        zip_url = {b.text: b.url for b in links.flat_buttons}["Download all (ZIP)"]
+        async with http_client() as http, http.get(zip_url) as response:
+            with zipfile.ZipFile(io.BytesIO(await response.read())) as archive:
+                assert archive.read("early.txt") == b"sent before the status message was out"
+        closed = await telegram.wait_until(lambda: status_saying("Closed"), timeout=30)
+        assert "1 of 1 stored" in closed.text
+        assert len([m for m in eve.messages_from(bot) if "Held back" in m.text]) == 2, "one status, one links message"
     assert telegram.limits.verdicts == [], "the bot kept within Telegram's limits by itself"
