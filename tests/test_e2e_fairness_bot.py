@@ -158,3 +158,28 @@ async def test_with_one_update_worker_a_bundle_started_while_its_chat_waits_for_
         assert "1 of 1 stored" in closed.text
         assert len([m for m in eve.messages_from(bot) if "Held back" in m.text]) == 2, "one status, one links message"
     assert telegram.limits.verdicts == [], "the bot kept within Telegram's limits by itself"
+
+
+async def test_a_bundle_revoked_before_its_status_message_is_out_has_that_message_say_so(telegram, stack_settings):
+    world = make_world(telegram)
+    bot, eve = world.main_bot, world.person
+    bob = telegram.person(telegram.world.add_user(first_name="Bob"))
+    async with running_service(stack_settings(world, WORKERS="1")) as service:
+        for command in HOLDING_COMMANDS:
+            await eve.send_command(bot, command)
+        await eve.send_command(bot, "bundle", "Changed", "my", "mind")
+        await eve.send_command(bot, "revoke")
+        # One update worker takes updates in order: once Bob is answered, Eve's /revoke was handled.
+        await bob.send_command(bot, "start")
+        assert (await bob.next_message(bot, timeout=ANSWERED_WITHIN)).text == WELCOME
+        assert not [m for m in eve.messages_from(bot) if "Changed my mind" in m.text], \
+            "Eve revoked while her status message was still waiting for her chat's turn"
+        await telegram.wait_until(lambda: [m for m in eve.messages_from(bot) if "Cancelled your request" in m.text],
+                                  timeout=30)
+
+        [status] = await telegram.wait_until(lambda: [
+            m for m in eve.messages_from(bot) if "Changed my mind" in m.text and "Cancelled at your request" in m.text],
+            timeout=30)
+        assert "/done" not in status.text, "the status message no longer asks for files"
+        assert await service.ctx.requests.status(eve.id) is None
+        assert await service.db.db["bundles"].count_documents({}) == 0, "nothing of the bundle is kept"
