@@ -11,6 +11,10 @@ when the service is back.
 from __future__ import annotations
 
 import asyncio
+import io
+import zipfile
+
+import pytest
 
 from FileStream.bot import texts
 from FileStream.bot.start import WELCOME
@@ -88,3 +92,94 @@ async def test_links_that_never_went_out_before_a_crash_reach_the_person_when_th
         [file] = [f async for f in service.db.db["files"].find({"file_name": "crash.txt"})]
         assert file["link_message"]["message_id"] == again.message_id
     assert len(world.person.messages_from(world.main_bot)) == answered + 1, "only the missing links were sent"
+
+
+CHANNEL_BURST = 15   # posts the bot may edit in one channel at once (telegram/pacing.py), then 18 a minute
+HELD_POSTS = CHANNEL_BURST + 2
+
+
+async def test_with_one_update_worker_a_person_is_answered_within_two_seconds_while_auth_channel_posts_wait_for_the_channels_pace(
+        telegram, stack_settings):
+    world = make_world(telegram)
+    bot = world.main_bot
+    editor = telegram.world.add_user(first_name="Eddie")
+    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor])
+    admin, bob = telegram.person(editor), telegram.person(telegram.world.add_user(first_name="Bob"))
+    async with running_service(stack_settings(world, AUTH_CHANNEL=movies.id, WORKERS="1")):
+        # More posts than the channels' burst: the last ones' copies and edits wait for the pace.
+        posts = [await admin.post_file(movies, f"episode {n}".encode(), file_name=f"episode{n}.mkv",
+                                       mime_type="video/x-matroska") for n in range(HELD_POSTS)]
+        await bob.send_command(bot, "start")
+        assert (await bob.next_message(bot, timeout=ANSWERED_WITHIN)).text == WELCOME
+        assert posts[-1].buttons == [], "the channel's posts were still waiting for its pace"
+
+        await telegram.wait_until(lambda: all(post.buttons for post in posts), timeout=60)
+    assert telegram.limits.verdicts == [], "the bot kept within Telegram's limits by itself"
+
+
+# Commands whose answers differ, so none folds into another: eight spend a person's burst
+# (telegram/pacing.py), the three after it wait about a second each for their chat's turn.
+HOLDING_COMMANDS = ["start", "help", "about", "status", "revoke", "done", "files", "language", "start", "help", "about"]
+
+
+@pytest.mark.parametrize("done_early", [False, True],
+                         ids=["done once the status is out", "done before the status is out"])
+async def test_with_one_update_worker_a_bundle_started_while_its_chat_waits_for_its_pace_holds_no_one_else_up(
+        telegram, stack_settings, done_early):
+    world = make_world(telegram)
+    bot = world.main_bot
+    eve, bob = world.person, telegram.person(telegram.world.add_user(first_name="Bob"))
+    async with running_service(stack_settings(world, WORKERS="1")):
+        for command in HOLDING_COMMANDS:
+            await eve.send_command(bot, command)
+        await eve.send_command(bot, "bundle", "Held", "back")
+        # A file sent before the bundle's status message is out still joins the bundle.
+        await eve.send_file(bot, b"sent before the status message was out", file_name="early.txt")
+        if done_early:
+            await eve.send_command(bot, "done")
+        await bob.send_command(bot, "start")
+        assert (await bob.next_message(bot, timeout=ANSWERED_WITHIN)).text == WELCOME
+        assert not [m for m in eve.messages_from(bot) if "Held back" in m.text], \
+            "Eve's status message was still waiting for her chat's turn"
+
+        def status_saying(part: str):
+            return next((m for m in eve.messages_from(bot) if "Held back" in m.text and part in m.text), None)
+        if not done_early:
+            await telegram.wait_until(lambda: status_saying("1 of 1 stored"), timeout=30)
+            await eve.send_command(bot, "done")
+        links = await telegram.wait_until(lambda: next(
+            (m for m in eve.messages_from(bot) if "Open the bundle" in {b.text for b in m.flat_buttons}), None),
+            timeout=30)
+        zip_url = {b.text: b.url for b in links.flat_buttons}["Download all (ZIP)"]
+        async with http_client() as http, http.get(zip_url) as response:
+            with zipfile.ZipFile(io.BytesIO(await response.read())) as archive:
+                assert archive.read("early.txt") == b"sent before the status message was out"
+        closed = await telegram.wait_until(lambda: status_saying("Closed"), timeout=30)
+        assert "1 of 1 stored" in closed.text
+        assert len([m for m in eve.messages_from(bot) if "Held back" in m.text]) == 2, "one status, one links message"
+    assert telegram.limits.verdicts == [], "the bot kept within Telegram's limits by itself"
+
+
+async def test_a_bundle_revoked_before_its_status_message_is_out_has_that_message_say_so(telegram, stack_settings):
+    world = make_world(telegram)
+    bot, eve = world.main_bot, world.person
+    bob = telegram.person(telegram.world.add_user(first_name="Bob"))
+    async with running_service(stack_settings(world, WORKERS="1")) as service:
+        for command in HOLDING_COMMANDS:
+            await eve.send_command(bot, command)
+        await eve.send_command(bot, "bundle", "Changed", "my", "mind")
+        await eve.send_command(bot, "revoke")
+        # One update worker takes updates in order: once Bob is answered, Eve's /revoke was handled.
+        await bob.send_command(bot, "start")
+        assert (await bob.next_message(bot, timeout=ANSWERED_WITHIN)).text == WELCOME
+        assert not [m for m in eve.messages_from(bot) if "Changed my mind" in m.text], \
+            "Eve revoked while her status message was still waiting for her chat's turn"
+        await telegram.wait_until(lambda: [m for m in eve.messages_from(bot) if "Cancelled your request" in m.text],
+                                  timeout=30)
+
+        [status] = await telegram.wait_until(lambda: [
+            m for m in eve.messages_from(bot) if "Changed my mind" in m.text and "Cancelled at your request" in m.text],
+            timeout=30)
+        assert "/done" not in status.text, "the status message no longer asks for files"
+        assert await service.ctx.requests.status(eve.id) is None
+        assert await service.db.db["bundles"].count_documents({}) == 0, "nothing of the bundle is kept"

@@ -20,7 +20,7 @@ from FileStream.core.tokens import log_ref
 from FileStream.i18n import _
 from FileStream.services.bundles import Finished, Progress, bundle_title
 from FileStream.services.intake import IntakeError
-from FileStream.store.bundles import OPEN
+from FileStream.store.bundles import CLOSING, OPEN
 from FileStream.telegram.media import media_of
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,11 @@ async def _final(ctx: BotContext, client, progress: Progress, text: str, markup=
 
 
 async def _status_message(client, message, text: str):
-    """Send a bundle's status message and wait for it (the message); raises when it did not go out."""
+    """Send a bundle's status message and wait for it (the message); raises when it did not go out.
+
+    Waits for the chat's turn: only ever called from a task of the bot context, never from an
+    update handler.
+    """
     sent = await (await answer(client, message, text, quote=True)).message()
     if sent is None:
         raise RuntimeError("the status message could not be sent")
@@ -72,10 +76,14 @@ async def finish_if_settled(ctx: BotContext, client, bundle_id: str, reply_to=No
     Whoever calls this last (the handler of the last file, /done, the album's worker) finishes:
     the database lets exactly one caller win.
     """
+    if ctx.statuses.is_coming(bundle_id):
+        return False   # whoever learns the status message's id finishes it then
     finished = await ctx.bundles.finish(bundle_id, ctx.settings.file_ttl)
     if finished is None:
         return False
-    await _announce(ctx, client, finished, reply_to)
+    # The status message's last edit waits for its pace: apart from the caller, which may
+    # be an update worker (/done). The links are queued after it, so they still come last.
+    ctx.spawn(_announce(ctx, client, finished, reply_to), f"bundle {log_ref(bundle_id)} links")
     return True
 
 
@@ -116,7 +124,8 @@ async def end_unfinished(ctx: BotContext, client, bundle_id: str, state: str) ->
     its status message says how it ended."""
     progress = await ctx.bundles.cancel(bundle_id)
     if progress is not None:
-        await _final(ctx, client, progress, texts.request_ended(progress.title, state))
+        ctx.spawn(_final(ctx, client, progress, texts.request_ended(progress.title, state)),
+                  f"bundle {log_ref(bundle_id)} ended")
 
 
 # -- /bundle and the files sent after it --------------------------------------------------------
@@ -141,17 +150,37 @@ async def on_bundle(ctx: BotContext, client, message) -> None:
                      kind=CHATTER)
         return
     bundle_id, request = started
-    try:
-        # Waits for this person's own turn only: the status message's id must be known before
-        # their files come in, and their queue is kept short (core/outbox.py).
-        status = await _status_message(client, message, texts.bundle_progress(
-            title, 0, 0, 0, collecting=True, limit=ctx.bundles.max_files))
-    except BaseException:
-        await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
-        await ctx.bundles.cancel(bundle_id)
-        raise
-    await ctx.bundles.set_status_message(bundle_id, status.chat.id, status.id)
+    # The status message waits for this person's turn in their chat: its id is learned when
+    # it is out, by a task of its own, so this update worker is free at once.
+    ctx.statuses.coming(bundle_id)
+    delivery = await answer(client, message, texts.bundle_progress(title, 0, 0, 0, collecting=True,
+                                                                   limit=ctx.bundles.max_files), quote=True)
+    ctx.spawn(_learn_status_message(ctx, client, bundle_id, request, title, delivery),
+              f"bundle {log_ref(bundle_id)} status")
     log.info("Bundle %s started by %s", log_ref(bundle_id), person.id)
+
+
+async def _learn_status_message(ctx: BotContext, client, bundle_id: str, request, title: str, delivery) -> None:
+    """Record the /bundle status message once it is out, then show what happened meanwhile:
+    files that came (the count), /done (the links), or the request's end (how it ended)."""
+    try:
+        sent = await delivery.message()
+        if sent is None:
+            await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
+            await ctx.bundles.cancel(bundle_id)
+            return
+        await ctx.bundles.set_status_message(bundle_id, sent.chat.id, sent.id)
+    finally:
+        ctx.statuses.arrived(bundle_id)
+    progress = await ctx.bundles.progress(bundle_id)
+    if progress is None or progress.state not in (OPEN, CLOSING):
+        # Revoked or timed out before the message was out: it says so.
+        ended = await ctx.requests.get(request.id)
+        text = texts.request_ended(title, ended.state if ended is not None else RequestState.REVOKED)
+        await edit(client, sent.chat.id, sent.id, text)
+        return
+    await _refresh(ctx, client, bundle_id)
+    await finish_if_settled(ctx, client, bundle_id)
 
 
 async def take_into_open_bundle(ctx: BotContext, client, message) -> bool:
@@ -261,28 +290,30 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
                                                  current.state if current else RequestState.PROCESSING), quote=True,
                      kind=CHATTER)
         return
-    try:
-        status = await _status_message(client, message, texts.bundle_progress(
-            title, 0, len(members), 0, collecting=False, limit=ctx.bundles.max_files))
-        await ctx.bundles.set_status_message(bundle_id, status.chat.id, status.id)
-    except BaseException:
-        await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
-        await ctx.bundles.cancel(bundle_id)
-        raise
-
     async def store_all() -> bool:
         for member in members:
             await _store_one(ctx, client, bundle_id, member, request_id=request.id, owner_id=person.id)
         return await finish_if_settled(ctx, client, bundle_id)
 
     async def work() -> None:
+        # The status message's id is known before the first file is stored (its count is
+        # edited into it); waiting for it is this task's, never the update worker's.
+        try:
+            status = await _status_message(client, message, texts.bundle_progress(
+                title, 0, len(members), 0, collecting=False, limit=ctx.bundles.max_files))
+            await ctx.bundles.set_status_message(bundle_id, status.chat.id, status.id)
+        except BaseException:
+            await ctx.requests.advance(request.id, RequestState.FAILED, error="could not send the status message")
+            await ctx.bundles.cancel(bundle_id)
+            raise
         try:
             await ctx.requests.run_guarded(request.id, store_all())
         except Exception:  # noqa: BLE001 - the request is failed already; nothing of it is kept
             log.exception("Storing album bundle %s failed", log_ref(bundle_id))
             await end_unfinished(ctx, client, bundle_id, RequestState.FAILED)
 
-    # Apart from the update worker: the album's copies wait for the person's turns.
+    # Apart from the update worker: the status message waits for the person's chat, the
+    # album's copies for the person's turns.
     ctx.spawn(work(), f"album {log_ref(bundle_id)}")
 
 

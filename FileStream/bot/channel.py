@@ -43,6 +43,12 @@ class ChannelPosts:
         self.edit_refused = False
 
     async def on_file(self, ctx: BotContext, client, post) -> None:
+        # Storing waits for the channel's turn in the storage channel, and the post's edit for
+        # the channel's pace (20 a minute): in a task of the bot context, so this update
+        # worker is free at once for everyone else.
+        ctx.spawn(self._store_and_mark(ctx, client, post), f"AUTH_CHANNEL post {post.id}")
+
+    async def _store_and_mark(self, ctx: BotContext, client, post) -> None:
         if post.media_group_id is not None and ctx.bundles is not None:
             await bundles.on_channel_album(
                 ctx, client, post, lambda member, record, links: self._add_buttons(client, member, record, links))

@@ -93,6 +93,18 @@ class StatusMessages:
 
     def __init__(self) -> None:
         self._by_bundle: dict[str, PacedStatus] = {}
+        # Bundles whose status message is queued but not out yet (its id is not known): they
+        # are not finished until it is, so the message never misses its last word.
+        self._coming: set[str] = set()
+
+    def coming(self, bundle_id: str) -> None:
+        self._coming.add(bundle_id)
+
+    def arrived(self, bundle_id: str) -> None:
+        self._coming.discard(bundle_id)
+
+    def is_coming(self, bundle_id: str) -> bool:
+        return bundle_id in self._coming
 
     def get(self, bundle_id: str, edit: Edit) -> PacedStatus:
         status = self._by_bundle.get(bundle_id)
