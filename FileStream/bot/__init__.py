@@ -7,8 +7,10 @@ from FileStream.bot import (access, bundles, channel, commands, files, intake, l
 from FileStream.bot.context import BotContext
 from FileStream.bot.routing import answer_late_quietly
 
-# On shutdown, replies still queued get this long (at most SHUTDOWN_GRACE) to go out.
+# On shutdown, replies still queued get this long (at most SHUTDOWN_GRACE) to go out, after
+# the work under way (links being posted) got BACKGROUND_SETTLE_SECONDS to queue its own.
 REPLIES_DRAIN_SECONDS = 5.0
+BACKGROUND_SETTLE_SECONDS = 2.0
 
 
 def register_handlers(client, ctx: BotContext) -> None:
@@ -18,6 +20,7 @@ def register_handlers(client, ctx: BotContext) -> None:
     client.outbox = replies.make_outbox(client)
 
     async def send_what_is_queued() -> None:
+        await ctx.settle_background(min(BACKGROUND_SETTLE_SECONDS, float(ctx.settings.shutdown_grace)))
         await client.outbox.drain(min(REPLIES_DRAIN_SECONDS, float(ctx.settings.shutdown_grace)))
         await client.outbox.close()
     ctx.on_stopping.append(send_what_is_queued)

@@ -66,6 +66,13 @@ class BotContext:
         if not task.cancelled() and task.exception() is not None:
             log.error("%s failed", task.get_name(), exc_info=task.exception())
 
+    async def settle_background(self, timeout: float) -> None:
+        """Give the work under way up to `timeout` seconds to end by itself (a bundle's last status
+        edit and its links are posted from such a task), cancelling nothing."""
+        tasks = [t for t in self.background if not t.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
     async def stop_background(self) -> None:
         tasks = [t for t in self.background if not t.done()]
         for task in tasks:

@@ -113,19 +113,28 @@ async def _end(process: asyncio.subprocess.Process, tail: _StderrTail, reaper: R
 
 
 async def _reap(process: asyncio.subprocess.Process, tail: _StderrTail) -> int:
-    code = await process.wait()
+    # Python 3.11's Process.wait() returns only once every pipe is closed, and a stdout pipe
+    # whose unread bytes filled the reader's buffer is paused and never reaches its end: what
+    # the child wrote and nobody read is discarded while we wait, or a killed child is never reaped.
+    draining = asyncio.ensure_future(_discard(process.stdout)) if process.stdout is not None else None
+    try:
+        code = await process.wait()
+    finally:
+        if draining is not None:
+            try:
+                await asyncio.wait_for(draining, 1.0)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - only tidying up
+                draining.cancel()
     try:
         await asyncio.wait_for(tail.task, 1.0)
     except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stderr is only for the log
         tail.task.cancel()
-    if process.stdout is not None:
-        # What the child wrote and nobody read, to its end: the pipe then closes now, not
-        # when the transport is collected (perhaps after the event loop has gone).
-        try:
-            await asyncio.wait_for(process.stdout.read(), 1.0)
-        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - only tidying up
-            pass
     return code
+
+
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(READ_CHUNK):
+        pass
 
 
 def _exit_words(code: int) -> str:
