@@ -80,7 +80,7 @@ class Profile:
 
 FULL = Profile("full", main_size=64 * MIB, big_size=1 << 30, many_size=16 * MIB, many_streams=100, runs=3,
                rtts=(0.0, 0.020, 0.050), ttfb_tries=9, cap=8 * MIB, cap_size=64 * MIB)
-QUICK = Profile("quick", main_size=8 * MIB, big_size=32 * MIB, many_size=MIB + 12345, many_streams=20, runs=1,
+QUICK = Profile("quick", main_size=32 * MIB, big_size=32 * MIB, many_size=MIB + 12345, many_streams=20, runs=1,
                 rtts=(0.0, 0.050), ttfb_tries=2, cap=8 * MIB, cap_size=8 * MIB)
 
 # Deployments the cap phases compare (the pool streams from backends when it has any).

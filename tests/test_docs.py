@@ -65,7 +65,7 @@ def test_the_manual_sets_only_settings_the_code_knows() -> None:
     """`NAME=value` in the manual and the README is a setting the code reads (or a variable of
     the tools named here: compose, the test suite)."""
     known = {name for name, _, _ in VARIABLES} | {"SITE_ADDRESS", "TEST_DATABASE_URL", "HYPOTHESIS_PROFILE",
-                                                   "FAKETIME_DONT_FAKE_MONOTONIC", "FILESTREAM_SCREENSHOTS",
+                                                   "FAKETIME_DONT_FAKE_MONOTONIC", "FILESTREAM_SCREENSHOTS", "HYPOTHESIS_SEED",
                                                    "NO_MKDOCS_2_WARNING"}
     for path in [REPO / "README.md", REPO / "CONTRIBUTING.md", *PAGES]:
         named = set(re.findall(r"(?<![A-Za-z0-9_])([A-Z][A-Z0-9_]{2,})=", path.read_text()))
