@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import unquote, urlsplit
 
 from FileStream.config import mask_url
@@ -142,7 +142,27 @@ def bot_settings(env: Mapping[str, str]) -> Any:
         raise Unusable(f"--repost needs the bot's settings: {exc}") from exc
 
 
-def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+def report(options: Options, summary, copies, env: Mapping[str, str]) -> list[str]:
+    """What the command says on stdout when it is done: direction, counts, copies, advice."""
+    direction = f"{options.source_db} -> {options.target_db}"
+    if not options.in_place:
+        direction = f"{mask_url(options.source_url)} {options.source_db} -> {mask_url(options.target_url)} {options.target_db}"
+    lines = [f"migrate_files: {'dry run, ' if options.dry_run else ''}{direction}", *summary.lines(options.dry_run)]
+    if copies is not None:
+        lines.append(f"storage copies: {copies.made} made, {copies.refused} refused by Telegram (their links answer 410), "
+                     f"{copies.already} made meanwhile elsewhere")
+    elif options.repost:
+        lines.append("storage copies: none made in a dry run")
+    if (advice := database_name_advice(options, env)) is not None:
+        lines.append(advice)
+    return lines
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+         out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """The command: its report is its output (stdout), a reason it cannot run one line on stderr."""
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     env = environment() if env is None else env
     try:
         options = options_from_args(argv, env)
@@ -150,19 +170,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         summary = asyncio.run(migrate(options))
         copies = asyncio.run(repost(options, settings)) if settings is not None else None
     except Unusable as exc:
-        print(f"migrate_files: {exc}", file=sys.stderr)
+        err.write(f"migrate_files: {exc}\n")
         return EXIT_UNUSABLE
-    direction = f"{options.source_db} -> {options.target_db}"
-    if not options.in_place:
-        direction = f"{mask_url(options.source_url)} {options.source_db} -> {mask_url(options.target_url)} {options.target_db}"
-    print(f"migrate_files: {'dry run, ' if options.dry_run else ''}{direction}")
-    for line in summary.lines(options.dry_run):
-        print(line)
-    if copies is not None:
-        print(f"storage copies: {copies.made} made, {copies.refused} refused by Telegram (their links answer 410), "
-              f"{copies.already} made meanwhile elsewhere")
-    elif options.repost:
-        print("storage copies: none made in a dry run")
-    if (advice := database_name_advice(options, env)) is not None:
-        print(advice)
+    out.write("".join(f"{line}\n" for line in report(options, summary, copies, env)))
     return EXIT_OK
