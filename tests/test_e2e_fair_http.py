@@ -109,7 +109,7 @@ async def test_stalled_readers_leave_room_for_another_address_get_429_beyond_the
                     assert first + await response.read() == film
 
             # STALL_TIMEOUT after their last progress every stalled response is cut, its memory given back.
-            await wait_for(lambda: service.streams.count == 0)
+            assert await service.streams.wait_idle(60), "the stalled responses were not cut"
             assert fairness.stalled == STALLED
             assert budget.used == 0 and fairness.streams.open("127.0.0.1") == 0
             async with http_client() as http:
@@ -166,5 +166,5 @@ async def test_a_client_that_reads_the_headers_and_leaves_costs_at_most_two_getf
             head, _body = await read_headers(sock)
             assert head.startswith((b"HTTP/1.1 200", b"HTTP/1.1 206")), head
             sock.close()
-            await wait_for(lambda: service.streams.count == 0)
+            assert await service.streams.wait_idle(60), "the abandoned response did not end"
             assert getfile_calls() - before <= 2, headers

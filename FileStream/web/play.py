@@ -18,6 +18,7 @@ from FileStream.web.context import CONTEXT, message_page
 from FileStream.web.media_words import cannot_play_words
 from FileStream.web.files import notify_observer, send_body
 from FileStream.web.links import LinkRefused, OpenLink, open_link
+from FileStream.web.ports import Remuxer
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,27 @@ def _number(request: web.Request, name: str, *, whole: bool = False) -> float | 
     return value if math.isfinite(value) and 0 <= value < 1e7 else None
 
 
-async def _remuxable(request: web.Request) -> tuple[OpenLink, MediaInfo] | web.Response:
-    """The open link and its video's probe, or the page that says why there is nothing to play."""
-    ctx = request.app[CONTEXT]
+async def _open_for_conversion(request: web.Request, title: str, words: str) -> tuple[OpenLink, Remuxer] | web.Response:
+    """The open link and the converter, or the page that refuses the link or says (`title`,
+    `words`) that this server converts nothing."""
     try:
         link = await open_link(request)
     except LinkRefused as refused:
         return refused.response
-    remux = ctx.remux
+    remux = request.app[CONTEXT].remux
     if remux is None or not remux.available:
-        return message_page(request, 404, _("No converted stream"),
-                            _("This server does not convert videos for the browser. Use the download link."))
+        return message_page(request, 404, title, words)
+    return link, remux
+
+
+async def _remuxable(request: web.Request) -> tuple[OpenLink, MediaInfo] | web.Response:
+    """The open link and its video's probe, or the page that says why there is nothing to play."""
+    opened = await _open_for_conversion(
+        request, _("No converted stream"),
+        _("This server does not convert videos for the browser. Use the download link."))
+    if isinstance(opened, web.Response):
+        return opened
+    link, remux = opened
     info = await remux.media_info(link.file, link.token)
     if info is None:
         return _busy(request)
@@ -139,14 +150,10 @@ async def subtitle(request: web.Request) -> web.Response:
     shift = _number(request, "shift")
     if shift is None:
         return message_page(request, 400, _("Bad request"), _("shift must be a number of seconds."))
-    ctx = request.app[CONTEXT]
-    try:
-        link = await open_link(request)
-    except LinkRefused as refused:
-        return refused.response
-    remux = ctx.remux
-    if remux is None or not remux.available:
-        return message_page(request, 404, _("No subtitles"), _("This server does not convert subtitles."))
+    opened = await _open_for_conversion(request, _("No subtitles"), _("This server does not convert subtitles."))
+    if isinstance(opened, web.Response):
+        return opened
+    link, remux = opened
     track = request.match_info["track"]
     try:
         if track == "file":
