@@ -104,7 +104,7 @@ def service_env(world, database_url: str, database_name: str, tmp_path: Path) ->
 
 
 def live_copies(world) -> list:
-    return [m for m in world.bin_channel.messages.values() if not m.deleted and m.media is not None]
+    return [m for m in list(world.bin_channel.messages.values()) if not m.deleted and m.media is not None]
 
 
 @pytest.mark.parametrize("moment", ["right after the copy", "at the instant of the copy"])
@@ -156,7 +156,7 @@ def free_port() -> int:
 
 
 def live_in(channel) -> list:
-    return [m for m in channel.messages.values() if not m.deleted and m.media is not None]
+    return [m for m in list(channel.messages.values()) if not m.deleted and m.media is not None]
 
 
 def into(channel):
