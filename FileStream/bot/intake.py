@@ -88,7 +88,7 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
         await answer(client, message, over.text(), quote=True, kind=CHATTER)
         return
     file_name = _file_name(message)
-    request = await ctx.requests.begin(person.id, file_name)
+    request = await ctx.requests.begin(person.id, file_name, message_id=message.id)
     if request is None:
         current = await ctx.requests.status(person.id)  # None if it ended just now
         await answer(client, message, texts.busy(current.file_name if current else file_name,
