@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from service_harness import API_HASH, http_client, make_world, until_links
+from service_harness import API_HASH, http_client, links_in, make_world, until_links
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -123,6 +123,10 @@ async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_gives_t
             hold = telegram.faults.hold(COPY, bot, when=lambda q: getattr(q.peer, "channel_id", None) is not None)
         await person.send_file(bot, data, file_name="report.pdf", mime_type="application/pdf")
         await hold.reached(timeout=30)
+        # Held, storing takes a while: the person is told it is under way.
+        storing = await person.next_message(bot, timeout=10)
+        assert "report.pdf" in storing.text and links_in(storing) is None
+        await service.logged("its status message is out")
         service.kill()
         assert await service.wait() == -signal.SIGKILL
         hold.release()   # at the instant of the copy: Telegram makes it, but its answer goes nowhere
@@ -142,7 +146,9 @@ async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_gives_t
         async with http_client() as http, http.get(links.download) as response:
             assert response.status == 200 and await response.read() == data
         await service.stop()
-        assert len(person.messages_from(bot)) == 1, "one answer: its links (no 'send it again')"
+        assert [m.message_id for m in person.messages_from(bot)] == [reply.message_id], \
+            "one answer: its links (no 'send it again'; the stale 'storing' message was taken away)"
+        assert reply.message_id != storing.message_id
         assert await mongo_db["copy_intents"].count_documents({}) == 0
         assert await mongo_db["requests"].count_documents({"active": True}) == 0
         assert await mongo_db["requests"].count_documents({"state": "completed"}) == 1

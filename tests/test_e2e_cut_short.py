@@ -124,3 +124,41 @@ async def test_an_album_whose_links_a_kill_kept_from_the_person_gets_them_once_a
         assert await mongo_db["requests"].count_documents({"active": True}) == 0
     finally:
         await service.stop()
+
+
+async def test_an_album_posted_in_the_auth_channel_and_cut_by_a_kill_gets_all_its_buttons_once_after_the_restart(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    bot = world.main_bot
+    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
+    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor.user])
+    env = {**service_env(world, database_url, database_name, tmp_path), "AUTH_CHANNEL": str(movies.id)}
+    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    films = [b"first film" * 1000, b"second film" * 1000]
+    try:
+        await service.start()
+        second_copy = telegram.faults.hold(COPY, bot, when=nth(2, into(world.bin_channel)))
+        posts = await editor.post_album(movies, [
+            dict(data=films[0], kind="video", file_name="one.mp4", caption="Double feature"),
+            dict(data=films[1], kind="video", file_name="two.mp4"),
+        ])
+        await second_copy.reached(timeout=30)   # the first film stored, the second under way
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        second_copy.release()
+        await telegram.wait_until(lambda: len(live_copies(world)) == 2, timeout=10)
+        assert not any(post.buttons for post in posts), "cut before any buttons"
+
+        await service.start()
+        rows = [await telegram.world.wait_until(lambda p=p: p.buttons, timeout=30) for p in posts]
+        for row, film in zip(rows, films):
+            assert [[b.text for b in r] for r in row] == [["Stream", "Download"], ["Bot link", "File"], ["Whole album"]]
+            assert await fetch(row[0][1].url) == film
+        await service.stop()
+        assert [post.version for post in posts] == [1, 1], "each post got its buttons in one edit"
+        assert await mongo_db["files"].count_documents({}) == 2 and len(live_copies(world)) == 2
+        [bundle] = [doc async for doc in mongo_db["bundles"].find({})]
+        assert bundle["state"] == "closed" and len(bundle["items"]) == 2
+        assert await mongo_db["copy_intents"].count_documents({}) == 0
+    finally:
+        await service.stop()

@@ -47,7 +47,11 @@ class ChannelPosts:
         if not album:
             # Noted before any work: a stop from here on leaves the note, and the next start
             # handles the post again (an album's bundle is its own note: bot/bundles.py).
-            await ctx.db.posts_in_hand.take(post.chat.id, post.id, instance=ctx.instance, now=ctx.clock())
+            try:
+                await ctx.db.posts_in_hand.take(post.chat.id, post.id, instance=ctx.instance, now=ctx.clock())
+            except Exception as error:  # noqa: BLE001 - handled all the same, only not again after a crash
+                log.warning("Could not note post %s in AUTH_CHANNEL as in hand (a crash now would lose it): %r",
+                            post.id, error)
         # Storing waits for the channel's turn in the storage channel, and the post's edit for
         # the channel's pace (20 a minute): in a task of the bot context, so this update
         # worker is free at once for everyone else.

@@ -107,7 +107,16 @@ class Unfinished:
         if not await self._redeliver(request["user_id"], request["message_id"]):
             return False   # deleted meanwhile: told "send again" at the end
         self.untold.pop(request["id"], None)
+        if request.get("status_message_id") is not None:
+            # It says "storing" since the process stopped; the file handled again answers anew.
+            await self._delete(request["user_id"], request["status_message_id"])
         return True
+
+    async def _delete(self, chat_id: int, message_id: int) -> None:
+        try:
+            await self.client.delete_messages(chat_id, message_id)
+        except Exception as error:  # noqa: BLE001 - a stale status is untidy, not wrong
+            log.info("Could not delete a status message a stop left: %r", error)
 
     def _album(self, doc: dict) -> None:
         chat_id = int(doc["group_key"].split(":", 1)[0])
@@ -122,11 +131,7 @@ class Unfinished:
             return False   # another instance took it
         if progress.status_message is not None:
             # Its count stopped with the process; the album's new status message replaces it.
-            status_chat, status_id = progress.status_message
-            try:
-                await self.client.delete_messages(status_chat, status_id)
-            except Exception as error:  # noqa: BLE001 - a stale count is untidy, not wrong
-                log.info("Could not delete the status message of an album handled again: %r", error)
+            await self._delete(*progress.status_message)
         if not await self._redeliver(chat_id, doc["message_id"]):
             return False   # its first message is gone: the person (if any) is told at the end
         if request is not None:
