@@ -162,3 +162,29 @@ async def test_an_album_posted_in_the_auth_channel_and_cut_by_a_kill_gets_all_it
         assert await mongo_db["copy_intents"].count_documents({}) == 0
     finally:
         await service.stop()
+
+
+async def test_a_file_whose_message_was_deleted_before_the_restart_is_not_handled_again_and_the_person_is_told(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    service = ServiceProcess(service_env(world, database_url, database_name, tmp_path),
+                             telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    try:
+        await service.start()
+        hold = telegram.faults.hold(COPY, bot, when=into(world.bin_channel))
+        sent = await person.send_file(bot, b"second thoughts", file_name="draft.txt")
+        await hold.reached(timeout=30)
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        hold.release()
+        telegram.world.delete([sent], person.user)   # the person takes it back while the service is down
+
+        await service.start()
+        told = await person.next_message(bot, timeout=30)
+        assert "restarted" in told.text and "draft.txt" in told.text, told.text
+        await service.stop()
+        assert await mongo_db["files"].count_documents({}) == 0, "nothing stored from a deleted message"
+        assert live_copies(world) == []
+    finally:
+        await service.stop()
