@@ -56,7 +56,7 @@ class BotContext:
     on_stopping: list[Hook] = field(default_factory=list)
     # This process, in what it notes in the database (posts in hand).
     instance: str = ""
-    # Requests a stopped process left, released at start (services/requests.py): those that
+    # Requests a stopped process left, released at start (jobs/stale_requests.py): those that
     # name their message are handled again (bot/missed_links.py); `tell_released` tells the
     # people of the others (and of any that cannot be) to send again.
     left_behind: list[dict] = field(default_factory=list)
