@@ -96,8 +96,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "        if len(recent) < self.limit:\n", "        if True:\n",
            ("tests/test_ratelimit.py",)),
     Mutant("rate-limit-window", "rate limits", "FileStream/services/ratelimit.py",
-           "                {self._person: user_id, self._time: {\"$gt\": now - self.window}}, {self._time: 1}\n",
-           "                {self._person: user_id, self._time: {\"$gt\": now}}, {self._time: 1}\n",
+           "                {self._person: user_id, self._time: {\"$gt\": now - self.window}, **self._counted}, {self._time: 1}\n",
+           "                {self._person: user_id, self._time: {\"$gt\": now}, **self._counted}, {self._time: 1}\n",
            ("tests/test_ratelimit.py",)),
     # -- expiry and copy deletion ----------------------------------------------------------
     Mutant("expiry-keeps-copies", "expiry and copy deletion", "FileStream/jobs/expiry.py",
@@ -160,6 +160,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("old-id-misses-unthrottled", "rate limits", "FileStream/web/guess_limit.py",
            "        return -(-wait // MICROSECONDS) if wait else 0\n", "        return 0\n",
            ("tests/test_web_old_ids.py",)),
+    Mutant("remux-share-unbounded", "rate limits", "FileStream/core/shared_places.py",
+           "    return max(1, -(-places // 2))\n", "    return places\n",
+           ("tests/test_core_shared_places.py", "tests/test_e2e_remux.py")),
 )
 
 
