@@ -15,13 +15,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from service_harness import (
-    http_client,
-    make_world,
-    running_service,
-    send_and_get_links,
-    until,
-)
+from notified import until
+from service_harness import http_client, make_world, running_service, send_and_get_links
 
 MIB = 1 << 20
 FILE_DC = 4

@@ -12,13 +12,8 @@ import random
 import socket
 from urllib.parse import urlsplit
 
-from service_harness import (
-    http_client,
-    make_world,
-    running_service,
-    send_and_get_links,
-    until,
-)
+from notified import until
+from service_harness import http_client, make_world, running_service, send_and_get_links
 
 MIB = 1 << 20
 FILE_DC = 4  # bots live on DC2: files here go through media connections with exported authorisation
