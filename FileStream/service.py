@@ -340,6 +340,7 @@ class Service:
                 clock=self.clock, started_at=self.started_at, link_buttons=link_buttons,
                 deep_links=DeepLinks(self.db.files, self.clock, legacy_links=settings.legacy_links))
             ctx.languages = self.languages
+            ctx.instance = self.instance_id
             ctx.bundles = BundleMaker(self.db, ctx.intake, ctx.requests, self.clock,
                                       max_files=settings.bundle_max_files)
             ctx.bundle_limit = BundleFileLimit.on_requests(self.db, limit=settings.rate_limit_bundle_files,
@@ -376,7 +377,10 @@ class Service:
         for job in [*self.storage_jobs, *self.jobs]:
             job.start()
         if ctx is not None:
-            await self._stale_requests.tell_released(released)
+            # Those that name their message are handled again (bot/missed_links.py, an on_started
+            # hook); it tells the people of any it cannot take up.
+            ctx.left_behind = [doc for doc in released if doc.get("message_id") is not None]
+            await self._stale_requests.tell_released([doc for doc in released if doc.get("message_id") is None])
             for hook in ctx.on_started:
                 await hook()
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
@@ -466,6 +470,7 @@ class Service:
         ctx.intake.on_stored.append(lambda file: [expiry_job.due_at(when) for when in expiry.due_times(file)])
         ctx.requests.on_opened.append(lambda request: stale_job.due_at(request.timeout_at))
         self._stale_requests = stale
+        ctx.tell_released = stale.tell_released
         return [expiry_job, stale_job]
 
     async def _traffic_notice(self, owner_id: int, limit_bytes: int, retry_after: int) -> None:

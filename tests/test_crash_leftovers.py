@@ -376,3 +376,92 @@ async def test_a_late_copy_whose_claimant_stalled_is_adopted_when_the_claim_is_t
     ready = await copies.ready(await database.files.get("migrated"))
     assert ready.storage_message_id == 1 and list(channel.messages) == [1], "adopted, not sent a second time"
     assert await database.copy_intents.count() == 0
+
+
+# -- work in hand: taken up again by one instance, in turns, bounded ---------------------------------
+
+
+async def test_a_post_left_in_hand_is_taken_over_by_one_instance_only_and_its_note_expires_by_itself(database):
+    posts = database.posts_in_hand
+    await posts.take(CHANNEL, 41, instance="killed", now=T0)
+    [note] = await posts.left_behind("a", T0 - timedelta(hours=1), 10)
+    assert await posts.left_behind("killed", T0 - timedelta(hours=1), 10) == [], "not its own"
+    claims = await asyncio.gather(posts.claim(note, "a"), posts.claim(note, "b"))
+    assert sorted(claims) == [False, True], "exactly one instance handles the post again"
+    assert note["expires_at"] - note["taken_at"] == timedelta(days=1)
+    ttl = (await database.db.posts_in_hand.index_information())["expires_at_ttl"]
+    assert ttl["expireAfterSeconds"] == 0, "MongoDB removes a note once it expired"
+    await posts.done(CHANNEL, 41)
+    assert await posts.left_behind("c", T0 - timedelta(hours=1), 10) == []
+
+
+async def test_an_album_left_unfinished_is_taken_back_by_one_caller_and_can_be_taken_again(database, clock):
+    tracker = RequestTracker(database.requests, clock, 300, instance="killed")
+
+    class Intake:
+        def __init__(self) -> None:
+            self.on_stored = []
+            self.discarded: list[str] = []
+
+        async def discard(self, stored) -> None:
+            self.discarded.append(stored.id)
+            await database.files.delete(stored.id)
+
+    intake = Intake()
+    maker = BundleMaker(database, intake, tracker, clock)
+    bundle_id = await maker.claim_album(7, "g1", owner_id=7, source="private", message_id=30)
+    await maker.begin_album(bundle_id, "Trip", 3, 7, message_id=30)
+    await database.files.insert(record("f0", expires_at=T0 + timedelta(days=1)))
+    await database.bundles.add_item(bundle_id, "f0", 30)
+    clock.advance(seconds=1)
+
+    [left] = await database.bundles.unfinished_albums(T0 - timedelta(hours=1), clock(), 10)
+    assert left["message_id"] == 30
+    taken = await asyncio.gather(maker.take_back_unfinished(left), maker.take_back_unfinished(left))
+    assert sum(t is not None for t in taken) == 1, "one caller takes it up"
+    assert intake.discarded == ["f0"], "what it had stored is taken away"
+    assert await database.bundles.unfinished_albums(T0 - timedelta(hours=1), clock(), 10) == []
+    assert await maker.claim_album(7, "g1", owner_id=7, source="private", message_id=30) is not None, \
+        "the album can be taken again"
+
+
+class Redeliveries:
+    """The bot client as the replay sees it: what it hands to the handlers again, in order."""
+
+    def __init__(self) -> None:
+        self.order: list[tuple[int, int]] = []
+
+    async def redeliver(self, chat_id: int, message_id: int, *, unless_marked: bool = False) -> bool:
+        self.order.append((chat_id, message_id))
+        return True
+
+
+async def test_work_left_in_hand_is_taken_up_in_turns_per_person_and_at_most_a_bounded_amount_a_start(
+        database, clock, monkeypatch):
+    from types import SimpleNamespace
+
+    from FileStream.bot import missed_links
+
+    monkeypatch.setattr(missed_links, "REPLAY_LIMIT", 10)
+    for n in range(30):   # a busy channel's posts, noted before the people's files came
+        await database.posts_in_hand.take(CHANNEL, 100 + n, instance="killed", now=T0 + timedelta(seconds=n))
+    told: list[list[dict]] = []
+
+    async def tell_released(docs) -> None:
+        told.append(docs)
+    left_behind = [{"id": f"r{user}", "user_id": user, "message_id": 5, "file_name": "a.bin"} for user in (7, 8)]
+    ctx = SimpleNamespace(
+        clock=clock, started_at=T0 + timedelta(minutes=5), settings=SimpleNamespace(file_ttl=0),
+        left_behind=left_behind, instance="restarted", db=database, requests=SimpleNamespace(store=database.requests),
+        bundles=None, tell_released=tell_released)
+    clock.advance(minutes=10)
+    client = Redeliveries()
+
+    done = await missed_links.finish_what_was_in_hand(ctx, client)
+    assert client.order[:3] == [(7, 5), (8, 5), (CHANNEL, 100)], "each person's file in turn, not after the channel"
+    assert len(client.order) == 10, "bounded: REPLAY_LIMIT a start"
+    assert done == {"files handled again": 2, "AUTH_CHANNEL posts handled again": 8}
+    assert told == [], "the people whose files were handled again are not told to send them again"
+    left = await database.posts_in_hand.left_behind("next", T0 - timedelta(hours=1), 100)
+    assert len(left) == 30 and sum(note["instance"] == "killed" for note in left) == 22, \
+        "the rest waits for the next start"

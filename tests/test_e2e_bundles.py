@@ -224,7 +224,7 @@ async def test_revoke_in_the_middle_of_a_bundle_or_an_album_keeps_nothing(telegr
 
         assert await service.db.db["files"].count_documents({}) == 0, "no file of either was kept"
         assert await service.db.db["bundles"].count_documents({"state": {"$in": ["open", "closing", "closed"]}}) == 0
-        kept = [m for m in world.bin_channel.messages.values() if not m.deleted]
+        kept = [m for m in list(world.bin_channel.messages.values()) if not m.deleted]
         assert kept == [], "their stored copies were deleted too"
         sent = await send_and_get_links(world, b"after", "after.txt")
         assert sent.links is not None, "the person is free for the next request"
@@ -407,7 +407,7 @@ async def test_a_bundle_left_open_times_out_and_keeps_nothing(telegram, stack_se
         assert "Forgotten" in told.text and "timed out" in told.text
         await until_text(world, status.message_id, "Timed out")
         assert await service.db.db["files"].count_documents({}) == 0
-        assert [m for m in world.bin_channel.messages.values() if not m.deleted] == []
+        assert [m for m in list(world.bin_channel.messages.values()) if not m.deleted] == []
 
 
 async def test_files_lists_a_bundle_whose_card_gives_its_links_and_deletes_it_whole(telegram, stack_settings):

@@ -27,7 +27,7 @@ def editor_and_channel(telegram, world):
 def replies_to(world, bot) -> list:
     """Every message the bot sent the person (each status message is edited, never doubled)."""
     person = world.person_user
-    return [m for m in world.telegram.world.private_messages.values()
+    return [m for m in list(world.telegram.world.private_messages.values())
             if m.sender is bot and m.chat.other(bot) is person]
 
 

@@ -1,8 +1,8 @@
 """kill -9 in the middle of storing a file: the service runs as a real process (`python -m FileStream`'s
 main) against the local Telegram of this test, is killed with SIGKILL right after (or at the very
 instant of) its copy into BIN_CHANNEL, and started again. Afterwards the storage channel holds exactly
-one copy of the file, and the person is told and served at once instead of being refused as busy
-until REQUEST_TIMEOUT."""
+one copy of the file, and the file the killed process had in hand is handled again: the person gets
+its links, once, instead of being refused as busy until REQUEST_TIMEOUT or asked to send it again."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from service_harness import API_HASH, http_client, make_world, until_links
+from service_harness import API_HASH, http_client, links_in, make_world, until_links
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -104,11 +104,11 @@ def service_env(world, database_url: str, database_name: str, tmp_path: Path) ->
 
 
 def live_copies(world) -> list:
-    return [m for m in world.bin_channel.messages.values() if not m.deleted and m.media is not None]
+    return [m for m in list(world.bin_channel.messages.values()) if not m.deleted and m.media is not None]
 
 
 @pytest.mark.parametrize("moment", ["right after the copy", "at the instant of the copy"])
-async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_serves_the_person_at_once(
+async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_gives_the_person_its_links_once(
         telegram, database_url, database_name, mongo_db, tmp_path, moment):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
@@ -123,6 +123,10 @@ async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_serves_
             hold = telegram.faults.hold(COPY, bot, when=lambda q: getattr(q.peer, "channel_id", None) is not None)
         await person.send_file(bot, data, file_name="report.pdf", mime_type="application/pdf")
         await hold.reached(timeout=30)
+        # Held, storing takes a while: the person is told it is under way.
+        storing = await person.next_message(bot, timeout=10)
+        assert "report.pdf" in storing.text and links_in(storing) is None
+        await service.logged("its status message is out")
         service.kill()
         assert await service.wait() == -signal.SIGKILL
         hold.release()   # at the instant of the copy: Telegram makes it, but its answer goes nowhere
@@ -130,21 +134,24 @@ async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_serves_
         assert await mongo_db["copy_intents"].count_documents({}) == 1, "the intent was written before the copy"
         assert await mongo_db["requests"].count_documents({"active": True}) == 1, "the dead process held a request"
 
+        [orphan] = live_copies(world)
         await service.start()
-        restarted = await person.next_message(bot, timeout=30)
-        assert "restarted" in restarted.text and "report.pdf" in restarted.text
-        assert live_copies(world) == [], "the copy the killed process made was deleted"
-        assert await mongo_db["copy_intents"].count_documents({}) == 0
-        assert await mongo_db["requests"].count_documents({"active": True}) == 0, "released, not left to time out"
-
-        await person.send_file(bot, data, file_name="report.pdf", mime_type="application/pdf")
-        reply, links = await until_links(world, await person.next_message(bot, timeout=20))
+        # Nobody sends anything again: the file the killed process had in hand is handled again.
+        reply, links = await until_links(world, await person.next_message(bot, timeout=30))
         assert links is not None, reply.text
+        assert orphan.deleted, "the copy the killed process made was deleted"
         [copy] = live_copies(world)
         [record] = [doc async for doc in mongo_db["files"].find({})]
         assert record["storage_message_id"] == copy.id, "exactly one copy: the recorded one"
         async with http_client() as http, http.get(links.download) as response:
             assert response.status == 200 and await response.read() == data
+        await service.stop()
+        assert [m.message_id for m in person.messages_from(bot)] == [reply.message_id], \
+            "one answer: its links (no 'send it again'; the stale 'storing' message was taken away)"
+        assert reply.message_id != storing.message_id
+        assert await mongo_db["copy_intents"].count_documents({}) == 0
+        assert await mongo_db["requests"].count_documents({"active": True}) == 0
+        assert await mongo_db["requests"].count_documents({"state": "completed"}) == 1
     finally:
         await service.stop()
 
@@ -156,7 +163,7 @@ def free_port() -> int:
 
 
 def live_in(channel) -> list:
-    return [m for m in channel.messages.values() if not m.deleted and m.media is not None]
+    return [m for m in list(channel.messages.values()) if not m.deleted and m.media is not None]
 
 
 def into(channel):

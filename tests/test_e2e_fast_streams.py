@@ -28,7 +28,7 @@ def connections_to(service, name: str, dc_id: int = FILE_DC):
 
 def server_sessions(telegram, bot, dc_id: int = FILE_DC) -> set[bytes]:
     """The MTProto session ids the server has seen from this bot's keys on one DC."""
-    return {sid for (_key_id, sid), s in telegram.sessions.items()
+    return {sid for (_key_id, sid), s in list(telegram.sessions.items())
             if s.auth_key.account is bot and s.auth_key.dc_id == dc_id}
 
 

@@ -26,7 +26,7 @@ def pattern(size: int, seed: int = 7) -> bytes:
 
 def copies_in(channel, media) -> list:
     """The live messages of `channel` that hold `media` (the same stored document)."""
-    return [m for m in channel.messages.values() if not m.deleted and m.media is media]
+    return [m for m in list(channel.messages.values()) if not m.deleted and m.media is media]
 
 
 async def download(url: str) -> tuple[int, bytes]:

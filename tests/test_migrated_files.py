@@ -118,7 +118,7 @@ async def fetch(http, url: str) -> tuple[int, bytes]:
 
 def stored_copies(world) -> list[int]:
     """The media ids of the storage channel's messages: one per copy made."""
-    return sorted(m.media.id for m in world.bin_channel.messages.values() if m.media is not None)
+    return sorted(m.media.id for m in list(world.bin_channel.messages.values()) if m.media is not None)
 
 
 async def test_a_filestreambot_database_keeps_every_file_and_every_link_shape_streams_exact_bytes(
@@ -389,7 +389,7 @@ async def test_del_takes_every_old_link_shape_of_a_migrated_file_and_says_when_n
                 assert answer.text == f"Deleted {f.name} ({human_size(len(f.data))}). Its links no longer work.", link
                 assert await service.db.files.id_for_legacy(str(f.oid)) is None
                 assert (await fetch(http, base + f.old_download))[0] == 404
-        assert [m for m in world.bin_channel.messages.values() if not m.deleted] == []
+        assert [m for m in list(world.bin_channel.messages.values()) if not m.deleted] == []
         for unknown in (str(files[0].oid), f"{base}/watch/{ObjectId()}"):
             answer = await say(owner, bot, f"/del {unknown}")
             assert answer.text.startswith("No file migrated from FileStreamBot has that id"), answer.text

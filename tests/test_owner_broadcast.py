@@ -33,7 +33,7 @@ async def add_people(telegram, service, bot, count: int) -> list:
 
 def copies_received(telegram, bot) -> Counter:
     """How many copies of the news each person got from the bot."""
-    return Counter(m.chat.other(bot).id for m in telegram.world.private_messages.values()
+    return Counter(m.chat.other(bot).id for m in list(telegram.world.private_messages.values())
                    if m.sender is bot and m.text == NEWS)
 
 

@@ -198,7 +198,7 @@ async def test_del_with_a_bundle_link_ends_the_bundle_and_every_file_in_it(teleg
             async with http.get(first["Open the bundle"]) as page:
                 file_links = re.findall(r'href="([^"]+/dl/[^"]+)"', await page.text())
         assert len(file_links) == 3
-        copies = {m.id for m in world.bin_channel.messages.values() if not m.deleted}
+        copies = {m.id for m in list(world.bin_channel.messages.values()) if not m.deleted}
         assert len(copies) == 7
 
         by_page = await say(owner, bot, f"/del {first['Open the bundle']}")
@@ -217,7 +217,7 @@ async def test_del_with_a_bundle_link_ends_the_bundle_and_every_file_in_it(teleg
                 assert await response.read() == b"alone"
         assert await service.db.db["files"].count_documents({}) == 1
         assert await service.db.db["bundles"].count_documents({}) == 0
-        left = {m.id for m in world.bin_channel.messages.values() if not m.deleted}
+        left = {m.id for m in list(world.bin_channel.messages.values()) if not m.deleted}
         assert len(left) == 1 and left < copies, "every stored copy of the bundles' files is gone, the other stays"
 
 
@@ -254,7 +254,7 @@ async def test_upload_sends_a_file_from_the_upload_dir_with_progress_and_answers
         record = (await service.db.files.list_by_owner(owner.id, service.clock(), 0))[0][0]
         assert record.source == "upload" and record.file_name == "holiday.mkv"
         # Only the intake's copy stays in the storage channel.
-        live_posts = [m for m in world.bin_channel.messages.values() if not m.deleted]
+        live_posts = [m for m in list(world.bin_channel.messages.values()) if not m.deleted]
         assert [m.id for m in live_posts] == [record.storage_message_id]
 
         for path in ("../secret.txt", "films/../../secret.txt", str(tmp_path / "secret.txt")):
@@ -271,7 +271,7 @@ async def test_upload_sends_a_file_from_the_upload_dir_with_progress_and_answers
         assert "empty" in empty.text
         usage = await say(owner, bot, "/upload")
         assert usage.text.startswith("Usage: /upload")
-        assert len([m for m in world.bin_channel.messages.values() if not m.deleted]) == 1
+        assert len([m for m in list(world.bin_channel.messages.values()) if not m.deleted]) == 1
 
 
 async def test_upload_says_uploads_are_off_without_upload_dir(telegram, stack_settings):

@@ -191,7 +191,7 @@ async def test_a_pacer_wrong_about_the_limits_still_honours_telegrams_verdict(te
     await client.start()
     await asyncio.gather(*(client.send_message(alice.id, f"message {n}") for n in range(8)))
 
-    received = sorted(m.text for m in telegram.world.private_messages.values() if m.sender is bot)
+    received = sorted(m.text for m in list(telegram.world.private_messages.values()) if m.sender is bot)
     assert received == sorted(f"message {n}" for n in range(8))
     assert len(telegram.limits.verdicts) >= 1, "the generous pacer did run into Telegram's limit"
     assert telegram.limits.unhonoured == []
@@ -224,6 +224,6 @@ async def test_a_caller_that_will_not_wait_gets_flood_wait_back_while_the_verdic
     assert len(telegram.rpc_log(bot, "messages.SendMessage")) == asked
     await asyncio.sleep(client.pacer.held_for(("private", alice.id)))
     await send("three")
-    assert [m.text for m in world.private_messages.values() if m.sender is bot] == ["one", "three"]
+    assert [m.text for m in list(world.private_messages.values()) if m.sender is bot] == ["one", "three"]
     assert telegram.limits.unhonoured == []
     assert math.isclose(client.pacer.held_for(OVERALL), 0)

@@ -93,3 +93,14 @@ async def test_files_sent_in_bundles_have_a_limit_of_their_own_counted_until_a_w
     clock.advance(minutes=10)
     assert await limit.check(7, adding=100) is None
     assert await BundleFileLimit.on_requests(database, limit=0, window_seconds=60, clock=clock).check(7, 10**6) is None
+
+
+async def test_a_request_a_restart_released_does_not_count_its_file_is_handled_again_under_a_new_one(database):
+    clock = Clock(T0)
+    limit = FileRateLimit.on_requests(database, limit=2, window_seconds=60, clock=clock)
+    await finish(database, 7, clock)
+    cut = await database.requests.start(7, "b.mkv", clock(), clock() + timedelta(minutes=5))
+    assert await database.requests.set_state(cut, "failed", clock(), error="the service restarted", released=True)
+    assert await limit.check(7) is None, "the released request is not a file of its own"
+    await finish(database, 7, clock)   # the same file, handled again
+    assert await limit.check(7) is not None

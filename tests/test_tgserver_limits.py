@@ -175,4 +175,4 @@ async def test_a_real_client_gets_flood_wait_and_its_sends_go_through_after_it(t
     assert isinstance(refused, FloodWait) and 1 <= refused.value <= 10
     errors = sorted(c.error or "" for c in telegram.rpc_log(bot, "messages.SendMessage"))
     assert errors == [""] * 10 + [f"FLOOD_WAIT_{refused.value}"]
-    assert len([m for m in world.private_messages.values() if m.sender is bot]) == 10
+    assert len([m for m in list(world.private_messages.values()) if m.sender is bot]) == 10

@@ -35,6 +35,6 @@ def register_handlers(client, ctx: BotContext) -> None:
         files,      # /files and its buttons
         channel,    # AUTH_CHANNEL posts
         owner,      # the owner's commands: /botstats, /ban, /unban, /broadcast, /del, /upload
-        missed_links,  # at start: links a crash kept from people
+        missed_links,  # at start: what a stopped process had in hand (files, albums, posts, links)
     ):
         module.register(client, ctx)

@@ -87,6 +87,15 @@ async def finish_if_settled(ctx: BotContext, client, bundle_id: str, reply_to=No
     return True
 
 
+async def bundle_links_message(ctx: BotContext, bundle, *, failed: int = 0):
+    """The text and buttons of a finished bundle's links."""
+    files = list((await ctx.db.files.get_many(list(bundle.file_ids))).values())
+    links = ctx.links.bundle_links(bundle)
+    playable = any(is_playable(f.mime_type, f.file_name) for f in files)
+    text = texts.bundle_ready(bundle, links, files, ctx.clock(), failed=failed, playable=playable)
+    return text, keyboards.bundle_links_keyboard(links, playable=playable)
+
+
 async def _announce(ctx: BotContext, client, finished: Finished, reply_to) -> None:
     progress = finished.progress
     if finished.bundle is None:
@@ -94,11 +103,7 @@ async def _announce(ctx: BotContext, client, finished: Finished, reply_to) -> No
                                                                 texts.NOTHING_STORED))
         return
     bundle = finished.bundle
-    files = list((await ctx.db.files.get_many(list(bundle.file_ids))).values())
-    links = ctx.links.bundle_links(bundle)
-    playable = any(is_playable(f.mime_type, f.file_name) for f in files)
-    text = texts.bundle_ready(bundle, links, files, ctx.clock(), failed=progress.failed, playable=playable)
-    markup = keyboards.bundle_links_keyboard(links, playable=playable)
+    text, markup = await bundle_links_message(ctx, bundle, failed=progress.failed)
     if progress.origin == "album" and progress.status_message is not None:
         # As with one file: the status message becomes the links.
         await _final(ctx, client, progress, text, markup)
@@ -268,7 +273,7 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
     """The first message of an album to arrive takes the whole album; the others say nothing."""
     person = message.from_user
     bundle_id = await ctx.bundles.claim_album(message.chat.id, message.media_group_id, owner_id=person.id,
-                                              source="private")
+                                              source="private", message_id=message.id)
     if bundle_id is None:
         return
     over = await ctx.rate_limit.check(person.id)
@@ -283,7 +288,7 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
         await answer(client, message, over.text(), quote=True)
         return
     title = _album_title(members, texts.album_title(len(members)))
-    request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id)
+    request = await ctx.bundles.begin_album(bundle_id, title, len(members), person.id, message_id=message.id)
     if request is None:
         current = await ctx.requests.status(person.id)
         await answer(client, message, texts.busy(current.file_name if current else title,
@@ -320,7 +325,8 @@ async def on_private_album(ctx: BotContext, client, message) -> None:
 async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:
     """An album posted in AUTH_CHANNEL: every file stored into one bundle, then each post gets
     its own buttons plus one to the whole album (`add_buttons(post, record, bundle_links)`)."""
-    bundle_id = await ctx.bundles.claim_album(post.chat.id, post.media_group_id, owner_id=None, source="channel")
+    bundle_id = await ctx.bundles.claim_album(post.chat.id, post.media_group_id, owner_id=None, source="channel",
+                                              message_id=post.id)
     if bundle_id is None:
         return
     members = await _album_members(ctx, client, post)

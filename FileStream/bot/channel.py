@@ -43,16 +43,34 @@ class ChannelPosts:
         self.edit_refused = False
 
     async def on_file(self, ctx: BotContext, client, post) -> None:
+        album = post.media_group_id is not None and ctx.bundles is not None
+        if not album:
+            # Noted before any work: a stop from here on leaves the note, and the next start
+            # handles the post again (an album's bundle is its own note: bot/bundles.py).
+            try:
+                await ctx.db.posts_in_hand.take(post.chat.id, post.id, instance=ctx.instance, now=ctx.clock())
+            except Exception as error:  # noqa: BLE001 - handled all the same, only not again after a crash
+                log.warning("Could not note post %s in AUTH_CHANNEL as in hand (a crash now would lose it): %r",
+                            post.id, error)
         # Storing waits for the channel's turn in the storage channel, and the post's edit for
         # the channel's pace (20 a minute): in a task of the bot context, so this update
         # worker is free at once for everyone else.
-        ctx.spawn(self._store_and_mark(ctx, client, post), f"AUTH_CHANNEL post {post.id}")
+        ctx.spawn(self._handle(ctx, client, post, album), f"AUTH_CHANNEL post {post.id}")
 
-    async def _store_and_mark(self, ctx: BotContext, client, post) -> None:
-        if post.media_group_id is not None and ctx.bundles is not None:
+    async def _handle(self, ctx: BotContext, client, post, album: bool) -> None:
+        if album:
             await bundles.on_channel_album(
                 ctx, client, post, lambda member, record, links: self._add_buttons(client, member, record, links))
             return
+        # Done with the post however it ended (buttons, or words in the log); a shutdown that
+        # cancels this leaves the note for the next start.
+        await self._store_and_mark(ctx, client, post)
+        try:
+            await ctx.db.posts_in_hand.done(post.chat.id, post.id)
+        except Exception as error:  # noqa: BLE001 - the note expires by itself; a restart would look again
+            log.warning("Could not note post %s in AUTH_CHANNEL as handled: %r", post.id, error)
+
+    async def _store_and_mark(self, ctx: BotContext, client, post) -> None:
         where = f"post {post.id} in AUTH_CHANNEL {post.chat.id}"
         try:
             record = await ctx.intake.take(post, owner_id=None, source="channel",

@@ -23,6 +23,10 @@ Hook = Callable[[], Awaitable[object]]
 log = logging.getLogger(__name__)
 
 
+async def _tell_nobody(_released: list[dict]) -> None:
+    """Without the stale-request job (a bare context in tests) nobody is told."""
+
+
 @dataclass
 class BotContext:
     settings: object              # config.Settings
@@ -50,6 +54,13 @@ class BotContext:
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)
+    # This process, in what it notes in the database (posts in hand).
+    instance: str = ""
+    # Requests a stopped process left, released at start (jobs/stale_requests.py): those that
+    # name their message are handled again (bot/missed_links.py); `tell_released` tells the
+    # people of the others (and of any that cannot be) to send again.
+    left_behind: list[dict] = field(default_factory=list)
+    tell_released: Callable[[list[dict]], Awaitable[object]] = field(default=_tell_nobody)
     # Work a handler handed off so its update worker is free at once (storing a file waits
     # for the person's turn in the storage channel); kept here so it is not collected.
     background: set[asyncio.Task] = field(default_factory=set)

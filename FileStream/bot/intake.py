@@ -18,7 +18,7 @@ from FileStream.i18n import _
 from FileStream.services.intake import IntakeError
 from FileStream.store.database import is_unavailable
 from FileStream.telegram.media import facts_of
-from FileStream.telegram.outbox import Delivery
+from FileStream.telegram.outbox import Delivery, OnSent
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,10 @@ class StatusMessage:
     one that comes later edits the status message (or is sent anew if it never went out).
     """
 
-    def __init__(self, client, message) -> None:
+    def __init__(self, client, message, on_shown: OnSent | None = None) -> None:
         self._client = client
         self._message = message
+        self._on_shown = on_shown   # told the status message once it is out
         self._key = ("request status", message.id)
         self.shown: Delivery | None = None    # the status message, once queued
         self._timer: asyncio.TimerHandle | None = None
@@ -55,7 +56,7 @@ class StatusMessage:
         self._timer = None
         chat_id = self._message.chat.id
         self.shown = post(self._client, chat_id, send_act(self._client, chat_id, text, reply_to=self._message.id),
-                          kind=CHATTER, key=self._key)
+                          kind=CHATTER, key=self._key, on_sent=self._on_shown)
 
     def abandon(self) -> None:
         if self._timer is not None:
@@ -89,7 +90,7 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
         await answer(client, message, over.text(), quote=True, kind=CHATTER)
         return
     file_name = _file_name(message)
-    request = await ctx.requests.begin(person.id, file_name)
+    request = await ctx.requests.begin(person.id, file_name, message_id=message.id)
     if request is None:
         current = await ctx.requests.status(person.id)  # None if it ended just now
         await answer(client, message, texts.busy(current.file_name if current else file_name,
@@ -103,7 +104,12 @@ async def on_private_file(ctx: BotContext, client, message) -> None:
 
 async def _serve_request(ctx: BotContext, client, message, request, file_name: str) -> None:
     person = message.from_user
-    status = StatusMessage(client, message)
+
+    async def remember_status(shown) -> None:
+        # A stop before the links leaves it saying "storing": the file handled again replaces it.
+        await ctx.requests.store.note(request.id, status_message_id=shown.id)
+        log.info("Request %s of %s takes a while: its status message is out", request.id, person.id)
+    status = StatusMessage(client, message, on_shown=remember_status)
     status.show_after(STATUS_AFTER_SECONDS, texts.request_progress(file_name, RequestState.PROCESSING))
     try:
         record = await ctx.requests.run_guarded(request.id, _store(ctx, client, message, request.id))

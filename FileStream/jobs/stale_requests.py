@@ -140,7 +140,7 @@ class StaleRequestJob:
         released = []
         for doc in await tracker.store.left_behind(tracker.instance):
             if await tracker.store.set_state(doc["id"], RequestState.FAILED, tracker.clock(),
-                                             error="the service restarted"):
+                                             error="the service restarted", released=True):
                 released.append(doc)
                 log.info("Request %s of %s (%s) released: the process working on it stopped", doc["id"],
                          doc["user_id"], doc.get("file_name"))

@@ -21,7 +21,7 @@ from FileStream.core.requests import RequestState
 from FileStream.core.tokens import log_ref, new_file_id
 from FileStream.services.intake import FileIntake
 from FileStream.services.requests import Request, RequestTracker
-from FileStream.store.bundles import CLOSING, OPEN
+from FileStream.store.bundles import CLAIMED, CLOSING, OPEN, REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,6 @@ MAX_BUNDLE_FILES = 100
 TITLE_MAX = 64
 # An unfinished bundle's document disappears by itself after this (requests time out far earlier).
 UNFINISHED_DEADLINE = timedelta(days=1)
-CLAIMED = "claimed"     # an album's first message took it; its files are not known yet
-REFUSED = "refused"     # an album that could not start (busy, rate limit): kept so its other messages stay quiet
 
 
 def bundle_title(text: str | None, fallback: str) -> str:
@@ -114,22 +112,24 @@ class BundleMaker:
         await self.db.bundles.update(bundle_id, request_id=request.id)
         return bundle_id, request
 
-    async def claim_album(self, chat_id: int, media_group_id: str, *, owner_id: int | None, source: str) -> str | None:
-        """The bundle id when this message is the first of its album to arrive; None for the others."""
+    async def claim_album(self, chat_id: int, media_group_id: str, *, owner_id: int | None, source: str,
+                          message_id: int | None = None) -> str | None:
+        """The bundle id when this message (`message_id`) is the first of its album to arrive; None for the others."""
         bundle_id = new_file_id()
         now = self.clock()
         won = await self.db.bundles.open(bundle_id, title="Album", owner_id=owner_id, source=source, now=now,
                                          deadline=now + UNFINISHED_DEADLINE, group_key=f"{chat_id}:{media_group_id}",
-                                         origin="album")
+                                         origin="album", message_id=message_id)
         if not won:
             return None
         await self.db.bundles.update(bundle_id, state=CLAIMED)
         return bundle_id
 
-    async def begin_album(self, bundle_id: str, title: str, count: int, user_id: int) -> Request | None:
+    async def begin_album(self, bundle_id: str, title: str, count: int, user_id: int,
+                          message_id: int | None = None) -> Request | None:
         """A person's album: its `count` files are known; their request, or None when they are
         busy with another one (the album is then refused)."""
-        request = await self.requests.begin(user_id, title, bundle_id=bundle_id, total=count)
+        request = await self.requests.begin(user_id, title, bundle_id=bundle_id, total=count, message_id=message_id)
         if request is None:
             await self.refuse(bundle_id)
             return None
@@ -249,6 +249,18 @@ class BundleMaker:
         await self._discard_files([item["file_id"] for item in doc.get("items", [])])
         log.info("Bundle %s cancelled; %d stored files removed", log_ref(bundle_id), len(doc.get("items", [])))
         return Progress.of(doc)
+
+    async def take_back_unfinished(self, doc: dict[str, Any]) -> Progress | None:
+        """An album a stopped process left unfinished (`doc` as read): removed with every file
+        stored for it, so the album can be taken again; its last progress, or None when
+        another caller took it (or it moved on)."""
+        taken = await self.db.bundles.take_unfinished(doc)
+        if taken is None:
+            return None
+        await self._discard_files([item["file_id"] for item in taken.get("items", [])])
+        log.info("Album bundle %s left unfinished by a stopped process taken back (%d stored files removed)",
+                 log_ref(doc["_id"]), len(taken.get("items", [])))
+        return Progress.of(taken)
 
     async def delete(self, bundle: Bundle) -> bool:
         """Remove a finished bundle and its files; False when it was gone already."""

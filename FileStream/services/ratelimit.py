@@ -53,6 +53,7 @@ class FileRateLimit:
         clock: Callable[[], datetime],
         person_field: str,
         time_field: str = "created_at",
+        uncounted: dict[str, Any] | None = None,
     ) -> None:
         if window_seconds <= 0:
             raise ValueError(f"window_seconds must be > 0, got {window_seconds}")
@@ -62,12 +63,14 @@ class FileRateLimit:
         self._clock = clock
         self._person = person_field
         self._time = time_field
+        self._counted = {"$nor": [uncounted]} if uncounted else {}
 
     @classmethod
     def on_requests(cls, database: Any, *, limit: int, window_seconds: int, clock: Callable[[], datetime]) -> FileRateLimit:
-        """Count the person's file requests (store.database.Database's `requests` collection)."""
+        """Count the person's file requests (store.database.Database's `requests` collection);
+        not those a restart released: their file is handled again under a new request."""
         return cls(database.db["requests"], limit=limit, window_seconds=window_seconds, clock=clock,
-                   person_field="user_id")
+                   person_field="user_id", uncounted={"released": True})
 
     async def check(self, user_id: int) -> RetryAfter | None:
         if self.limit <= 0:
@@ -77,7 +80,7 @@ class FileRateLimit:
         # oldest of them leaves the window.
         cursor = (
             self._collection.find(
-                {self._person: user_id, self._time: {"$gt": now - self.window}}, {self._time: 1}
+                {self._person: user_id, self._time: {"$gt": now - self.window}, **self._counted}, {self._time: 1}
             )
             .sort(self._time, DESCENDING)
             .limit(self.limit)

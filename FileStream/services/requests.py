@@ -90,14 +90,18 @@ class RequestTracker:
     # -- the request's life ---------------------------------------------------------------
 
     async def begin(self, user_id: int, file_name: str, *, bundle_id: str | None = None,
-                    total: int = 0) -> Request | None:
+                    total: int = 0, message_id: int | None = None) -> Request | None:
         """Open a request in `processing`; None when the person already has one open.
 
         With `bundle_id` the request stands for a whole bundle; `total` is how many files
         are known to be coming (an album), 0 while the person is still sending (/bundle).
+        `message_id`: the person's message it answers (a file, an album's first message): a
+        request a stopped process left is then handled again instead of being given up.
         """
         now = self.clock()
-        extra = {"bundle_id": bundle_id, "stored": 0, "total": total} if bundle_id is not None else {}
+        extra: dict[str, Any] = {"bundle_id": bundle_id, "stored": 0, "total": total} if bundle_id is not None else {}
+        if message_id is not None:
+            extra["message_id"] = message_id
         request_id = await self.store.start(user_id, file_name, now, now + self.timeout, instance=self.instance,
                                             **extra)
         if request_id is None and await self.record_failures():

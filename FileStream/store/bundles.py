@@ -25,6 +25,8 @@ from FileStream.core.models import Bundle
 from FileStream.store.files import KEEP_EXPIRED, LinkMessage, claim_notice
 
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
+CLAIMED = "claimed"     # an album's first message took it; its files are not known yet
+REFUSED = "refused"     # an album that could not start (busy, rate limit): kept so its other messages stay quiet
 
 
 def _live(now: datetime) -> dict[str, Any]:
@@ -60,10 +62,11 @@ class BundleStore:
 
     async def open(self, bundle_id: str, *, title: str, owner_id: int | None, source: str, now: datetime,
                    deadline: datetime, group_key: str | None = None, request_id: str | None = None,
-                   origin: str = "command") -> bool:
+                   origin: str = "command", message_id: int | None = None) -> bool:
         """Start a bundle; False when `group_key` (an album) already has one.
 
-        `origin`: "command" (/bundle) or "album"; `deadline`: when an unfinished one goes away.
+        `origin`: "command" (/bundle) or "album"; `deadline`: when an unfinished one goes away;
+        `message_id`: an album's message that took it (handled again if a stop cuts the album short).
         """
         doc: dict[str, Any] = {
             "_id": bundle_id, "title": title, "owner_id": owner_id, "source": source, "state": OPEN,
@@ -73,6 +76,8 @@ class BundleStore:
             doc["group_key"] = group_key
         if request_id is not None:
             doc["request_id"] = request_id
+        if message_id is not None:
+            doc["message_id"] = message_id
         try:
             await self._bundles.insert_one(doc)
         except DuplicateKeyError:
@@ -127,6 +132,29 @@ class BundleStore:
         """Take an unfinished bundle away (revoked, timed out); the document it had, whose
         items the caller deletes. None when it was already closed or gone."""
         return await self._bundles.find_one_and_delete({"_id": bundle_id, "state": {"$in": [OPEN, CLOSING]}})
+
+    # -- after a stop ------------------------------------------------------------------------
+
+    async def unfinished_albums(self, since: datetime, before: datetime, limit: int) -> list[dict[str, Any]]:
+        """Albums taken in [since, before) whose bundle was never closed nor refused (a stopped
+        process was storing them), oldest first, at most `limit`."""
+        cursor = self._bundles.find(
+            {"origin": "album", "state": {"$nin": [CLOSED, REFUSED]}, "message_id": {"$type": "number"},
+             "created_at": {"$gte": since, "$lt": before}}).sort("created_at", ASCENDING).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def take_unfinished(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """Remove an unfinished bundle as it was read (frees its album's key): the document, for
+        exactly one caller (who takes its files away and handles the album again); else None."""
+        return await self._bundles.find_one_and_delete(
+            {"_id": doc["_id"], "state": doc.get("state")})
+
+    async def closed_without_links(self, since: datetime, before: datetime, limit: int) -> list[Bundle]:
+        """A person's bundles closed in [since, before) whose links were never recorded as sent."""
+        cursor = self._bundles.find(
+            {"state": CLOSED, "source": "private", "owner_id": {"$ne": None}, "link_message": None,
+             "closed_at": {"$gte": since, "$lt": before}}).sort("closed_at", ASCENDING).limit(limit)
+        return [_bundle(doc) async for doc in cursor]
 
     # -- once closed ------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from FileStream.store.copies import CopyStore
 from FileStream.store.copy_intents import CopyIntentStore
 from FileStream.store.files import KEEP_EXPIRED, FileStore
 from FileStream.store.leases import LeaseStore
+from FileStream.store.posts_in_hand import PostsInHandStore
 from FileStream.store.requests import RequestStore
 from FileStream.store.sessions import SessionStore
 from FileStream.store.settings_store import SettingsStore
@@ -82,6 +83,7 @@ class Database:
         self.copies = CopyStore(db["files"], db["storage_channels"])
         self.leases = LeaseStore(db["leases"])
         self.copy_intents = CopyIntentStore(db["copy_intents"])
+        self.posts_in_hand = PostsInHandStore(db["posts_in_hand"])
 
     @classmethod
     async def connect(
@@ -134,7 +136,8 @@ class Database:
     async def ensure_indexes(self) -> None:
         """Create every index the stores rely on (idempotent)."""
         for store in (self.files, self.bundles, self.users, self.allowed, self.requests, self.settings, self.broadcasts,
-                      self.sessions, self.usage, self.traffic, self.copies, self.leases, self.copy_intents):
+                      self.sessions, self.usage, self.traffic, self.copies, self.leases, self.copy_intents,
+                      self.posts_in_hand):
             await store.ensure_indexes()
 
     def deadline(self, seconds: float) -> AbstractContextManager[None]:

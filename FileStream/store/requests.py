@@ -104,6 +104,14 @@ class RequestStore:
         )
         return result.modified_count == 1
 
+    async def note(self, request_id: str, **fields: Any) -> None:
+        """Store `fields` with a request whatever its state (what was shown to the person)."""
+        if clash := _RESERVED.intersection(fields):
+            raise ValueError(f"note cannot overwrite {sorted(clash)}")
+        oid = _object_id(request_id)
+        if oid is not None:
+            await self._requests.update_one({"_id": oid}, {"$set": fields})
+
     async def count(self, request_id: str, now: datetime, *, timeout_at: datetime | None = None,
                     **increments: int) -> dict[str, Any] | None:
         """Add to counters of an open request (a bundle's `stored` and `total`), optionally

@@ -77,7 +77,8 @@ class CatchingUpClient(PacedClient):
     restart, even after SIGKILL, goes on from there), catches up at start, after every
     reconnect and whenever a pushed update shows a gap, and lets each new message through
     once. An update is stored as seen when it arrives, before it is handled: one cut short by
-    a crash is not handled again (the request it opened is released and its person told)."""
+    a crash is handed to the handlers again at the next start (`redeliver`, from what the
+    database says was in hand: bot/missed_links.py)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, skip_updates=False, **kwargs)
@@ -163,6 +164,26 @@ class CatchingUpClient(PacedClient):
                 gaps.append(state_id)
             expected[state_id] = max(expected[state_id], update.pts)
         return gaps
+
+    async def redeliver(self, chat_id: int, message_id: int, *, unless_marked: bool = False) -> bool:
+        """Hand a message to the handlers again, as Telegram has it now, as if it had just come
+        (its handling was cut by a stop). False when it is gone (deleted), or when
+        `unless_marked` and it already carries buttons (a post that got them after all)."""
+        if chat_id < 0:
+            found = await self.invoke(raw.functions.channels.GetMessages(
+                channel=await self.resolve_peer(chat_id), id=[raw.types.InputMessageID(id=message_id)]))
+        else:
+            found = await self.invoke(raw.functions.messages.GetMessages(id=[raw.types.InputMessageID(id=message_id)]))
+        messages = [m for m in found.messages if isinstance(m, raw.types.Message) and m.id == message_id]
+        if not messages or (unless_marked and messages[0].reply_markup is not None):
+            return False
+        await self.fetch_peers(found.users)
+        await self.fetch_peers(found.chats)
+        update_type = raw.types.UpdateNewChannelMessage if chat_id < 0 else raw.types.UpdateNewMessage
+        # No pts: the update state is not moved by it (it already stands past this message).
+        self.dispatcher.updates_queue.put_nowait((update_type(message=messages[0], pts=0, pts_count=0),
+                                                  {u.id: u for u in found.users}, {c.id: c for c in found.chats}))
+        return True
 
     async def stop(self, *args, **kwargs):
         for task in list(self._reconnect_tasks):  # a catch-up cut short resumes at the next start

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .content import SeededSpec
@@ -22,6 +23,9 @@ class Person:
         self.user = user
         self._pending: dict[int, list[PersonEvent]] = {}
         self.callback_answers: list[dict] = []
+        # When each of this person's waits ran out (time.monotonic()), on Telegram's own clock:
+        # with Telegram on its own loop, a wait ends on time even while a bot's loop is blocked.
+        self.gave_up_at: list[float] = []
 
     def __repr__(self) -> str:
         return f"<Person {self.user.name}>"
@@ -129,6 +133,7 @@ class Person:
                     raise asyncio.TimeoutError
                 event = await asyncio.wait_for(queue.get(), remaining)
             except asyncio.TimeoutError:
+                self.gave_up_at.append(time.monotonic())
                 raise TimeoutError(
                     f"{self.user.name} got no {'/'.join(kinds)} message from {bot.name} within {timeout}s "
                     f"(unconsumed: {[(e.kind, e.message.text[:40]) for e in pending]}; "
@@ -185,6 +190,7 @@ class Person:
         try:
             answer = await asyncio.wait_for(waiter, timeout)
         except asyncio.TimeoutError:
+            self.gave_up_at.append(time.monotonic())
             self.world.callback_answers.pop(query_id, None)
             raise TimeoutError(f"{bot.name} did not answer the callback {data!r} within {timeout}s") from None
         self.callback_answers.append(answer)

@@ -19,6 +19,7 @@ from . import crypto, render
 from .errors import RpcFail
 from .faults import Faults
 from .handshake import Handshake
+from .home import Home
 from .limits import Limits
 from .mtproto import (AuthKey, Connection, MsgIdClock, Serialized, ServerSession, new_session_created,
                       serialize_result)
@@ -197,6 +198,7 @@ class TelegramServer:
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> TelegramServer:
+        self.world.home = Home.here()
         for dc in self.dcs.values():
             await dc.start()
         self.started = True

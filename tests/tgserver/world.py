@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import random
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from pyrogram import raw
 
 from .content import BytesContent, as_content
+from .home import Home
 
 if TYPE_CHECKING:
     from .server import TelegramServer
@@ -390,6 +392,16 @@ class Ban:
     date: int
 
 
+def _made_at_home(change: Callable[..., Any]) -> Callable[..., Any]:
+    """A change to a channel asked from another thread (a test's) is made in the world's thread."""
+
+    @functools.wraps(change)
+    def made(self: "Channel", *args: Any, **kwargs: Any) -> Any:
+        return self.world.at_home(change, self, *args, **kwargs)
+
+    return made
+
+
 @dataclass(eq=False)
 class Channel:
     id: int  # as pyrogram shows it: -100xxxxxxxxxx
@@ -413,6 +425,7 @@ class Channel:
     def raw_id(self) -> int:
         return ZERO_CHANNEL_ID - self.id
 
+    @_made_at_home
     def add_admin(self, account: Account, rights: AdminRights | None = None) -> "Channel":
         self.admins[account.id] = account
         self.members[account.id] = account
@@ -421,6 +434,7 @@ class Channel:
         self.world.notify()
         return self
 
+    @_made_at_home
     def set_rights(self, account: Account, **rights: bool) -> "Channel":
         """Change some rights of an admin: `channel.set_rights(bot, edit_messages=False)`."""
         if not self.is_admin(account):
@@ -441,6 +455,7 @@ class Channel:
         rights = self.rights_of(account)
         return rights is not None and getattr(rights, right)
 
+    @_made_at_home
     def add_member(self, account: Account) -> "Channel":
         """`account` joins (a banned one cannot until unbanned)."""
         if account.id in self.banned:
@@ -451,6 +466,7 @@ class Channel:
 
     join = add_member
 
+    @_made_at_home
     def remove(self, account: Account) -> "Channel":
         self.admins.pop(account.id, None)
         self.rights.pop(account.id, None)
@@ -462,6 +478,7 @@ class Channel:
         """`account` leaves the channel: getParticipant answers USER_NOT_PARTICIPANT for them."""
         return self.remove(account)
 
+    @_made_at_home
     def kick(self, account: Account, by: Account | None = None) -> "Channel":
         """An admin removes `account` (in a channel that bans them): getParticipant answers
         ChannelParticipantBanned until `unban`."""
@@ -470,6 +487,7 @@ class Channel:
 
     ban = kick
 
+    @_made_at_home
     def unban(self, account: Account) -> "Channel":
         self.banned.pop(account.id, None)
         self.world.notify()
@@ -636,9 +654,21 @@ class World:
         # set by the server: deliver(account, event) pushes one event to an account's sessions
         self.deliver: Callable[[Account, Event], None] = lambda account, event: None
         self.person_inboxes: dict[tuple[int, int], asyncio.Queue] = {}
+        # The loop and thread the world lives in (set when its server starts); changes made
+        # from another thread (a test changing a channel's admins) are made there.
+        self.home: Home | None = None
+
+    def at_home(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """fn(*args, **kwargs) in the world's own thread (here, if it has none or is in it)."""
+        if self.home is None or self.home.is_here():
+            return fn(*args, **kwargs)
+        return self.home.call(fn, *args, **kwargs)
 
     # ------------------------------------------------------------------ change notification
     def notify(self) -> None:
+        if self.home is not None and not self.home.is_here():
+            self.home.call_soon(self.notify)   # asyncio events are not thread-safe
+            return
         self._version += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
