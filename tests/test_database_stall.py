@@ -161,7 +161,7 @@ async def test_a_database_frozen_mid_intake_gets_the_person_words_and_their_next
     world = make_world(telegram)
     settings = stack_settings(world, DATABASE_URL=database_process.url)
     async with running_service(settings) as service, http_client() as http:
-        told, links, again, files = await freeze_mid_intake(telegram, world, service, database_process, http)
+        told, links, again, _files = await freeze_mid_intake(telegram, world, service, database_process, http)
         async with http.get(again.links.download) as response:
             assert await response.read() == b"sent while the database froze"
     print(f"the person was told: {told.text!r}")
