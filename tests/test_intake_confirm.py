@@ -80,3 +80,30 @@ async def test_while_the_database_stays_away_the_record_is_taken_away_at_the_nex
     assert await database.files.get(file.id) is None and files.deletes == 3
     await intake._remove_in_doubt()
     assert files.deletes == 3, "nothing is left to remove"
+
+
+async def test_a_discarded_file_whose_record_the_database_could_not_remove_is_removed_at_the_next_intake(database):
+    """Its request ended while the database stalled: the copy is deleted, the record's removal
+    times out; it must not stay in the person's /files until it expires."""
+    class Client:
+        async def delete_messages(self, chat_id, message_id):
+            return None
+
+    class Stalled:
+        def __init__(self, files) -> None:
+            self._files = files
+
+        def __getattr__(self, name):
+            return getattr(self._files, name)
+
+        async def take_out(self, file_id):
+            raise NetworkTimeout("timed out")
+
+    file = new_file("discarded0000000")
+    await database.files.insert_confirmed(file)
+    intake = FileIntake(main_client=Client(), pool=None, files=Stalled(database.files), bin_channel=-1001,
+                        clock=lambda: NOW, lane=None)
+    await intake.discard(file)
+    assert await database.files.get(file.id) is not None, "the database did not take the removal"
+    await intake._remove_in_doubt()   # the next intake
+    assert await database.files.list_by_owner(7, NOW, 0) == ([], 0)

@@ -49,8 +49,8 @@ class FileIntake:
     lane_for: Callable[[int], object] | None = None
     # How long the database may take to confirm a new record (store.files.insert_confirmed).
     confirm_window: float = CONFIRM_WINDOW
-    # Ids of records whose confirm went unanswered and whose removal the database did not
-    # take either (see _record): removed at the next intake, once it answers again.
+    # Ids of records to remove that the database did not take the removal of (a confirm
+    # gone unanswered, see _record; a discard): removed at the next intake, once it answers.
     _in_doubt: set[str] = field(default_factory=set)
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
@@ -217,8 +217,12 @@ class FileIntake:
             # Taken out as it is now: a mirror copy recorded since `record` was read goes too
             # (one recorded after this finds no record and is deleted by the mirror pass).
             taken = await self.files.take_out(record.id)
-        except Exception as error:  # noqa: BLE001 - it expires by itself; say so
-            log.warning("Could not delete the record of file %s: %s", record.ref, error)
+        except Exception as error:  # noqa: BLE001 - removed at the next intake; say so
+            # Its copy is gone and its person is told it failed (or revoked it): the record
+            # must not stay in their /files until it expires.
+            log.warning("Could not delete the record of file %s now (tried again at the next intake): %r",
+                        record.ref, error)
+            self._in_doubt.add(record.id)
             return
         if taken is not None:
             await delete_mirror_copy(self.main_client, taken)
