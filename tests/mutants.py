@@ -137,6 +137,11 @@ MUTANTS: tuple[Mutant, ...] = (
            '{"_id": file.id, PENDING: {"$type": "date"}, **in_time}',
            '{"_id": file.id, PENDING: {"$type": "date"}}',
            ("tests/test_store_files.py",)),
+    Mutant("intake-plain-insert", "failed intake leaves no record", "FileStream/services/intake.py",
+           "            await self.files.insert_confirmed(record, self.confirm_window)\n",
+           "            await self.files.insert(record)\n",
+           ("tests/test_database_stall.py::test_a_file_whose_intake_failed_in_a_database_freeze_leaves_no_record"
+            "_and_no_traceback[while-its-record-is-written]",)),
     # -- header sanitising -----------------------------------------------------------------
     Mutant("file-name-controls-kept", "header sanitising", "FileStream/core/http_plan.py",
            '        if category in ("Cc", "Cf", "Cs", "Zl", "Zp"):\n', "        if False:\n",

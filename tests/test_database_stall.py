@@ -196,6 +196,10 @@ async def test_a_file_whose_intake_failed_in_a_database_freeze_leaves_no_record_
             for url in (ghost.watch, ghost.download):
                 async with http.get(url) as response:
                     assert response.status == 404, f"{url}: {response.status}"
+        await world.person.send_command(world.main_bot, "files")
+        page = await world.person.next_message(world.main_bot)
+        listed = [b.text for b in page.flat_buttons if b.callback_data and b.callback_data.startswith(b"file:")]
+        assert listed == ["during.txt"], f"/files lists {listed}"
         if held == READ_BACK:
             assert any("was not recorded" in r.getMessage() for r in caplog.records), \
                 "the freeze caught the record's write"
