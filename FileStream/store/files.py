@@ -163,10 +163,11 @@ class FileStore:
         database's), so an update applied after we gave up finds nothing to match. Nothing
         depends on the two clocks agreeing on the time of day.
 
-        Raises NotConfirmed when the database found the window passed; ConfirmUnanswered when the database did not answer the confirm: then the
-        record is most likely not there, and the caller removes it (`delete`) in case the
-        update was applied in time and only its answer was lost. A PyMongoError from the
-        placeholder's write (nothing can show then); DuplicateKeyError if the id is taken.
+        Raises NotConfirmed when the database found the window passed; ConfirmUnanswered
+        when it did not answer the confirm: then the record is most likely not there, and the
+        caller removes it (`delete`) in case the update was applied in time and only its
+        answer was lost. A PyMongoError from the placeholder's write (nothing can show then);
+        DuplicateKeyError if the id is taken.
         """
         await self.add_placeholder(file.id)
         # The database stamped the placeholder before it answered, so giving up `window`
