@@ -175,6 +175,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("old-id-misses-unthrottled", "rate limits", "FileStream/web/guess_limit.py",
            "        return -(-wait // MICROSECONDS) if wait else 0\n", "        return 0\n",
            ("tests/test_web_old_ids.py",)),
+    Mutant("remux-share-unbounded", "rate limits", "FileStream/core/shared_places.py",
+           "    return max(1, -(-places // 2))\n", "    return places\n",
+           ("tests/test_core_shared_places.py", "tests/test_e2e_remux.py")),
 )
 
 

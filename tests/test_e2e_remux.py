@@ -4,12 +4,14 @@ words and a status, and without ffmpeg the service says so and serves videos as 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import aiohttp
 import pytest
 
 from FileStream.core.usage import FileUsage
-from media_files import FFMPEG, FIRST_CUE, mkv_h264_ac3_subrip
+from media_files import FFMPEG, FIRST_CUE, mkv_h264_ac3_subrip, mkv_noisy
 from service_harness import http_client, make_world, running_service, send_and_get_links
 
 pytestmark = pytest.mark.skipif(FFMPEG is None, reason="ffmpeg is not installed (Debian package 'ffmpeg')")
@@ -86,3 +88,41 @@ async def test_without_ffmpeg_the_service_says_so_and_plays_videos_as_stored(
     assert any("ffmpeg is not installed (Debian/Ubuntu: apt-get install ffmpeg)" in r.getMessage() for r in caplog.records)
     assert 'data-mode="original"' in html and "/stream/" in html
     assert status == 404
+
+
+async def test_conversion_places_are_shared_between_people_and_a_persons_new_request_replaces_their_own(
+        telegram, stack_settings, tmp_path):
+    """Two places: Ann's second conversion (a seek, another tab) ends her first instead of taking
+    Bob's place; Bob gets the other place; Carol, while both are taken, is told to wait."""
+    world = make_world(telegram)
+    film = mkv_noisy(tmp_path)
+    settings = stack_settings(world, REMUX_MAX=2, TRUSTED_PROXIES="127.0.0.1")
+    ann, bob, carol = ({"X-Forwarded-For": address} for address in ("198.51.100.1", "198.51.100.2", "198.51.100.3"))
+    async with running_service(settings) as service, http_client() as http:
+        sent = await send_and_get_links(world, film, "Film.mkv", kind="video", mime_type="video/x-matroska")
+        play = sent.links.watch.replace("/watch/", "/play/")
+        # Each viewer reads a little and then stops, as a player with its buffer full does:
+        # the noisy film is larger than pipes and sockets hold, so each conversion keeps its place.
+        first = await http.get(play, headers=ann)
+        try:
+            assert first.status == 200 and len(await first.content.read(4096)) > 0
+            assert service.remux.running == 1
+            second = await http.get(play + "?t=4", headers=ann)
+            try:
+                assert second.status == 200 and len(await second.content.read(4096)) > 0
+                assert service.remux.replaced == 1 and service.remux.running == 1
+                # Ann's first conversion was cut: its body ends short, never with wrong bytes.
+                with pytest.raises(aiohttp.ClientPayloadError):
+                    await asyncio.wait_for(first.read(), 30)
+                bobs = await http.get(play, headers=bob)
+                try:
+                    assert bobs.status == 200 and len(await bobs.content.read(4096)) > 0
+                    assert service.remux.running == 2
+                    async with http.get(play, headers=carol) as carols:
+                        assert carols.status == 503 and carols.headers["Retry-After"] == "10"
+                finally:
+                    bobs.close()
+            finally:
+                second.close()
+        finally:
+            first.close()

@@ -199,11 +199,16 @@ METADATA = """async () => {
 }"""
 
 
+FIRST_VIEWER = "198.51.100.7"
+
+
 async def test_with_one_conversion_place_a_second_viewer_is_told_and_gets_the_original_file(
         browser, telegram, database_url, database_name, tmp_path):
     world = make_world(telegram)
     film = mkv_noisy(tmp_path)
-    settings = settings_for(world, database_url, database_name, tmp_path / "sessions", REMUX_MAX=1)
+    # The first viewer and the browser are two people: the first comes through a proxy we trust.
+    settings = settings_for(world, database_url, database_name, tmp_path / "sessions", REMUX_MAX=1,
+                            TRUSTED_PROXIES="127.0.0.1")
     async with running_service(settings) as service:
         links = (await send_and_get_links(world, film, "Film.mkv", kind="video", mime_type="video/x-matroska",
                                           w=480, h=270)).links
@@ -214,7 +219,7 @@ async def test_with_one_conversion_place_a_second_viewer_is_told_and_gets_the_or
         async with http_client() as http:
             # The first viewer watches in a player that reads the conversion as it plays:
             # a few bytes now, the rest later. The one place is theirs meanwhile.
-            first = await http.get(play)
+            first = await http.get(play, headers={"X-Forwarded-For": FIRST_VIEWER})
             try:
                 assert first.status == 200 and first.headers["Content-Type"] == "video/mp4"
                 assert len(await first.content.read(4096)) > 0

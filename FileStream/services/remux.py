@@ -24,6 +24,7 @@ from cachetools import LRUCache
 from FileStream.core import media_index
 from FileStream.core.media_probe import MediaInfo, audio_is_copied, parse_probe
 from FileStream.core.models import StoredFile
+from FileStream.core.shared_places import Decision, decide
 from FileStream.core.subtitles import MAX_SUBTITLE_FILE_BYTES
 from FileStream.i18n import N_
 from FileStream.services.child_process import ChildFailed, ChildLimits, Reaper, run_child, stream_child
@@ -97,6 +98,8 @@ class RemuxService:
         self.internal_key = secrets.token_urlsafe(24)
         self.running = 0              # remux jobs streaming now
         self.finished = 0
+        self.replaced = 0             # jobs ended for their own client's newer request
+        self._held: dict[str, list[RemuxSlot]] = {}   # client key -> its places, oldest first
         self.failed = 0
         self._short_jobs = asyncio.Semaphore(max(1, max_jobs))
         self._probing: dict[str, asyncio.Future] = {}
@@ -258,13 +261,38 @@ class RemuxService:
         return found if 0 <= found <= seconds + 0.001 else seconds
 
     # -- remux -----------------------------------------------------------------------------------
-    def reserve(self) -> RemuxSlot:
-        """One of the REMUX_MAX job places; RemuxBusy at once when all are taken. The caller
-        releases it when its response ends (RemuxSlot.release may be called more than once)."""
-        if not self.available or self.busy:
+    def reserve(self, client: str) -> RemuxSlot:
+        """One of the REMUX_MAX job places for `client` (its key, as STREAMS_PER_IP counts them),
+        held by the task asking; RemuxBusy at once when none is free. A client holds at most half
+        of the places (core.shared_places): asking for more ends its own oldest job (its task is
+        cancelled, so its response is cut) and gives that place to this request. The caller
+        releases the slot when its response ends (RemuxSlot.release may be called more than once)."""
+        if not self.available:
             raise RemuxBusy()
+        held = self._held.setdefault(client, [])
+        decision = decide(self.max_jobs, self.running, len(held))
+        if decision is Decision.BUSY:
+            if not held:
+                del self._held[client]
+            raise RemuxBusy()
+        if decision is Decision.REPLACE_OLDEST:
+            oldest = held[0]
+            log.info("remux: a newer request of the same client ends its oldest conversion")
+            self.replaced += 1
+            oldest.end()
         self.running += 1
-        return RemuxSlot(self)
+        slot = RemuxSlot(self, client, asyncio.current_task())
+        self._held.setdefault(client, []).append(slot)
+        return slot
+
+    def _released(self, slot: RemuxSlot) -> None:
+        self.running -= 1
+        self.finished += 1
+        held = self._held.get(slot.client)
+        if held is not None and slot in held:
+            held.remove(slot)
+            if not held:
+                del self._held[slot.client]
 
     def remux(self, slot: RemuxSlot, file: StoredFile, token: str, info: MediaInfo, *, start: float,
               audio: int) -> AsyncIterator[bytes]:
@@ -366,17 +394,25 @@ class RemuxService:
 
 
 class RemuxSlot:
-    """A running remux job's place among REMUX_MAX."""
+    """A running remux job's place among REMUX_MAX, held by one client's request task."""
 
-    def __init__(self, service: RemuxService) -> None:
+    def __init__(self, service: RemuxService, client: str, task: asyncio.Task | None) -> None:
         self._service = service
+        self.client = client
+        self._task = task
         self._held = True
 
     def release(self) -> None:
         if self._held:
             self._held = False
-            self._service.running -= 1
-            self._service.finished += 1
+            self._service._released(self)
+
+    def end(self) -> None:
+        """Give the place up now and cut the request holding it (its child is killed as its
+        response unwinds)."""
+        self.release()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
 
 class _Turn:

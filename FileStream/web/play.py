@@ -97,7 +97,7 @@ async def play(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     remux = ctx.remux
     try:
-        slot = remux.reserve()
+        slot = remux.reserve(ctx.fairness.slot_key(request))
     except Exception:   # RemuxBusy (the remux service is behind a port: its class is not imported here)
         return _busy(request)
     try:

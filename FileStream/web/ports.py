@@ -132,8 +132,9 @@ class Remuxer(Protocol):
         """The probe kept with the record (made once, the first time); None when not known now."""
         ...
 
-    def reserve(self):
-        """A remux place (with release()); raises at once when all are taken."""
+    def reserve(self, client: str):
+        """A remux place for this client (with release()); raises at once when none is free
+        (a client at its share gets its own oldest place instead)."""
         ...
 
     def remux(self, slot, file: StoredFile, token: str, info: MediaInfo, *, start: float,
