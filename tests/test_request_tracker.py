@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from clocks import Clock, real_now
+from pymongo.errors import NetworkTimeout
 
 from FileStream.core.requests import RequestState
 from FileStream.jobs.stale_requests import StaleReport, StaleRequestJob
@@ -123,6 +124,43 @@ async def test_run_guarded_returns_result_and_fails_on_error(tracker):
         await tracker.run_guarded(request.id, broken())
     failed = await tracker.get(request.id)
     assert failed.state == RequestState.FAILED and not failed.active
+
+
+class AwayOnce:
+    """The real requests store, except that the database does not answer the next `away`
+    state moves (frozen), and then does again."""
+
+    def __init__(self, requests, away: int) -> None:
+        self._requests = requests
+        self.away = away
+
+    def __getattr__(self, name):
+        return getattr(self._requests, name)
+
+    async def set_state(self, *args, **kwargs):
+        if self.away > 0:
+            self.away -= 1
+            raise NetworkTimeout("timed out")
+        return await self._requests.set_state(*args, **kwargs)
+
+
+async def test_a_failure_the_database_could_not_take_is_recorded_once_it_answers_and_the_person_may_send_again(
+        database, clock):
+    store = AwayOnce(database.requests, away=2)
+    tracker = RequestTracker(store, clock, timeout_seconds=300)
+    request = await tracker.begin(7, "film.mkv")
+
+    async def broken() -> None:
+        raise OSError("storage channel unreachable")
+
+    with pytest.raises(OSError):   # the work's own error, for the person's words
+        await tracker.run_guarded(request.id, broken())
+    assert (await tracker.get(request.id)).active, "the failure could not be written"
+    assert not await tracker.record_failures(), "the database is still away"
+    again = await tracker.begin(7, "film.mkv")   # it answers again: the failure is written first
+    assert again is not None and again.id != request.id
+    assert (await tracker.get(request.id)).state == RequestState.FAILED
+    assert not await tracker.record_failures(), "nothing is left to write"
 
 
 async def test_cancelling_the_caller_cancels_the_work(tracker):

@@ -1,4 +1,4 @@
-"""FileStore: records round-trip, expiry filtering, paging, once-only notices, TTL."""
+"""FileStore: records round-trip, expiry filtering, paging, once-only notices, TTL, confirmed inserts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from FileStream.core.models import StoredFile
 from database_fixture import wait_for_ttl_removal
 from FileStream.store.database import Database
-from FileStream.store.files import LinkMessage
+from FileStream.store.files import PENDING_KEPT, LinkMessage, NotConfirmed
 
 # Real time (whole seconds): expired test records then sit inside KEEP_EXPIRED and the
 # fast TTL monitor of the test database leaves them alone.
@@ -156,6 +156,7 @@ async def test_ttl_monitor_removes_only_records_whose_copies_are_confirmed_gone(
 async def test_indexes(database):
     info = await database.db.files.index_information()
     assert info["copies_gone_ttl"]["expireAfterSeconds"] == 86400
+    assert info["pending_ttl"]["expireAfterSeconds"] == PENDING_KEPT.total_seconds()
     assert "expireAfterSeconds" not in info["expires_at"] and "expires_at_ttl" not in info
 
 
@@ -178,3 +179,59 @@ async def test_a_database_made_before_keeps_no_ttl_on_expiry_once_the_indexes_ar
     await database.files.ensure_indexes()
     info = await files.index_information()
     assert "expires_at_ttl" not in info and "expireAfterSeconds" not in info["expires_at"]
+
+
+async def test_a_record_confirmed_in_time_shows_like_any_other(database):
+    file = stored("confirmed0000000")
+    await database.files.insert_confirmed(file)
+    assert await database.files.get(file.id) == file
+    assert await database.files.list_by_owner(7, NOW, 0) == ([file], 1)
+    assert "pending_since" not in await database.db.files.find_one({"_id": file.id}), "the TTL never takes it"
+
+
+async def everything_readers_see(database, now: datetime) -> dict[str, object]:
+    """What each reader of the files collection finds, by reader."""
+    files, copies = database.files, database.copies
+    return {
+        "list": await files.list_by_owner(7, now, 0),
+        "count": await files.count_live(now),
+        "expiring": await files.find_expiring(now, timedelta(days=3650)),
+        "expired": await files.find_expired(now + timedelta(days=3650)),
+        "next expiry": await files.next_expiry(),
+        "needing copy": await files.ids_needing_copy(now),
+        "recorded": await files.recorded_messages(-1001, [99]),
+        "without mirror": await copies.without_mirror(now, -1009),
+        "mirror progress": await copies.count_mirror_progress(now),
+        "sampler": await copies.next_batch(None, 10),
+    }
+
+
+async def test_a_record_whose_confirm_the_database_applies_too_late_shows_to_no_reader(database):
+    """A placeholder whose confirm never came (the intake gave up) and one whose confirm the
+    database applied after its window: neither is seen by any reader, by id or by query."""
+    nothing = await everything_readers_see(database, NOW)
+    never = stored("neverconfirmed00")
+    await database.files.add_placeholder(never.id)
+    late = dataclasses.replace(stored("confirmedtoolate"), deep_link_key="k" * 22)
+    await database.files.add_placeholder(late.id)
+    with pytest.raises(NotConfirmed):
+        # A window already over when the database applies it: what a confirm applied after
+        # a freeze finds.
+        await database.files.confirm(late, window=-1.0, give_up_after=5)
+    for file in (never, late):
+        assert await database.files.get(file.id) is None
+        assert await database.files.get_live(file.id, NOW) is None
+        assert await database.files.get_many([file.id]) == {}
+        assert await database.files.copy_task(file.id) is None
+        assert await database.copies.get(file.id) is None
+    assert await database.files.get_by_deep_link_key("k" * 22, NOW) is None
+    assert await everything_readers_see(database, NOW) == nothing
+    assert await database.db.files.count_documents({}) == 2, "both wait for the TTL monitor"
+
+
+async def test_a_placeholder_never_hides_a_record_that_has_its_id(database):
+    file = stored("taken00000000000")
+    await database.files.insert(file)
+    with pytest.raises(DuplicateKeyError):
+        await database.files.add_placeholder(file.id)
+    assert await database.files.get(file.id) == file

@@ -16,6 +16,7 @@ from FileStream.bot.routing import on_message
 from FileStream.core.requests import RequestState
 from FileStream.i18n import _
 from FileStream.services.intake import IntakeError
+from FileStream.store.database import is_unavailable
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.outbox import Delivery, OnSent
 
@@ -115,8 +116,11 @@ async def _serve_request(ctx: BotContext, client, message, request, file_name: s
     except IntakeError as error:
         status.say(texts.request_ended(file_name, RequestState.FAILED, error.reason))
         return
-    except Exception:  # noqa: BLE001 - the person gets words, the log gets the traceback
-        log.exception("Storing a file from %s failed", person.id)
+    except Exception as error:  # noqa: BLE001 - the person gets words, the log gets the traceback
+        if is_unavailable(error):   # an outage, not a bug: said in a line
+            log.warning("Storing a file from %s failed, the database did not answer: %r", person.id, error)
+        else:
+            log.exception("Storing a file from %s failed", person.id)
         status.say(texts.request_ended(file_name, RequestState.FAILED, texts.INTAKE_FAILED))
         return
     except BaseException:

@@ -20,6 +20,7 @@ from pyrogram.types import LinkPreviewOptions, ReplyParameters
 
 from FileStream.bot import keyboards, texts
 from FileStream.core.outbox import Kind
+from FileStream.store.database import is_unavailable
 from FileStream.telegram.outbox import Act, Delivery, OnSent, Outbox
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,21 @@ def post(client, chat_id: int, act: Act, *, kind: Kind = MUST, key: Hashable | N
     outbox: Outbox | None = getattr(client, "outbox", None)
     if outbox is None:
         raise RuntimeError("this client has no outbox: only the main bot answers people")
-    return outbox.post(chat_id, act, kind=kind, key=key, on_sent=on_sent)
+    return outbox.post(chat_id, act, kind=kind, key=key, on_sent=None if on_sent is None else _noted(on_sent))
+
+
+def _noted(on_sent: OnSent) -> OnSent:
+    """`on_sent`, which writes down that a reply went out (in MongoDB): with the database away
+    that is said in a line, not as a traceback (the reply is out all the same)."""
+    async def hook(message) -> None:
+        try:
+            await on_sent(message)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            log.warning("Recording a reply sent to chat %s failed, the database did not answer: %r",
+                        getattr(message.chat, "id", None), error)
+    return hook
 
 
 async def answer(client, message, text: str, *, markup=None, quote: bool = False, kind: Kind = MUST,

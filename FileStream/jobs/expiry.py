@@ -12,6 +12,7 @@ from typing import Any
 from FileStream.core.formatting import escape_html
 from FileStream.core.models import Bundle, StoredFile
 from FileStream.i18n import _, duration, ngettext
+from FileStream.store.database import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +138,12 @@ class ExpiryJob:
                 await self._warn(counts)
             await self._expire(counts)
             await self._clean_up(counts)
-        except Exception:  # noqa: BLE001 - a pass must not die; the next one retries
+        except Exception as error:  # noqa: BLE001 - a pass must not die; the next one retries
             counts["errors"] += 1
-            log.exception("Expiry pass stopped early on a database error")
+            if is_unavailable(error):   # an outage, not a bug: said in a line
+                log.warning("Expiry pass stopped early, the database did not answer: %r", error)
+            else:
+                log.exception("Expiry pass stopped early on a database error")
         report = ExpiryReport(**counts)
         if any(counts.values()):
             log.info("Expiry pass: %s", report)

@@ -11,6 +11,7 @@ from FileStream.core.formatting import escape_html, human_duration
 from FileStream.core.requests import RequestState
 from FileStream.i18n import _, duration
 from FileStream.services.requests import RequestTracker
+from FileStream.store.database import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,17 @@ class StaleRequestJob:
 
     async def run_once(self) -> StaleReport:
         timed_out = notified = notify_failed = cancelled = 0
+        # A request that failed while the database was away ends as failed, not timed out
+        # (its person was told already).
+        await self.tracker.record_failures()
         try:
             stale = await self.tracker.store.find_timed_out(self.tracker.clock())
-        except Exception:  # noqa: BLE001 - a pass must not die; the next one retries
-            log.exception("Stale requests: could not list timed-out requests")
+        except Exception as error:  # noqa: BLE001 - a pass must not die; the next one retries
+            if is_unavailable(error):   # an outage, not a bug: said in a line
+                log.warning("Stale requests: could not list timed-out requests, the database did not answer: %r",
+                            error)
+            else:
+                log.exception("Stale requests: could not list timed-out requests")
             stale = []
         for doc in stale:
             try:
@@ -112,8 +120,11 @@ class StaleRequestJob:
                             doc["user_id"], doc["id"], error)
         try:
             cancelled += await self.tracker.reap_ended()
-        except Exception:  # noqa: BLE001
-            log.exception("Stale requests: could not check local work against the database")
+        except Exception as error:  # noqa: BLE001
+            if is_unavailable(error):
+                log.warning("Stale requests: could not check local work, the database did not answer: %r", error)
+            else:
+                log.exception("Stale requests: could not check local work against the database")
         report = StaleReport(timed_out, notified, notify_failed, cancelled)
         if timed_out or cancelled:
             log.info("Stale requests pass: %s", report)

@@ -158,7 +158,11 @@ class ChannelLane:
             log.warning("Could not delete copy %s from channel %s: %r", message_id, self.channel, error)
             return False
         if posted is not None:
-            await self.settle(posted)
+            try:
+                await self.settle(posted)
+            except Exception as error:  # noqa: BLE001 - the next start finds the copy gone and drops the intent
+                log.warning("Copy %s is deleted from channel %s; could not drop its intent: %r",
+                            message_id, self.channel, error)
         return True
 
     async def close(self) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pymongo.errors import PyMongoError
 from pyrogram.errors import RPCError
 
 from FileStream.core.models import StoredFile
@@ -15,6 +16,8 @@ from FileStream.core.storage_channels import gone_kind
 from FileStream.core.tokens import new_deep_link_key, new_file_id
 from FileStream.i18n import _
 from FileStream.services.mirror import delete_mirror_copy
+from FileStream.store.database import is_unavailable
+from FileStream.store.files import CONFIRM_WINDOW, ConfirmUnanswered, NotConfirmed
 from FileStream.telegram.media import facts_of
 from FileStream.telegram.pool import BotPool, NoClientAvailable
 
@@ -44,6 +47,11 @@ class FileIntake:
     channels: object | None = None
     # The lane of any storage channel (service.Service.lane_for); None: `lane` only.
     lane_for: Callable[[int], object] | None = None
+    # How long the database may take to confirm a new record (store.files.insert_confirmed).
+    confirm_window: float = CONFIRM_WINDOW
+    # Ids of records to remove that the database did not take the removal of (a confirm
+    # gone unanswered, see _record; a discard): removed at the next intake, once it answers.
+    _in_doubt: set[str] = field(default_factory=set)
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
                    bundle_id: str | None = None, shareable: bool = False) -> StoredFile:
@@ -53,6 +61,7 @@ class FileIntake:
         `shareable`: give it a deep-link key, for files meant to be passed around by deep
         link (auth channel posts); private files never get one.
         """
+        await self._remove_in_doubt()
         sent = facts_of(message)
         # Whose turn the copy waits for: the person's, or the channel's that posted it.
         key = ("person", owner_id) if owner_id is not None else ("chat", getattr(message.chat, "id", 0))
@@ -82,14 +91,60 @@ class FileIntake:
                 origin_chat_id=message.chat.id if source != "upload" and message.chat else None,
                 origin_message_id=message.id if source != "upload" else None,
             )
-            await self.files.insert(record)
+            await self._record(record)
         except BaseException:
             await asyncio.shield(lane.discard(posted.message_id, posted))
             raise
-        await lane.settle(posted)
+        try:
+            await lane.settle(posted)
+        except Exception as error:  # noqa: BLE001 - the file is stored; the intent is settled later
+            # The record holds the copy, so the next start's reconcile keeps it and drops the
+            # intent. Failing here would tell the person their stored file failed.
+            log.warning("File %s is stored; could not drop its copy intent: %r", record.ref, error)
         for hook in self.on_stored:
             hook(record)
         return record
+
+    async def _record(self, record: StoredFile) -> None:
+        """Write the record so that it shows only if the database confirmed it in time: a
+        write that timed out here and is applied later by the database (one that froze and
+        thawed) must never make a record appear for a file its person was told had failed."""
+        try:
+            await self.files.insert_confirmed(record, self.confirm_window)
+        except NotConfirmed as late:
+            log.warning("File %s was not recorded: %s", record.ref, late)
+            raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from late
+        except ConfirmUnanswered as unanswered:
+            # Most likely the record never showed. Should the confirm have been applied in
+            # time with only its answer lost, the record goes now: this delete is sent after
+            # we gave up on the confirm, so after any confirm the database still applies,
+            # and if it too waits in a stalled server's socket, it is applied in that order.
+            log.warning("File %s was not recorded, the database did not answer in time: %r",
+                        record.ref, unanswered.__cause__)
+            await asyncio.shield(self._unrecord(record))
+            raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from unanswered
+        except PyMongoError as error:
+            if not is_unavailable(error):
+                raise
+            # The placeholder's write: a placeholder the database applies later never shows.
+            log.warning("File %s was not recorded, the database did not answer in time: %r", record.ref, error)
+            raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from error
+
+    async def _unrecord(self, record: StoredFile) -> None:
+        try:
+            await self.files.delete(record.id)
+        except Exception as error:  # noqa: BLE001 - see _record: most likely there is nothing to remove
+            log.warning("Could not make sure file %s has no record yet (tried again at the next intake): %r",
+                        record.ref, error)
+            self._in_doubt.add(record.id)
+
+    async def _remove_in_doubt(self) -> None:
+        for file_id in list(self._in_doubt):
+            try:
+                await self.files.delete(file_id)
+            except Exception:  # noqa: BLE001 - still away: the next intake tries again
+                return
+            self._in_doubt.discard(file_id)
 
     async def _copy_to_storage(self, message, key, sent) -> tuple[int, object, object]:
         """Copy the message into the storage channel that takes it, in its lane's turns:
@@ -162,8 +217,12 @@ class FileIntake:
             # Taken out as it is now: a mirror copy recorded since `record` was read goes too
             # (one recorded after this finds no record and is deleted by the mirror pass).
             taken = await self.files.take_out(record.id)
-        except Exception as error:  # noqa: BLE001 - it expires by itself; say so
-            log.warning("Could not delete the record of file %s: %s", record.ref, error)
+        except Exception as error:  # noqa: BLE001 - removed at the next intake; say so
+            # Its copy is gone and its person is told it failed (or revoked it): the record
+            # must not stay in their /files until it expires.
+            log.warning("Could not delete the record of file %s now (tried again at the next intake): %r",
+                        record.ref, error)
+            self._in_doubt.add(record.id)
             return
         if taken is not None:
             await delete_mirror_copy(self.main_client, taken)

@@ -80,6 +80,10 @@ class RequestTracker:
         self.timeout = timedelta(seconds=timeout_seconds)
         self.instance = instance
         self._work: dict[str, set[asyncio.Task[Any]]] = {}
+        # Requests whose work failed here while the database could not record it (id: the
+        # error): written as soon as it answers again, so that the person, told to try
+        # again, is not held up by a request still open in the database.
+        self._failed_unrecorded: dict[str, str] = {}
         # Told about every request opened here (the stale-request job wakes for its deadline).
         self.on_opened: list[Callable[[Request], object]] = []
 
@@ -100,6 +104,9 @@ class RequestTracker:
             extra["message_id"] = message_id
         request_id = await self.store.start(user_id, file_name, now, now + self.timeout, instance=self.instance,
                                             **extra)
+        if request_id is None and await self.record_failures():
+            request_id = await self.store.start(user_id, file_name, now, now + self.timeout, instance=self.instance,
+                                                **extra)
         if request_id is None:
             return None
         doc = await self.store.get(request_id)
@@ -224,7 +231,30 @@ class RequestTracker:
             return None
         error = task.exception()
         if error is not None:
-            if await self.store.set_state(request_id, RequestState.FAILED, self.clock(), error=str(error)[:300]):
-                log.warning("Request %s failed: %s", request_id, error)
+            try:
+                if await self.store.set_state(request_id, RequestState.FAILED, self.clock(), error=str(error)[:300]):
+                    log.warning("Request %s failed: %s", request_id, error)
+            except Exception as unrecorded:  # noqa: BLE001 - the work's own error is what the caller tells
+                # The database is likely away (which may be why the work failed): the person
+                # is told now all the same, and the failure is written once it answers.
+                log.warning("Request %s failed (%s); could not record that yet: %r", request_id, error, unrecorded)
+                self._failed_unrecorded[request_id] = str(error)[:300]
             raise error
         return task.result()
+
+    async def record_failures(self) -> bool:
+        """Write the failures the database could not take when they happened (run_guarded);
+        True when a request was ended by it (its person may open a new one)."""
+        ended = False
+        for request_id, error in list(self._failed_unrecorded.items()):
+            try:
+                moved = await self.store.set_state(request_id, RequestState.FAILED, self.clock(), error=error)
+            except Exception as still:  # noqa: BLE001 - tried again at the next chance
+                log.info("Request %s: could not record its failure yet: %r", request_id, still)
+                continue
+            # Not moved: it ended meanwhile (a write applied late, or timed out): nothing to do.
+            del self._failed_unrecorded[request_id]
+            if moved:
+                log.info("Request %s: its failure is recorded now", request_id)
+                ended = True
+        return ended

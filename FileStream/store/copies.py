@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_channels import ChannelState
-from FileStream.store.files import _from_doc, _live
+from FileStream.store.files import _confirmed, _from_doc, _live
 
 
 class CopyStore:
@@ -30,7 +30,7 @@ class CopyStore:
         await self._files.create_index("storage_chat_id", name="storage_chat")
 
     async def get(self, file_id: str) -> StoredFile | None:
-        doc = await self._files.find_one({"_id": file_id})
+        doc = await self._files.find_one(_confirmed({"_id": file_id}))
         return None if doc is None else _from_doc(doc)
 
     # -- healing a lost storage copy ----------------------------------------------------------

@@ -7,8 +7,10 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_copy import CopyClaim, KnownFileId
@@ -19,6 +21,22 @@ from FileStream.core.storage_copy import CopyClaim, KnownFileId
 # stays, however long the bot instance is down. Expiry itself is decided by `expires_at`
 # in every query.
 KEEP_EXPIRED = timedelta(days=1)
+
+# A new record is written in two steps (see FileStore.insert_confirmed): first an empty
+# placeholder {_id, pending_since} stamped with the database's own clock, then the record's
+# fields, in an update that only matches while the database's clock is within the confirm
+# window of that stamp. The placeholder carries none of a record's fields, so no query that
+# looks for an owner, a copy, an expiry or a key can find it; queries that could match it
+# (by id, or on fields it lacks, such as `expires_at: None`) leave it out with `_CONFIRMED`.
+# A placeholder never confirmed (its intake failed, or its write was applied after the
+# intake gave up on it) is removed by MongoDB's TTL monitor after PENDING_KEPT.
+PENDING = "pending_since"
+_CONFIRMED = {PENDING: {"$exists": False}}
+PENDING_KEPT = timedelta(hours=1)
+# How long after its placeholder was stamped a new record may still be confirmed. The
+# intake gives up on the confirm no later than this after the placeholder's write answered,
+# and from then on the database refuses it, however late it applies it.
+CONFIRM_WINDOW = 5.0
 
 _FIELDS = tuple(f.name for f in dataclasses.fields(StoredFile))
 _NOTICE_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -40,8 +58,25 @@ class LinkMessage(NamedTuple):
 
 
 def _live(now: datetime) -> dict[str, Any]:
-    # `expires_at: None` also matches records without the field: those never expire.
-    return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]}
+    # `expires_at: None` also matches records without the field: those never expire (and an
+    # unconfirmed placeholder, which has no fields at all: left out).
+    return {"$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}], **_CONFIRMED}
+
+
+def _confirmed(query: dict[str, Any]) -> dict[str, Any]:
+    """`query`, matching confirmed records only (never a placeholder of an intake under way or failed)."""
+    return {**query, **_CONFIRMED}
+
+
+class NotConfirmed(Exception):
+    """A new record's confirm came too late (its window had passed): it never shows, and
+    the placeholder goes by itself."""
+
+
+class ConfirmUnanswered(Exception):
+    """A new record's confirm got no answer in time (the database is away or stalled): it
+    most likely never shows, unless the database applied it in time and only its answer
+    was lost. The cause is the PyMongoError."""
 
 
 def file_document(file: StoredFile) -> dict[str, Any]:
@@ -105,14 +140,72 @@ class FileStore:
         await self._files.create_index("legacy_id", name="legacy_id_unique", unique=True, sparse=True)
         # The bytes' identity: a kept CRC-32 is found by it, whichever record of the bytes kept it.
         await self._files.create_index("file_unique_id", name="file_unique_id")
+        # Placeholders of new records never confirmed (insert_confirmed); confirmed records
+        # have no such field, so the TTL never touches them.
+        await self._files.create_index(PENDING, name="pending_ttl",
+                                       expireAfterSeconds=int(PENDING_KEPT.total_seconds()))
 
     async def insert(self, file: StoredFile) -> None:
-        """Add a record; raises DuplicateKeyError if the id is taken."""
+        """Add a record at once (tests and tools; the intake uses insert_confirmed); raises
+        DuplicateKeyError if the id is taken."""
         await self._files.insert_one(file_document(file))
+
+    async def insert_confirmed(self, file: StoredFile, window: float = CONFIRM_WINDOW) -> None:
+        """Add a record that shows only once the database confirmed it within `window` seconds.
+
+        A write that times out is not undone: the database may apply it later (a frozen
+        server applies what waits in its socket after it thaws). A plain insert that timed
+        out would then add a record for a file its person was told had failed. So: first a
+        placeholder that no reader sees, stamped by the database's clock; then the record's
+        fields, in an update that matches only while the database's clock is less than
+        `window` after that stamp. This call gives up on the update before the window ends
+        (the stamp was made before its answer came, and our clock runs as fast as the
+        database's), so an update applied after we gave up finds nothing to match. Nothing
+        depends on the two clocks agreeing on the time of day.
+
+        Raises NotConfirmed when the database found the window passed; ConfirmUnanswered
+        when it did not answer the confirm: then the record is most likely not there, and the
+        caller removes it (`delete`) in case the update was applied in time and only its
+        answer was lost. A PyMongoError from the placeholder's write (nothing can show then);
+        DuplicateKeyError if the id is taken.
+        """
+        await self.add_placeholder(file.id)
+        # The database stamped the placeholder before it answered, so giving up `window`
+        # seconds after its answer is no earlier than the database starts refusing.
+        await self.confirm(file, window, give_up_after=window)
+
+    async def add_placeholder(self, file_id: str) -> None:
+        """The first step of insert_confirmed: an empty placeholder stamped by the database's clock."""
+        # Matches an existing placeholder only: with the id of a confirmed record the upsert
+        # fails on the unique _id instead of hiding that record.
+        await self._files.update_one({"_id": file_id, PENDING: {"$exists": True}},
+                                     {"$currentDate": {PENDING: True}}, upsert=True)
+
+    async def confirm(self, file: StoredFile, window: float, *, give_up_after: float) -> None:
+        """The second step of insert_confirmed: the placeholder becomes the record if the
+        database's clock is less than `window` seconds after its stamp; we wait for the answer
+        `give_up_after` seconds at most (within any outer deadline)."""
+        doc = file_document(file)
+        del doc["_id"]
+        # $toLong: SecantusDB (the embedded database) compares $$NOW with a stored date
+        # wrongly; as milliseconds since the epoch both it and MongoDB compare right.
+        in_time = {"$expr": {"$lt": [{"$toLong": "$$NOW"},
+                                     {"$add": [{"$toLong": f"${PENDING}"}, int(window * 1000)]}]}}
+        try:
+            # Only shortens an outer deadline (the caller's), never lengthens it.
+            with pymongo.timeout(give_up_after):
+                result = await self._files.update_one({"_id": file.id, PENDING: {"$type": "date"}, **in_time},
+                                                      {"$set": doc, "$unset": {PENDING: ""}})
+        except PyMongoError as error:
+            if isinstance(error, ConnectionFailure) or error.timeout:
+                raise ConfirmUnanswered(f"file {file.id}: {error!r}") from error
+            raise
+        if result.modified_count != 1:
+            raise NotConfirmed(f"file {file.id}: the database had passed the confirm window")
 
     async def get(self, file_id: str) -> StoredFile | None:
         """The record even when expired (callers check `is_expired`); None when gone."""
-        doc = await self._files.find_one({"_id": file_id})
+        doc = await self._files.find_one(_confirmed({"_id": file_id}))
         return None if doc is None else _from_doc(doc)
 
     async def id_for_legacy(self, legacy_id: str) -> str | None:
@@ -172,7 +265,7 @@ class FileStore:
 
     async def get_many(self, file_ids: list[str]) -> dict[str, StoredFile]:
         """The records that exist among `file_ids` (expired ones too), by id."""
-        cursor = self._files.find({"_id": {"$in": list(file_ids)}})
+        cursor = self._files.find(_confirmed({"_id": {"$in": list(file_ids)}}))
         return {doc["_id"]: _from_doc(doc) async for doc in cursor}
 
     async def set_expiry(self, file_ids: list[str], expires_at: datetime | None) -> int:
@@ -296,7 +389,7 @@ class FileStore:
 
     async def copy_task(self, file_id: str) -> CopyTask | None:
         """What making `file_id`'s storage copy needs to know; None when the record is gone."""
-        doc = await self._files.find_one({"_id": file_id})
+        doc = await self._files.find_one(_confirmed({"_id": file_id}))
         if doc is None:
             return None
         known = [KnownFileId(k["file_id"], k.get("bot_id")) for k in doc.get("legacy_file_ids") or []

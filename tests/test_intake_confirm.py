@@ -1,0 +1,109 @@
+"""A new file's record shows only if the database confirmed it in time; one whose confirm went
+unanswered is taken away, at once or, while the database is still away, at the next intake."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.errors import NetworkTimeout
+
+from FileStream.core.models import StoredFile
+from FileStream.services.intake import FileIntake, IntakeError
+from FileStream.store.files import ConfirmUnanswered
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def new_file(file_id: str) -> StoredFile:
+    return StoredFile(id=file_id, file_name=f"{file_id}.bin", file_size=10, mime_type="application/octet-stream",
+                      file_unique_id=f"u-{file_id}", media_type="document", dc_id=2, storage_chat_id=-1001,
+                      storage_message_id=5, created_at=NOW, expires_at=NOW + timedelta(hours=1), owner_id=7,
+                      source="private")
+
+
+class AnswerLost:
+    """The real FileStore, except that the database applies a confirm and its answer is lost,
+    and then answers nothing for `away` more deletes (still frozen)."""
+
+    def __init__(self, files, away: int = 0) -> None:
+        self._files = files
+        self.away = away
+        self.deletes = 0
+
+    def __getattr__(self, name):
+        return getattr(self._files, name)
+
+    async def confirm(self, file, window, *, give_up_after):
+        await self._files.confirm(file, window, give_up_after=give_up_after)
+        raise ConfirmUnanswered(f"file {file.id}: the answer was lost") from NetworkTimeout("timed out")
+
+    async def insert_confirmed(self, file, window):
+        await self._files.add_placeholder(file.id)
+        await self.confirm(file, window, give_up_after=window)
+
+    async def delete(self, file_id):
+        self.deletes += 1
+        if self.away > 0:
+            self.away -= 1
+            raise NetworkTimeout("timed out")
+        return await self._files.delete(file_id)
+
+
+def intake_on(files) -> FileIntake:
+    return FileIntake(main_client=None, pool=None, files=files, bin_channel=-1001, clock=lambda: NOW, lane=None)
+
+
+async def test_a_record_whose_confirm_was_applied_but_unanswered_is_taken_away_at_once(database, caplog):
+    caplog.set_level(logging.INFO, logger="FileStream")
+    file = new_file("answerlost000000")
+    intake = intake_on(AnswerLost(database.files))
+    with pytest.raises(IntakeError) as failed:
+        await intake._record(file)
+    assert "try again" in failed.value.reason.lower()
+    assert await database.files.get(file.id) is None
+    assert await database.files.list_by_owner(7, NOW, 0) == ([], 0)
+    assert not [r for r in caplog.records if r.exc_info], "an outage is said in a line"
+
+
+async def test_while_the_database_stays_away_the_record_is_taken_away_at_the_next_intake(database):
+    file = new_file("stillaway0000000")
+    files = AnswerLost(database.files, away=2)
+    intake = intake_on(files)
+    with pytest.raises(IntakeError):
+        await intake._record(file)
+    assert files.deletes == 1, "the removal was tried at once"
+    await intake._remove_in_doubt()   # the next intake, the database still away
+    assert await database.files.get(file.id) is not None and files.deletes == 2
+    await intake._remove_in_doubt()   # and the one after, once it answers again
+    assert await database.files.get(file.id) is None and files.deletes == 3
+    await intake._remove_in_doubt()
+    assert files.deletes == 3, "nothing is left to remove"
+
+
+async def test_a_discarded_file_whose_record_the_database_could_not_remove_is_removed_at_the_next_intake(database):
+    """Its request ended while the database stalled: the copy is deleted, the record's removal
+    times out; it must not stay in the person's /files until it expires."""
+    class Client:
+        async def delete_messages(self, chat_id, message_id):
+            return None
+
+    class Stalled:
+        def __init__(self, files) -> None:
+            self._files = files
+
+        def __getattr__(self, name):
+            return getattr(self._files, name)
+
+        async def take_out(self, file_id):
+            raise NetworkTimeout("timed out")
+
+    file = new_file("discarded0000000")
+    await database.files.insert_confirmed(file)
+    intake = FileIntake(main_client=Client(), pool=None, files=Stalled(database.files), bin_channel=-1001,
+                        clock=lambda: NOW, lane=None)
+    await intake.discard(file)
+    assert await database.files.get(file.id) is not None, "the database did not take the removal"
+    await intake._remove_in_doubt()   # the next intake
+    assert await database.files.list_by_owner(7, NOW, 0) == ([], 0)
