@@ -7,10 +7,8 @@ of FileStream is replaced: the only thing patched is where the client library co
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
-from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -130,24 +128,6 @@ def links_in(reply) -> Links | None:
     download = urls.get("Download") or ""
     stream = download.replace("/dl/", "/stream/", 1) if download else ""
     return Links(watch=watch, download=download, stream=stream)
-
-
-async def until(holds: Callable[[], bool], *on_change: list[Callable[[], object]], timeout: float = 60) -> None:
-    """Until `holds()` is true of the service's state: checked now and again whenever one of the
-    `on_change` lists (the product's own change notifications, such as Streamer.on_change)
-    reports a change, never on a timer. `timeout` is only a safety net for a broken story."""
-    changed = asyncio.Event()
-    wake = changed.set
-    for listeners in on_change:
-        listeners.append(wake)
-    try:
-        async with asyncio.timeout(timeout):
-            while not holds():
-                await changed.wait()
-                changed.clear()
-    finally:
-        for listeners in on_change:
-            listeners.remove(wake)
 
 
 @asynccontextmanager
