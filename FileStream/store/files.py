@@ -145,11 +145,6 @@ class FileStore:
         await self._files.create_index(PENDING, name="pending_ttl",
                                        expireAfterSeconds=int(PENDING_KEPT.total_seconds()))
 
-    async def insert(self, file: StoredFile) -> None:
-        """Add a record at once (tests and tools; the intake uses insert_confirmed); raises
-        DuplicateKeyError if the id is taken."""
-        await self._files.insert_one(file_document(file))
-
     async def insert_confirmed(self, file: StoredFile, window: float = CONFIRM_WINDOW) -> None:
         """Add a record that shows only once the database confirmed it within `window` seconds.
 
