@@ -9,11 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.errors import NetworkTimeout
+from service_harness import (
+    make_world,
+    running_service,
+    send_and_get_links,
+    settings_for,
+)
 
 from FileStream.core.models import StoredFile
 from FileStream.services.intake import FileIntake, IntakeError
 from FileStream.store.files import ConfirmUnanswered
-from service_harness import make_world, running_service, send_and_get_links, settings_for
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
