@@ -188,3 +188,85 @@ async def test_a_file_whose_message_was_deleted_before_the_restart_is_not_handle
         assert live_copies(world) == []
     finally:
         await service.stop()
+
+
+EDIT = "messages.EditMessage"   # a post's buttons
+
+
+def copies_ever_made(world) -> list:
+    """Every copy in BIN_CHANNEL, deleted ones too: a copy made and taken away again still cost
+    a copy (and its turn in the storage channel)."""
+    return [m for m in list(world.bin_channel.messages.values()) if m.media is not None]
+
+
+async def test_a_channel_post_killed_after_its_file_was_stored_gets_that_files_buttons_once_and_no_second_copy(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    bot = world.main_bot
+    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
+    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor.user])
+    env = {**service_env(world, database_url, database_name, tmp_path), "AUTH_CHANNEL": str(movies.id)}
+    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    film = random.Random(23).randbytes(200_000)
+    # The buttons' edit never reaches Telegram: held, and never let go while it matters.
+    buttons = telegram.faults.hold(EDIT, bot, when=into(movies))
+    try:
+        await service.start()
+        post = await editor.post_file(movies, film, file_name="film.mkv", mime_type="video/x-matroska")
+        await buttons.reached(timeout=30)       # its file is stored, its buttons under way
+        [first] = [doc async for doc in mongo_db["files"].find({})]
+        assert "pending_since" not in first, "the record was confirmed before the edit"
+        assert await mongo_db["posts_in_hand"].count_documents({}) == 1, "still in hand"
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        [copy] = live_copies(world)
+        assert not post.buttons, "cut before its buttons"
+
+        await service.start()
+        await telegram.wait_until(lambda: post.buttons, timeout=30)
+        urls = {b.text: b.url for row in post.buttons for b in row}
+        assert await fetch(urls["Download"]) == film
+        await service.stop()                    # nothing more can come: count what came
+        assert post.version == 1, "the post got its buttons in one edit"
+        assert copies_ever_made(world) == [copy], "the file was not copied a second time"
+        assert [doc["_id"] async for doc in mongo_db["files"].find({})] == [first["_id"]], "one record: the first"
+        assert await mongo_db["posts_in_hand"].count_documents({}) == 0, "nothing left in hand"
+        assert await mongo_db["copy_intents"].count_documents({}) == 0
+    finally:
+        buttons.release()
+        await service.stop()
+
+
+async def test_a_file_whose_links_a_kill_kept_from_the_person_is_not_stored_again_and_its_links_come_once(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    service = ServiceProcess(service_env(world, database_url, database_name, tmp_path),
+                             telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    data = random.Random(24).randbytes(150_000)
+    # The links' message never reaches Telegram: held, and never let go while it matters.
+    links_sent = telegram.faults.hold("messages.SendMessage", bot,
+                                      when=lambda q: getattr(q, "reply_markup", None) is not None)
+    try:
+        await service.start()
+        await person.send_file(bot, data, file_name="notes.pdf", mime_type="application/pdf")
+        await links_sent.reached(timeout=30)    # stored and recorded; its links under way
+        [first] = [doc async for doc in mongo_db["files"].find({})]
+        assert "pending_since" not in first and "link_message" not in first, "recorded, links not yet out"
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        [copy] = live_copies(world)
+
+        await service.start()
+        reply = await person.next_message(bot, timeout=30)
+        urls = button_urls(reply)
+        assert await fetch(urls["Download"]) == data
+        await service.stop()                    # nothing more can come: count what came
+        assert [m.message_id for m in person.messages_from(bot)] == [reply.message_id], "the links, once"
+        assert copies_ever_made(world) == [copy], "the file was not copied a second time"
+        [record] = [doc async for doc in mongo_db["files"].find({})]
+        assert record["_id"] == first["_id"] and record["link_message"]["message_id"] == reply.message_id
+        assert await mongo_db["requests"].count_documents({"active": True}) == 0
+    finally:
+        links_sent.release()
+        await service.stop()
