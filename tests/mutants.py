@@ -144,8 +144,8 @@ MUTANTS: tuple[Mutant, ...] = (
             "_and_no_traceback[while-its-record-is-written]",)),
     # -- work a stop cut short is finished once: stored once, given buttons (issue 19) ---------
     Mutant("intake-reuse-off", "finished once after a stop", "FileStream/services/intake.py",
-           "        if origin is not None and (stored := await self.files.from_origin(*origin, self.clock())) is not None:\n",
-           "        if False:\n",
+           "        if (origin is not None and (stored := await self.files.from_origin(*origin, self.clock())) is not None\n",
+           "        if (False\n",
            (("tests/test_e2e_cut_short.py::test_a_channel_post_killed_after_its_file_was_stored_gets_that_files"
              "_buttons_once_and_no_second_copy"),
             ("tests/test_intake_confirm.py::test_a_message_taken_in_again_gets_the_record_it_has_and_nothing_is"

@@ -67,7 +67,8 @@ class FileIntake:
         # again at the next start. Its record is then the answer: a second copy and record
         # would be an orphan in the person's /files they never got links for.
         origin = (message.chat.id, message.id) if source != "upload" and message.chat else None
-        if origin is not None and (stored := await self.files.from_origin(*origin, self.clock())) is not None:
+        if (origin is not None and (stored := await self.files.from_origin(*origin, self.clock())) is not None
+                and stored.id not in self._in_doubt):   # one being discarded is no answer
             log.info("File %s of message %s was stored before (a stop cut its handling short): reused",
                      stored.ref, message.id)
             return stored
