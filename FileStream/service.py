@@ -244,6 +244,8 @@ class Service:
         self.usage_job: PeriodicJob | None = None
         self.remux: RemuxService | None = None
         self._stopped = asyncio.Event()
+        # Set by stop() once the web server takes no new connections (running responses go on).
+        self.web_closed = asyncio.Event()
 
     # -- start ---------------------------------------------------------------------------
 
@@ -588,6 +590,7 @@ class Service:
         if self._runner is not None:
             for site in list(self._runner.sites):
                 await site.stop()
+            self.web_closed.set()
             crcs = self._runner.app[WEB_CONTEXT].crcs
             if crcs is not None:
                 await crcs.aclose()   # CRC-32 passes serve no response: not worth the grace

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,15 +39,18 @@ class DatabaseProcess:
 
         kill() returns before every thread has stopped (a few milliseconds on a busy
         machine, time enough to answer one more request), so this waits until the kernel
-        shows them all stopped.
+        tells the parent (this process) that the last of them stopped: waitid(WSTOPPED)
+        returns then. It blocks, so it waits in a thread.
         """
         pid = self._server.pid
         os.kill(pid, signal.SIGSTOP)
         self.frozen = True
-        deadline = time.monotonic() + 10
-        while not _all_threads_stopped(pid):
-            assert time.monotonic() < deadline, "the database process did not stop within 10 s of SIGSTOP"
-            await asyncio.sleep(0.001)
+        try:
+            stopped = await asyncio.wait_for(asyncio.to_thread(os.waitid, os.P_PID, pid, os.WSTOPPED), 10)
+        except TimeoutError:
+            raise AssertionError("the database process did not stop within 10 s of SIGSTOP") from None
+        assert stopped is not None and stopped.si_code == os.CLD_STOPPED, stopped
+        assert _all_threads_stopped(pid)
 
     def thaw(self) -> None:
         os.kill(self._server.pid, signal.SIGCONT)

@@ -83,19 +83,19 @@ async def test_a_file_sent_during_someone_elses_sixty_is_copied_right_after_the_
     lane = lane_for(database, channel, clock, "me")
     order: list[str] = []
     gate = asyncio.Event()
+    first_under_way = asyncio.Event()
 
     def sender(who: str):
         async def send() -> int:
             order.append(who)
             if len(order) == 1:
+                first_under_way.set()
                 await gate.wait()   # Eve's first copy is under way when Alice comes
             return channel.post(f"u-{who}")
         return send
 
     eve = [asyncio.ensure_future(lane.post(("person", 1), sender(f"eve{n}"), unique_id="x")) for n in range(60)]
-    await asyncio.sleep(0)
-    while not order:
-        await asyncio.sleep(0)
+    await asyncio.wait_for(first_under_way.wait(), 10)
     alice = asyncio.ensure_future(lane.post(("person", 2), sender("alice"), unique_id="y"))
     await asyncio.sleep(0)
     gate.set()
@@ -129,8 +129,9 @@ async def test_a_caller_gone_before_its_turn_sends_nothing_and_one_gone_mid_send
     first.cancel()
     finish.set()
     await asyncio.gather(first, second, return_exceptions=True)
-    while lane.waiting or (lane._worker is not None and not lane._worker.done()):
-        await asyncio.sleep(0)
+    if lane._worker is not None:   # the lane goes on with the copy under way, and deletes it
+        await asyncio.wait_for(lane._worker, 10)
+    assert not lane.waiting
     assert channel.last_id == 1 and channel.messages == {}, "the abandoned copy was deleted"
     assert await database.copy_intents.count() == 0
 

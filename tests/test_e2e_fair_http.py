@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from notified import until
 from service_harness import http_client, make_world, running_service, send_and_get_links
 
 MIB = 1 << 20
@@ -24,13 +25,6 @@ STALLED = 150
 
 def pattern(size: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(size)
-
-
-async def wait_for(predicate, timeout: float = 60.0) -> None:
-    """Until predicate() holds about the service's state (checked every few ms; bounded as a safety net)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
 
 
 def rss_bytes() -> int:
@@ -85,7 +79,7 @@ async def test_stalled_readers_leave_room_for_another_address_get_429_beyond_the
         try:
             while len(stalled) < STALLED:
                 stalled += [await request_on_raw_socket(clip_link, receive_buffer=4096) for _ in range(10)]
-                await wait_for(lambda: fairness.streams.open("127.0.0.1") == len(stalled))
+                await until(lambda: fairness.streams.open("127.0.0.1") == len(stalled), fairness.streams.on_change)
             async with http_client() as http:
                 async with http.get(clip_link) as refused:        # the 151st from that address
                     assert refused.status == 429
@@ -94,7 +88,9 @@ async def test_stalled_readers_leave_room_for_another_address_get_429_beyond_the
             assert fairness.streams.refused == 1
 
             # Each one's write waits on its client (or was cut already on a very slow machine).
-            await wait_for(lambda: service.streamer.blocked() + fairness.stalled == STALLED)
+            # (A cut one is counted in `stalled` before its stream ends and its slot is given back.)
+            await until(lambda: service.streamer.blocked() + fairness.stalled == STALLED,
+                        service.streamer.on_change, fairness.streams.on_change)
             assert budget.used <= STALLED and budget.peak <= budget.limit
             assert rss_bytes() - rss_before <= (192 + 40) * MIB
 
@@ -138,7 +134,7 @@ async def test_a_stream_blocked_in_a_write_keeps_only_the_block_it_writes_and_st
             (stream,) = service.streamer.active
             assert stream.window.peak > 2
             # ...then stops reading: its write waits, and it gives back every block but that one.
-            await wait_for(lambda: stream.blocked)
+            await until(lambda: stream.blocked, service.streamer.on_change)
             assert stream.memory.held == 1 and not stream.slots and stream.window.limit == 2
             assert service.streamer.budget.used == 1
             while len(body) < len(data):   # it reads on, and the stream goes on from where it was

@@ -12,6 +12,7 @@ import random
 import socket
 from urllib.parse import urlsplit
 
+from notified import until
 from service_harness import http_client, make_world, running_service, send_and_get_links
 
 MIB = 1 << 20
@@ -30,13 +31,6 @@ def server_sessions(telegram, bot, dc_id: int = FILE_DC) -> set[bytes]:
     """The MTProto session ids the server has seen from this bot's keys on one DC."""
     return {sid for (_key_id, sid), s in list(telegram.sessions.items())
             if s.auth_key.account is bot and s.auth_key.dc_id == dc_id}
-
-
-async def wait_for(predicate, timeout: float = 20.0) -> None:
-    """Until predicate() holds (checked every loop tick for a few ms; bounded as a safety net)."""
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.005)
 
 
 async def test_one_bot_downloads_over_several_connections_made_once_and_reused(telegram, stack_settings):
@@ -100,7 +94,7 @@ async def test_a_dropped_connection_is_replaced_and_its_blocks_move_to_the_other
                 head = await response.content.readexactly(2 * MIB)
                 connections = connections_to(service, "main")
                 # Under way: every connection carries blocks of this stream right now.
-                await wait_for(lambda: all(c.in_flight > 0 for c in connections.connections))
+                await until(lambda: all(c.in_flight > 0 for c in connections.connections), connections.on_change)
                 assert telegram.faults.drop_connections(world.main_bot, dc_id=FILE_DC, limit=1) == 1
                 rest = await response.read()
         assert head + rest == data
@@ -129,7 +123,8 @@ async def test_a_fast_reader_grows_the_window_past_8_and_a_stalled_reader_shrink
             assert stream.window.peak > 8, stream.window
             # The reader pauses: once socket buffers are full the service waits to send the
             # current block, and whatever was in flight arrives and waits too.
-            await wait_for(lambda: stream.sending and stream.slots and all(s.task.done() for s in stream.slots))
+            await until(lambda: stream.sending and stream.slots and all(s.task.done() for s in stream.slots),
+                        service.streamer.on_change)
             before, shrunk = stream.window.limit, stream.window.shrunk
             # It reads on (the first megabytes come from socket buffers filled before the pause).
             while stream.window.shrunk == shrunk and len(got) < 48 * MIB:
@@ -161,7 +156,7 @@ async def test_every_request_starts_with_two_blocks_and_a_download_grows_faster_
                 assert len(stream.slots) == 2 == stream.window.limit
                 hold.release()
                 # The client takes the first block while it had to wait for it: the window grows.
-                await wait_for(lambda: stream.window.grown >= 1)
+                await until(lambda: stream.window.grown >= 1, service.streamer.on_change)
                 assert stream.window.limit == 2 + grows_by
                 assert await body == data
         assert (tuning.initial_window, tuning.download_step) == (2, 3)
@@ -261,12 +256,14 @@ async def test_an_abandoned_stream_is_closed_and_its_leases_released_before_it_i
         await body.readexactly(3 * MIB)
         (stream,) = service.streamer.active
         # The player stops reading; the service waits to send a block, blocks fetched ahead wait too.
-        await wait_for(lambda: stream.sending and stream.slots)
+        await until(lambda: stream.sending and stream.slots, service.streamer.on_change)
         assert service.streamer.blocks_ahead() > 0 and service.streamer.budget.used > 0
         connection.close()                                # the person closed the tab
         await asyncio.wait_for(watchers[0].finished.wait(), 20)
         # Answers Telegram still sends for the dropped blocks are thrown away as they come.
-        await wait_for(lambda: not any(session.results for session in watchers[0].sessions))
+        sessions = watchers[0].sessions
+        await until(lambda: not any(session.results for session in sessions),
+                    *(session.results.on_change for session in sessions))
     finally:
         await service.stop()
     assert watchers[0].seen == [{"result": "client_gone", "active": 0, "memory": 0, "in_flight": 0, "streams": 0,
@@ -283,7 +280,8 @@ async def test_a_new_stream_while_every_bot_rests_after_flood_wait_gets_503_with
         async with http_client() as http:
             # The first download meets FLOOD_WAIT on both bots and waits for one to be free again.
             first = asyncio.ensure_future(http.get(links.download, headers={"Range": "bytes=0-0"}))
-            await wait_for(lambda: all(not m.available(service.pool.clock()) for m in service.pool.members))
+            await until(lambda: all(not m.available(service.pool.clock()) for m in service.pool.members),
+                        service.pool.on_change)
             async with http.get(links.download) as response:
                 assert response.status == 503
                 assert 25 <= int(response.headers["Retry-After"]) <= 30

@@ -54,17 +54,14 @@ def hold_block(telegram, media, offset: int):
     return telegram.faults.hold(GET_FILE, when=lambda q: q.location.id == media.id and q.offset == offset)
 
 
-async def until_refused(url: str, timeout: float = 10) -> None:
-    """Until the service takes no new connections (the first step of its shutdown)."""
-    parts = urlsplit(url)
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                _reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-            except OSError:
-                return
-            writer.close()
-            await asyncio.sleep(0.005)
+async def until_refused(service: Service, timeout: float = 10) -> None:
+    """Until the service takes no new connections (the first step of its shutdown): it says so,
+    and a new connection is then refused."""
+    await asyncio.wait_for(service.web_closed.wait(), timeout)
+    parts = urlsplit(service.public_url)
+    with pytest.raises(OSError):
+        _reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.close()
 
 
 async def test_a_shutdown_begun_between_two_files_of_a_zip_lets_the_whole_zip_finish(
@@ -86,7 +83,7 @@ async def test_a_shutdown_begun_between_two_files_of_a_zip_lets_the_whole_zip_fi
                 received = await response.content.readexactly(zip_bytes_before_second_file(contents))
                 await held.reached()
                 stopping = asyncio.ensure_future(service.stop())
-                await until_refused(service.public_url)
+                await until_refused(service)
                 assert service.streams.count == 1, "the ZIP is one running stream from its first byte to its last"
                 assert not stopping.done()
                 held.release()

@@ -11,6 +11,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from clocks import Clock, real_now
+from notified import until
 
 from FileStream.core.models import StoredFile
 from FileStream.core.storage_channels import Copy
@@ -36,9 +37,11 @@ class Channel:
         self.last_id = 0
         self.order: list[str] = []
         self.hold_first: asyncio.Event | None = None
+        self.first_taken = asyncio.Event()   # the first copy is under way
 
     async def take(self, unique_id: str, who: str) -> int:
         self.order.append(who)
+        self.first_taken.set()
         if self.hold_first is not None and len(self.order) == 1:
             await self.hold_first.wait()
         self.last_id += 1
@@ -123,11 +126,6 @@ def world(database, clock, instance="me"):
     return channels, lanes
 
 
-async def until(predicate) -> None:
-    while not predicate():
-        await asyncio.sleep(0)
-
-
 async def test_a_persons_many_mirror_copies_delay_another_persons_copy_into_that_channel_by_one_turn_at_most(database):
     clock = Clock(T0)
     channels, lanes = world(database, clock)
@@ -141,7 +139,7 @@ async def test_a_persons_many_mirror_copies_delay_another_persons_copy_into_that
     gate = channels[MIRROR_ID].hold_first = asyncio.Event()
 
     eve = [asyncio.ensure_future(mirror.copy_one(file)) for file in files.values()]
-    await until(lambda: channels[MIRROR_ID].order)          # Eve's first mirror copy is under way
+    await asyncio.wait_for(channels[MIRROR_ID].first_taken.wait(), 10)   # Eve's first mirror copy is under way
     assert await database.copy_intents.count() == 1, "its intent was written before it was sent"
 
     async def bobs_copy() -> int:
@@ -182,10 +180,10 @@ async def test_a_copy_made_again_waits_for_its_owners_turn_and_is_recorded_with_
         return send
     eve = [asyncio.ensure_future(storage_lane.post(("person", 1), sender(f"eve{n}"), unique_id="x"))
            for n in range(10)]
-    await until(lambda: channels[STORAGE].order)                    # Eve's first copy is under way
+    await asyncio.wait_for(channels[STORAGE].first_taken.wait(), 10)    # Eve's first copy is under way
     # Alice opens a link whose storage copy is gone: it is made again from her own message.
     heal = asyncio.ensure_future(keeper.heal(lost_file, Copy(STORAGE, 1000, "storage")))
-    await until(lambda: storage_lane.waiting == 10)
+    await until(lambda: storage_lane.waiting == 10, storage_lane.on_change, timeout=10)
     assert await database.copy_intents.count() == 1
     gate.set()
     healed = await heal

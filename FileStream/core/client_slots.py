@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 
 class StreamsPerClient:
@@ -10,6 +10,8 @@ class StreamsPerClient:
 
     Every `acquire` that returned True is matched by one `release` of the same key; keys
     whose count falls to zero are forgotten, so a crowd of passing addresses costs nothing.
+    `on_change`: called (no arguments) after every stream counted in or out, so an
+    observer learns of it without polling.
     """
 
     def __init__(self, limit: int) -> None:
@@ -18,6 +20,7 @@ class StreamsPerClient:
         self.limit = limit
         self.refused = 0                      # acquisitions refused since start (for metrics)
         self._open: dict[Hashable, int] = {}
+        self.on_change: list[Callable[[], object]] = []
 
     def acquire(self, client: Hashable) -> bool:
         """One more stream for `client`, unless it already has `limit` open."""
@@ -26,6 +29,7 @@ class StreamsPerClient:
             self.refused += 1
             return False
         self._open[client] = count + 1
+        self._changed()
         return True
 
     def release(self, client: Hashable) -> None:
@@ -34,6 +38,11 @@ class StreamsPerClient:
             self._open.pop(client, None)
         else:
             self._open[client] = count - 1
+        self._changed()
+
+    def _changed(self) -> None:
+        for call in self.on_change:
+            call()
 
     def open(self, client: Hashable) -> int:
         """Streams `client` has open now."""

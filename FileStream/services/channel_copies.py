@@ -93,6 +93,8 @@ class ChannelLane:
     `tools`: ChannelTools for the channel. `intents`: store.copy_intents.CopyIntentStore.
     `files`: store.files.FileStore (which messages are recorded; adopting late copies).
     `instance`: this process, in the intents it writes. `clock`: aware UTC now.
+    `on_change`: called (no arguments) when a copy joins the queue or leaves it (its turn
+    came, or its caller went first), so an observer of `waiting` learns of it without polling.
     """
 
     def __init__(self, channel: int, tools: Any, intents: Any, files: Any, instance: str,
@@ -108,6 +110,7 @@ class ChannelLane:
         self._cleanups: set[asyncio.Task] = set()
         self.newest_known: int | None = None   # the channel's newest message id this process saw
         self.sent = 0
+        self.on_change: list[Callable[[], object]] = []
 
     @property
     def waiting(self) -> int:
@@ -123,12 +126,14 @@ class ChannelLane:
         """
         job = _Job(send, kind, unique_id, file_id)
         self._turns.push(key, job)
+        self._changed()
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._serve(), name=f"copies into {self.channel}")
         try:
             return await asyncio.shield(job.done)
         except asyncio.CancelledError:
             if self._turns.remove(key, job):
+                self._changed()
                 raise
             done = job.done
             if done.done() and not done.cancelled() and done.exception() is None:
@@ -177,6 +182,7 @@ class ChannelLane:
             turn = self._turns.pop()
             if turn is None:
                 continue
+            self._changed()
             _key, job = turn
             if job.done.done():
                 continue
@@ -193,6 +199,10 @@ class ChannelLane:
                 await self.discard(posted.message_id, posted)
             elif not job.done.done():
                 job.done.set_result(posted)
+
+    def _changed(self) -> None:
+        for call in self.on_change:
+            call()
 
     async def _send(self, job: _Job) -> Posted:
         intent_id = None

@@ -50,6 +50,9 @@ class _PendingResults(dict):
     the life of the session: 1 MiB per dropped block. Such entries are orphans: dropped as
     soon as their answer has arrived. Until then Telegram is still sending that answer on
     this connection, so orphans count as load when choosing a connection for a new block.
+
+    `on_change`: called (no arguments) after a request ended (its entry gone, or left as an
+    orphan) and after orphans were dropped, so an observer learns of it without polling.
     """
 
     def __init__(self) -> None:
@@ -57,6 +60,7 @@ class _PendingResults(dict):
         self.asked_by: dict[asyncio.Task, Any] = {}
         self.sent: set[Any] = set()      # requests written to the socket (Telegram will answer them)
         self.orphans: set[Any] = set()
+        self.on_change: list[Callable[[], object]] = []
 
     def __setitem__(self, msg_id, result) -> None:
         super().__setitem__(msg_id, result)
@@ -78,11 +82,19 @@ class _PendingResults(dict):
                 self.pop(msg_id, None)     # answered, or never sent: nothing will come
             self.sent.discard(msg_id)
         self.drop_answered_orphans()
+        self._changed()
 
     def drop_answered_orphans(self) -> None:
-        for msg_id in [m for m in self.orphans if m not in self or self[m].event.is_set()]:
+        answered = [m for m in self.orphans if m not in self or self[m].event.is_set()]
+        for msg_id in answered:
             self.orphans.discard(msg_id)
             self.pop(msg_id, None)
+        if answered:
+            self._changed()
+
+    def _changed(self) -> None:
+        for call in self.on_change:
+            call()
 
 
 class FailFastSession(Session):
@@ -163,7 +175,11 @@ class MediaConnection:
 
 
 class ConnectionSet:
-    """A bot's connections to one DC: `size` sessions over one auth key, least busy first."""
+    """A bot's connections to one DC: `size` sessions over one auth key, least busy first.
+
+    `on_change`: called (no arguments) when a request on one of its connections begins or
+    ends (their `in_flight`), so an observer learns of it without polling.
+    """
 
     def __init__(self, bot: str, dc_id: int, auth_key: bytes, open_session: SessionOpener, size: int,
                  clock: Callable[[], float] = time.monotonic,
@@ -179,6 +195,7 @@ class ConnectionSet:
         self._tasks: set[asyncio.Task] = set()        # opening and replacing connections
         self._stopping: set[asyncio.Task] = set()     # failed sessions being stopped
         self._any_ready = asyncio.Event()
+        self.on_change: list[Callable[[], object]] = []
 
     def start(self, first: Session) -> None:
         """Take the session that authorised the key as connection 0; open the others in the background."""
@@ -218,10 +235,16 @@ class ConnectionSet:
     def lease(self, connection: MediaConnection) -> Iterator[MediaConnection]:
         connection.in_flight += 1
         connection.requests += 1
+        self._changed()
         try:
             yield connection
         finally:
             connection.in_flight -= 1
+            self._changed()
+
+    def _changed(self) -> None:
+        for call in self.on_change:
+            call()
 
     # -- health -----------------------------------------------------------------------------
     def succeeded(self, connection: MediaConnection) -> None:

@@ -68,12 +68,17 @@ class BotPool:
     The pool is plain bookkeeping: it never talks to Telegram itself. Every counter it
     hands out is released by a context manager, so finished, failed and cancelled work
     all give their slot back.
+
+    `on_change`: called (no arguments) when a member's availability changes (a FLOOD_WAIT
+    or a failure recorded, health back after a success), so an observer learns of it
+    without polling.
     """
 
     main: PoolMember
     backends: list[PoolMember] = field(default_factory=list)
     left_out: list[PoolMember] = field(default_factory=list)  # failed their start-up check
     clock: Callable[[], float] = time.monotonic
+    on_change: list[Callable[[], object]] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def members(self) -> list[PoolMember]:
@@ -129,10 +134,11 @@ class BotPool:
 
     def record_success(self, member: PoolMember, nbytes: int) -> None:
         member.bytes_sent += nbytes
+        member.failures_in_row = 0
         if not member.healthy:
             log.info("Bot client %s is healthy again", member.name)
-        member.healthy = True
-        member.failures_in_row = 0
+            member.healthy = True
+            self._changed()
 
     def record_failure(self, member: PoolMember, error: BaseException | str) -> None:
         """A failure of the client itself (its authorisation, or no connection to a DC at all):
@@ -150,12 +156,18 @@ class BotPool:
         if member.healthy:
             log.warning("Bot client %s is unhealthy (%s); retrying it in %.0f s", member.name, member.last_error, backoff)
         member.healthy = False
+        self._changed()
 
     def record_flood(self, member: PoolMember, seconds: float) -> None:
         member.errors += 1
         member.last_error = f"FLOOD_WAIT {seconds:.0f} s"
         member.flood_until = max(member.flood_until, self.clock() + seconds)
         log.warning("Bot client %s must wait %.0f s (FLOOD_WAIT)", member.name, seconds)
+        self._changed()
+
+    def _changed(self) -> None:
+        for call in self.on_change:
+            call()
 
     def earliest_available_in(self) -> float:
         """Seconds until some client can be used again (0 when one can now)."""

@@ -22,7 +22,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 
 from pyrogram import raw
@@ -98,7 +98,13 @@ class StreamTuning:
 
 class Streamer:
     """Reads byte ranges of stored files through the bot pool (`stream` and `stream_parts` of
-    web's ByteSource; the service counts its streams around it, service.ActiveStreams)."""
+    web's ByteSource; the service counts its streams around it, service.ActiveStreams).
+
+    `on_change`: called (no arguments) when one of its streams starts or ends, a block it
+    fetched ahead arrives (or fails, or is dropped), it starts writing a block to its reader,
+    the reader took that block, or the reader is found blocked: observers (metrics, tests)
+    learn of it without polling. A few calls per block at most, none per piece written.
+    """
 
     def __init__(self, pool: BotPool, sessions: MediaSessions, tuning: StreamTuning = StreamTuning(),
                  metrics=None, budget: MemoryBudget | None = None, locate=None) -> None:
@@ -113,6 +119,7 @@ class Streamer:
         self.locations = LocationCache()
         self.active: set[_Prefetch] = set()
         self.blocks_moved = 0  # blocks tried again on another connection after theirs failed
+        self.on_change: list[Callable[[], object]] = []
         self._location_reads: dict[tuple[str, int, int], asyncio.Future] = {}
         self._request_slots: dict[str, asyncio.Semaphore] = {}
 
@@ -139,6 +146,7 @@ class Streamer:
         with self.pool.stream_lease(primary):
             prefetch = _Prefetch(self, parts, primary, whole=whole)
             self.active.add(prefetch)
+            self._changed()
             try:
                 await prefetch.begin()
                 while (data := await prefetch.next()) is not None:
@@ -147,6 +155,7 @@ class Streamer:
                     prefetch.sent()
             finally:
                 self.active.discard(prefetch)
+                self._changed()
                 await prefetch.close()
 
     def blocks_ahead(self) -> int:
@@ -157,12 +166,24 @@ class Streamer:
         """Running streams whose reader is blocked in a write (it takes no bytes just now)."""
         return sum(1 for p in self.active if p.blocked)
 
+    def _changed(self) -> None:
+        for call in self.on_change:
+            call()
+
     def _no_client(self, error: Exception) -> StreamError:
         wait = self.pool.earliest_available_in()
         return StreamError(str(error), retry_after=max(1, math.ceil(wait)))
 
     # -- one block --------------------------------------------------------------------------
     async def _fetch(self, file: StoredFile, block: Block, primary: PoolMember) -> bytes:
+        """The block's bytes; however its fetch ends, `on_change` hears of it."""
+        try:
+            return await self._fetch_block(file, block, primary)
+        finally:
+            # Called while the task is still running: observers woken by it run after it is done.
+            self._changed()
+
+    async def _fetch_block(self, file: StoredFile, block: Block, primary: PoolMember) -> bytes:
         tried: set[PoolMember] = set()
         avoid: set[MediaConnection] = set()
         request_errors = 0
@@ -403,6 +424,7 @@ class _Prefetch:
         """The block just handed out is being written to the reader."""
         self._blocked_timer = asyncio.get_running_loop().call_later(
             self._streamer.tuning.blocked_after, self._block)
+        self._streamer._changed()
 
     def sent(self) -> None:
         """The reader took the whole block: its unit goes to the next block or back, and the
@@ -414,6 +436,7 @@ class _Prefetch:
             self.blocked = self.memory.blocked = False
         else:
             self.window.consumed()
+        self._streamer._changed()
         # Its unit is reused by `next`, which the reader calls at once.
 
     def _block(self) -> None:
@@ -424,6 +447,7 @@ class _Prefetch:
         while self.slots:
             self._give_back(self.slots.pop())
         self.memory.release(self._free_units())
+        self._streamer._changed()
 
     def _cancel_timer(self) -> None:
         if self._blocked_timer is not None:
