@@ -60,6 +60,8 @@ class FileIntake:
         `bundle_id`: the bundle the file is sent in (it is then listed with the bundle, not alone).
         `shareable`: give it a deep-link key, for files meant to be passed around by deep
         link (auth channel posts); private files never get one.
+        A message stored before (a live record names it, see store.files.ORIGIN) is not
+        stored again: that record is returned.
         """
         await self._remove_in_doubt()
         # The message may have been stored already: a stop (kill -9 included) between its
