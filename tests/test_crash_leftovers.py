@@ -454,7 +454,7 @@ async def test_work_left_in_hand_is_taken_up_in_turns_per_person_and_at_most_a_b
     ctx = SimpleNamespace(
         clock=clock, started_at=T0 + timedelta(minutes=5), settings=SimpleNamespace(file_ttl=0),
         left_behind=left_behind, instance="restarted", db=database, requests=SimpleNamespace(store=database.requests),
-        bundles=None, tell_released=tell_released)
+        bundles=None, channel_posts=None, tell_released=tell_released)
     clock.advance(minutes=10)
     client = Redeliveries()
 

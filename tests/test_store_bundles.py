@@ -81,3 +81,23 @@ async def test_listing_shows_a_persons_live_closed_bundles_newest_first(database
     assert tuple(await database.bundles.link_message(ids[1])) == (5, 6)
     deleted = await database.bundles.delete(ids[1])
     assert deleted.title == "b20" and await database.bundles.get(ids[1]) is None
+
+
+async def test_an_album_closed_while_its_posts_get_buttons_is_left_for_the_next_start_until_they_have_them(database):
+    bundles = database.bundles
+    album = await open_bundle(database, group_key="-100:77", origin="album", message_id=5)
+    await bundles.update(album, state="closing", received=1)
+    await bundles.add_item(album, "F1", 5)
+    assert await bundles.close(album, NOW, LATER, buttons_by="killed") is not None
+    other = await open_bundle(database)   # a person's bundle: no buttons to give
+    await bundles.start_closing(other)
+    await bundles.close(other, NOW, LATER)
+
+    [left] = await bundles.buttons_left_behind("restarted", NOW - timedelta(hours=1), 10)
+    assert left["_id"] == album
+    assert await bundles.buttons_left_behind("killed", NOW - timedelta(hours=1), 10) == [], "not its own"
+    assert await bundles.buttons_left_behind("restarted", NOW + timedelta(seconds=1), 10) == [], "too old"
+    claims = await asyncio.gather(*(bundles.claim_buttons(left, f"instance{n}") for n in range(3)))
+    assert sorted(claims) == [False, False, True], "one instance takes it over"
+    await bundles.buttons_given(album)
+    assert await bundles.buttons_left_behind("another", NOW - timedelta(hours=1), 10) == []

@@ -235,3 +235,53 @@ async def test_a_placeholder_never_hides_a_record_that_has_its_id(database):
     with pytest.raises(DuplicateKeyError):
         await database.files.add_placeholder(file.id)
     assert await database.files.get(file.id) == file
+
+
+def from_message(file_id: str, message_id: int = 41, *, expires_in: int | None = 3600) -> StoredFile:
+    return dataclasses.replace(stored(file_id, expires_in=expires_in), origin_chat_id=7, origin_message_id=message_id)
+
+
+async def test_a_confirmed_record_is_found_by_the_message_it_came_from(database):
+    file = from_message("frommessage00000")
+    await database.files.insert_confirmed(file)
+    assert await database.files.from_origin(7, 41, NOW) == file
+    assert await database.files.from_origin(7, 42, NOW) is None, "another message"
+    assert await database.files.from_origin(8, 41, NOW) is None, "the same id in another chat"
+
+
+async def test_a_placeholder_or_a_record_written_without_the_intake_is_not_found_by_its_message(database):
+    await database.files.add_placeholder("placeholder00000")
+    await database.files.insert(from_message("insertedplainly0"))   # a migrated record, a tool's
+    assert await database.files.from_origin(7, 41, NOW) is None
+    # Neither holds the message: the intake's record of it confirms.
+    file = from_message("intakerecord0000")
+    await database.files.insert_confirmed(file)
+    assert await database.files.from_origin(7, 41, NOW) == file
+
+
+async def test_only_one_confirmed_record_may_come_from_one_message(database):
+    first = from_message("firstofmessage00")
+    await database.files.insert_confirmed(first)
+    second = from_message("secondofmessage0")
+    with pytest.raises(DuplicateKeyError):
+        await database.files.insert_confirmed(second)
+    assert await database.files.get(second.id) is None, "the loser never shows"
+    assert await database.files.from_origin(7, 41, NOW) == first
+    # Files without a message (uploads) are never in each other's way.
+    for n in range(2):
+        await database.files.insert_confirmed(stored(f"upload000000000{n}"))
+
+
+async def test_an_expired_record_gives_its_message_up_to_a_new_one(database):
+    old = from_message("expiredrecord000", expires_in=-10)
+    await database.files.insert_confirmed(old)
+    assert await database.files.from_origin(7, 41, NOW) is None, "not live: not reused"
+    new = from_message("newrecord0000000")
+    await database.files.insert_confirmed(new)
+    assert await database.files.from_origin(7, 41, NOW) == new
+    assert await database.files.get(old.id) == old, "the expired record stays for the expiry job"
+
+
+async def test_the_index_by_message_is_unique_and_leaves_out_records_without_one(database):
+    info = await database.db.files.index_information()
+    assert info["one_record_per_origin"]["unique"] and info["one_record_per_origin"]["sparse"]
