@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from FileStream.core.models import StoredFile
 from database_fixture import wait_for_ttl_removal
 from FileStream.store.database import Database
-from FileStream.store.files import PENDING_KEPT, LinkMessage, NotConfirmed
+from FileStream.store.files import PENDING_KEPT, LinkMessage, NotConfirmed, file_document
 
 # Real time (whole seconds): expired test records then sit inside KEEP_EXPIRED and the
 # fast TTL monitor of the test database leaves them alone.
@@ -251,7 +251,8 @@ async def test_a_confirmed_record_is_found_by_the_message_it_came_from(database)
 
 async def test_a_placeholder_or_a_record_written_without_the_intake_is_not_found_by_its_message(database):
     await database.files.add_placeholder("placeholder00000")
-    await database.files.insert(from_message("insertedplainly0"))   # a migrated record, a tool's
+    # A migrated record, as migrate_files writes it (the record's document, in one insert).
+    await database.db["files"].insert_one(file_document(from_message("insertedplainly0")))
     assert await database.files.from_origin(7, 41, NOW) is None
     # Neither holds the message: the intake's record of it confirms.
     file = from_message("intakerecord0000")
