@@ -11,8 +11,12 @@ import time
 
 import aiohttp
 import pytest
+from bson import ObjectId
+from clocks import real_now
+from pymongo.errors import PyMongoError
 
-from FileStream.store.database import Deadlines
+from FileStream.services.requests import RequestTracker
+from FileStream.store.database import Database, Deadlines, is_unavailable
 from FileStream.bot.routing import SORRY
 from service_harness import http_client, links_in, make_world, running_service, send_and_get_links, tracebacks
 from tgserver import SeededContent
@@ -203,4 +207,35 @@ async def test_a_file_whose_intake_failed_in_a_database_freeze_leaves_no_record_
         if held == READ_BACK:
             assert any("was not recorded" in r.getMessage() for r in caplog.records), \
                 "the freeze caught the record's write"
+    assert tracebacks(caplog.records) == []
+
+
+async def test_a_request_opened_in_a_freeze_and_applied_after_the_thaw_never_leaves_the_person_busy(
+        database_process, caplog):
+    """The person's request is opened while the database is frozen: the opening waits in the
+    server's socket, the service gives up on it (the person is told to try again), and the
+    server applies it once it thaws. Their next try opens at once, and the late opening
+    ends failed instead of holding them up until REQUEST_TIMEOUT."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    db = await Database.connect(database_process.url, "requests_in_a_freeze", deadlines=Deadlines(default=1.0))
+    try:
+        tracker = RequestTracker(db.requests, real_now, timeout_seconds=600, instance="this")
+        await database_process.freeze()
+        try:
+            with pytest.raises(PyMongoError) as unanswered:
+                await tracker.begin(7, "film.mkv", message_id=11)
+            assert is_unavailable(unanswered.value) and database_process.frozen, "the freeze caught the opening"
+        finally:
+            database_process.thaw()
+        again = await tracker.begin(7, "film.mkv", message_id=12)
+        assert again is not None, "the person's next try found them busy"
+        opened = [doc async for doc in db.db["requests"].find({"user_id": 7})]
+        print(f"requests of the person after the thaw: {opened}")
+        assert [d["_id"] for d in opened if d["active"]] == [ObjectId(again.id)], opened
+        assert all(d["state"] == "failed" for d in opened if not d["active"]), opened
+        assert await tracker.revoke(7) is not None
+        # Whenever the server applies the frozen opening, it finds its id taken: it opens nothing.
+        assert await tracker.status(7) is None
+    finally:
+        await db.close()
     assert tracebacks(caplog.records) == []
