@@ -52,6 +52,17 @@ class DatabaseProcess:
         assert stopped is not None and stopped.si_code == os.CLD_STOPPED, stopped
         assert _all_threads_stopped(pid)
 
+    def freeze_now(self) -> None:
+        """freeze(), for a synchronous hook of the service that must freeze the database
+        before its next call (it blocks the caller's loop until every thread stopped: a
+        few milliseconds)."""
+        pid = self._server.pid
+        os.kill(pid, signal.SIGSTOP)
+        self.frozen = True
+        stopped = os.waitid(os.P_PID, pid, os.WSTOPPED)
+        assert stopped is not None and stopped.si_code == os.CLD_STOPPED, stopped
+        assert _all_threads_stopped(pid)
+
     def thaw(self) -> None:
         os.kill(self._server.pid, signal.SIGCONT)
         self.frozen = False

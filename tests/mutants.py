@@ -138,7 +138,7 @@ MUTANTS: tuple[Mutant, ...] = (
            '{"_id": file.id, PENDING: {"$type": "date"}}',
            ("tests/test_store_files.py",)),
     Mutant("intake-plain-insert", "failed intake leaves no record", "FileStream/services/intake.py",
-           "            await self.files.insert_confirmed(record, self.confirm_window)\n",
+           "            await self.files.insert_confirmed(record, self.confirm_window, request_id=request_id)\n",
            "            await self.files.insert(record)\n",
            ("tests/test_database_stall.py::test_a_file_whose_intake_failed_in_a_database_freeze_leaves_no_record"
             "_and_no_traceback[while-its-record-is-written]",)),

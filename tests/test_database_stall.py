@@ -239,3 +239,43 @@ async def test_a_request_opened_in_a_freeze_and_applied_after_the_thaw_never_lea
     finally:
         await db.close()
     assert tracebacks(caplog.records) == []
+
+
+async def test_a_database_frozen_between_a_files_record_and_its_links_leaves_the_person_nothing_they_were_told_failed(
+        telegram, stack_settings, database_process, caplog):
+    """The database freezes just after the file's record was written, before its request
+    completes: the person is told it failed. After the thaw, and after a restart, they find
+    no such file, and their next try gets its links at once."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    short = Deadlines(default=1.0)
+    recorded = []
+
+    def freeze_once_recorded(record) -> None:
+        # Called as the intake returns the record, before the request moves on.
+        if not recorded:
+            recorded.append(record)
+            database_process.freeze_now()
+
+    async with running_service(settings, deadlines=short) as service, http_client() as http:
+        service.ctx.intake.on_stored.append(freeze_once_recorded)
+        await person.send_file(bot, b"recorded, then the database froze", file_name="during.txt")
+        status = await person.next_message(bot)
+        try:
+            told, links = await until_told(world, status)
+            assert recorded and database_process.frozen, "the freeze struck between the record and the links"
+        finally:
+            database_process.thaw()
+        assert links is None and "try again" in told.text.lower(), told.text
+        await until_ready(http, f"{service.public_url}/health")
+        again = await send_and_get_links(world, b"recorded, then the database froze", "during.txt")
+        assert again.links is not None
+        async with http.get(again.links.download) as response:
+            assert await response.read() == b"recorded, then the database froze"
+    async with running_service(settings, deadlines=short) as service:
+        assert await service.db.files.get(recorded[0].id) is None, "the failed file's record stayed"
+        files, total = await service.db.files.list_by_owner(person.id, service.clock(), 0)
+        assert total == 1 and files[0].file_name == "during.txt", files
+    assert tracebacks(caplog.records) == []

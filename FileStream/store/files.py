@@ -144,13 +144,17 @@ class FileStore:
         # have no such field, so the TTL never touches them.
         await self._files.create_index(PENDING, name="pending_ttl",
                                        expireAfterSeconds=int(PENDING_KEPT.total_seconds()))
+        # The request a person's file was stored for (insert_confirmed): a start finds by it
+        # the records of requests that ended without their links (of_requests).
+        await self._files.create_index("request_id", name="request_id", sparse=True)
 
     async def insert(self, file: StoredFile) -> None:
         """Add a record at once (tests and tools; the intake uses insert_confirmed); raises
         DuplicateKeyError if the id is taken."""
         await self._files.insert_one(file_document(file))
 
-    async def insert_confirmed(self, file: StoredFile, window: float = CONFIRM_WINDOW) -> None:
+    async def insert_confirmed(self, file: StoredFile, window: float = CONFIRM_WINDOW, *,
+                               request_id: str | None = None) -> None:
         """Add a record that shows only once the database confirmed it within `window` seconds.
 
         A write that times out is not undone: the database may apply it later (a frozen
@@ -168,11 +172,15 @@ class FileStore:
         caller removes it (`delete`) in case the update was applied in time and only its
         answer was lost. A PyMongoError from the placeholder's write (nothing can show then);
         DuplicateKeyError if the id is taken.
+
+        `request_id`: the person's request it is stored for, kept with the record, so that a
+        record whose request ended without its links is found and removed even after a
+        restart (of_requests), should its removal not have been taken at the time.
         """
         await self.add_placeholder(file.id)
         # The database stamped the placeholder before it answered, so giving up `window`
         # seconds after its answer is no earlier than the database starts refusing.
-        await self.confirm(file, window, give_up_after=window)
+        await self.confirm(file, window, give_up_after=window, request_id=request_id)
 
     async def add_placeholder(self, file_id: str) -> None:
         """The first step of insert_confirmed: an empty placeholder stamped by the database's clock."""
@@ -181,12 +189,15 @@ class FileStore:
         await self._files.update_one({"_id": file_id, PENDING: {"$exists": True}},
                                      {"$currentDate": {PENDING: True}}, upsert=True)
 
-    async def confirm(self, file: StoredFile, window: float, *, give_up_after: float) -> None:
+    async def confirm(self, file: StoredFile, window: float, *, give_up_after: float,
+                      request_id: str | None = None) -> None:
         """The second step of insert_confirmed: the placeholder becomes the record if the
         database's clock is less than `window` seconds after its stamp; we wait for the answer
         `give_up_after` seconds at most (within any outer deadline)."""
         doc = file_document(file)
         del doc["_id"]
+        if request_id is not None:
+            doc["request_id"] = request_id
         # $toLong: SecantusDB (the embedded database) compares $$NOW with a stored date
         # wrongly; as milliseconds since the epoch both it and MongoDB compare right.
         in_time = {"$expr": {"$lt": [{"$toLong": "$$NOW"},
@@ -207,6 +218,11 @@ class FileStore:
         """The record even when expired (callers check `is_expired`); None when gone."""
         doc = await self._files.find_one(_confirmed({"_id": file_id}))
         return None if doc is None else _from_doc(doc)
+
+    async def of_requests(self, request_ids: list[str]) -> list[StoredFile]:
+        """The records stored for these requests (insert_confirmed's `request_id`)."""
+        cursor = self._files.find(_confirmed({"request_id": {"$in": list(request_ids)}}))
+        return [_from_doc(doc) async for doc in cursor]
 
     async def id_for_legacy(self, legacy_id: str) -> str | None:
         """Our id of the file migrated from FileStreamBot's record `legacy_id` (an ObjectId in hex)."""

@@ -182,6 +182,14 @@ class RequestStore:
         cursor = self._requests.find({"active": True, "instance": {"$ne": instance}}).sort("created_at", ASCENDING)
         return [_public(doc) async for doc in cursor]
 
+    async def ended_unfinished(self, since: datetime) -> list[str]:
+        """Ids of single-file requests that ended since `since` without completing (failed,
+        revoked, timed out): no record stored for them may stay."""
+        unfinished = [s.value for s in RequestState if is_terminal(s) and s != RequestState.COMPLETED]
+        cursor = self._requests.find({"finished_at": {"$gte": since}, "state": {"$in": unfinished},
+                                      "bundle_id": None}, {"_id": 1})
+        return [str(doc["_id"]) async for doc in cursor]
+
     async def next_timeout(self) -> datetime | None:
         """The earliest `timeout_at` of an open request; None when none is open."""
         doc = await self._requests.find_one({"active": True}, {"timeout_at": 1}, sort=[("timeout_at", ASCENDING)])
