@@ -142,6 +142,21 @@ MUTANTS: tuple[Mutant, ...] = (
            "            await self.files.insert(record)\n",
            ("tests/test_database_stall.py::test_a_file_whose_intake_failed_in_a_database_freeze_leaves_no_record"
             "_and_no_traceback[while-its-record-is-written]",)),
+    # -- a write the service gave up on is harmless when applied late (issue 19) -------------
+    Mutant("late-opening-kept", "late writes harmless", "FileStream/services/requests.py",
+           "                self._openings_unanswered[request_id] = (user_id, file_name)\n",
+           "                pass\n",
+           ("tests/test_request_tracker.py",)),
+    Mutant("late-opening-voided-after", "late writes harmless", "FileStream/services/requests.py",
+           "            await self._void_openings()\n", "            pass\n",
+           ("tests/test_request_tracker.py",)),
+    Mutant("void-leaves-no-tombstone", "late writes harmless", "FileStream/store/requests.py",
+           "                upsert=True)\n", "                upsert=False)\n",
+           ("tests/test_store_requests.py",)),
+    Mutant("unfinished-records-kept", "late writes harmless", "FileStream/service.py",
+           "            await self._forget_unfinished(ctx)\n", "            pass\n",
+           ("tests/test_database_stall.py::test_a_database_stopped_between_a_files_record_and_its_links_leaves_no"
+            "_record_after_a_restart",)),
     # -- header sanitising -----------------------------------------------------------------
     Mutant("file-name-controls-kept", "header sanitising", "FileStream/core/http_plan.py",
            '        if category in ("Cc", "Cf", "Cs", "Zl", "Zp"):\n', "        if False:\n",

@@ -18,7 +18,8 @@ from pymongo.errors import PyMongoError
 from FileStream.services.requests import RequestTracker
 from FileStream.store.database import Database, Deadlines, is_unavailable
 from FileStream.bot.routing import SORRY
-from service_harness import http_client, links_in, make_world, running_service, send_and_get_links, tracebacks
+from service_harness import (http_client, links_in, make_world, running_service, send_and_get_links, tracebacks,
+                             until_links)
 from tgserver import SeededContent
 
 MIB = 1 << 20
@@ -278,4 +279,41 @@ async def test_a_database_frozen_between_a_files_record_and_its_links_leaves_the
         assert await service.db.files.get(recorded[0].id) is None, "the failed file's record stayed"
         files, total = await service.db.files.list_by_owner(person.id, service.clock(), 0)
         assert total == 1 and files[0].file_name == "during.txt", files
+    assert tracebacks(caplog.records) == []
+
+
+async def test_a_database_stopped_between_a_files_record_and_its_links_leaves_no_record_after_a_restart(
+        telegram, stack_settings, database_process, caplog):
+    """The database stops just after the file's record was written: nothing can be undone in
+    it, and the service, stopped too, forgets what it meant to remove. Once both are back
+    the file's record is gone, and the person's message is answered anew."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    short = Deadlines(default=1.0, server_selection=1.0)
+    recorded = []
+
+    def stop_once_recorded(record) -> None:
+        if not recorded:
+            recorded.append(record)
+            database_process.stop_now()
+
+    async with running_service(settings, deadlines=short) as service:
+        service.ctx.intake.on_stored.append(stop_once_recorded)
+        await person.send_file(bot, b"recorded, then the database stopped", file_name="during.txt")
+        status = await person.next_message(bot)
+        told, links = await until_told(world, status)
+        assert recorded and database_process.stopped, "the stop struck between the record and the links"
+        assert links is None and "try again" in told.text.lower(), told.text
+    await database_process.start()
+    async with running_service(settings, deadlines=short) as service, http_client() as http:
+        assert await service.db.files.get(recorded[0].id) is None, "the failed file's record stayed"
+        # Its message is handled again (bot/missed_links.py): stored anew, with links.
+        _, links = await until_links(world, await person.next_message(bot))
+        async with http.get(links.download) as response:
+            assert await response.read() == b"recorded, then the database stopped"
+        files, total = await service.db.files.list_by_owner(person.id, service.clock(), 0)
+        assert total == 1 and files[0].id != recorded[0].id, files
+    assert any("ended without its links; its record goes now" in r.getMessage() for r in caplog.records)
     assert tracebacks(caplog.records) == []

@@ -21,4 +21,5 @@ def test_mutants_have_unique_names_and_cover_every_guard():
     assert {m.guard for m in mutants.MUTANTS} == {
         "ownership", "bans", "deep links", "token domains", "pacing", "rate limits",
         "expiry and copy deletion", "link expiry", "header sanitising",
-        "private bot", "traffic limit", "per-client limit", "incoming limit", "failed intake leaves no record"}
+        "private bot", "traffic limit", "per-client limit", "incoming limit", "failed intake leaves no record",
+        "late writes harmless"}
