@@ -277,6 +277,11 @@ class RequestTracker:
             raise error
         return task.result()
 
+    def fail_later(self, request_id: str, error: str) -> None:
+        """The request failed while the database could not take it: written as soon as it
+        answers (record_failures), so its person, told to try again, is not held up."""
+        self._failed_unrecorded[request_id] = error[:300]
+
     async def record_failures(self) -> bool:
         """Write the failures the database could not take when they happened (run_guarded),
         and void the openings it did not answer (begin); True when a request was ended by
