@@ -155,8 +155,18 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/test_store_requests.py",)),
     Mutant("unfinished-records-kept", "late writes harmless", "FileStream/service.py",
            "            await self._forget_unfinished(ctx)\n", "            pass\n",
-           ("tests/test_database_stall.py::test_a_database_stopped_between_a_files_record_and_its_links_leaves_no"
-            "_record_after_a_restart",)),
+           (("tests/test_database_stall.py::test_a_database_stopped_between_a_files_record_and_its_links_leaves_no"
+             "_record_after_a_restart"),)),
+    Mutant("late-bundle-item-kept", "late writes harmless", "FileStream/services/bundles.py",
+           "                self._items_unanswered.add((bundle_id, record.id))\n", "                pass\n",
+           (("tests/test_database_stall.py::test_a_database_frozen_as_a_bundles_file_is_entered_counts_it_failed_and"
+             "_the_bundle_lists_only_the_others"),)),
+    Mutant("dropped-item-enters", "late writes harmless", "FileStream/store/bundles.py",
+           '"dropped": {"$ne": file_id}},\n            {"$push"', '},\n            {"$push"',
+           ("tests/test_store_bundles.py",)),
+    Mutant("voided-bundle-keeps-album", "late writes harmless", "FileStream/store/bundles.py",
+           ', "$unset": {"group_key": ""}}, upsert=True)', "}, upsert=True)",
+           ("tests/test_store_bundles.py",)),
     # -- header sanitising -----------------------------------------------------------------
     Mutant("file-name-controls-kept", "header sanitising", "FileStream/core/http_plan.py",
            '        if category in ("Cc", "Cf", "Cs", "Zl", "Zp"):\n', "        if False:\n",

@@ -317,3 +317,75 @@ async def test_a_database_stopped_between_a_files_record_and_its_links_leaves_no
         assert total == 1 and files[0].id != recorded[0].id, files
     assert any("ended without its links; its record goes now" in r.getMessage() for r in caplog.records)
     assert tracebacks(caplog.records) == []
+
+
+async def until_text(world, message_id: int, part: str, timeout: float = 30):
+    def current():
+        found = [m for m in world.person.messages_from(world.main_bot) if m.message_id == message_id]
+        return found[0] if found and part in found[0].text else None
+    return await world.telegram.world.wait_until(current, timeout=timeout)
+
+
+class Logged(logging.Handler):
+    """Set once the service logs a line containing `part` (the event of a step that shows
+    nowhere else while the database is frozen)."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(logging.INFO)
+        self.part = part
+        self.event = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.part in record.getMessage():
+            self._loop.call_soon_threadsafe(self.event.set)
+
+    async def wait(self, timeout: float = 30) -> None:
+        await asyncio.wait_for(self.event.wait(), timeout)
+
+
+async def test_a_database_frozen_as_a_bundles_file_is_entered_counts_it_failed_and_the_bundle_lists_only_the_others(
+        telegram, stack_settings, database_process, caplog):
+    """The database freezes just after the record of a bundle's second file, before the bundle
+    takes it in: its entry is applied after the thaw, when the file was already discarded.
+    The bundle counts it failed, and its links hold the first file only."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    recorded = []
+
+    def freeze_at_the_second(record) -> None:
+        recorded.append(record)
+        if len(recorded) == 2:
+            database_process.freeze_now()
+
+    given_up = Logged("was not stored, the database did not answer")
+    logging.getLogger("FileStream").addHandler(given_up)
+    try:
+        async with running_service(settings, deadlines=Deadlines(default=1.0)) as service, http_client() as http:
+            service.ctx.intake.on_stored.append(freeze_at_the_second)
+            await person.send_command(bot, "bundle", "Notes")
+            status = await person.next_message(bot)
+            await person.send_file(bot, b"the first file", file_name="one.txt")
+            await until_text(world, status.message_id, "1 of 1 stored")
+            await person.send_file(bot, b"the second file", file_name="two.txt")
+            try:
+                await given_up.wait()
+                assert len(recorded) == 2 and database_process.frozen, "the freeze struck as the file was entered"
+            finally:
+                database_process.thaw()
+            await until_ready(http, f"{service.public_url}/health")
+            await person.send_command(bot, "done")
+            reply = await person.next_message(bot, timeout=20)
+            print(f"the person reads: {reply.text!r}")
+            assert "1 file" in reply.text and "1 could not be stored" in reply.text, reply.text
+            [bundle] = (await service.db.bundles.list_by_owner(person.id, service.clock(), skip=0, limit=10))[0]
+            assert bundle.file_ids == (recorded[0].id,), "the bundle lists only the file it was told it stored"
+            assert await service.db.files.get(recorded[1].id) is None
+            after = await send_and_get_links(world, b"sent after the thaw", "after.txt")
+            async with http.get(after.links.download) as response:
+                assert await response.read() == b"sent after the thaw"
+    finally:
+        logging.getLogger("FileStream").removeHandler(given_up)
+    assert tracebacks(caplog.records) == []

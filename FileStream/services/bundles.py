@@ -252,6 +252,9 @@ class BundleMaker:
         return record
 
     async def progress(self, bundle_id: str) -> Progress | None:
+        # What it shows, and whether it is settled (finish), counts a file whose entry got
+        # no answer as failed, never as stored.
+        await self._settle_unanswered()
         doc = await self.db.bundles.get_doc(bundle_id)
         return None if doc is None else Progress.of(doc)
 
