@@ -102,18 +102,18 @@ class BundleMaker:
         # answers (_settle_unanswered): bundles whose opening or start failed so (voided:
         # they take no album's key and never show), and files whose add_item failed so
         # (bundle id, file id: counted failed, never an item, for their records are gone).
-        self._opens_unanswered: set[str] = set()
+        self._opens_unanswered: dict[str, str | None] = {}   # bundle id: the request its start opened
         self._items_unanswered: set[tuple[str, str]] = set()
 
     async def _settle_unanswered(self) -> None:
         # Nothing to do costs nothing: no database call.
-        for bundle_id in list(self._opens_unanswered):
+        for bundle_id, request_id in list(self._opens_unanswered.items()):
             try:
-                await self.db.bundles.void(bundle_id, self.clock())
+                await self.db.bundles.void(bundle_id, self.clock(), request_id=request_id)
             except Exception as still:  # noqa: BLE001 - tried again at the next chance
                 log.info("Bundle %s: could not void its unanswered opening yet: %r", log_ref(bundle_id), still)
                 return
-            self._opens_unanswered.discard(bundle_id)
+            del self._opens_unanswered[bundle_id]
         for bundle_id, file_id in list(self._items_unanswered):
             try:
                 await self.db.bundles.drop_item(bundle_id, file_id)
@@ -126,7 +126,7 @@ class BundleMaker:
         """Starting bundle `bundle_id` got no answer from the database: void it once it
         answers, and fail its request (the person is told to try again)."""
         if is_unavailable(error):
-            self._opens_unanswered.add(bundle_id)
+            self._opens_unanswered[bundle_id] = request.id if request is not None else None
             if request is not None:
                 self.requests.fail_later(request.id, "its bundle's start got no answer in time")
 

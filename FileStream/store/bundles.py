@@ -85,16 +85,18 @@ class BundleStore:
             return False
         return True
 
-    async def void(self, bundle_id: str, now: datetime) -> None:
+    async def void(self, bundle_id: str, now: datetime, *, request_id: str | None = None) -> None:
         """Make sure the bundle `open` got no answer for never takes a place, whenever the
         database applies that opening (a stalled server applies what waited in its socket
         after it resumes). One upsert, right in either order: applied after the opening it
         turns that bundle void and frees its album's key; applied before, it leaves a void
         document under the id, and the opening, applied late, fails on the taken `_id`.
-        Either goes by the TTL on `expires_at`. A bundle a request took is left alone."""
+        Either goes by the TTL on `expires_at`. A bundle another request than `request_id`
+        (the one its start opened, failed with it) took is left alone."""
         try:
             await self._bundles.update_one(
-                {"_id": bundle_id, "request_id": {"$exists": False}},
+                # $in matches a missing field too, and gives an upsert nothing to copy.
+                {"_id": bundle_id, "request_id": {"$in": [None, request_id]}},
                 {"$set": {"state": VOIDED, "expires_at": now}, "$unset": {"group_key": ""}}, upsert=True)
         except DuplicateKeyError:
             pass  # a request took it: it was answered after all, and is not ours to void
