@@ -137,9 +137,9 @@ MUTANTS: tuple[Mutant, ...] = (
            '{"_id": file.id, PENDING: {"$type": "date"}, **in_time}',
            '{"_id": file.id, PENDING: {"$type": "date"}}',
            ("tests/test_store_files.py",)),
-    Mutant("intake-plain-insert", "failed intake leaves no record", "FileStream/services/intake.py",
+    Mutant("intake-confirm-any-time", "failed intake leaves no record", "FileStream/services/intake.py",
            "            await self.files.insert_confirmed(record, self.confirm_window, request_id=request_id)\n",
-           "            await self.files.insert(record)\n",
+           "            await self.files.insert_confirmed(record, 10**9, request_id=request_id)\n",
            ("tests/test_database_stall.py::test_a_file_whose_intake_failed_in_a_database_freeze_leaves_no_record"
             "_and_no_traceback[while-its-record-is-written]",)),
     # -- a write the service gave up on is harmless when applied late (issue 19) -------------
@@ -167,6 +167,23 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("voided-bundle-keeps-album", "late writes harmless", "FileStream/store/bundles.py",
            ', "$unset": {"group_key": ""}}, upsert=True)', "}, upsert=True)",
            ("tests/test_store_bundles.py",)),
+    # -- work a stop cut short is finished once: stored once, given buttons (issue 19) ---------
+    Mutant("intake-reuse-off", "finished once after a stop", "FileStream/services/intake.py",
+           "        if (origin is not None and (stored := await self.files.from_origin(*origin, self.clock())) is not None\n",
+           "        if (False\n",
+           (("tests/test_e2e_cut_short.py::test_a_channel_post_killed_after_its_file_was_stored_gets_that_files"
+             "_buttons_once_and_no_second_copy"),
+            ("tests/test_intake_confirm.py::test_a_message_taken_in_again_gets_the_record_it_has_and_nothing_is"
+             "_stored_twice"))),
+    Mutant("origin-not-unique", "finished once after a stop", "FileStream/store/files.py",
+           'await self._files.create_index(ORIGIN, name="one_record_per_origin", unique=True, sparse=True)',
+           'await self._files.create_index(ORIGIN, name="one_record_per_origin", sparse=True)',
+           ("tests/test_intake_confirm.py::test_two_intakes_of_one_message_at_once_leave_one_record_and_one_copy",)),
+    Mutant("album-buttons-unnoted", "finished once after a stop", "FileStream/bot/bundles.py",
+           "    finished = await ctx.bundles.finish(bundle_id, ctx.settings.channel_file_ttl, buttons_by=ctx.instance)\n",
+           "    finished = await ctx.bundles.finish(bundle_id, ctx.settings.channel_file_ttl)\n",
+           (("tests/test_e2e_cut_short.py::test_an_album_posted_in_the_auth_channel_and_killed_between_its_posts"
+             "_buttons_gets_the_rest_once"),)),
     # -- header sanitising -----------------------------------------------------------------
     Mutant("file-name-controls-kept", "header sanitising", "FileStream/core/http_plan.py",
            '        if category in ("Cc", "Cf", "Cs", "Zl", "Zp"):\n', "        if False:\n",

@@ -21,7 +21,7 @@ async def give_files(service, owner_id: int, count: int) -> None:
     """`count` live files of `owner_id`, as /files lists them (the listing reads only the records)."""
     now = service.clock()
     for n in range(count):
-        await service.db.files.insert(StoredFile(
+        await service.db.files.insert_confirmed(StoredFile(
             id=secrets.token_urlsafe(12), file_name=f"file{n:02}.txt", file_size=100 + n, mime_type="text/plain",
             file_unique_id=f"unique{n}", media_type="document", dc_id=2, storage_chat_id=-100,
             storage_message_id=n + 1, created_at=now - timedelta(seconds=count - n),

@@ -177,7 +177,7 @@ async def test_a_restart_deletes_the_copy_a_killed_process_made_whose_id_it_note
     channel = Channel()
     old = lane_for(database, channel, clock, "old")
     kept = await old.post(("person", 1), lambda: _post(channel, "recorded"), unique_id="recorded")
-    await database.files.insert(record("kept", message_id=kept.message_id, unique_id="recorded"))
+    await database.files.insert_confirmed(record("kept", message_id=kept.message_id, unique_id="recorded"))
     await old.settle(kept)
     await old.post(("person", 1), lambda: _post(channel, "orphan"), unique_id="orphan")   # killed right after
 
@@ -192,7 +192,7 @@ async def test_a_copy_whose_answer_never_came_is_found_among_the_messages_after_
     channel = Channel()
     old = lane_for(database, channel, clock, "old")
     first = await old.post(("person", 1), lambda: _post(channel, "same"), unique_id="same")
-    await database.files.insert(record("first", message_id=first.message_id, unique_id="same"))
+    await database.files.insert_confirmed(record("first", message_id=first.message_id, unique_id="same"))
     await old.settle(first)
     channel.post("someone else's")
     await database.copy_intents.record(channel=CHANNEL, kind=INTAKE, instance="old", now=T0, unique_id="same",
@@ -210,7 +210,7 @@ async def test_a_copy_whose_answer_never_came_is_found_among_the_messages_after_
 async def test_a_late_copy_left_behind_is_adopted_by_its_record_and_young_ones_of_live_instances_are_left(
         database, clock):
     channel = Channel()
-    await database.files.insert(record("migrated", message_id=None, unique_id="old-media"))
+    await database.files.insert_confirmed(record("migrated", message_id=None, unique_id="old-media"))
     old = lane_for(database, channel, clock, "link-instance")
     await old.post(("person", 7), lambda: _post(channel, "old-media"), unique_id="old-media", kind=LATE,
                    file_id="migrated")
@@ -281,7 +281,7 @@ async def test_finished_requests_have_a_ttl_and_open_ones_none(database):
 
 
 async def test_a_record_is_removed_only_after_its_copy_is_confirmed_deleted(database, clock):
-    await database.files.insert(record("gone", expires_at=T0 - timedelta(days=3)))
+    await database.files.insert_confirmed(record("gone", expires_at=T0 - timedelta(days=3)))
     down = True
     deleted: list[int] = []
 
@@ -309,7 +309,7 @@ async def test_a_file_discarded_while_its_copy_cannot_be_deleted_is_left_expired
         async def delete_messages(self, chat_id, message_id):
             raise ConnectionError("network down")
 
-    await database.files.insert(record("half", expires_at=T0 + timedelta(days=1)))
+    await database.files.insert_confirmed(record("half", expires_at=T0 + timedelta(days=1)))
     intake = FileIntake(Client(), None, database.files, CHANNEL, clock, lane=None)
     await intake.discard(await database.files.get("half"))
     left = await database.files.get("half")
@@ -330,7 +330,7 @@ async def test_a_bundles_files_get_their_expiry_before_the_bundle_closes(databas
     bundle_id, request = await maker.start_command(7, "Course")
     for n, position in enumerate([11, 12]):
         await maker.join(request)
-        await database.files.insert(record(f"f{n}", expires_at=T0 + timedelta(days=1)))
+        await database.files.insert_confirmed(record(f"f{n}", expires_at=T0 + timedelta(days=1)))
         await database.bundles.add_item(bundle_id, f"f{n}", position)
     await maker.start_closing(bundle_id)
 
@@ -355,7 +355,7 @@ async def test_a_bundles_files_get_their_expiry_before_the_bundle_closes(databas
     # Without a crash the bundle closes with the same expiry as its files.
     bundle_id, request = await maker.start_command(8, "Second")
     await maker.join(request)
-    await database.files.insert(record("g0", expires_at=T0 + timedelta(days=1)))
+    await database.files.insert_confirmed(record("g0", expires_at=T0 + timedelta(days=1)))
     await database.bundles.add_item(bundle_id, "g0", 1)
     await maker.start_closing(bundle_id)
     finished = await maker.finish(bundle_id, ttl_seconds=3600)
@@ -366,7 +366,7 @@ async def test_a_late_copy_whose_claimant_stalled_is_adopted_when_the_claim_is_t
     from FileStream.services.storage_copies import StorageCopies
 
     channel = Channel()
-    await database.files.insert(record("migrated", message_id=None, unique_id="old-media"))
+    await database.files.insert_confirmed(record("migrated", message_id=None, unique_id="old-media"))
     stalled = lane_for(database, channel, clock, "stalled")
     assert await database.files.claim_copy("migrated", "stalled", clock(), clock() - timedelta(minutes=2))
     await stalled.post(("person", 7), lambda: _post(channel, "old-media"), unique_id="old-media", kind=LATE,
@@ -412,7 +412,7 @@ async def test_an_album_left_unfinished_is_taken_back_by_one_caller_and_can_be_t
     maker = BundleMaker(database, intake, tracker, clock)
     bundle_id = await maker.claim_album(7, "g1", owner_id=7, source="private", message_id=30)
     await maker.begin_album(bundle_id, "Trip", 3, 7, message_id=30)
-    await database.files.insert(record("f0", expires_at=T0 + timedelta(days=1)))
+    await database.files.insert_confirmed(record("f0", expires_at=T0 + timedelta(days=1)))
     await database.bundles.add_item(bundle_id, "f0", 30)
     clock.advance(seconds=1)
 
@@ -454,7 +454,7 @@ async def test_work_left_in_hand_is_taken_up_in_turns_per_person_and_at_most_a_b
     ctx = SimpleNamespace(
         clock=clock, started_at=T0 + timedelta(minutes=5), settings=SimpleNamespace(file_ttl=0),
         left_behind=left_behind, instance="restarted", db=database, requests=SimpleNamespace(store=database.requests),
-        bundles=None, tell_released=tell_released)
+        bundles=None, channel_posts=None, tell_released=tell_released)
     clock.advance(minutes=10)
     client = Redeliveries()
 

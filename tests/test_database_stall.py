@@ -285,8 +285,10 @@ async def test_a_database_frozen_between_a_files_record_and_its_links_leaves_the
 async def test_a_database_stopped_between_a_files_record_and_its_links_leaves_no_record_after_a_restart(
         telegram, stack_settings, database_process, caplog):
     """The database stops just after the file's record was written: nothing can be undone in
-    it, and the service, stopped too, forgets what it meant to remove. Once both are back
-    the file's record is gone, and the person's message is answered anew."""
+    it, and the person is told the file failed. Once it is back they revoke the request
+    they are still shown busy with, and the service restarts before anything else was
+    taken in (the record's removal, kept in memory, is lost with it). After the restart
+    they find no such file, and their next one gets its links at once."""
     caplog.set_level(logging.INFO, logger="FileStream")
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
@@ -299,22 +301,24 @@ async def test_a_database_stopped_between_a_files_record_and_its_links_leaves_no
             recorded.append(record)
             database_process.stop_now()
 
-    async with running_service(settings, deadlines=short) as service:
+    async with running_service(settings, deadlines=short) as service, http_client() as http:
         service.ctx.intake.on_stored.append(stop_once_recorded)
         await person.send_file(bot, b"recorded, then the database stopped", file_name="during.txt")
         status = await person.next_message(bot)
         told, links = await until_told(world, status)
         assert recorded and database_process.stopped, "the stop struck between the record and the links"
         assert links is None and "try again" in told.text.lower(), told.text
-    await database_process.start()
+        await database_process.start()
+        await until_ready(http, f"{service.public_url}/health")
+        await person.send_command(bot, "revoke")
+        said = await person.next_message(bot)
+        assert "during.txt" in said.text, said.text
     async with running_service(settings, deadlines=short) as service, http_client() as http:
         assert await service.db.files.get(recorded[0].id) is None, "the failed file's record stayed"
-        # Its message is handled again (bot/missed_links.py): stored anew, with links.
-        _, links = await until_links(world, await person.next_message(bot))
-        async with http.get(links.download) as response:
-            assert await response.read() == b"recorded, then the database stopped"
-        files, total = await service.db.files.list_by_owner(person.id, service.clock(), 0)
-        assert total == 1 and files[0].id != recorded[0].id, files
+        assert await service.db.files.list_by_owner(person.id, service.clock(), 0) == ([], 0)
+        after = await send_and_get_links(world, b"sent after the restart", "after.txt")
+        async with http.get(after.links.download) as response:
+            assert await response.read() == b"sent after the restart"
     assert any("ended without its links; its record goes now" in r.getMessage() for r in caplog.records)
     assert tracebacks(caplog.records) == []
 

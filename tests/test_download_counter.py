@@ -29,7 +29,7 @@ async def a_stored_file(database) -> tuple[Clock, StoredFile]:
     """A clock from the real time and file "a", in the database (counts go onto its record)."""
     clock = Clock()
     file = stored("a", now=clock())
-    await database.files.insert(file)
+    await database.files.insert_confirmed(file)
     return clock, file
 
 

@@ -13,7 +13,7 @@ import signal
 import zipfile
 
 from service_harness import http_client, make_world
-from test_e2e_crash import COPY, ServiceProcess, into, live_copies, service_env
+from test_e2e_crash import COPY, ServiceProcess, free_port, into, live_copies, service_env
 
 
 def button_urls(message) -> dict[str, str]:
@@ -187,4 +187,136 @@ async def test_a_file_whose_message_was_deleted_before_the_restart_is_not_handle
         assert await mongo_db["files"].count_documents({}) == 0, "nothing stored from a deleted message"
         assert live_copies(world) == []
     finally:
+        await service.stop()
+
+
+EDIT = "messages.EditMessage"   # a post's buttons
+
+
+def copies_ever_made(world) -> list:
+    """Every copy in BIN_CHANNEL, deleted ones too: a copy made and taken away again still cost
+    a copy (and its turn in the storage channel)."""
+    return [m for m in list(world.bin_channel.messages.values()) if m.media is not None]
+
+
+async def test_a_channel_post_killed_after_its_file_was_stored_gets_that_files_buttons_once_and_no_second_copy(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    bot = world.main_bot
+    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
+    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor.user])
+    env = {**service_env(world, database_url, database_name, tmp_path), "AUTH_CHANNEL": str(movies.id)}
+    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    film = random.Random(23).randbytes(200_000)
+    # The buttons' edit never reaches Telegram: held, and never let go while it matters.
+    buttons = telegram.faults.hold(EDIT, bot, when=into(movies))
+    try:
+        await service.start()
+        post = await editor.post_file(movies, film, file_name="film.mkv", mime_type="video/x-matroska")
+        await buttons.reached(timeout=30)       # its file is stored, its buttons under way
+        [first] = [doc async for doc in mongo_db["files"].find({})]
+        assert "pending_since" not in first, "the record was confirmed before the edit"
+        assert await mongo_db["posts_in_hand"].count_documents({}) == 1, "still in hand"
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        [copy] = live_copies(world)
+        assert not post.buttons, "cut before its buttons"
+
+        await service.start()
+        await telegram.wait_until(lambda: post.buttons, timeout=30)
+        urls = {b.text: b.url for row in post.buttons for b in row}
+        assert await fetch(urls["Download"]) == film
+        await service.stop()                    # nothing more can come: count what came
+        assert post.version == 1, "the post got its buttons in one edit"
+        assert copies_ever_made(world) == [copy], "the file was not copied a second time"
+        assert [doc["_id"] async for doc in mongo_db["files"].find({})] == [first["_id"]], "one record: the first"
+        assert await mongo_db["posts_in_hand"].count_documents({}) == 0, "nothing left in hand"
+        assert await mongo_db["copy_intents"].count_documents({}) == 0
+    finally:
+        buttons.release()
+        await service.stop()
+
+
+async def test_a_file_whose_links_a_kill_kept_from_the_person_is_not_stored_again_and_its_links_come_once(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    service = ServiceProcess(service_env(world, database_url, database_name, tmp_path),
+                             telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    data = random.Random(24).randbytes(150_000)
+    # The links' message never reaches Telegram: held, and never let go while it matters.
+    links_sent = telegram.faults.hold("messages.SendMessage", bot,
+                                      when=lambda q: getattr(q, "reply_markup", None) is not None)
+    try:
+        await service.start()
+        await person.send_file(bot, data, file_name="notes.pdf", mime_type="application/pdf")
+        await links_sent.reached(timeout=30)    # stored and recorded; its links under way
+        [first] = [doc async for doc in mongo_db["files"].find({})]
+        assert "pending_since" not in first and "link_message" not in first, "recorded, links not yet out"
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        [copy] = live_copies(world)
+
+        await service.start()
+        reply = await person.next_message(bot, timeout=30)
+        urls = button_urls(reply)
+        assert await fetch(urls["Download"]) == data
+        await service.stop()                    # nothing more can come: count what came
+        assert [m.message_id for m in person.messages_from(bot)] == [reply.message_id], "the links, once"
+        assert copies_ever_made(world) == [copy], "the file was not copied a second time"
+        [record] = [doc async for doc in mongo_db["files"].find({})]
+        assert record["_id"] == first["_id"] and record["link_message"]["message_id"] == reply.message_id
+        assert await mongo_db["requests"].count_documents({"active": True}) == 0
+    finally:
+        links_sent.release()
+        await service.stop()
+
+
+async def test_an_album_posted_in_the_auth_channel_and_killed_between_its_posts_buttons_gets_the_rest_once(
+        telegram, database_url, database_name, mongo_db, tmp_path):
+    world = make_world(telegram)
+    bot = world.main_bot
+    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
+    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor.user])
+    port = free_port()   # the same after the restart: the buttons given before it still work
+    env = {**service_env(world, database_url, database_name, tmp_path), "AUTH_CHANNEL": str(movies.id),
+           "PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    films = [b"first of three" * 900, b"second of three" * 900, b"third of three" * 900]
+    # The second post's buttons never reach Telegram: held, and never let go while it matters.
+    second_buttons = telegram.faults.hold(EDIT, bot, when=nth(2, into(movies)))
+    try:
+        await service.start()
+        posts = await editor.post_album(movies, [
+            {"data": films[0], "kind": "video", "file_name": "one.mp4", "caption": "Triple feature"},
+            {"data": films[1], "kind": "video", "file_name": "two.mp4"},
+            {"data": films[2], "kind": "video", "file_name": "three.mp4"},
+        ])
+        await second_buttons.reached(timeout=30)   # the album closed, its first post has its buttons
+        [bundle] = [doc async for doc in mongo_db["bundles"].find({})]
+        assert bundle["state"] == "closed" and "buttons_by" in bundle, "closed, its buttons under way"
+        assert [bool(post.buttons) for post in posts] == [True, False, False]
+        service.kill()
+        assert await service.wait() == -signal.SIGKILL
+        copies = copies_ever_made(world)
+        assert len(copies) == 3
+
+        await service.start()
+        rows = [await telegram.world.wait_until(lambda p=p: p.buttons, timeout=30) for p in posts]
+        for row, film in zip(rows, films, strict=True):
+            assert [[b.text for b in r] for r in row] == [["Stream", "Download"], ["Bot link", "File"], ["Whole album"]]
+            assert await fetch(row[0][1].url) == film
+        await service.stop()                    # nothing more can come: count what came
+        assert [post.version for post in posts] == [1, 1, 1], "each post got its buttons in one edit"
+        assert copies_ever_made(world) == copies, "nothing stored again"
+        assert await mongo_db["files"].count_documents({}) == 3
+        [bundle] = [doc async for doc in mongo_db["bundles"].find({})]
+        assert bundle["state"] == "closed" and len(bundle["items"]) == 3 and "buttons_by" not in bundle
+
+        # Another start finds nothing to do again.
+        await service.start()
+        await service.stop()
+        assert [post.version for post in posts] == [1, 1, 1]
+    finally:
+        second_buttons.release()
         await service.stop()

@@ -86,12 +86,12 @@ async def test_metrics_ask_for_the_bearer_token_and_count_the_database_at_most_e
         async with http.get(f"{service.public_url}/health") as response:
             assert response.status == 200  # load balancers need no token
 
-        await service.db.files.insert(a_live_file(clock(), 1))
+        await service.db.files.insert_confirmed(a_live_file(clock(), 1))
         status, text = await scrape(f"bearer   {token}  ")
         assert status == 200 and "filestream_files_live 1.0" in text
 
         # However often it is scraped, the database is counted again only after 30 s.
-        await service.db.files.insert(a_live_file(clock(), 2))
+        await service.db.files.insert_confirmed(a_live_file(clock(), 2))
         for _ in range(10):
             texts = await asyncio.gather(*(scrape() for _ in range(10)))
             assert all("filestream_files_live 1.0" in text for _, text in texts)

@@ -28,7 +28,7 @@ async def test_expiry_warnings_to_one_person_keep_the_pace_and_survive_a_flood_w
         count = service.main_client.pacer.limits.private_chat_burst + 3
         flood = telegram.faults.flood_wait(bot, SEND, seconds=1, times=1)
         for n in range(count):
-            await service.db.files.insert(expiring_file(n, person.id, clock()))
+            await service.db.files.insert_confirmed(expiring_file(n, person.id, clock()))
         # However the job's passes fall (one may be under way already), each warning goes out once.
         next(j for j in service.jobs if j.name == "expiry notices").wake()
         await telegram.wait_until(lambda: len(person.messages_from(bot)) >= count)

@@ -52,7 +52,7 @@ def stored(n: int, owner: int | None, *, created: datetime, expires: datetime | 
 
 
 async def add(database: Database, file: StoredFile, link: tuple[int, int] | None = None) -> StoredFile:
-    await database.files.insert(file)
+    await database.files.insert_confirmed(file)
     if link:
         await database.files.set_link_message(file.id, *link)
     return file

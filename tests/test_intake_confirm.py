@@ -3,12 +3,19 @@ unanswered is taken away, at once or, while the database is still away, at the n
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pymongo.errors import NetworkTimeout
+from service_harness import (
+    make_world,
+    running_service,
+    send_and_get_links,
+    settings_for,
+)
 
 from FileStream.core.models import StoredFile
 from FileStream.services.intake import FileIntake, IntakeError
@@ -142,3 +149,48 @@ async def test_a_record_whose_request_ended_without_links_is_removed_by_the_next
     assert await database.files.get(lost.id) is None and client.deleted == [lost.storage_message_id]
     assert await database.files.get(kept.id) is not None
     assert await restarted.forget_unfinished(await database.requests.ended_unfinished(since)) == 0, "done once"
+
+
+# -- a message taken in twice (handled again after a stop, or by two instances at once) ------------
+
+
+def live_copies(world) -> list:
+    return [m for m in list(world.bin_channel.messages.values()) if not m.deleted and m.media is not None]
+
+
+async def test_a_message_taken_in_again_gets_the_record_it_has_and_nothing_is_stored_twice(
+        telegram, database_url, database_name, tmp_path):
+    world = make_world(telegram)
+    async with running_service(settings_for(world, database_url, database_name, tmp_path / "s")) as service:
+        sent = await send_and_get_links(world, b"stored once", "once.txt")
+        [record] = [doc async for doc in service.db.db.files.find({})]
+        message = await service.main_client.get_messages(world.person_user.id, sent.message.id)
+        # What a restart does with a message whose handling a stop cut after its record.
+        again = await service.ctx.intake.take(message, owner_id=world.person_user.id, source="private",
+                                              ttl_seconds=3600)
+        assert again.id == record["_id"]
+        assert len(world.bin_channel.messages) == 1, "not copied again (not even to be taken away)"
+        assert await service.db.db.files.count_documents({}) == 1
+
+
+async def test_two_intakes_of_one_message_at_once_leave_one_record_and_one_copy(
+        telegram, database_url, database_name, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    async with running_service(settings_for(world, database_url, database_name, tmp_path / "s")) as service:
+        sent = await send_and_get_links(world, b"raced", "raced.txt")
+        [first] = [doc async for doc in service.db.db.files.find({})]
+        await service.db.files.delete(first["_id"])          # as if it had never been stored
+        message = await service.main_client.get_messages(world.person_user.id, sent.message.id)
+        copies = len(live_copies(world))
+
+        def take():
+            return service.ctx.intake.take(message, owner_id=world.person_user.id, source="private",
+                                           ttl_seconds=3600)
+        one, other = await asyncio.gather(take(), take())
+        assert any("stored by another intake at the same time" in r.getMessage() for r in caplog.records), \
+            "both looked before either recorded: the race was run"
+        assert one.id == other.id, "the later confirm lost to the unique index and took the winner's record"
+        [record] = [doc async for doc in service.db.db.files.find({})]
+        assert record["_id"] == one.id and "pending_since" not in record, "the loser's placeholder went"
+        assert len(live_copies(world)) == copies + 1, "the loser's copy was deleted"

@@ -132,7 +132,7 @@ async def test_a_persons_many_mirror_copies_delay_another_persons_copy_into_that
     mirror_lane = lanes[MIRROR_ID]
     files = {f"eve{n:02d}": stored(f"eve{n:02d}", 1, message_id=1000 + 10 * n) for n in range(20)}
     for file in files.values():
-        await database.files.insert(file)
+        await database.files.insert_confirmed(file)
     client = Client(channels, files)
     pool = SimpleNamespace(main=SimpleNamespace(client=client))
     mirror = Mirror(database.copies, pool, Channels(), keeper=None, clock=clock, lane_for=lanes.__getitem__)
@@ -168,7 +168,7 @@ async def test_a_copy_made_again_waits_for_its_owners_turn_and_is_recorded_with_
     channels, lanes = world(database, clock)
     storage_lane = lanes[STORAGE]
     lost_file = stored("lostcopy", 3)
-    await database.files.insert(lost_file)
+    await database.files.insert_confirmed(lost_file)
     client = Client(channels, {lost_file.id: lost_file})
     pool = SimpleNamespace(main=SimpleNamespace(client=client))
     keeper = CopyKeeper(database.copies, pool, Channels(), clock, lane_for=lanes.__getitem__)
@@ -200,7 +200,7 @@ async def test_a_new_lease_holder_deletes_the_heal_and_mirror_copies_a_stopped_h
     clock = Clock(T0)
     channels, lanes = world(database, clock, instance="new")
     kept = dataclasses.replace(stored("keptfile", 1), mirror_chat_id=MIRROR_ID, mirror_message_id=1)
-    await database.files.insert(kept)
+    await database.files.insert_confirmed(kept)
     mirror = channels[MIRROR_ID]
     recorded_copy = await mirror.take("u-keptfile", "old")        # 1: recorded before the crash
     spare_noted = await mirror.take("u-spare", "old")              # 2: answer noted, never recorded
@@ -248,7 +248,7 @@ async def test_a_file_undone_right_after_it_was_mirrored_leaves_no_mirror_copy(d
     clock = Clock(T0)
     channels, _lanes = world(database, clock)
     file = stored("undone01", 1)
-    await database.files.insert(file)
+    await database.files.insert_confirmed(file)
     client = Client(channels, {file.id: file})
     pool = SimpleNamespace(main=SimpleNamespace(client=client))
     intake = FileIntake(client, pool, database.files, STORAGE, clock, lane=None)
@@ -282,11 +282,11 @@ def test_health_reports_storage_as_one_word_and_an_unusable_channel_never_makes_
 async def test_a_mirror_copy_made_as_its_file_expired_is_not_recorded_so_the_mirror_pass_deletes_it(database):
     now = real_now()
     file = dataclasses.replace(stored("expiring", 1), expires_at=now - timedelta(seconds=1))
-    await database.files.insert(file)
+    await database.files.insert_confirmed(file)
     assert not await database.copies.record_mirror(file.id, MIRROR_ID, 5, now), \
         "the expiry job may have read the record already: nothing would delete this copy"
     live = dataclasses.replace(stored("livefile", 1), expires_at=now + timedelta(hours=1))
-    await database.files.insert(live)
+    await database.files.insert_confirmed(live)
     assert await database.copies.record_mirror(live.id, MIRROR_ID, 6, now)
 
 

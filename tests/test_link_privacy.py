@@ -73,7 +73,7 @@ async def test_holding_a_link_gives_the_link_and_nothing_more(telegram, stack_se
         # A private file with a deep-link key (as files moved over from older bots have) opens
         # for its owner only; anyone else gets the same words as for a file that does not exist.
         keyed = dataclasses.replace(diary, id=new_file_id(), deep_link_key=new_deep_link_key())
-        await service.db.files.insert(keyed)
+        await service.db.files.insert_confirmed(keyed)
         for payload in (f"file_{keyed.deep_link_key}", f"stream_{keyed.deep_link_key}"):
             reply = await start(mallory, payload)
             assert reply.text == texts.FILE_NOT_FOUND and reply.media is None

@@ -80,7 +80,7 @@ async def test_an_expired_files_mirror_copy_is_deleted_with_its_storage_copy(dat
                       file_unique_id="u1", media_type="document", dc_id=2, storage_chat_id=-1001,
                       storage_message_id=5, created_at=now - timedelta(hours=2), expires_at=now - timedelta(hours=1),
                       mirror_chat_id=-1003, mirror_message_id=9)
-    await database.files.insert(file)
+    await database.files.insert_confirmed(file)
     job = ExpiryJob(database.files, nothing, nothing, Clock(now), warning_seconds=0, delete_copies=delete_copies)
     assert await job.run_once() == ExpiryReport(deleted=1, copies_deleted=1)
     assert deleted == [(-1001, [5]), (-1003, [9])]

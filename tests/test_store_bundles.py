@@ -120,3 +120,23 @@ async def test_a_file_dropped_from_a_bundle_is_counted_failed_once_whichever_wri
     bundle = await database.bundles.close(bundle_id, NOW, LATER)
     assert bundle is not None and bundle.file_ids == ("F1",), "settled: one stored, two failed"
     assert (await database.bundles.get_doc(bundle_id))["failed"] == 2
+
+
+async def test_an_album_closed_while_its_posts_get_buttons_is_left_for_the_next_start_until_they_have_them(database):
+    bundles = database.bundles
+    album = await open_bundle(database, group_key="-100:77", origin="album", message_id=5)
+    await bundles.update(album, state="closing", received=1)
+    await bundles.add_item(album, "F1", 5)
+    assert await bundles.close(album, NOW, LATER, buttons_by="killed") is not None
+    other = await open_bundle(database)   # a person's bundle: no buttons to give
+    await bundles.start_closing(other)
+    await bundles.close(other, NOW, LATER)
+
+    [left] = await bundles.buttons_left_behind("restarted", NOW - timedelta(hours=1), 10)
+    assert left["_id"] == album
+    assert await bundles.buttons_left_behind("killed", NOW - timedelta(hours=1), 10) == [], "not its own"
+    assert await bundles.buttons_left_behind("restarted", NOW + timedelta(seconds=1), 10) == [], "too old"
+    claims = await asyncio.gather(*(bundles.claim_buttons(left, f"instance{n}") for n in range(3)))
+    assert sorted(claims) == [False, False, True], "one instance takes it over"
+    await bundles.buttons_given(album)
+    assert await bundles.buttons_left_behind("another", NOW - timedelta(hours=1), 10) == []

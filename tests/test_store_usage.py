@@ -28,7 +28,7 @@ def delta(file_id: str, downloads: int, sent: int, at=NOW) -> UsageDelta:
 
 
 async def test_counts_of_a_file_add_up_over_batches_and_keep_the_latest_access(database):
-    await database.files.insert(stored("a"))
+    await database.files.insert_confirmed(stored("a"))
     assert await database.usage.of_file("a") == FileUsage()
     await database.usage.add([delta("a", 2, 2000)])
     await database.usage.add([delta("a", 1, 500, NOW - timedelta(minutes=5))])
@@ -46,7 +46,7 @@ async def test_a_deleted_file_gets_no_record_back_but_the_day_and_the_total_stil
 
 async def test_the_counts_of_several_files_together_for_a_bundle_card(database):
     for name in "abc":
-        await database.files.insert(stored(name))
+        await database.files.insert_confirmed(stored(name))
     earlier = NOW - timedelta(minutes=10)
     await database.usage.add([delta("a", 2, 100, earlier), delta("b", 1, 50)])
     assert await database.usage.of_files(["a", "b", "c"]) == FileUsage(downloads=3, bytes_served=150, last_access=NOW)
@@ -55,7 +55,7 @@ async def test_the_counts_of_several_files_together_for_a_bundle_card(database):
 
 async def test_top_files_of_a_day_by_downloads_then_bytes(database):
     for name in "abcd":
-        await database.files.insert(stored(name))
+        await database.files.insert_confirmed(stored(name))
     yesterday = NOW - timedelta(days=1)
     await database.usage.add([delta("a", 1, 100), delta("b", 3, 10), delta("c", 1, 900), delta("d", 9, 9, yesterday)])
     top = await database.usage.top_files(TODAY, limit=2)
@@ -68,7 +68,7 @@ async def test_top_files_of_a_day_by_downloads_then_bytes(database):
 
 
 async def test_two_instances_adding_at_once_lose_nothing(database, database_url, database_name):
-    await database.files.insert(stored("a"))
+    await database.files.insert_confirmed(stored("a"))
     other = await Database.connect(database_url, database_name)
     try:
         await asyncio.gather(*(db.usage.add([delta("a", 1, 10)]) for db in [database, other] * 3))
@@ -114,7 +114,7 @@ class CutShort:
 
 async def test_a_batch_applied_only_in_part_and_sent_again_counts_once(database, mongo_db):
     for name in "ab":
-        await database.files.insert(stored(name))
+        await database.files.insert_confirmed(stored(name))
     batch = [delta("a", 2, 200), delta("b", 1, 100)]
     for broken in ("files", "usage_daily", "usage_totals"):
         collections = {name: mongo_db[name] for name in ("files", "usage_daily", "usage_totals")}

@@ -341,12 +341,16 @@ async def on_channel_album(ctx: BotContext, client, post, add_buttons) -> None:
         record = await _store_one(ctx, client, bundle_id, member, request_id=None, owner_id=None, source="channel")
         if record is not None:
             stored.append((member, record.id))
-    finished = await ctx.bundles.finish(bundle_id, ctx.settings.channel_file_ttl)
+    # Closed with a note that its posts are getting buttons: a stop before the last one has
+    # them leaves the note, and the next start gives the rest theirs (bot/missed_links.py).
+    finished = await ctx.bundles.finish(bundle_id, ctx.settings.channel_file_ttl, buttons_by=ctx.instance)
     bundle_links = ctx.links.bundle_links(finished.bundle) if finished and finished.bundle else None
     records = await ctx.db.files.get_many([file_id for _m, file_id in stored])   # with the bundle's expiry
     for member, file_id in stored:
         if file_id in records:
             await add_buttons(member, records[file_id], bundle_links)
+    if finished is not None and finished.bundle is not None:
+        await ctx.db.bundles.buttons_given(bundle_id)
     log.info("Album of %d posts in %s stored as bundle %s", len(members), post.chat.id, log_ref(bundle_id))
 
 

@@ -60,7 +60,7 @@ class ChannelPosts:
     async def _handle(self, ctx: BotContext, client, post, album: bool) -> None:
         if album:
             await bundles.on_channel_album(
-                ctx, client, post, lambda member, record, links: self._add_buttons(client, member, record, links))
+                ctx, client, post, lambda member, record, links: self.add_buttons(client, member, record, links))
             return
         # Done with the post however it ended (buttons, or words in the log); a shutdown that
         # cancels this leaves the note for the next start.
@@ -81,9 +81,9 @@ class ChannelPosts:
         except Exception:  # noqa: BLE001 - never answered in the channel itself
             log.exception("Could not store the file of %s", where)
             return
-        await self._add_buttons(client, post, record)
+        await self.add_buttons(client, post, record)
 
-    async def _add_buttons(self, client, post, record, bundle_links=None) -> None:
+    async def add_buttons(self, client, post, record, bundle_links=None) -> None:
         """The post's link buttons (and, for a post of an album, one to the whole album)."""
         ctx = self.ctx
         where = f"post {post.id} in AUTH_CHANNEL {post.chat.id}"
@@ -120,5 +120,5 @@ class ChannelPosts:
 def register(client, ctx: BotContext) -> None:
     if ctx.settings.auth_channel is None:
         return
-    posts = ChannelPosts(ctx)
+    posts = ctx.channel_posts = ChannelPosts(ctx)
     on_message(client, ctx, posts.on_file, FILE_POSTS & filters.chat(ctx.settings.auth_channel))

@@ -51,6 +51,9 @@ class BotContext:
     languages: Catalogs = field(default_factory=Catalogs.english_only)  # every language the bot speaks
     storage: object | None = None             # services.storage_status.StorageStatus, for /botstats
     keeper: object | None = None              # services.healing.CopyKeeper: reads a file from any live copy
+    # bot.channel.ChannelPosts when AUTH_CHANNEL is set: puts link buttons on its posts
+    # (also on those of an album a stop left without them: bot/missed_links.py).
+    channel_posts: object | None = None
     # Run by the service once the bots are up / before they stop (resuming a broadcast…).
     on_started: list[Hook] = field(default_factory=list)
     on_stopping: list[Hook] = field(default_factory=list)

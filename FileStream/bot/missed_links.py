@@ -11,11 +11,15 @@ with work the service does anyway (one extra write only for an AUTH_CHANNEL post
 - an album whose bundle was never closed: its stored files are taken away and the album is
   handled again (in the auth channel too);
 - an AUTH_CHANNEL post: its note in posts_in_hand, until the post got its buttons;
+- an AUTH_CHANNEL album closed while its posts were getting their buttons: its note on the
+  bundle (`buttons_by`); the posts still without buttons get them;
 - a request completed, or a person's bundle closed, whose links were never recorded as
   sent: the links are sent.
 
 Each is taken by one instance only (an atomic release, delete or claim in MongoDB), at most
-REPLAY_LIMIT a start, in turns per person like everything else.
+REPLAY_LIMIT a start, in turns per person like everything else. A file handled again whose
+record was written before the stop is not stored again: the intake reuses that record
+(services/intake.py), so the person gets its links and a post its buttons.
 """
 
 from __future__ import annotations
@@ -65,6 +69,9 @@ class Unfinished:
                          lambda doc=doc: self._file_again(doc))
         await self._gather(ctx.db.bundles.unfinished_albums(since, before, REPLAY_LIMIT), self._album)
         await self._gather(ctx.db.posts_in_hand.left_behind(ctx.instance, since, REPLAY_LIMIT), self._post)
+        if ctx.channel_posts is not None:
+            await self._gather(ctx.db.bundles.buttons_left_behind(ctx.instance, since, REPLAY_LIMIT),
+                               self._album_buttons)
         await self._gather(ctx.requests.store.completed_files_between(since, before), self._file_links)
         await self._gather(ctx.db.bundles.closed_without_links(since, before, REPLAY_LIMIT), self._bundle_links)
 
@@ -149,6 +156,31 @@ class Unfinished:
             return True    # its handler notes it done once the post has its buttons
         await posts.done(note["chat_id"], note["message_id"])   # deleted, or it got its buttons after all
         return False
+
+    def _album_buttons(self, doc: dict) -> None:
+        chat_id = int(doc["group_key"].split(":", 1)[0])
+        self.add(("chat", chat_id), "albums' posts given buttons", lambda: self._give_album_buttons(doc, chat_id))
+
+    async def _give_album_buttons(self, doc: dict, chat_id: int) -> bool:
+        """The posts of a closed album that have no buttons yet get theirs (with the one to the
+        whole album); posts that have them are left as they are, so each is edited once."""
+        ctx = self.ctx
+        if not await ctx.db.bundles.claim_buttons(doc, ctx.instance):
+            return False   # another instance took it
+        bundle = await ctx.db.bundles.get(doc["_id"])
+        records = await ctx.db.files.get_many(list(bundle.file_ids)) if bundle is not None else {}
+        given = 0
+        if bundle is not None and not bundle.is_expired(ctx.clock()):
+            bundle_links = ctx.links.bundle_links(bundle)
+            by_post = {r.origin_message_id: r for r in records.values() if r.origin_message_id is not None}
+            posts = await self.client.get_messages(chat_id, sorted(by_post)) if by_post else []
+            for post in posts:
+                if getattr(post, "empty", False) or post.reply_markup is not None or post.id not in by_post:
+                    continue   # deleted, or it got its buttons before the stop
+                await ctx.channel_posts.add_buttons(self.client, post, by_post[post.id], bundle_links)
+                given += 1
+        await ctx.db.bundles.buttons_given(doc["_id"])
+        return given > 0
 
     # -- links that never went out -------------------------------------------------------------
 

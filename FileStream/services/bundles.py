@@ -265,10 +265,11 @@ class BundleMaker:
         doc = await self.db.bundles.start_closing(bundle_id)
         return None if doc is None else Progress.of(doc)
 
-    async def finish(self, bundle_id: str, ttl_seconds: int) -> Finished | None:
+    async def finish(self, bundle_id: str, ttl_seconds: int, *, buttons_by: str | None = None) -> Finished | None:
         """Close a bundle whose files have all been stored (or failed): its files get one expiry
         and its request completes. None when it is not settled yet, was cancelled, or another
-        caller finished it: exactly one caller gets a Finished, and sends the links."""
+        caller finished it: exactly one caller gets a Finished, and sends the links.
+        `buttons_by`: see BundleStore.close (an AUTH_CHANNEL album's posts get buttons next)."""
         progress = await self.progress(bundle_id)
         if progress is None or progress.state != CLOSING or not progress.settled:
             return None
@@ -288,7 +289,7 @@ class BundleMaker:
         doc = await self.db.bundles.get_doc(bundle_id)
         file_ids = [item["file_id"] for item in (doc or {}).get("items", [])]
         await self.db.files.set_expiry(file_ids, expires_at)
-        bundle = await self.db.bundles.close(bundle_id, now, expires_at)
+        bundle = await self.db.bundles.close(bundle_id, now, expires_at, buttons_by=buttons_by)
         if bundle is None:
             return None   # cancelled in between (its files are taken away with it)
         # The files' expiry moved: whoever plans work by it (the expiry job) hears of it.

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 from pyrogram.errors import RPCError
 
 from FileStream.core.models import StoredFile
@@ -61,8 +61,20 @@ class FileIntake:
         `bundle_id`: the bundle the file is sent in (it is then listed with the bundle, not alone).
         `shareable`: give it a deep-link key, for files meant to be passed around by deep
         link (auth channel posts); private files never get one.
+        A message stored before (a live record names it, see store.files.ORIGIN) is not
+        stored again: that record is returned.
         """
         await self._remove_in_doubt()
+        # The message may have been stored already: a stop (kill -9 included) between its
+        # record and its answer (the request completed, the post's buttons) hands it to us
+        # again at the next start. Its record is then the answer: a second copy and record
+        # would be an orphan in the person's /files they never got links for.
+        origin = (message.chat.id, message.id) if source != "upload" and message.chat else None
+        if (origin is not None and (stored := await self.files.from_origin(*origin, self.clock())) is not None
+                and stored.id not in self._in_doubt):   # one being discarded is no answer
+            log.info("File %s of message %s was stored before (a stop cut its handling short): reused",
+                     stored.ref, message.id)
+            return stored
         sent = facts_of(message)
         # Whose turn the copy waits for: the person's, or the channel's that posted it.
         key = ("person", owner_id) if owner_id is not None else ("chat", getattr(message.chat, "id", 0))
@@ -89,10 +101,21 @@ class FileIntake:
                 deep_link_key=new_deep_link_key() if shareable else None,
                 # The message it came in: a lost storage copy is made again from it. An upload's
                 # own message is removed once stored, so it has none.
-                origin_chat_id=message.chat.id if source != "upload" and message.chat else None,
-                origin_message_id=message.id if source != "upload" else None,
+                origin_chat_id=origin[0] if origin is not None else None,
+                origin_message_id=origin[1] if origin is not None else None,
             )
             await self._record(record, request_id)
+        except DuplicateKeyError:
+            # Another intake of the same message (an instance handling it again at the same
+            # time) confirmed its record first: ours never shows; theirs is the answer.
+            await asyncio.shield(lane.discard(posted.message_id, posted))
+            winner = await self.files.from_origin(*origin, self.clock()) if origin is not None else None
+            if winner is None:
+                raise
+            await self._unrecord(record)   # our placeholder; its TTL would remove it too
+            log.info("File %s of message %s was stored by another intake at the same time: reused",
+                     winner.ref, message.id)
+            return winner
         except BaseException:
             await asyncio.shield(lane.discard(posted.message_id, posted))
             raise

@@ -143,16 +143,21 @@ class BundleStore:
         return await self._bundles.find_one_and_update(
             {"_id": bundle_id, "state": OPEN}, {"$set": {"state": CLOSING}}, return_document=ReturnDocument.AFTER)
 
-    async def close(self, bundle_id: str, now: datetime, expires_at: datetime | None) -> Bundle | None:
+    async def close(self, bundle_id: str, now: datetime, expires_at: datetime | None, *,
+                    buttons_by: str | None = None) -> Bundle | None:
         """closing → closed with its final expiry, once every received file is accounted for.
 
-        Only one caller wins (the others get None), so the links go out once.
+        Only one caller wins (the others get None), so the links go out once. `buttons_by`:
+        the process that now puts buttons on an AUTH_CHANNEL album's posts; noted in the same
+        write, so a stop at any instant after the close leaves the note (`buttons_given`).
         """
+        closing: dict[str, Any] = {"state": CLOSED, "closed_at": now, "expires_at": expires_at}
+        if buttons_by is not None:
+            closing["buttons_by"] = buttons_by
         doc = await self._bundles.find_one_and_update(
             {"_id": bundle_id, "state": CLOSING,
              "$expr": {"$eq": ["$received", {"$add": [{"$size": "$items"}, "$failed"]}]}},
-            {"$set": {"state": CLOSED, "closed_at": now, "expires_at": expires_at}},
-            return_document=ReturnDocument.AFTER)
+            {"$set": closing}, return_document=ReturnDocument.AFTER)
         return None if doc is None else _bundle(doc)
 
     async def cancel(self, bundle_id: str) -> dict[str, Any] | None:
@@ -182,6 +187,24 @@ class BundleStore:
             {"state": CLOSED, "source": "private", "owner_id": {"$ne": None}, "link_message": None,
              "closed_at": {"$gte": since, "$lt": before}}).sort("closed_at", ASCENDING).limit(limit)
         return [_bundle(doc) async for doc in cursor]
+
+    async def buttons_given(self, bundle_id: str) -> None:
+        """Every post of the album has its buttons: nothing is left for a restart."""
+        await self._bundles.update_one({"_id": bundle_id}, {"$unset": {"buttons_by": ""}})
+
+    async def buttons_left_behind(self, instance: str, since: datetime, limit: int) -> list[dict[str, Any]]:
+        """Albums closed since `since` whose posts another process was giving buttons when it
+        stopped (its note is still there), oldest first, at most `limit`."""
+        cursor = self._bundles.find(
+            {"state": CLOSED, "buttons_by": {"$exists": True, "$ne": instance}, "closed_at": {"$gte": since}}
+        ).sort("closed_at", ASCENDING).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def claim_buttons(self, doc: dict[str, Any], instance: str) -> bool:
+        """Take a left album's buttons over (as read in `doc`); True for exactly one claimant."""
+        result = await self._bundles.update_one({"_id": doc["_id"], "buttons_by": doc["buttons_by"]},
+                                                {"$set": {"buttons_by": instance}})
+        return result.modified_count == 1
 
     # -- once closed ------------------------------------------------------------------------
 

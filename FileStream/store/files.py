@@ -38,6 +38,14 @@ PENDING_KEPT = timedelta(hours=1)
 # and from then on the database refuses it, however late it applies it.
 CONFIRM_WINDOW = 5.0
 
+# The message a record was made from ("chat:message", see origin_key): an intake, first time or
+# handled again after a stop, looks for a live record of its message before it stores
+# anything, and a unique index lets only one record hold it. Written only by the intake's
+# confirm: a placeholder has none (it claims nothing until it is a record), nor has an upload
+# (no message of its own), a migrated record (FileStreamBot may have stored one message
+# twice), nor one written before 2026-12 (its message is not looked up; it was handled then).
+ORIGIN = "origin_key"
+
 _FIELDS = tuple(f.name for f in dataclasses.fields(StoredFile))
 _NOTICE_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
@@ -86,6 +94,13 @@ def file_document(file: StoredFile) -> dict[str, Any]:
     if doc["deep_link_key"] is None:
         del doc["deep_link_key"]  # kept out of the sparse unique index
     return doc
+
+
+def origin_key(chat_id: int | None, message_id: int | None) -> str | None:
+    """The key of the message a file came in (its chat and id), or None when it has none."""
+    if chat_id is None or message_id is None:
+        return None
+    return f"{chat_id}:{message_id}"
 
 
 def _from_doc(doc: dict[str, Any]) -> StoredFile:
@@ -144,14 +159,14 @@ class FileStore:
         # have no such field, so the TTL never touches them.
         await self._files.create_index(PENDING, name="pending_ttl",
                                        expireAfterSeconds=int(PENDING_KEPT.total_seconds()))
+        # One record per message taken in (ORIGIN): two intakes of one message (a replay
+        # racing another instance) cannot both confirm a record; the loser reuses the
+        # winner's. Sparse, so records without the key are left out, and SecantusDB plans
+        # the intake's equality lookup on it.
+        await self._files.create_index(ORIGIN, name="one_record_per_origin", unique=True, sparse=True)
         # The request a person's file was stored for (insert_confirmed): a start finds by it
         # the records of requests that ended without their links (of_requests).
         await self._files.create_index("request_id", name="request_id", sparse=True)
-
-    async def insert(self, file: StoredFile) -> None:
-        """Add a record at once (tests and tools; the intake uses insert_confirmed); raises
-        DuplicateKeyError if the id is taken."""
-        await self._files.insert_one(file_document(file))
 
     async def insert_confirmed(self, file: StoredFile, window: float = CONFIRM_WINDOW, *,
                                request_id: str | None = None) -> None:
@@ -198,6 +213,8 @@ class FileStore:
         del doc["_id"]
         if request_id is not None:
             doc["request_id"] = request_id
+        if (key := origin_key(file.origin_chat_id, file.origin_message_id)) is not None:
+            doc[ORIGIN] = key   # a DuplicateKeyError here: another record holds the message
         # $toLong: SecantusDB (the embedded database) compares $$NOW with a stored date
         # wrongly; as milliseconds since the epoch both it and MongoDB compare right.
         in_time = {"$expr": {"$lt": [{"$toLong": "$$NOW"},
@@ -223,6 +240,23 @@ class FileStore:
         """The records stored for these requests (insert_confirmed's `request_id`)."""
         cursor = self._files.find(_confirmed({"request_id": {"$in": list(request_ids)}}))
         return [_from_doc(doc) async for doc in cursor]
+
+    async def from_origin(self, chat_id: int, message_id: int, now: datetime) -> StoredFile | None:
+        """The live, confirmed record made from message `message_id` of `chat_id` (the intake
+        reuses it rather than storing the file again); None when there is none.
+
+        A record of the message that is no longer live (expired, or revoked and its copy not
+        yet deleted) gives the message up here, so a new record may take it: one indexed
+        lookup, and a write only in that rare case.
+        """
+        key = origin_key(chat_id, message_id)
+        doc = await self._files.find_one(_confirmed({ORIGIN: key}))
+        if doc is None:
+            return None
+        if doc.get("expires_at") is None or doc["expires_at"] > now:
+            return _from_doc(doc)
+        await self._files.update_one({"_id": doc["_id"], ORIGIN: key}, {"$unset": {ORIGIN: ""}})
+        return None
 
     async def id_for_legacy(self, legacy_id: str) -> str | None:
         """Our id of the file migrated from FileStreamBot's record `legacy_id` (an ObjectId in hex)."""

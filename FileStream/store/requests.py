@@ -184,10 +184,12 @@ class RequestStore:
 
     async def ended_unfinished(self, since: datetime) -> list[str]:
         """Ids of single-file requests that ended since `since` without completing (failed,
-        revoked, timed out): no record stored for them may stay."""
+        revoked, timed out): no record stored for them may stay. Left out: those a start
+        released with their message, which is handled again and reuses their record."""
         unfinished = [s.value for s in RequestState if is_terminal(s) and s != RequestState.COMPLETED]
         cursor = self._requests.find({"finished_at": {"$gte": since}, "state": {"$in": unfinished},
-                                      "bundle_id": None}, {"_id": 1})
+                                      "bundle_id": None,
+                                      "$or": [{"released": {"$ne": True}}, {"message_id": None}]}, {"_id": 1})
         return [str(doc["_id"]) async for doc in cursor]
 
     async def next_timeout(self) -> datetime | None:
