@@ -1,6 +1,9 @@
 """A database that stops answering (its process frozen with SIGSTOP) costs answers, never hangs:
 /health says 503 within 2 s, links say 503 with Retry-After within their deadline, and once
-the process runs again (SIGCONT) everything works and nothing stored before is lost."""
+the process runs again (SIGCONT) everything works and nothing stored before is lost. Writes
+the service gave up on and the database applies after it resumes (a request's opening, a
+bundle's file entry, a record whose request never completed) leave the person neither busy
+nor shown anything they were told failed."""
 
 from __future__ import annotations
 
@@ -14,13 +17,19 @@ import pytest
 from bson import ObjectId
 from clocks import real_now
 from pymongo.errors import PyMongoError
+from service_harness import (
+    http_client,
+    links_in,
+    make_world,
+    running_service,
+    send_and_get_links,
+    tracebacks,
+)
+from tgserver import SeededContent
 
+from FileStream.bot.routing import SORRY
 from FileStream.services.requests import RequestTracker
 from FileStream.store.database import Database, Deadlines, is_unavailable
-from FileStream.bot.routing import SORRY
-from service_harness import (http_client, links_in, make_world, running_service, send_and_get_links, tracebacks,
-                             until_links)
-from tgserver import SeededContent
 
 MIB = 1 << 20
 GET_FILE = "upload.GetFile"
