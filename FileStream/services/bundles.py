@@ -113,7 +113,7 @@ class BundleMaker:
             except Exception as still:  # noqa: BLE001 - tried again at the next chance
                 log.info("Bundle %s: could not void its unanswered opening yet: %r", log_ref(bundle_id), still)
                 return
-            del self._opens_unanswered[bundle_id]
+            self._opens_unanswered.pop(bundle_id, None)   # another task may have voided it meanwhile
         for bundle_id, file_id in list(self._items_unanswered):
             try:
                 await self.db.bundles.drop_item(bundle_id, file_id)

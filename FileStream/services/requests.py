@@ -191,7 +191,7 @@ class RequestTracker:
             except Exception as still:  # noqa: BLE001 - tried again at the next chance
                 log.info("Request %s: could not void its unanswered opening yet: %r", request_id, still)
                 continue
-            del self._openings_unanswered[request_id]
+            self._openings_unanswered.pop(request_id, None)   # another task may have voided it meanwhile
             if voided:
                 log.info("Request %s: its opening was applied after it got no answer; ended now", request_id)
                 ended = True
@@ -294,7 +294,7 @@ class RequestTracker:
                 log.info("Request %s: could not record its failure yet: %r", request_id, still)
                 continue
             # Not moved: it ended meanwhile (a write applied late, or timed out): nothing to do.
-            del self._failed_unrecorded[request_id]
+            self._failed_unrecorded.pop(request_id, None)   # another pass may have written it meanwhile
             if moved:
                 log.info("Request %s: its failure is recorded now", request_id)
                 ended = True
