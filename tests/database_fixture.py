@@ -22,6 +22,7 @@ from pymongo.errors import OperationFailure
 from pymongo.asynchronous.database import AsyncDatabase
 
 from FileStream.store.database import Database
+from FileStream.store.files import file_document
 from faketime_mode import VARIABLE, under_real_monotonic_faketime
 
 __all__ = ["wait_for_ttl_removal", "database_url", "database_client", "database_name", "mongo_db", "database"]
@@ -156,3 +157,9 @@ if __name__ == "__main__":   # the child of _database_process: serve until the p
     with _database_server(moved_clock="faketime" in os.environ.get("LD_PRELOAD", "")) as served:
         print(served, flush=True)
         sys.stdin.read()
+
+
+async def add_as_migrated(database: Database, file) -> None:
+    """A file record as migrate_files writes it: its document in one insert, without the
+    intake's two steps or its one-record-per-message key (files moved over from older bots)."""
+    await database.db["files"].insert_one(file_document(file))

@@ -18,6 +18,7 @@ from FileStream.bot.owner.broadcast import CANCEL as BROADCAST_CANCEL
 from FileStream.bot.owner.guard import NOT_FOR_YOU
 from FileStream.bot.routing import SORRY
 from FileStream.core.tokens import new_deep_link_key, new_file_id
+from database_fixture import add_as_migrated
 from service_harness import http_client, make_world, running_service, send_and_get_links, tracebacks
 
 
@@ -63,7 +64,7 @@ async def test_bob_pressing_alices_buttons_opening_her_deep_links_and_asking_del
         assert len(files) == 3 and {f.owner_id for f in files} == {alice.id}
         # One of her files has a deep-link key of its own (as files moved over from older bots have).
         keyed = dataclasses.replace(files[0], id=new_file_id(), deep_link_key=new_deep_link_key())
-        await db.files.insert_confirmed(keyed)
+        await add_as_migrated(db, keyed)
         files.append(keyed)
         before = (await documents(db, "files", alice.id), await documents(db, "bundles", alice.id))
 
@@ -151,7 +152,7 @@ async def test_a_banned_person_gets_nothing_done_not_even_with_their_own_files(t
         sent = await send_and_get_links(world, b"carol's notes", "notes.txt", mime_type="text/plain")
         [notes], _ = await db.files.list_by_owner(carol.id, service.clock(), 0)
         keyed = dataclasses.replace(notes, id=new_file_id(), deep_link_key=new_deep_link_key())
-        await db.files.insert_confirmed(keyed)
+        await add_as_migrated(db, keyed)
         await carol.send_command(bot, "files")
         board = await carol.next_message(bot)
         before = await documents(db, "files", carol.id)

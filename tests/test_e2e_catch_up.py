@@ -15,7 +15,7 @@ from service_harness import (
     settings_for,
     until_links,
 )
-from test_e2e_crash import ServiceProcess, service_env
+from test_e2e_crash import killable_service
 
 
 def editor_and_channel(telegram, world):
@@ -56,9 +56,7 @@ async def test_a_file_sent_and_a_file_posted_while_the_service_is_stopped_are_an
     world = make_world(telegram)
     bot = world.main_bot
     editor, movies = editor_and_channel(telegram, world)
-    env = service_env(world, database_url, database_name, tmp_path)
-    env["AUTH_CHANNEL"] = str(movies.id)
-    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path, AUTH_CHANNEL=str(movies.id))
     report = random.Random(1).randbytes(200_000)
     film = random.Random(2).randbytes(300_000)
     try:

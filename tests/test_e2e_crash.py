@@ -103,6 +103,17 @@ def service_env(world, database_url: str, database_name: str, tmp_path: Path) ->
     return env
 
 
+def killable_service(telegram, world, database_url: str, database_name: str, tmp_path: Path, *,
+                     fixed_port: bool = False, **settings: str) -> ServiceProcess:
+    """The service for `world` as a process a test may kill -9. `fixed_port`: the same port after
+    a restart, so the links given before it still work; `settings`: more of its environment."""
+    env = {**service_env(world, database_url, database_name, tmp_path), **settings}
+    if fixed_port:
+        port = free_port()
+        env |= {"PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    return ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+
+
 def live_copies(world) -> list:
     return [m for m in list(world.bin_channel.messages.values()) if not m.deleted and m.media is not None]
 
@@ -112,8 +123,7 @@ async def test_killed_while_storing_a_file_a_restart_leaves_one_copy_and_gives_t
         telegram, database_url, database_name, mongo_db, tmp_path, moment):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
-    connection_file = telegram.write_connection_file(tmp_path / "tgserver.json")
-    service = ServiceProcess(service_env(world, database_url, database_name, tmp_path), connection_file, tmp_path)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path)
     data = random.Random(9).randbytes(300_000)
     try:
         await service.start()
@@ -175,11 +185,8 @@ async def test_killed_at_the_instant_a_lost_copy_is_made_again_a_restart_leaves_
         telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
-    connection_file = telegram.write_connection_file(tmp_path / "tgserver.json")
-    port = free_port()   # the same after the restart: the links stay the same
-    env = {**service_env(world, database_url, database_name, tmp_path),
-           "PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    service = ServiceProcess(env, connection_file, tmp_path)
+    # The same port after the restart: the links stay the same.
+    service = killable_service(telegram, world, database_url, database_name, tmp_path, fixed_port=True)
     data = random.Random(11).randbytes(200_000)
     try:
         await service.start()
@@ -216,9 +223,8 @@ async def test_killed_at_the_instant_of_a_mirror_copy_a_restart_leaves_one_mirro
     world = make_world(telegram)
     mirror = telegram.world.add_channel(title="FileStream mirror", admins=[world.main_bot])
     person, bot = world.person, world.main_bot
-    connection_file = telegram.write_connection_file(tmp_path / "tgserver.json")
-    env = {**service_env(world, database_url, database_name, tmp_path), "MIRROR_CHANNEL": str(mirror.id)}
-    service = ServiceProcess(env, connection_file, tmp_path)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path,
+                               MIRROR_CHANNEL=str(mirror.id))
     data = random.Random(12).randbytes(150_000)
     try:
         await service.start()

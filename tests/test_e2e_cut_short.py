@@ -13,7 +13,8 @@ import signal
 import zipfile
 
 from service_harness import http_client, make_world
-from test_e2e_crash import COPY, ServiceProcess, free_port, into, live_copies, service_env
+from test_e2e_catch_up import editor_and_channel
+from test_e2e_crash import COPY, into, killable_service, live_copies
 
 
 def button_urls(message) -> dict[str, str]:
@@ -42,10 +43,8 @@ async def test_a_channel_post_whose_handling_a_kill_cut_gets_its_buttons_once_af
         telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     bot = world.main_bot
-    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
-    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor.user])
-    env = {**service_env(world, database_url, database_name, tmp_path), "AUTH_CHANNEL": str(movies.id)}
-    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    editor, movies = editor_and_channel(telegram, world)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path, AUTH_CHANNEL=str(movies.id))
     film = random.Random(21).randbytes(250_000)
     try:
         await service.start()
@@ -84,8 +83,7 @@ async def test_an_album_whose_links_a_kill_kept_from_the_person_gets_them_once_a
         telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
-    service = ServiceProcess(service_env(world, database_url, database_name, tmp_path),
-                             telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path)
     rng = random.Random(22)
     items = [dict(data=rng.randbytes(120_000 + n), file_name=f"part{n}.bin", caption="Trip" if n == 0 else None)
              for n in range(3)]
@@ -130,10 +128,8 @@ async def test_an_album_posted_in_the_auth_channel_and_cut_by_a_kill_gets_all_it
         telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     bot = world.main_bot
-    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
-    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor.user])
-    env = {**service_env(world, database_url, database_name, tmp_path), "AUTH_CHANNEL": str(movies.id)}
-    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    editor, movies = editor_and_channel(telegram, world)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path, AUTH_CHANNEL=str(movies.id))
     films = [b"first film" * 1000, b"second film" * 1000]
     try:
         await service.start()
@@ -168,8 +164,7 @@ async def test_a_file_whose_message_was_deleted_before_the_restart_is_not_handle
         telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
-    service = ServiceProcess(service_env(world, database_url, database_name, tmp_path),
-                             telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path)
     try:
         await service.start()
         hold = telegram.faults.hold(COPY, bot, when=into(world.bin_channel))
@@ -203,10 +198,8 @@ async def test_a_channel_post_killed_after_its_file_was_stored_gets_that_files_b
         telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     bot = world.main_bot
-    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
-    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor.user])
-    env = {**service_env(world, database_url, database_name, tmp_path), "AUTH_CHANNEL": str(movies.id)}
-    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    editor, movies = editor_and_channel(telegram, world)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path, AUTH_CHANNEL=str(movies.id))
     film = random.Random(23).randbytes(200_000)
     # The buttons' edit never reaches Telegram: held, and never let go while it matters.
     buttons = telegram.faults.hold(EDIT, bot, when=into(movies))
@@ -241,8 +234,7 @@ async def test_a_file_whose_links_a_kill_kept_from_the_person_is_not_stored_agai
         telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     person, bot = world.person, world.main_bot
-    service = ServiceProcess(service_env(world, database_url, database_name, tmp_path),
-                             telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    service = killable_service(telegram, world, database_url, database_name, tmp_path)
     data = random.Random(24).randbytes(150_000)
     # The links' message never reaches Telegram: held, and never let go while it matters.
     links_sent = telegram.faults.hold("messages.SendMessage", bot,
@@ -276,12 +268,10 @@ async def test_an_album_posted_in_the_auth_channel_and_killed_between_its_posts_
         telegram, database_url, database_name, mongo_db, tmp_path):
     world = make_world(telegram)
     bot = world.main_bot
-    editor = telegram.person(telegram.world.add_user(first_name="Eddie", username="eddie"))
-    movies = telegram.world.add_channel(title="Movies", admins=[bot, editor.user])
-    port = free_port()   # the same after the restart: the buttons given before it still work
-    env = {**service_env(world, database_url, database_name, tmp_path), "AUTH_CHANNEL": str(movies.id),
-           "PORT": str(port), "PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    service = ServiceProcess(env, telegram.write_connection_file(tmp_path / "tgserver.json"), tmp_path)
+    editor, movies = editor_and_channel(telegram, world)
+    # The same port after the restart: the buttons given before it still work.
+    service = killable_service(telegram, world, database_url, database_name, tmp_path, fixed_port=True,
+                               AUTH_CHANNEL=str(movies.id))
     films = [b"first of three" * 900, b"second of three" * 900, b"third of three" * 900]
     # The second post's buttons never reach Telegram: held, and never let go while it matters.
     second_buttons = telegram.faults.hold(EDIT, bot, when=nth(2, into(movies)))

@@ -285,7 +285,7 @@ async def test_a_mirror_copy_made_as_its_file_expired_is_not_recorded_so_the_mir
     await database.files.insert_confirmed(file)
     assert not await database.copies.record_mirror(file.id, MIRROR_ID, 5, now), \
         "the expiry job may have read the record already: nothing would delete this copy"
-    live = dataclasses.replace(stored("livefile", 1), expires_at=now + timedelta(hours=1))
+    live = dataclasses.replace(stored("livefile", 1, message_id=1010), expires_at=now + timedelta(hours=1))
     await database.files.insert_confirmed(live)
     assert await database.copies.record_mirror(live.id, MIRROR_ID, 6, now)
 
