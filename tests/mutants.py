@@ -146,7 +146,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("late-opening-kept", "late writes harmless", "FileStream/services/requests.py",
            "                self._openings_unanswered[request_id] = (user_id, file_name)\n",
            "                pass\n",
-           ("tests/test_request_tracker.py",)),
+           ("tests/test_request_tracker.py",
+            ("tests/test_database_stall.py::test_a_file_whose_request_opened_in_a_freeze_gets_words_and_the_persons"
+             "_next_file_its_links_at_once"))),
     Mutant("late-opening-voided-after", "late writes harmless", "FileStream/services/requests.py",
            "            await self._void_openings()\n", "            pass\n",
            ("tests/test_request_tracker.py",)),

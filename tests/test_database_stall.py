@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from bson import ObjectId
 from clocks import real_now
+from pymongo import monitoring
 from pymongo.errors import PyMongoError
 from service_harness import (
     http_client,
@@ -402,3 +403,65 @@ async def test_a_database_frozen_as_a_bundles_file_is_entered_counts_it_failed_a
     finally:
         logging.getLogger("FileStream").removeHandler(given_up)
     assert tracebacks(caplog.records) == []
+
+
+class FreezeAtInsert(monitoring.CommandListener):
+    """Freezes the database as the first insert into `collection` of `database` is sent:
+    PyMongo tells its listeners before it writes the command to the socket, so the write
+    waits, unanswered, in the frozen server's socket. Registered for the whole process
+    (PyMongo has no per-client listener after the fact), so it does nothing once fired."""
+
+    def __init__(self, database_process, database: str, collection: str) -> None:
+        self._database_process = database_process
+        self._database, self._collection = database, collection
+        self.fired = False
+
+    def started(self, event) -> None:
+        if (not self.fired and event.database_name == self._database and event.command_name == "insert"
+                and event.command.get("insert") == self._collection):
+            self.fired = True
+            self._database_process.freeze_now()
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+async def test_a_file_whose_request_opened_in_a_freeze_gets_words_and_the_persons_next_file_its_links_at_once(
+        telegram, stack_settings, database_process, caplog):
+    """The database freezes as the person's request is opened: they are told to try again.
+    The server applies the opening once it thaws, after the service gave up on it; their
+    next file gets its links at once, and the late opening ends failed."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    at_opening = FreezeAtInsert(database_process, settings.database_name, "requests")
+    monitoring.register(at_opening)
+    try:
+        await opening_frozen_then_next_file(world, settings, database_process, at_opening)
+    finally:
+        # Clients made later need not publish every command: PyMongo has no unregister.
+        monitoring._LISTENERS.command_listeners.remove(at_opening)
+    assert tracebacks(caplog.records) == []
+
+
+async def opening_frozen_then_next_file(world, settings, database_process, at_opening) -> None:
+    person, bot = world.person, world.main_bot
+    async with running_service(settings, deadlines=Deadlines(default=1.0)) as service, http_client() as http:
+        await person.send_file(bot, b"sent as the database froze", file_name="during.txt")
+        try:
+            told = await person.next_message(bot, timeout=30)
+            assert at_opening.fired and database_process.frozen, "the freeze caught the request's opening"
+        finally:
+            database_process.thaw()
+        assert "try again" in told.text.lower(), told.text
+        await until_ready(http, f"{service.public_url}/health")
+        again = await send_and_get_links(world, b"sent as the database froze", "during.txt")
+        async with http.get(again.links.download) as response:
+            assert await response.read() == b"sent as the database froze"
+        opened = [doc async for doc in service.db.db["requests"].find({"user_id": person.id})]
+        print(f"the person's requests: {[(d['state'], d.get('error')) for d in opened]}")
+        assert sorted(d["state"] for d in opened) == ["completed", "failed"], opened
+        assert await service.ctx.requests.status(person.id) is None, "nothing holds the person up"
