@@ -163,6 +163,12 @@ MUTANTS: tuple[Mutant, ...] = (
            "                self._items_unanswered.add((bundle_id, record.id))\n", "                pass\n",
            (("tests/test_database_stall.py::test_a_database_frozen_as_a_bundles_file_is_entered_counts_it_failed_and"
              "_the_bundle_lists_only_the_others"),)),
+    Mutant("bundle-start-unanswered-kept", "late writes harmless", "FileStream/services/bundles.py",
+           "            self._opens_unanswered[bundle_id] = request.id if request is not None else None\n",
+           "            pass\n",
+           ("tests/test_bundle_late_writes.py",
+            ("tests/test_database_stall.py::test_a_bundle_started_in_a_freeze_and_applied_after_the_thaw_is_void_and"
+             "_the_next_bundle_works"))),
     Mutant("dropped-item-enters", "late writes harmless", "FileStream/store/bundles.py",
            '"dropped": {"$ne": file_id}},\n            {"$push"', '},\n            {"$push"',
            ("tests/test_store_bundles.py",)),

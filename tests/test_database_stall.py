@@ -465,3 +465,46 @@ async def opening_frozen_then_next_file(world, settings, database_process, at_op
         print(f"the person's requests: {[(d['state'], d.get('error')) for d in opened]}")
         assert sorted(d["state"] for d in opened) == ["completed", "failed"], opened
         assert await service.ctx.requests.status(person.id) is None, "nothing holds the person up"
+
+
+async def test_a_bundle_started_in_a_freeze_and_applied_after_the_thaw_is_void_and_the_next_bundle_works(
+        telegram, stack_settings, database_process, caplog):
+    """The database freezes as /bundle opens the bundle: the person is told to try again, and
+    the server applies the opening once it thaws. Their next /bundle works, and the late
+    one is void: it is not open, takes no place, and nothing lists it."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    at_opening = FreezeAtInsert(database_process, settings.database_name, "bundles")
+    monitoring.register(at_opening)
+    try:
+        await bundle_frozen_then_next_bundle(world, settings, database_process, at_opening)
+    finally:
+        monitoring._LISTENERS.command_listeners.remove(at_opening)
+    assert tracebacks(caplog.records) == []
+
+
+async def bundle_frozen_then_next_bundle(world, settings, database_process, at_opening) -> None:
+    person, bot = world.person, world.main_bot
+    async with running_service(settings, deadlines=Deadlines(default=1.0)) as service, http_client() as http:
+        await person.send_command(bot, "bundle", "Notes")
+        try:
+            told = await person.next_message(bot, timeout=30)
+            assert at_opening.fired and database_process.frozen, "the freeze caught the bundle's opening"
+        finally:
+            database_process.thaw()
+        assert "try again" in told.text.lower(), told.text
+        await until_ready(http, f"{service.public_url}/health")
+        await person.send_command(bot, "bundle", "Notes")
+        status = await person.next_message(bot)
+        assert "0 of 0 stored" in status.text, status.text
+        await person.send_file(bot, b"the only file", file_name="one.txt")
+        await until_text(world, status.message_id, "1 of 1 stored")
+        await person.send_command(bot, "done")
+        reply = await person.next_message(bot, timeout=20)
+        assert "1 file" in reply.text and "could not" not in reply.text, reply.text
+        docs = [doc async for doc in service.db.db["bundles"].find({})]
+        print(f"bundles: {[(d['state'], d.get('request_id')) for d in docs]}")
+        assert sorted(d["state"] for d in docs) == ["closed", "voided"], docs
+        listed, total = await service.db.bundles.list_by_owner(person.id, service.clock(), skip=0, limit=10)
+        assert total == 1 and listed[0].file_ids and listed[0].title == "Notes"
