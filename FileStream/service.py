@@ -51,6 +51,7 @@ from FileStream.services.traffic import TrafficMeter
 from FileStream.services.storage_status import StorageStatus
 from FileStream.services.usage import DownloadCounter
 from FileStream.store.database import Database, DatabaseUnavailable, Deadlines
+from FileStream.store.requests import KEEP_FINISHED
 from FileStream.telegram.clients import (
     TgCryptoMissing,
     build_client,
@@ -381,11 +382,23 @@ class Service:
         if ctx is not None:
             # Those that name their message are handled again (bot/missed_links.py, an on_started
             # hook); it tells the people of any it cannot take up.
+            await self._forget_unfinished(ctx)
             ctx.left_behind = [doc for doc in released if doc.get("message_id") is not None]
             await self._stale_requests.tell_released([doc for doc in released if doc.get("message_id") is None])
             for hook in ctx.on_started:
                 await hook()
         log.info("FileStream is up at %s with %d backend bot(s)", self.public_url, len(self.pool.backends))
+
+    async def _forget_unfinished(self, ctx: BotContext) -> None:
+        """Records of requests that ended without their links (the database stalled between
+        a record and its request's completion, and the record's removal was not taken, or a
+        process stopped in between): removed before any of their messages is handled again."""
+        try:
+            ended = await ctx.db.requests.ended_unfinished(self.clock() - KEEP_FINISHED)
+            if gone := await ctx.intake.forget_unfinished(ended):
+                log.info("Removed %d record(s) of requests that ended without their links", gone)
+        except Exception as error:  # noqa: BLE001 - the next start tries again
+            log.warning("Could not look for records of requests that ended without their links: %r", error)
 
     def lane_for(self, chat_id: int) -> ChannelLane:
         """The lane of copies into storage channel `chat_id` (one per channel, made at first use)."""

@@ -27,10 +27,13 @@ class DatabaseProcess:
         self.url: str | None = None
         self.port: int | None = None
         self.frozen = False
+        self.stopped = False
 
     async def start(self) -> str:
         """Start it; after a stop, on the same port and data, so clients find it again."""
+        await self._server.stop()   # after stop_now: reaps the stopped process
         self.url = await self._server.start(self._data_dir, port=self.port)
+        self.stopped = False
         self.port = urlsplit(self.url).port
         return self.url
 
@@ -51,6 +54,28 @@ class DatabaseProcess:
             raise AssertionError("the database process did not stop within 10 s of SIGSTOP") from None
         assert stopped is not None and stopped.si_code == os.CLD_STOPPED, stopped
         assert _all_threads_stopped(pid)
+
+    def freeze_now(self) -> None:
+        """freeze(), for a synchronous hook of the service that must freeze the database
+        before its next call (it blocks the caller's loop until every thread stopped: a
+        few milliseconds)."""
+        pid = self._server.pid
+        os.kill(pid, signal.SIGSTOP)
+        self.frozen = True
+        stopped = os.waitid(os.P_PID, pid, os.WSTOPPED)
+        assert stopped is not None and stopped.si_code == os.CLD_STOPPED, stopped
+        assert _all_threads_stopped(pid)
+
+    def stop_now(self) -> None:
+        """A clean stop (SIGTERM: it writes what it holds), for a synchronous hook of the
+        service: from its next call on, connections are refused. Blocks until the process
+        has exited (it is reaped later, by `stop`)."""
+        os.kill(self._server.pid, signal.SIGTERM)
+        try:
+            os.waitid(os.P_PID, self._server.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            pass   # asyncio reaped it already: it has exited
+        self.stopped = True
 
     def thaw(self) -> None:
         os.kill(self._server.pid, signal.SIGCONT)

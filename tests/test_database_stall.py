@@ -1,6 +1,9 @@
 """A database that stops answering (its process frozen with SIGSTOP) costs answers, never hangs:
 /health says 503 within 2 s, links say 503 with Retry-After within their deadline, and once
-the process runs again (SIGCONT) everything works and nothing stored before is lost."""
+the process runs again (SIGCONT) everything works and nothing stored before is lost. Writes
+the service gave up on and the database applies after it resumes (a request's opening, a
+bundle's file entry, a record whose request never completed) leave the person neither busy
+nor shown anything they were told failed."""
 
 from __future__ import annotations
 
@@ -11,11 +14,23 @@ import time
 
 import aiohttp
 import pytest
-
-from FileStream.store.database import Deadlines
-from FileStream.bot.routing import SORRY
-from service_harness import http_client, links_in, make_world, running_service, send_and_get_links, tracebacks
+from bson import ObjectId
+from clocks import real_now
+from pymongo import monitoring
+from pymongo.errors import PyMongoError
+from service_harness import (
+    http_client,
+    links_in,
+    make_world,
+    running_service,
+    send_and_get_links,
+    tracebacks,
+)
 from tgserver import SeededContent
+
+from FileStream.bot.routing import SORRY
+from FileStream.services.requests import RequestTracker
+from FileStream.store.database import Database, Deadlines, is_unavailable
 
 MIB = 1 << 20
 GET_FILE = "upload.GetFile"
@@ -204,3 +219,292 @@ async def test_a_file_whose_intake_failed_in_a_database_freeze_leaves_no_record_
             assert any("was not recorded" in r.getMessage() for r in caplog.records), \
                 "the freeze caught the record's write"
     assert tracebacks(caplog.records) == []
+
+
+async def test_a_request_opened_in_a_freeze_and_applied_after_the_thaw_never_leaves_the_person_busy(
+        database_process, caplog):
+    """The person's request is opened while the database is frozen: the opening waits in the
+    server's socket, the service gives up on it (the person is told to try again), and the
+    server applies it once it thaws. Their next try opens at once, and the late opening
+    ends failed instead of holding them up until REQUEST_TIMEOUT."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    db = await Database.connect(database_process.url, "requests_in_a_freeze", deadlines=Deadlines(default=1.0))
+    try:
+        tracker = RequestTracker(db.requests, real_now, timeout_seconds=600, instance="this")
+        await database_process.freeze()
+        try:
+            with pytest.raises(PyMongoError) as unanswered:
+                await tracker.begin(7, "film.mkv", message_id=11)
+            assert is_unavailable(unanswered.value) and database_process.frozen, "the freeze caught the opening"
+        finally:
+            database_process.thaw()
+        again = await tracker.begin(7, "film.mkv", message_id=12)
+        assert again is not None, "the person's next try found them busy"
+        opened = [doc async for doc in db.db["requests"].find({"user_id": 7})]
+        print(f"requests of the person after the thaw: {opened}")
+        assert [d["_id"] for d in opened if d["active"]] == [ObjectId(again.id)], opened
+        assert all(d["state"] == "failed" for d in opened if not d["active"]), opened
+        assert await tracker.revoke(7) is not None
+        # Whenever the server applies the frozen opening, it finds its id taken: it opens nothing.
+        assert await tracker.status(7) is None
+    finally:
+        await db.close()
+    assert tracebacks(caplog.records) == []
+
+
+async def test_a_database_frozen_between_a_files_record_and_its_links_leaves_the_person_nothing_they_were_told_failed(
+        telegram, stack_settings, database_process, caplog):
+    """The database freezes just after the file's record was written, before its request
+    completes: the person is told it failed. After the thaw, and after a restart, they find
+    no such file, and their next try gets its links at once."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    short = Deadlines(default=1.0)
+    recorded = []
+
+    def freeze_once_recorded(record) -> None:
+        # Called as the intake returns the record, before the request moves on.
+        if not recorded:
+            recorded.append(record)
+            database_process.freeze_now()
+
+    async with running_service(settings, deadlines=short) as service, http_client() as http:
+        service.ctx.intake.on_stored.append(freeze_once_recorded)
+        await person.send_file(bot, b"recorded, then the database froze", file_name="during.txt")
+        status = await person.next_message(bot)
+        try:
+            told, links = await until_told(world, status)
+            assert recorded and database_process.frozen, "the freeze struck between the record and the links"
+        finally:
+            database_process.thaw()
+        assert links is None and "try again" in told.text.lower(), told.text
+        await until_ready(http, f"{service.public_url}/health")
+        again = await send_and_get_links(world, b"recorded, then the database froze", "during.txt")
+        assert again.links is not None
+        async with http.get(again.links.download) as response:
+            assert await response.read() == b"recorded, then the database froze"
+    async with running_service(settings, deadlines=short) as service:
+        assert await service.db.files.get(recorded[0].id) is None, "the failed file's record stayed"
+        files, total = await service.db.files.list_by_owner(person.id, service.clock(), 0)
+        assert total == 1 and files[0].file_name == "during.txt", files
+    assert tracebacks(caplog.records) == []
+
+
+async def test_a_database_stopped_between_a_files_record_and_its_links_leaves_no_record_after_a_restart(
+        telegram, stack_settings, database_process, caplog):
+    """The database stops just after the file's record was written: nothing can be undone in
+    it, and the person is told the file failed. Once it is back they revoke the request
+    they are still shown busy with, and the service restarts before anything else was
+    taken in (the record's removal, kept in memory, is lost with it). After the restart
+    they find no such file, and their next one gets its links at once."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    short = Deadlines(default=1.0, server_selection=1.0)
+    recorded = []
+
+    def stop_once_recorded(record) -> None:
+        if not recorded:
+            recorded.append(record)
+            database_process.stop_now()
+
+    async with running_service(settings, deadlines=short) as service, http_client() as http:
+        service.ctx.intake.on_stored.append(stop_once_recorded)
+        await person.send_file(bot, b"recorded, then the database stopped", file_name="during.txt")
+        status = await person.next_message(bot)
+        told, links = await until_told(world, status)
+        assert recorded and database_process.stopped, "the stop struck between the record and the links"
+        assert links is None and "try again" in told.text.lower(), told.text
+        await database_process.start()
+        await until_ready(http, f"{service.public_url}/health")
+        await person.send_command(bot, "revoke")
+        said = await person.next_message(bot)
+        assert "during.txt" in said.text, said.text
+    async with running_service(settings, deadlines=short) as service, http_client() as http:
+        assert await service.db.files.get(recorded[0].id) is None, "the failed file's record stayed"
+        assert await service.db.files.list_by_owner(person.id, service.clock(), 0) == ([], 0)
+        after = await send_and_get_links(world, b"sent after the restart", "after.txt")
+        async with http.get(after.links.download) as response:
+            assert await response.read() == b"sent after the restart"
+    assert any("ended without its links; its record goes now" in r.getMessage() for r in caplog.records)
+    assert tracebacks(caplog.records) == []
+
+
+async def until_text(world, message_id: int, part: str, timeout: float = 30):
+    def current():
+        found = [m for m in world.person.messages_from(world.main_bot) if m.message_id == message_id]
+        return found[0] if found and part in found[0].text else None
+    return await world.telegram.world.wait_until(current, timeout=timeout)
+
+
+class Logged(logging.Handler):
+    """Set once the service logs a line containing `part` (the event of a step that shows
+    nowhere else while the database is frozen)."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(logging.INFO)
+        self.part = part
+        self.event = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.part in record.getMessage():
+            self._loop.call_soon_threadsafe(self.event.set)
+
+    async def wait(self, timeout: float = 30) -> None:
+        await asyncio.wait_for(self.event.wait(), timeout)
+
+
+async def test_a_database_frozen_as_a_bundles_file_is_entered_counts_it_failed_and_the_bundle_lists_only_the_others(
+        telegram, stack_settings, database_process, caplog):
+    """The database freezes just after the record of a bundle's second file, before the bundle
+    takes it in: its entry is applied after the thaw, when the file was already discarded.
+    The bundle counts it failed, and its links hold the first file only."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    person, bot = world.person, world.main_bot
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    recorded = []
+
+    def freeze_at_the_second(record) -> None:
+        recorded.append(record)
+        if len(recorded) == 2:
+            database_process.freeze_now()
+
+    given_up = Logged("was not stored, the database did not answer")
+    logging.getLogger("FileStream").addHandler(given_up)
+    try:
+        async with running_service(settings, deadlines=Deadlines(default=1.0)) as service, http_client() as http:
+            service.ctx.intake.on_stored.append(freeze_at_the_second)
+            await person.send_command(bot, "bundle", "Notes")
+            status = await person.next_message(bot)
+            await person.send_file(bot, b"the first file", file_name="one.txt")
+            await until_text(world, status.message_id, "1 of 1 stored")
+            await person.send_file(bot, b"the second file", file_name="two.txt")
+            try:
+                await given_up.wait()
+                assert len(recorded) == 2 and database_process.frozen, "the freeze struck as the file was entered"
+            finally:
+                database_process.thaw()
+            await until_ready(http, f"{service.public_url}/health")
+            await person.send_command(bot, "done")
+            reply = await person.next_message(bot, timeout=20)
+            print(f"the person reads: {reply.text!r}")
+            assert "1 file" in reply.text and "1 could not be stored" in reply.text, reply.text
+            [bundle] = (await service.db.bundles.list_by_owner(person.id, service.clock(), skip=0, limit=10))[0]
+            assert bundle.file_ids == (recorded[0].id,), "the bundle lists only the file it was told it stored"
+            assert await service.db.files.get(recorded[1].id) is None
+            after = await send_and_get_links(world, b"sent after the thaw", "after.txt")
+            async with http.get(after.links.download) as response:
+                assert await response.read() == b"sent after the thaw"
+    finally:
+        logging.getLogger("FileStream").removeHandler(given_up)
+    assert tracebacks(caplog.records) == []
+
+
+class FreezeAtInsert(monitoring.CommandListener):
+    """Freezes the database as the first insert into `collection` of `database` is sent:
+    PyMongo tells its listeners before it writes the command to the socket, so the write
+    waits, unanswered, in the frozen server's socket. Registered for the whole process
+    (PyMongo has no per-client listener after the fact), so it does nothing once fired."""
+
+    def __init__(self, database_process, database: str, collection: str) -> None:
+        self._database_process = database_process
+        self._database, self._collection = database, collection
+        self.fired = False
+
+    def started(self, event) -> None:
+        if (not self.fired and event.database_name == self._database and event.command_name == "insert"
+                and event.command.get("insert") == self._collection):
+            self.fired = True
+            self._database_process.freeze_now()
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+async def test_a_file_whose_request_opened_in_a_freeze_gets_words_and_the_persons_next_file_its_links_at_once(
+        telegram, stack_settings, database_process, caplog):
+    """The database freezes as the person's request is opened: they are told to try again.
+    The server applies the opening once it thaws, after the service gave up on it; their
+    next file gets its links at once, and the late opening ends failed."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    at_opening = FreezeAtInsert(database_process, settings.database_name, "requests")
+    monitoring.register(at_opening)
+    try:
+        await opening_frozen_then_next_file(world, settings, database_process, at_opening)
+    finally:
+        # Clients made later need not publish every command: PyMongo has no unregister.
+        monitoring._LISTENERS.command_listeners.remove(at_opening)
+    assert tracebacks(caplog.records) == []
+
+
+async def opening_frozen_then_next_file(world, settings, database_process, at_opening) -> None:
+    person, bot = world.person, world.main_bot
+    async with running_service(settings, deadlines=Deadlines(default=1.0)) as service, http_client() as http:
+        await person.send_file(bot, b"sent as the database froze", file_name="during.txt")
+        try:
+            told = await person.next_message(bot, timeout=30)
+            assert at_opening.fired and database_process.frozen, "the freeze caught the request's opening"
+        finally:
+            database_process.thaw()
+        assert "try again" in told.text.lower(), told.text
+        await until_ready(http, f"{service.public_url}/health")
+        again = await send_and_get_links(world, b"sent as the database froze", "during.txt")
+        async with http.get(again.links.download) as response:
+            assert await response.read() == b"sent as the database froze"
+        opened = [doc async for doc in service.db.db["requests"].find({"user_id": person.id})]
+        print(f"the person's requests: {[(d['state'], d.get('error')) for d in opened]}")
+        assert sorted(d["state"] for d in opened) == ["completed", "failed"], opened
+        assert await service.ctx.requests.status(person.id) is None, "nothing holds the person up"
+
+
+async def test_a_bundle_started_in_a_freeze_and_applied_after_the_thaw_is_void_and_the_next_bundle_works(
+        telegram, stack_settings, database_process, caplog):
+    """The database freezes as /bundle opens the bundle: the person is told to try again, and
+    the server applies the opening once it thaws. Their next /bundle works, and the late
+    one is void: it is not open, takes no place, and nothing lists it."""
+    caplog.set_level(logging.INFO, logger="FileStream")
+    world = make_world(telegram)
+    settings = stack_settings(world, DATABASE_URL=database_process.url)
+    at_opening = FreezeAtInsert(database_process, settings.database_name, "bundles")
+    monitoring.register(at_opening)
+    try:
+        await bundle_frozen_then_next_bundle(world, settings, database_process, at_opening)
+    finally:
+        monitoring._LISTENERS.command_listeners.remove(at_opening)
+    assert tracebacks(caplog.records) == []
+
+
+async def bundle_frozen_then_next_bundle(world, settings, database_process, at_opening) -> None:
+    person, bot = world.person, world.main_bot
+    async with running_service(settings, deadlines=Deadlines(default=1.0)) as service, http_client() as http:
+        await person.send_command(bot, "bundle", "Notes")
+        try:
+            told = await person.next_message(bot, timeout=30)
+            assert at_opening.fired and database_process.frozen, "the freeze caught the bundle's opening"
+        finally:
+            database_process.thaw()
+        assert "try again" in told.text.lower(), told.text
+        await until_ready(http, f"{service.public_url}/health")
+        await person.send_command(bot, "bundle", "Notes")
+        status = await person.next_message(bot)
+        assert "0 of 0 stored" in status.text, status.text
+        await person.send_file(bot, b"the only file", file_name="one.txt")
+        await until_text(world, status.message_id, "1 of 1 stored")
+        await person.send_command(bot, "done")
+        reply = await person.next_message(bot, timeout=20)
+        assert "1 file" in reply.text and "could not" not in reply.text, reply.text
+        docs = [doc async for doc in service.db.db["bundles"].find({})]
+        print(f"bundles: {[(d['state'], d.get('request_id')) for d in docs]}")
+        assert sorted(d["state"] for d in docs) == ["closed", "voided"], docs
+        listed, total = await service.db.bundles.list_by_owner(person.id, service.clock(), skip=0, limit=10)
+        assert total == 1 and listed[0].file_ids and listed[0].title == "Notes"

@@ -4,6 +4,7 @@ unanswered is taken away, at once or, while the database is still away, at the n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -42,13 +43,13 @@ class AnswerLost:
     def __getattr__(self, name):
         return getattr(self._files, name)
 
-    async def confirm(self, file, window, *, give_up_after):
-        await self._files.confirm(file, window, give_up_after=give_up_after)
+    async def confirm(self, file, window, *, give_up_after, request_id=None):
+        await self._files.confirm(file, window, give_up_after=give_up_after, request_id=request_id)
         raise ConfirmUnanswered(f"file {file.id}: the answer was lost") from NetworkTimeout("timed out")
 
-    async def insert_confirmed(self, file, window):
+    async def insert_confirmed(self, file, window, *, request_id=None):
         await self._files.add_placeholder(file.id)
-        await self.confirm(file, window, give_up_after=window)
+        await self.confirm(file, window, give_up_after=window, request_id=request_id)
 
     async def delete(self, file_id):
         self.deletes += 1
@@ -114,6 +115,40 @@ async def test_a_discarded_file_whose_record_the_database_could_not_remove_is_re
     assert await database.files.get(file.id) is not None, "the database did not take the removal"
     await intake._remove_in_doubt()   # the next intake
     assert await database.files.list_by_owner(7, NOW, 0) == ([], 0)
+
+
+async def test_a_record_whose_request_ended_without_links_is_removed_by_the_next_start_though_memory_was_lost(
+        database):
+    """The database stalled between a record and its request's completion: the person was
+    told it failed, and the record's removal, kept in memory, was lost with a restart. The
+    next start finds it by its request and removes it with its copy; a completed request's
+    record stays."""
+    class Client:
+        def __init__(self) -> None:
+            self.deleted: list[int] = []
+
+        async def delete_messages(self, chat_id, message_id):
+            self.deleted.append(message_id)
+
+    since = NOW - timedelta(minutes=1)
+    failed_id = await database.requests.start(7, "lost.bin", NOW, NOW + timedelta(minutes=5))
+    done_id = await database.requests.start(8, "kept.bin", NOW, NOW + timedelta(minutes=5))
+    lost, kept = new_file("lostinrestart000"), dataclasses.replace(new_file("keptcompleted000"), storage_message_id=6)
+    await database.files.insert_confirmed(lost, request_id=failed_id)
+    await database.files.insert_confirmed(kept, request_id=done_id)
+    assert await database.requests.set_state(failed_id, "failed", NOW, error="the database did not answer")
+    assert await database.requests.set_state(done_id, "generating_link", NOW, file_id=kept.id)
+    assert await database.requests.set_state(done_id, "completed", NOW)
+
+    client = Client()
+    restarted = FileIntake(main_client=client, pool=None, files=database.files, bin_channel=-1001,
+                           clock=lambda: NOW, lane=None)
+    ended = await database.requests.ended_unfinished(since)
+    assert ended == [failed_id]
+    assert await restarted.forget_unfinished(ended) == 1
+    assert await database.files.get(lost.id) is None and client.deleted == [lost.storage_message_id]
+    assert await database.files.get(kept.id) is not None
+    assert await restarted.forget_unfinished(await database.requests.ended_unfinished(since)) == 0, "done once"
 
 
 # -- a message taken in twice (handled again after a stop, or by two instances at once) ------------

@@ -22,4 +22,5 @@ def test_mutants_have_unique_names_and_cover_every_guard():
         "ownership", "bans", "deep links", "token domains", "pacing", "rate limits",
         "expiry and copy deletion", "link expiry", "header sanitising",
         "private bot", "traffic limit", "per-client limit", "incoming limit", "failed intake leaves no record",
+        "late writes harmless",
         "finished once after a stop"}

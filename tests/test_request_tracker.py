@@ -259,3 +259,45 @@ async def test_the_stale_job_knows_the_next_deadline_and_hears_of_new_requests(t
     clock.advance(seconds=271)
     assert (await job.run_once()).timed_out == 1
     assert await job.next_due() == second.timeout_at
+
+
+class OpeningUnanswered:
+    """The real requests store, except that the next opening gets no answer: `applied`
+    says whether the database took it before the answer was lost; otherwise `late` holds
+    it, for the test to apply when the database would."""
+
+    def __init__(self, requests, *, applied: bool) -> None:
+        self._requests = requests
+        self.applied = applied
+        self.unanswered = 1
+        self.late = None
+
+    def __getattr__(self, name):
+        return getattr(self._requests, name)
+
+    async def start(self, *args, **kwargs):
+        if self.unanswered:
+            self.unanswered -= 1
+            if self.applied:
+                await self._requests.start(*args, **kwargs)
+            else:
+                self.late = lambda: self._requests.start(*args, **kwargs)
+            raise NetworkTimeout("timed out")
+        return await self._requests.start(*args, **kwargs)
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["applied-before-its-answer-was-lost", "applied-late"])
+async def test_an_opening_without_an_answer_never_leaves_the_person_busy(database, clock, applied):
+    store = OpeningUnanswered(database.requests, applied=applied)
+    tracker = RequestTracker(store, clock, timeout_seconds=300)
+    with pytest.raises(NetworkTimeout):   # the person is told to try again
+        await tracker.begin(7, "film.mkv")
+    again = await tracker.begin(7, "film.mkv")
+    assert again is not None and again.active, "the person's next try opens at once"
+    assert (await tracker.status(7)).id == again.id
+    if store.late is not None:
+        # The first opening comes after the second one ended: it finds its id voided.
+        assert await tracker.revoke(7) is not None
+        assert await store.late() is None, "the opening, applied after its void, opened nothing"
+        assert await tracker.status(7) is None, "the late opening holds the person up"
+    assert not await tracker.record_failures(), "nothing is left to void"

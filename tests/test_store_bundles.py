@@ -83,6 +83,45 @@ async def test_listing_shows_a_persons_live_closed_bundles_newest_first(database
     assert deleted.title == "b20" and await database.bundles.get(ids[1]) is None
 
 
+async def test_a_voided_album_claim_applied_late_takes_no_album_and_never_shows(database):
+    """A claim that got no answer: voided before the database applies it, or after."""
+    early, late = new_file_id(), new_file_id()
+    await database.bundles.void(early, NOW)   # the void first: the claim, applied late, takes nothing
+    assert not await database.bundles.open(early, title="Album", owner_id=7, source="private", now=NOW,
+                                           deadline=LATER, group_key="7:900", origin="album")
+    assert await database.bundles.open(late, title="Album", owner_id=7, source="private", now=NOW,
+                                       deadline=LATER, group_key="7:901", origin="album", message_id=44)
+    await database.bundles.void(late, NOW)    # the claim first: the void frees its album
+    for bundle_id in (early, late):
+        doc = await database.bundles.get_doc(bundle_id)
+        assert doc["state"] == "voided" and "group_key" not in doc and doc["expires_at"] == NOW, doc
+    assert await database.bundles.open(new_file_id(), title="Album", owner_id=7, source="private", now=NOW,
+                                       deadline=LATER, group_key="7:901", origin="album"), "the album is free"
+    assert await database.bundles.list_by_owner(7, NOW, skip=0, limit=10) == ([], 0)
+    unfinished = await database.bundles.unfinished_albums(NOW - timedelta(hours=1), LATER, 10)
+    assert late not in [doc["_id"] for doc in unfinished], "a restart never handles a voided album again"
+    taken = await open_bundle(database, request_id="r1")
+    await database.bundles.void(taken, NOW)
+    assert (await database.bundles.get_doc(taken))["state"] == "open", "a bundle a request took is left alone"
+
+
+async def test_a_file_dropped_from_a_bundle_is_counted_failed_once_whichever_write_comes_first(database):
+    bundle_id = await open_bundle(database)
+    for _ in range(3):
+        await database.bundles.receive(bundle_id, limit=100)
+    await database.bundles.add_item(bundle_id, "F1", 1)
+    # F2: its add_item applied, then dropped; F3: dropped, then its add_item applied late.
+    await database.bundles.add_item(bundle_id, "F2", 2)
+    for _ in range(2):
+        await database.bundles.drop_item(bundle_id, "F2")
+        await database.bundles.drop_item(bundle_id, "F3")
+    assert await database.bundles.add_item(bundle_id, "F3", 3) is None
+    await database.bundles.start_closing(bundle_id)
+    bundle = await database.bundles.close(bundle_id, NOW, LATER)
+    assert bundle is not None and bundle.file_ids == ("F1",), "settled: one stored, two failed"
+    assert (await database.bundles.get_doc(bundle_id))["failed"] == 2
+
+
 async def test_an_album_closed_while_its_posts_get_buttons_is_left_for_the_next_start_until_they_have_them(database):
     bundles = database.bundles
     album = await open_bundle(database, group_key="-100:77", origin="album", message_id=5)

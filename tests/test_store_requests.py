@@ -9,6 +9,7 @@ import pytest
 from clocks import real_now
 
 from FileStream.store.database import Database
+from FileStream.store.requests import new_request_id
 
 T0 = real_now()  # the real time: the TTL index runs on the real clock
 LATER = T0 + timedelta(minutes=5)
@@ -107,3 +108,30 @@ async def test_counts_and_completion_rate(database):
     }
     assert await database.requests.completion_rate(since) == (3, 5)
     assert await database.requests.completion_rate(T0 + timedelta(days=1)) == (0, 0)
+
+
+async def test_a_voided_opening_applied_late_never_holds_the_person_up(database):
+    """The database applies an opening after the service gave up on it: the void, sent
+    after, is right in either order."""
+    rid = new_request_id()
+    assert await database.requests.void(rid, 1, "a.mkv", T0, "no answer") is False, "nothing was open yet"
+    # The opening arrives after its void: it finds its id taken and opens nothing.
+    assert await database.requests.start(1, "a.mkv", T0, LATER, request_id=rid) is None
+    assert await database.requests.active_for(1) is None
+    ended = await database.requests.get(rid)
+    assert ended["state"] == "failed" and ended["active"] is False and ended["user_id"] == 1
+    assert await start(database) is not None, "the person may open a request at once"
+
+
+async def test_a_void_after_its_opening_ends_the_request_and_nothing_else(database):
+    rid = new_request_id()
+    assert await database.requests.start(2, "b.mkv", T0, LATER, request_id=rid) == rid
+    assert await database.requests.void(rid, 2, "b.mkv", T0, "no answer") is True
+    assert await database.requests.active_for(2) is None
+    assert (await database.requests.get(rid))["state"] == "failed"
+    # Voiding again, or voiding a request that ended otherwise, changes nothing.
+    assert await database.requests.void(rid, 2, "b.mkv", LATER, "no answer") is False
+    done = await start(database, user_id=3)
+    assert await database.requests.set_state(done, "revoked", T0)
+    assert await database.requests.void(done, 3, "a.mkv", LATER, "no answer") is False
+    assert (await database.requests.get(done))["state"] == "revoked"

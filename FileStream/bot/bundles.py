@@ -21,6 +21,7 @@ from FileStream.i18n import _
 from FileStream.services.bundles import Finished, Progress, bundle_title
 from FileStream.services.intake import IntakeError
 from FileStream.store.bundles import CLOSING, OPEN
+from FileStream.store.database import is_unavailable
 from FileStream.telegram.media import media_of
 
 log = logging.getLogger(__name__)
@@ -232,8 +233,11 @@ async def _store_one(ctx: BotContext, client, bundle_id: str, message, *, reques
     except IntakeError as error:
         log.warning("A file of bundle %s was not stored: %s", log_ref(bundle_id), error.reason)
         record = None
-    except Exception:  # noqa: BLE001 - counted as failed; the bundle goes on with the others
-        log.exception("A file of bundle %s was not stored", log_ref(bundle_id))
+    except Exception as error:  # noqa: BLE001 - counted as failed; the bundle goes on with the others
+        if is_unavailable(error):   # an outage, not a bug: said in a line
+            log.warning("A file of bundle %s was not stored, the database did not answer: %r", log_ref(bundle_id), error)
+        else:
+            log.exception("A file of bundle %s was not stored", log_ref(bundle_id))
         record = None
     if source == "private":
         await _refresh(ctx, client, bundle_id)

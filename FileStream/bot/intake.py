@@ -151,7 +151,7 @@ async def _store(ctx: BotContext, client, message, request_id: str):
     """The request's work: store the file and complete the request; the record, or None when
     the request ended elsewhere meanwhile (nothing of the file is kept then)."""
     record = await ctx.intake.take(message, owner_id=message.from_user.id, source="private",
-                                   ttl_seconds=ctx.settings.file_ttl)
+                                   ttl_seconds=ctx.settings.file_ttl, request_id=request_id)
     try:
         if (not await ctx.requests.advance(request_id, RequestState.GENERATING_LINK, file_id=record.id)
                 or not await ctx.requests.advance(request_id, RequestState.COMPLETED)):

@@ -17,6 +17,7 @@ from FileStream.bot.context import BotContext
 from FileStream.bot.replies import CHATTER, send
 from FileStream.core.formatting import escape_html
 from FileStream.i18n import N_, _
+from FileStream.store.database import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,14 @@ def _bound(ctx: BotContext, fn: Handler, stop: bool):
             await fn(ctx, client, update)
         except StopPropagation:
             raise
-        except Exception:  # noqa: BLE001 - the person gets words, the log the traceback
-            log.exception("Handler %s failed", fn.__name__)
+        except Exception as error:  # noqa: BLE001 - the person gets words, the log the traceback
+            if is_unavailable(error):
+                # The database away or stalled: an outage, not a bug, said in a line. What
+                # the handler wrote and got no answer for is made harmless where it is
+                # written (a request's opening: RequestTracker.begin).
+                log.warning("Handler %s: the database did not answer: %r", fn.__name__, error)
+            else:
+                log.exception("Handler %s failed", fn.__name__)
             await tell(client, update, _(SORRY))
         if stop:
             update.stop_propagation()

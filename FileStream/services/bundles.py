@@ -22,6 +22,7 @@ from FileStream.core.tokens import log_ref, new_file_id
 from FileStream.services.intake import FileIntake
 from FileStream.services.requests import Request, RequestTracker
 from FileStream.store.bundles import CLAIMED, CLOSING, OPEN, REFUSED
+from FileStream.store.database import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,44 +97,95 @@ class BundleMaker:
         self.requests = requests
         self.clock = clock
         self.max_files = max_files
+        # Writes that got no answer, which the database may still apply (a stalled server
+        # applies what waited in its socket after it resumes), made harmless as soon as it
+        # answers (_settle_unanswered): bundles whose opening or start failed so (voided:
+        # they take no album's key and never show), and files whose add_item failed so
+        # (bundle id, file id: counted failed, never an item, for their records are gone).
+        self._opens_unanswered: dict[str, str | None] = {}   # bundle id: the request its start opened
+        self._items_unanswered: set[tuple[str, str]] = set()
+
+    async def _settle_unanswered(self) -> None:
+        # Nothing to do costs nothing: no database call.
+        for bundle_id, request_id in list(self._opens_unanswered.items()):
+            try:
+                await self.db.bundles.void(bundle_id, self.clock(), request_id=request_id)
+            except Exception as still:  # noqa: BLE001 - tried again at the next chance
+                log.info("Bundle %s: could not void its unanswered opening yet: %r", log_ref(bundle_id), still)
+                return
+            self._opens_unanswered.pop(bundle_id, None)   # another task may have voided it meanwhile
+        for bundle_id, file_id in list(self._items_unanswered):
+            try:
+                await self.db.bundles.drop_item(bundle_id, file_id)
+            except Exception as still:  # noqa: BLE001 - tried again at the next chance
+                log.info("Bundle %s: could not count an unanswered file as failed yet: %r", log_ref(bundle_id), still)
+                return
+            self._items_unanswered.discard((bundle_id, file_id))
+
+    def _unanswered_start(self, bundle_id: str, error: BaseException, request: Request | None = None) -> None:
+        """Starting bundle `bundle_id` got no answer from the database: void it once it
+        answers, and fail its request (the person is told to try again)."""
+        if is_unavailable(error):
+            self._opens_unanswered[bundle_id] = request.id if request is not None else None
+            if request is not None:
+                self.requests.fail_later(request.id, "its bundle's start got no answer in time")
 
     # -- starting ----------------------------------------------------------------------------
 
     async def start_command(self, user_id: int, title: str) -> tuple[str, Request] | None:
         """/bundle: an open bundle and its request; None when the person already has a request open."""
+        await self._settle_unanswered()
         bundle_id = new_file_id()
         now = self.clock()
-        await self.db.bundles.open(bundle_id, title=title, owner_id=user_id, source="private", now=now,
-                                   deadline=now + UNFINISHED_DEADLINE)
-        request = await self.requests.begin(user_id, title, bundle_id=bundle_id)
-        if request is None:
-            await self.db.bundles.cancel(bundle_id)
-            return None
-        await self.db.bundles.update(bundle_id, request_id=request.id)
+        request = None
+        try:
+            await self.db.bundles.open(bundle_id, title=title, owner_id=user_id, source="private", now=now,
+                                       deadline=now + UNFINISHED_DEADLINE)
+            request = await self.requests.begin(user_id, title, bundle_id=bundle_id)
+            if request is None:
+                await self.db.bundles.cancel(bundle_id)
+                return None
+            await self.db.bundles.update(bundle_id, request_id=request.id)
+        except Exception as error:
+            self._unanswered_start(bundle_id, error, request)
+            raise
         return bundle_id, request
 
     async def claim_album(self, chat_id: int, media_group_id: str, *, owner_id: int | None, source: str,
                           message_id: int | None = None) -> str | None:
         """The bundle id when this message (`message_id`) is the first of its album to arrive; None for the others."""
+        await self._settle_unanswered()
         bundle_id = new_file_id()
         now = self.clock()
-        won = await self.db.bundles.open(bundle_id, title="Album", owner_id=owner_id, source=source, now=now,
-                                         deadline=now + UNFINISHED_DEADLINE, group_key=f"{chat_id}:{media_group_id}",
-                                         origin="album", message_id=message_id)
-        if not won:
-            return None
-        await self.db.bundles.update(bundle_id, state=CLAIMED)
+        try:
+            won = await self.db.bundles.open(bundle_id, title="Album", owner_id=owner_id, source=source, now=now,
+                                             deadline=now + UNFINISHED_DEADLINE,
+                                             group_key=f"{chat_id}:{media_group_id}", origin="album",
+                                             message_id=message_id)
+            if not won:
+                return None
+            await self.db.bundles.update(bundle_id, state=CLAIMED)
+        except Exception as error:
+            self._unanswered_start(bundle_id, error)
+            raise
         return bundle_id
 
     async def begin_album(self, bundle_id: str, title: str, count: int, user_id: int,
                           message_id: int | None = None) -> Request | None:
         """A person's album: its `count` files are known; their request, or None when they are
         busy with another one (the album is then refused)."""
-        request = await self.requests.begin(user_id, title, bundle_id=bundle_id, total=count, message_id=message_id)
-        if request is None:
-            await self.refuse(bundle_id)
-            return None
-        await self.db.bundles.update(bundle_id, state=CLOSING, received=count, title=title, request_id=request.id)
+        request = None
+        try:
+            request = await self.requests.begin(user_id, title, bundle_id=bundle_id, total=count,
+                                                message_id=message_id)
+            if request is None:
+                await self.refuse(bundle_id)
+                return None
+            await self.db.bundles.update(bundle_id, state=CLOSING, received=count, title=title,
+                                         request_id=request.id)
+        except Exception as error:
+            self._unanswered_start(bundle_id, error, request)
+            raise
         return request
 
     async def begin_channel_album(self, bundle_id: str, title: str, count: int) -> None:
@@ -172,6 +224,7 @@ class BundleMaker:
         Until the bundle is finished its files live as long as an unfinished bundle may (so a
         bundle filled for longer than FILE_TTL loses none); `finish` gives them their expiry.
         """
+        await self._settle_unanswered()
         try:
             record = await self.intake.take(message, owner_id=owner_id, source=source, bundle_id=bundle_id,
                                             ttl_seconds=int(UNFINISHED_DEADLINE.total_seconds()),
@@ -182,8 +235,13 @@ class BundleMaker:
             raise
         try:
             added = await self.db.bundles.add_item(bundle_id, record.id, position)
-        except BaseException:
+        except BaseException as error:
             await self.intake.discard(record)
+            if is_unavailable(error):
+                # The add_item may still be applied: the file is counted failed instead
+                # (drop_item), so the bundle settles and never lists a file that is gone.
+                self._items_unanswered.add((bundle_id, record.id))
+                await self._settle_unanswered()
             raise
         if added is None:
             await self.intake.discard(record)
@@ -194,6 +252,9 @@ class BundleMaker:
         return record
 
     async def progress(self, bundle_id: str) -> Progress | None:
+        # What it shows, and whether it is settled (finish), counts a file whose entry got
+        # no answer as failed, never as stored.
+        await self._settle_unanswered()
         doc = await self.db.bundles.get_doc(bundle_id)
         return None if doc is None else Progress.of(doc)
 

@@ -54,7 +54,8 @@ class FileIntake:
     _in_doubt: set[str] = field(default_factory=set)
 
     async def take(self, message, *, owner_id: int | None, source: str, ttl_seconds: int,
-                   bundle_id: str | None = None, shareable: bool = False) -> StoredFile:
+                   bundle_id: str | None = None, shareable: bool = False,
+                   request_id: str | None = None) -> StoredFile:
         """Store the message's file and return its record; leaves nothing half-made on failure.
 
         `bundle_id`: the bundle the file is sent in (it is then listed with the bundle, not alone).
@@ -103,7 +104,7 @@ class FileIntake:
                 origin_chat_id=origin[0] if origin is not None else None,
                 origin_message_id=origin[1] if origin is not None else None,
             )
-            await self._record(record)
+            await self._record(record, request_id)
         except DuplicateKeyError:
             # Another intake of the same message (an instance handling it again at the same
             # time) confirmed its record first: ours never shows; theirs is the answer.
@@ -128,12 +129,12 @@ class FileIntake:
             hook(record)
         return record
 
-    async def _record(self, record: StoredFile) -> None:
+    async def _record(self, record: StoredFile, request_id: str | None = None) -> None:
         """Write the record so that it shows only if the database confirmed it in time: a
         write that timed out here and is applied later by the database (one that froze and
         thawed) must never make a record appear for a file its person was told had failed."""
         try:
-            await self.files.insert_confirmed(record, self.confirm_window)
+            await self.files.insert_confirmed(record, self.confirm_window, request_id=request_id)
         except NotConfirmed as late:
             log.warning("File %s was not recorded: %s", record.ref, late)
             raise IntakeError(_("I could not store your file right now. Please try again in a minute.")) from late
@@ -168,6 +169,17 @@ class FileIntake:
             except Exception:  # noqa: BLE001 - still away: the next intake tries again
                 return
             self._in_doubt.discard(file_id)
+
+    async def forget_unfinished(self, request_ids: list[str]) -> int:
+        """Discard the records stored for requests that ended without their links (their
+        people were told they failed). Removals this process could not make when they were
+        due are kept only in memory (`_in_doubt`); a start runs this over the requests that
+        ended unfinished, so a restart in between leaves no such record. How many went."""
+        records = await self.files.of_requests(request_ids) if request_ids else []
+        for record in records:
+            log.info("File %s: its request ended without its links; its record goes now", record.ref)
+            await self.discard(record)
+        return len(records)
 
     async def _copy_to_storage(self, message, key, sent) -> tuple[int, object, object]:
         """Copy the message into the storage channel that takes it, in its lane's turns:

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from FileStream.core.requests import RequestState, is_terminal
+from FileStream.store.database import is_unavailable
+from FileStream.store.requests import new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,11 @@ class RequestTracker:
         # error): written as soon as it answers again, so that the person, told to try
         # again, is not held up by a request still open in the database.
         self._failed_unrecorded: dict[str, str] = {}
+        # Requests whose opening got no answer (id: person, file name): the person was told
+        # to try again, but the database may still apply the opening later, which would
+        # leave them "busy" until REQUEST_TIMEOUT. Each is voided (store.void) as soon as
+        # the database answers: at the person's next begin, or the stale-request pass.
+        self._openings_unanswered: dict[str, tuple[int, str]] = {}
         # Told about every request opened here (the stale-request job wakes for its deadline).
         self.on_opened: list[Callable[[Request], object]] = []
 
@@ -102,11 +109,13 @@ class RequestTracker:
         extra: dict[str, Any] = {"bundle_id": bundle_id, "stored": 0, "total": total} if bundle_id is not None else {}
         if message_id is not None:
             extra["message_id"] = message_id
-        request_id = await self.store.start(user_id, file_name, now, now + self.timeout, instance=self.instance,
-                                            **extra)
+        if self._openings_unanswered:
+            # Before this opening, not only when it finds the person busy: a void sent after
+            # it could let an earlier opening, applied late, hold them up again.
+            await self._void_openings()
+        request_id = await self._open(user_id, file_name, now, extra)
         if request_id is None and await self.record_failures():
-            request_id = await self.store.start(user_id, file_name, now, now + self.timeout, instance=self.instance,
-                                                **extra)
+            request_id = await self._open(user_id, file_name, now, extra)
         if request_id is None:
             return None
         doc = await self.store.get(request_id)
@@ -117,6 +126,17 @@ class RequestTracker:
         for hook in self.on_opened:
             hook(request)
         return request
+
+    async def _open(self, user_id: int, file_name: str, now: datetime, extra: dict[str, Any]) -> str | None:
+        # The id is chosen here, so that an opening without an answer can be voided by id.
+        request_id = new_request_id()
+        try:
+            return await self.store.start(user_id, file_name, now, now + self.timeout, instance=self.instance,
+                                          request_id=request_id, **extra)
+        except Exception as error:
+            if is_unavailable(error):
+                self._openings_unanswered[request_id] = (user_id, file_name)
+            raise
 
     async def advance(self, request_id: str, state: str, **fields: Any) -> bool:
         """Move the request on; False when it already ended (revoked, timed out, possibly
@@ -161,6 +181,21 @@ class RequestTracker:
     async def get(self, request_id: str) -> Request | None:
         doc = await self.store.get(request_id)
         return None if doc is None else Request.from_doc(doc)
+
+    async def _void_openings(self) -> bool:
+        ended = False
+        for request_id, (user_id, file_name) in list(self._openings_unanswered.items()):
+            try:
+                voided = await self.store.void(request_id, user_id, file_name, self.clock(),
+                                               "its opening got no answer in time")
+            except Exception as still:  # noqa: BLE001 - tried again at the next chance
+                log.info("Request %s: could not void its unanswered opening yet: %r", request_id, still)
+                continue
+            self._openings_unanswered.pop(request_id, None)   # another task may have voided it meanwhile
+            if voided:
+                log.info("Request %s: its opening was applied after it got no answer; ended now", request_id)
+                ended = True
+        return ended
 
     # -- local work -----------------------------------------------------------------------
 
@@ -242,10 +277,16 @@ class RequestTracker:
             raise error
         return task.result()
 
+    def fail_later(self, request_id: str, error: str) -> None:
+        """The request failed while the database could not take it: written as soon as it
+        answers (record_failures), so its person, told to try again, is not held up."""
+        self._failed_unrecorded[request_id] = error[:300]
+
     async def record_failures(self) -> bool:
-        """Write the failures the database could not take when they happened (run_guarded);
-        True when a request was ended by it (its person may open a new one)."""
-        ended = False
+        """Write the failures the database could not take when they happened (run_guarded),
+        and void the openings it did not answer (begin); True when a request was ended by
+        it (its person may open a new one). Nothing to do costs nothing: no database call."""
+        ended = await self._void_openings()
         for request_id, error in list(self._failed_unrecorded.items()):
             try:
                 moved = await self.store.set_state(request_id, RequestState.FAILED, self.clock(), error=error)
@@ -253,7 +294,7 @@ class RequestTracker:
                 log.info("Request %s: could not record its failure yet: %r", request_id, still)
                 continue
             # Not moved: it ended meanwhile (a write applied late, or timed out): nothing to do.
-            del self._failed_unrecorded[request_id]
+            self._failed_unrecorded.pop(request_id, None)   # another pass may have written it meanwhile
             if moved:
                 log.info("Request %s: its failure is recorded now", request_id)
                 ended = True

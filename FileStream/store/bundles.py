@@ -27,6 +27,7 @@ from FileStream.store.files import KEEP_EXPIRED, LinkMessage, claim_notice
 OPEN, CLOSING, CLOSED = "open", "closing", "closed"
 CLAIMED = "claimed"     # an album's first message took it; its files are not known yet
 REFUSED = "refused"     # an album that could not start (busy, rate limit): kept so its other messages stay quiet
+VOIDED = "voided"       # its opening got no answer: whenever the database applies it, it opens nothing (void)
 
 
 def _live(now: datetime) -> dict[str, Any]:
@@ -84,6 +85,22 @@ class BundleStore:
             return False
         return True
 
+    async def void(self, bundle_id: str, now: datetime, *, request_id: str | None = None) -> None:
+        """Make sure the bundle `open` got no answer for never takes a place, whenever the
+        database applies that opening (a stalled server applies what waited in its socket
+        after it resumes). One upsert, right in either order: applied after the opening it
+        turns that bundle void and frees its album's key; applied before, it leaves a void
+        document under the id, and the opening, applied late, fails on the taken `_id`.
+        Either goes by the TTL on `expires_at`. A bundle another request than `request_id`
+        (the one its start opened, failed with it) took is left alone."""
+        try:
+            await self._bundles.update_one(
+                # $in matches a missing field too, and gives an upsert nothing to copy.
+                {"_id": bundle_id, "request_id": {"$in": [None, request_id]}},
+                {"$set": {"state": VOIDED, "expires_at": now}, "$unset": {"group_key": ""}}, upsert=True)
+        except DuplicateKeyError:
+            pass  # a request took it: it was answered after all, and is not ours to void
+
     async def get_doc(self, bundle_id: str) -> dict[str, Any] | None:
         return await self._bundles.find_one({"_id": bundle_id})
 
@@ -102,8 +119,18 @@ class BundleStore:
         """Record a stored file at `position` (the order it was sent in); None when the bundle
         ended meanwhile (the caller must then drop the file)."""
         return await self._bundles.find_one_and_update(
-            {"_id": bundle_id, "state": {"$in": [OPEN, CLOSING]}},
+            # Never a file dropped already: this write may be applied after its drop_item.
+            {"_id": bundle_id, "state": {"$in": [OPEN, CLOSING]}, "dropped": {"$ne": file_id}},
             {"$push": {"items": {"file_id": file_id, "position": position}}}, return_document=ReturnDocument.AFTER)
+
+    async def drop_item(self, bundle_id: str, file_id: str) -> None:
+        """Count a file whose add_item got no answer as failed (its record was discarded),
+        right in either order with that add_item, should the database apply it late: applied
+        after it, this takes the item out again; applied before it, `dropped` keeps the
+        add_item from matching. Counted once however often it is sent."""
+        await self._bundles.update_one(
+            {"_id": bundle_id, "dropped": {"$ne": file_id}},
+            {"$pull": {"items": {"file_id": file_id}}, "$addToSet": {"dropped": file_id}, "$inc": {"failed": 1}})
 
     async def add_failure(self, bundle_id: str) -> dict[str, Any] | None:
         """Count a received file that could not be stored."""
@@ -144,7 +171,7 @@ class BundleStore:
         """Albums taken in [since, before) whose bundle was never closed nor refused (a stopped
         process was storing them), oldest first, at most `limit`."""
         cursor = self._bundles.find(
-            {"origin": "album", "state": {"$nin": [CLOSED, REFUSED]}, "message_id": {"$type": "number"},
+            {"origin": "album", "state": {"$nin": [CLOSED, REFUSED, VOIDED]}, "message_id": {"$type": "number"},
              "created_at": {"$gte": since, "$lt": before}}).sort("created_at", ASCENDING).limit(limit)
         return [doc async for doc in cursor]
 

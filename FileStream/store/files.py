@@ -164,8 +164,12 @@ class FileStore:
         # winner's. Sparse, so records without the key are left out, and SecantusDB plans
         # the intake's equality lookup on it.
         await self._files.create_index(ORIGIN, name="one_record_per_origin", unique=True, sparse=True)
+        # The request a person's file was stored for (insert_confirmed): a start finds by it
+        # the records of requests that ended without their links (of_requests).
+        await self._files.create_index("request_id", name="request_id", sparse=True)
 
-    async def insert_confirmed(self, file: StoredFile, window: float = CONFIRM_WINDOW) -> None:
+    async def insert_confirmed(self, file: StoredFile, window: float = CONFIRM_WINDOW, *,
+                               request_id: str | None = None) -> None:
         """Add a record that shows only once the database confirmed it within `window` seconds.
 
         A write that times out is not undone: the database may apply it later (a frozen
@@ -183,11 +187,15 @@ class FileStore:
         caller removes it (`delete`) in case the update was applied in time and only its
         answer was lost. A PyMongoError from the placeholder's write (nothing can show then);
         DuplicateKeyError if the id is taken.
+
+        `request_id`: the person's request it is stored for, kept with the record, so that a
+        record whose request ended without its links is found and removed even after a
+        restart (of_requests), should its removal not have been taken at the time.
         """
         await self.add_placeholder(file.id)
         # The database stamped the placeholder before it answered, so giving up `window`
         # seconds after its answer is no earlier than the database starts refusing.
-        await self.confirm(file, window, give_up_after=window)
+        await self.confirm(file, window, give_up_after=window, request_id=request_id)
 
     async def add_placeholder(self, file_id: str) -> None:
         """The first step of insert_confirmed: an empty placeholder stamped by the database's clock."""
@@ -196,12 +204,15 @@ class FileStore:
         await self._files.update_one({"_id": file_id, PENDING: {"$exists": True}},
                                      {"$currentDate": {PENDING: True}}, upsert=True)
 
-    async def confirm(self, file: StoredFile, window: float, *, give_up_after: float) -> None:
+    async def confirm(self, file: StoredFile, window: float, *, give_up_after: float,
+                      request_id: str | None = None) -> None:
         """The second step of insert_confirmed: the placeholder becomes the record if the
         database's clock is less than `window` seconds after its stamp; we wait for the answer
         `give_up_after` seconds at most (within any outer deadline)."""
         doc = file_document(file)
         del doc["_id"]
+        if request_id is not None:
+            doc["request_id"] = request_id
         if (key := origin_key(file.origin_chat_id, file.origin_message_id)) is not None:
             doc[ORIGIN] = key   # a DuplicateKeyError here: another record holds the message
         # $toLong: SecantusDB (the embedded database) compares $$NOW with a stored date
@@ -224,6 +235,11 @@ class FileStore:
         """The record even when expired (callers check `is_expired`); None when gone."""
         doc = await self._files.find_one(_confirmed({"_id": file_id}))
         return None if doc is None else _from_doc(doc)
+
+    async def of_requests(self, request_ids: list[str]) -> list[StoredFile]:
+        """The records stored for these requests (insert_confirmed's `request_id`)."""
+        cursor = self._files.find(_confirmed({"request_id": {"$in": list(request_ids)}}))
+        return [_from_doc(doc) async for doc in cursor]
 
     async def from_origin(self, chat_id: int, message_id: int, now: datetime) -> StoredFile | None:
         """The live, confirmed record made from message `message_id` of `chat_id` (the intake

@@ -27,6 +27,11 @@ def _public(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
+def new_request_id() -> str:
+    """A fresh id for `RequestStore.start`."""
+    return str(ObjectId())
+
+
 def _object_id(request_id: str) -> ObjectId | None:
     try:
         return ObjectId(request_id)
@@ -58,18 +63,21 @@ class RequestStore:
             "finished_at", name="finished_ttl", expireAfterSeconds=int(self._keep_finished.total_seconds()))
 
     async def start(self, user_id: int, file_name: str, now: datetime, timeout_at: datetime,
-                    instance: str | None = None, **fields: Any) -> str | None:
+                    instance: str | None = None, *, request_id: str | None = None, **fields: Any) -> str | None:
         """Open a request in the initial state; None when the person already has one open.
 
-        `instance`: the process doing its work. `fields` are stored with it (a bundle's
-        request: kind, bundle_id, stored, total).
+        `instance`: the process doing its work. `request_id`: the id to give it (from
+        `new_request_id`), so that a caller whose write got no answer knows which request to
+        `void`. `fields` are stored with it (a bundle's request: kind, bundle_id, stored, total).
         """
         if clash := _RESERVED.intersection(fields):
             raise ValueError(f"start cannot set {sorted(clash)}")
+        oid = ObjectId() if request_id is None else ObjectId(request_id)
         try:
             result = await self._requests.insert_one(
                 {
                     **fields,
+                    "_id": oid,
                     "user_id": user_id,
                     "file_name": file_name,
                     "state": INITIAL.value,
@@ -83,6 +91,33 @@ class RequestStore:
         except DuplicateKeyError:
             return None
         return str(result.inserted_id)
+
+    async def void(self, request_id: str, user_id: int, file_name: str, now: datetime, reason: str) -> bool:
+        """Make sure the request `start` opened under `request_id` is not open, whenever the
+        database applies that opening: a write that got no answer may still be applied
+        later (a stalled server applies what waited in its socket after it resumes).
+
+        One upsert, right in either order: applied after the opening, it ends the request
+        as failed; applied before it, it leaves a failed request under that id, and the
+        opening, applied late, then fails on the taken `_id` instead of holding the person
+        up. True when it ended an open request (its person may open a new one).
+        """
+        oid = _object_id(request_id)
+        if oid is None:
+            return False
+        live = [s.value for s in RequestState if not is_terminal(s)]
+        try:
+            result = await self._requests.update_one(
+                # `state: $in` is not an equality, so an upsert takes nothing from the filter.
+                {"_id": oid, "state": {"$in": live}},
+                {"$set": {"state": RequestState.FAILED.value, "active": False, "updated_at": now,
+                          "finished_at": now, "error": reason},
+                 "$setOnInsert": {"user_id": user_id, "file_name": file_name, "created_at": now,
+                                  "timeout_at": now}},
+                upsert=True)
+        except DuplicateKeyError:
+            return False  # it is there and ended already (a worker or the stale job ended it)
+        return result.modified_count == 1
 
     async def set_state(self, request_id: str, state: str, now: datetime, **fields: Any) -> bool:
         """Move a request to `state` and store `fields` with it; False when the move is not
@@ -146,6 +181,16 @@ class RequestStore:
         """Open requests whose work another process was doing (or that name none), oldest first."""
         cursor = self._requests.find({"active": True, "instance": {"$ne": instance}}).sort("created_at", ASCENDING)
         return [_public(doc) async for doc in cursor]
+
+    async def ended_unfinished(self, since: datetime) -> list[str]:
+        """Ids of single-file requests that ended since `since` without completing (failed,
+        revoked, timed out): no record stored for them may stay. Left out: those a start
+        released with their message, which is handled again and reuses their record."""
+        unfinished = [s.value for s in RequestState if is_terminal(s) and s != RequestState.COMPLETED]
+        cursor = self._requests.find({"finished_at": {"$gte": since}, "state": {"$in": unfinished},
+                                      "bundle_id": None,
+                                      "$or": [{"released": {"$ne": True}}, {"message_id": None}]}, {"_id": 1})
+        return [str(doc["_id"]) async for doc in cursor]
 
     async def next_timeout(self) -> datetime | None:
         """The earliest `timeout_at` of an open request; None when none is open."""
