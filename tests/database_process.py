@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -69,12 +70,13 @@ class DatabaseProcess:
     def stop_now(self) -> None:
         """A clean stop (SIGTERM: it writes what it holds), for a synchronous hook of the
         service: from its next call on, connections are refused. Blocks until the process
-        has exited (it is reaped later, by `stop`)."""
-        os.kill(self._server.pid, signal.SIGTERM)
-        try:
-            os.waitid(os.P_PID, self._server.pid, os.WEXITED | os.WNOWAIT)
-        except ChildProcessError:
-            pass   # asyncio reaped it already: it has exited
+        has exited (it is reaped later, by `stop`): at most STOP_SECONDS, then SIGKILL, as
+        EmbeddedDatabase.stop does (a server may wait on its clients' open connections)."""
+        pid = self._server.pid
+        os.kill(pid, signal.SIGTERM)
+        if not _exits_within(pid, STOP_SECONDS):
+            os.kill(pid, signal.SIGKILL)
+            assert _exits_within(pid, STOP_SECONDS), "the database process did not end on SIGKILL"
         self.stopped = True
 
     def thaw(self) -> None:
@@ -86,6 +88,23 @@ class DatabaseProcess:
         if self.frozen:
             self.thaw()
         await self._server.stop()
+
+
+STOP_SECONDS = 2.0   # a hook blocks the service's loop meanwhile: short, then SIGKILL
+
+
+def _exits_within(pid: int, seconds: float) -> bool:
+    """Whether the process ends within `seconds`, told by the kernel (a pidfd becomes readable
+    when it exits), without reaping it."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True   # already reaped: it has exited
+    try:
+        readable, _, _ = select.select([pidfd], [], [], seconds)
+        return bool(readable)
+    finally:
+        os.close(pidfd)
 
 
 def _all_threads_stopped(pid: int) -> bool:
