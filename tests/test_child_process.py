@@ -33,13 +33,13 @@ async def test_a_child_that_spins_is_stopped_at_its_cpu_limit():
 async def test_a_child_that_hangs_is_killed_at_its_wall_time():
     started = asyncio.get_running_loop().time()
     with pytest.raises(ChildFailed) as failed:
-        await run_child(python("import time; time.sleep(60)"), ChildLimits(256 << 20, 5, wall_seconds=0.5))
+        await run_child(python("import signal; signal.pause()"), ChildLimits(256 << 20, 5, wall_seconds=0.5))
     assert "did not finish within" in failed.value.reason
     assert asyncio.get_running_loop().time() - started < 10
 
 
 async def test_a_stream_whose_child_falls_silent_fails_and_a_closed_stream_kills_its_child():
-    silent = stream_child(python("import sys, time; sys.stdout.write('x'); sys.stdout.flush(); time.sleep(60)"),
+    silent = stream_child(python("import signal, sys; sys.stdout.write('x'); sys.stdout.flush(); signal.pause()"),
                           ChildLimits(256 << 20, 5, stall_seconds=0.5))
     assert await silent.__anext__() == b"x"
     with pytest.raises(ChildFailed) as failed:

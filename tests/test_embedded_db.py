@@ -97,8 +97,8 @@ async def test_a_missing_program_says_how_to_get_one(tmp_path: Path) -> None:
 
 
 async def test_a_database_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> None:
-    # Any extra arguments land in sys.argv of this sleeper, which ignores them.
-    db = EmbeddedDatabase(command=[sys.executable, "-c", "import time; time.sleep(60)"], start_timeout=1.5)
+    # Any extra arguments land in sys.argv of this process, which ignores them and waits for a signal.
+    db = EmbeddedDatabase(command=[sys.executable, "-c", "import signal; signal.pause()"], start_timeout=1.5)
     with pytest.raises(EmbeddedDatabaseError, match=r"no answer on mongodb://127\.0\.0\.1:\d+.* within 1\.5 s"):
         await db.start(tmp_path)
     assert db.pid is None

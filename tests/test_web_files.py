@@ -448,7 +448,7 @@ class Slow:
     async def _gen(self, start, end):
         try:
             yield b"\0" * min(65536, end - start + 1)
-            await asyncio.sleep(60)
+            await asyncio.Event().wait()   # falls silent: nothing more ever comes
             yield b"\0"
         finally:
             self.closed.set()

@@ -183,17 +183,28 @@ class RequestTracker:
         return None if doc is None else Request.from_doc(doc)
 
     async def _void_openings(self) -> bool:
+        return await self._write_pending(
+            self._openings_unanswered,
+            lambda request_id, opened: self.store.void(request_id, *opened, self.clock(),
+                                                       "its opening got no answer in time"),
+            "could not void its unanswered opening yet",
+            "its opening was applied after it got no answer; ended now")
+
+    async def _write_pending(self, pending: dict, write, not_yet: str, done: str) -> bool:
+        """Try again each write the database did not take (request id -> what `write` needs).
+        One is forgotten once the database answers, whatever it did: nothing changed means the
+        request ended meanwhile (a write applied late, or another task did it). True when one
+        of them ended a request."""
         ended = False
-        for request_id, (user_id, file_name) in list(self._openings_unanswered.items()):
+        for request_id, what in list(pending.items()):
             try:
-                voided = await self.store.void(request_id, user_id, file_name, self.clock(),
-                                               "its opening got no answer in time")
+                changed = await write(request_id, what)
             except Exception as still:  # noqa: BLE001 - tried again at the next chance
-                log.info("Request %s: could not void its unanswered opening yet: %r", request_id, still)
+                log.info("Request %s: %s: %r", request_id, not_yet, still)
                 continue
-            self._openings_unanswered.pop(request_id, None)   # another task may have voided it meanwhile
-            if voided:
-                log.info("Request %s: its opening was applied after it got no answer; ended now", request_id)
+            pending.pop(request_id, None)
+            if changed:
+                log.info("Request %s: %s", request_id, done)
                 ended = True
         return ended
 
@@ -286,16 +297,9 @@ class RequestTracker:
         """Write the failures the database could not take when they happened (run_guarded),
         and void the openings it did not answer (begin); True when a request was ended by
         it (its person may open a new one). Nothing to do costs nothing: no database call."""
-        ended = await self._void_openings()
-        for request_id, error in list(self._failed_unrecorded.items()):
-            try:
-                moved = await self.store.set_state(request_id, RequestState.FAILED, self.clock(), error=error)
-            except Exception as still:  # noqa: BLE001 - tried again at the next chance
-                log.info("Request %s: could not record its failure yet: %r", request_id, still)
-                continue
-            # Not moved: it ended meanwhile (a write applied late, or timed out): nothing to do.
-            self._failed_unrecorded.pop(request_id, None)   # another pass may have written it meanwhile
-            if moved:
-                log.info("Request %s: its failure is recorded now", request_id)
-                ended = True
-        return ended
+        voided = await self._void_openings()
+        recorded = await self._write_pending(
+            self._failed_unrecorded,
+            lambda request_id, error: self.store.set_state(request_id, RequestState.FAILED, self.clock(), error=error),
+            "could not record its failure yet", "its failure is recorded now")
+        return voided or recorded
