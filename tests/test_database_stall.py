@@ -8,6 +8,7 @@ nor shown anything they were told failed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -429,6 +430,19 @@ class FreezeAtInsert(monitoring.CommandListener):
         pass
 
 
+@contextlib.contextmanager
+def freezing_at_insert(database_process, database_name: str, collection: str):
+    """A FreezeAtInsert told of every command of the PyMongo clients made meanwhile (the
+    service has no per-client option for it); taken out at the end, as PyMongo has no
+    unregister, so clients made later need not publish every command."""
+    listener = FreezeAtInsert(database_process, database_name, collection)
+    monitoring.register(listener)
+    try:
+        yield listener
+    finally:
+        monitoring._LISTENERS.command_listeners.remove(listener)
+
+
 async def test_a_file_whose_request_opened_in_a_freeze_gets_words_and_the_persons_next_file_its_links_at_once(
         telegram, stack_settings, database_process, caplog):
     """The database freezes as the person's request is opened: they are told to try again.
@@ -437,13 +451,8 @@ async def test_a_file_whose_request_opened_in_a_freeze_gets_words_and_the_person
     caplog.set_level(logging.INFO, logger="FileStream")
     world = make_world(telegram)
     settings = stack_settings(world, DATABASE_URL=database_process.url)
-    at_opening = FreezeAtInsert(database_process, settings.database_name, "requests")
-    monitoring.register(at_opening)
-    try:
+    with freezing_at_insert(database_process, settings.database_name, "requests") as at_opening:
         await opening_frozen_then_next_file(world, settings, database_process, at_opening)
-    finally:
-        # Clients made later need not publish every command: PyMongo has no unregister.
-        monitoring._LISTENERS.command_listeners.remove(at_opening)
     assert tracebacks(caplog.records) == []
 
 
@@ -475,12 +484,8 @@ async def test_a_bundle_started_in_a_freeze_and_applied_after_the_thaw_is_void_a
     caplog.set_level(logging.INFO, logger="FileStream")
     world = make_world(telegram)
     settings = stack_settings(world, DATABASE_URL=database_process.url)
-    at_opening = FreezeAtInsert(database_process, settings.database_name, "bundles")
-    monitoring.register(at_opening)
-    try:
+    with freezing_at_insert(database_process, settings.database_name, "bundles") as at_opening:
         await bundle_frozen_then_next_bundle(world, settings, database_process, at_opening)
-    finally:
-        monitoring._LISTENERS.command_listeners.remove(at_opening)
     assert tracebacks(caplog.records) == []
 
 
