@@ -200,8 +200,10 @@ class RequestTracker:
             try:
                 changed = await write(request_id, what)
             except Exception as still:  # noqa: BLE001 - tried again at the next chance
+                # The database is still away: the rest wait for the next chance too, so a
+                # caller (a person's begin) waits for one deadline at most, not one per write.
                 log.info("Request %s: %s: %r", request_id, not_yet, still)
-                continue
+                break
             pending.pop(request_id, None)
             if changed:
                 log.info("Request %s: %s", request_id, done)
@@ -298,6 +300,8 @@ class RequestTracker:
         and void the openings it did not answer (begin); True when a request was ended by
         it (its person may open a new one). Nothing to do costs nothing: no database call."""
         voided = await self._void_openings()
+        if self._openings_unanswered:
+            return voided   # the database did not answer: the failures wait for the next chance
         recorded = await self._write_pending(
             self._failed_unrecorded,
             lambda request_id, error: self.store.set_state(request_id, RequestState.FAILED, self.clock(), error=error),
